@@ -1,0 +1,174 @@
+"""Embed many items of one modality in batches, with decoding running ahead in worker threads.
+
+Decoders (Pillow, libsndfile, NumPy, torchvision) release the GIL, so a small thread pool
+keeps the next batches decoded while the model runs on the current one. On CUDA, batches
+are pinned and copied without blocking, and a batch that runs out of memory is split in
+half and retried. A bad item becomes an ``EncodeResult`` with its error; it never stops
+the batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.modality import Modality
+from engine.models.factory import LoadedModel
+from engine.preprocess import LOADERS, CorruptFile, PreprocessError, tokenize
+from engine.preprocess.files import DEFAULT_LIMITS, Limits
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class EncodeResult:
+    """One item's outcome: a unit-norm embedding and its scale, or the error that stopped it.
+
+    ``embedding * scale`` is the model's post-processed output (the reference's scaled
+    embedding, used for zero-shot probabilities); ``embedding`` alone is for retrieval.
+    """
+
+    index: int
+    source: str
+    embedding: np.ndarray | None = None
+    scale: float | None = None
+    error: PreprocessError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Encoder:
+    def __init__(
+        self,
+        model: LoadedModel,
+        *,
+        batch_size: int | None = None,
+        workers: int | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+    ):
+        self.model = model
+        self.batch_size = batch_size or (64 if model.runtime.is_cuda else 16)
+        self.workers = workers or max(2, min(8, os.cpu_count() or 2))
+        self.limits = limits
+
+    def encode_files(
+        self,
+        modality: Modality,
+        paths: Sequence[str | Path],
+        progress: Progress | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> list[EncodeResult]:
+        return sorted(self.iter_files(modality, paths, progress, cancelled), key=lambda r: r.index)
+
+    def encode_texts(self, texts: Sequence[str]) -> list[EncodeResult]:
+        return sorted(self._iterate(Modality.TEXT, list(texts), self._tokenize), key=lambda r: r.index)
+
+    def iter_files(
+        self,
+        modality: Modality,
+        paths: Sequence[str | Path],
+        progress: Progress | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> Iterator[EncodeResult]:
+        """Results as batches finish (not in input order); stops early, cleanly, when ``cancelled()``."""
+        loader = LOADERS[modality]
+        spec, limits = self.model.spec, self.limits
+        return self._iterate(
+            modality, [str(p) for p in paths], lambda source: loader(source, spec, limits=limits), progress, cancelled
+        )
+
+    def _tokenize(self, text: str) -> torch.Tensor:
+        return tokenize(text, self.model.spec)[0]
+
+    def _iterate(
+        self,
+        modality: Modality,
+        sources: list[str],
+        load: Callable[[str], torch.Tensor],
+        progress: Progress | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> Iterator[EncodeResult]:
+        total, reported = len(sources), 0
+
+        def report(count: int) -> None:
+            nonlocal reported
+            reported += count
+            if progress:
+                progress(reported, total)
+
+        ahead = self.batch_size * 2 + self.workers
+        queue: deque[tuple[int, str, Future]] = deque()
+        todo: Iterator[tuple[int, str]] = iter(enumerate(sources))
+        batch: list[tuple[int, str, torch.Tensor]] = []
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="bindscope-decode") as pool:
+            try:
+                while not cancelled():
+                    for index, source in todo:
+                        queue.append((index, source, pool.submit(_load_safely, load, source)))
+                        if len(queue) >= ahead:
+                            break
+                    if not queue:
+                        break
+                    index, source, future = queue.popleft()
+                    outcome = future.result()
+                    if isinstance(outcome, PreprocessError):
+                        yield EncodeResult(index, source, error=outcome)
+                        report(1)
+                        continue
+                    if batch and batch[0][2].shape != outcome.shape:
+                        yield from self._run(modality, batch)
+                        report(len(batch))
+                        batch = []
+                    batch.append((index, source, outcome))
+                    if len(batch) >= self.batch_size:
+                        yield from self._run(modality, batch)
+                        report(len(batch))
+                        batch = []
+                if batch and not cancelled():
+                    yield from self._run(modality, batch)
+                    report(len(batch))
+            finally:
+                for _, _, future in queue:
+                    future.cancel()
+
+    def _run(self, modality: Modality, batch: list[tuple[int, str, torch.Tensor]]) -> Iterator[EncodeResult]:
+        """Encode one batch, halving it on CUDA out-of-memory until single items fail on their own."""
+        tensors = torch.stack([t for _, _, t in batch])
+        if self.model.runtime.is_cuda:
+            tensors = tensors.pin_memory()
+        try:
+            outputs = self.model.embed(modality, tensors)
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            if len(batch) == 1:
+                index, source, _ = batch[0]
+                yield EncodeResult(index, source, error=CorruptFile(source, "too large for the GPU's free memory"))
+                return
+            half = len(batch) // 2
+            self.batch_size = max(1, half)
+            yield from self._run(modality, batch[:half])
+            yield from self._run(modality, batch[half:])
+            return
+        norms = outputs.norm(dim=-1).clamp_min(1e-12)
+        embeddings = (outputs / norms[:, None]).numpy()
+        for row, (index, source, _) in enumerate(batch):
+            yield EncodeResult(index, source, embeddings[row], float(norms[row]))
+
+
+def _load_safely(load: Callable[[str], torch.Tensor], source: str) -> torch.Tensor | PreprocessError:
+    """Run a loader in a worker; any failure comes back as a value naming the item."""
+    try:
+        return load(source)
+    except PreprocessError as error:
+        return error
+    except Exception as error:  # a decoder bug must not stop the batch; report it on the item
+        return CorruptFile(source, f"unexpected {type(error).__name__} while decoding: {error}")

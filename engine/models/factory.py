@@ -1,0 +1,89 @@
+"""One factory from a model name to a ready model (weights loaded, on its device, in eval mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from engine.modality import Modality
+from engine.models.download import Progress, download
+from engine.models.imagebind import ImageBindModel
+from engine.models.runtime import Runtime, choose_runtime
+from engine.models.weights import WeightsError, check_compatible, read_state_dict
+from engine.models.zoo import ModelEntry, ModelUnavailable, resolve
+from engine.preprocess.spec import PreprocessSpec
+
+
+@dataclass
+class LoadedModel:
+    entry: ModelEntry
+    model: ImageBindModel
+    runtime: Runtime
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def spec(self) -> PreprocessSpec:
+        return self.entry.spec
+
+    @property
+    def embed_dim(self) -> int:
+        return self.entry.config.out_embed_dim
+
+    def describe(self) -> str:
+        return f"{self.entry.title} on {self.runtime.describe()}"
+
+    @torch.inference_mode()
+    def embed(self, modality: Modality, batch: torch.Tensor) -> torch.Tensor:
+        """A batch on any device -> the model's post-processed (scaled) outputs in float32 on the CPU."""
+        batch = batch.to(self.runtime.device, non_blocking=self.runtime.is_cuda)
+        with self.runtime.autocast():
+            out = self.model.encode(modality, batch)
+        return out.float().cpu()
+
+
+def fetch_weights(entry: ModelEntry, progress: Progress | None = None, cancelled: Callable[[], bool] = lambda: False) -> Path:
+    """Download a model's weights into the cache unless they are already there."""
+    if entry.available:
+        return entry.weights_path
+    if not entry.downloadable:
+        raise ModelUnavailable(f"{entry.title}: weights not found at {entry.weights_path}")
+    return download(entry.weights.url, entry.weights_path, min_size=entry.weights.min_bytes, progress=progress, cancelled=cancelled)
+
+
+def load_model(
+    name_or_entry: str | Path | ModelEntry,
+    *,
+    device: str = "auto",
+    precision: str = "auto",
+    allow_download: bool = False,
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> LoadedModel:
+    """Resolve, (optionally download,) check and load a model.
+
+    The network is built on the meta device and takes the checkpoint's (memory-mapped)
+    tensors as they are, so ImageBind-huge loads without a 1.2 B-parameter random init.
+    """
+    entry = name_or_entry if isinstance(name_or_entry, ModelEntry) else resolve(name_or_entry)
+    runtime = choose_runtime(device, precision)
+    if not entry.available:
+        if not (allow_download and entry.downloadable):
+            hint = f"; run `bindscope models download {entry.name}`" if entry.downloadable else ""
+            raise ModelUnavailable(f"{entry.title} is not on this machine (expected {entry.weights_path}){hint}")
+        fetch_weights(entry, progress, cancelled)
+    path = entry.weights_path
+    if entry.weights.min_bytes and path.stat().st_size < entry.weights.min_bytes:
+        raise WeightsError(path, f"{path.stat().st_size:,} bytes is smaller than the expected {entry.weights.min_bytes:,}; the file is truncated")
+    state = read_state_dict(path)
+    with torch.device("meta"):
+        model = ImageBindModel(entry.config)
+    check_compatible(model, state, path)
+    model.load_state_dict(state, strict=True, assign=True)
+    model = model.to(device=runtime.device, dtype=torch.float32).eval()
+    return LoadedModel(entry, model, runtime)

@@ -1,0 +1,66 @@
+"""Where and in which precision the encoders run: CUDA with half-precision autocast when present,
+else the CPU in float32; both can be forced."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+DEVICE_CHOICES = ("auto", "cuda", "cpu")
+PRECISION_CHOICES = ("auto", "float32", "float16", "bfloat16")
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+class RuntimeUnavailable(RuntimeError):
+    """The requested device or precision does not exist on this machine."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def precision(self) -> str:
+        return str(self.dtype).removeprefix("torch.")
+
+    def autocast(self):
+        """Mixed precision for the forward pass; a no-op in float32."""
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def describe(self) -> str:
+        if self.is_cuda:
+            name = torch.cuda.get_device_name(self.device)
+            return f"CUDA ({name}), {self.precision}"
+        return f"CPU, {self.precision}"
+
+
+def choose_runtime(device: str = "auto", precision: str = "auto") -> Runtime:
+    """Resolve ``auto`` choices: CUDA + float16 when a GPU is visible, else CPU + float32.
+
+    float16 rather than bfloat16 is the CUDA default: with autocast keeping LayerNorm and
+    softmax in float32 it stays closer to float32 embeddings (more mantissa bits).
+    """
+    if device not in DEVICE_CHOICES:
+        raise RuntimeUnavailable(f"unknown device {device!r} (choose from {', '.join(DEVICE_CHOICES)})")
+    if precision not in PRECISION_CHOICES:
+        raise RuntimeUnavailable(f"unknown precision {precision!r} (choose from {', '.join(PRECISION_CHOICES)})")
+    has_cuda = torch.cuda.is_available()
+    if device == "cuda" and not has_cuda:
+        raise RuntimeUnavailable("CUDA was asked for, but PyTorch sees no CUDA GPU on this machine")
+    target = torch.device("cuda" if device == "cuda" or (device == "auto" and has_cuda) else "cpu")
+    if precision == "auto":
+        precision = "float16" if target.type == "cuda" else "float32"
+    if precision == "float16" and target.type != "cuda":
+        raise RuntimeUnavailable("float16 needs a CUDA GPU; use float32 or bfloat16 on the CPU")
+    if precision == "bfloat16" and target.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise RuntimeUnavailable("this GPU does not support bfloat16; use float16")
+    return Runtime(target, _DTYPES[precision])

@@ -1,0 +1,187 @@
+"""Named models: a name resolves to a config, its preprocessing spec and a weight source.
+
+Like open_clip's pretrained registry: ``imagebind-huge`` is the released checkpoint,
+downloaded on request into the user cache; a path to a ``.pth``/``.safetensors`` file works
+too (safetensors written by BindScope carry their config and spec in the file's metadata; a
+``<name>.json`` beside any checkpoint can give them; otherwise the huge config is assumed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.models.imagebind import ImageBindConfig
+from engine.preprocess.spec import PreprocessSpec
+
+CONFIG_METADATA_KEY = "bindscope.config"
+SPEC_METADATA_KEY = "bindscope.spec"
+
+
+class ModelUnavailable(Exception):
+    """A model name that is unknown, or whose weights are not on this machine."""
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    filename: str
+    url: str | None = None
+    min_bytes: int | None = None  # a smaller file is truncated
+    bundled: Path | None = None  # shipped inside the application
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    title: str
+    config: ImageBindConfig
+    spec: PreprocessSpec
+    weights: WeightSource
+    summary: str
+
+    @property
+    def weights_path(self) -> Path:
+        return self.weights.bundled or cache_dir() / self.weights.filename
+
+    @property
+    def available(self) -> bool:
+        return self.weights_path.is_file()
+
+    @property
+    def downloadable(self) -> bool:
+        return self.weights.url is not None and self.weights.bundled is None
+
+
+def spec_for(config: ImageBindConfig, **overrides) -> PreprocessSpec:
+    """The preprocessing a config implies: its sizes, ImageBind's constants for the rest."""
+    return PreprocessSpec(
+        image_size=config.image_size,
+        video_frames=config.video_frames,
+        text_context_length=config.text_context_length,
+        audio_num_mel_bins=config.audio_num_mel_bins,
+        audio_target_len=config.audio_target_len,
+        imu_length=config.imu_length,
+        **overrides,
+    )
+
+
+def imagebind_huge_config() -> ImageBindConfig:
+    """The reference's ``imagebind_huge``: ViT-H vision, 1024-d text, 1024-d shared space."""
+    return ImageBindConfig(
+        vision_embed_dim=1280,
+        vision_num_blocks=32,
+        vision_num_heads=16,
+        text_embed_dim=1024,
+        text_num_blocks=24,
+        text_num_heads=16,
+        out_embed_dim=1024,
+        audio_drop_path=0.1,
+        imu_drop_path=0.7,
+    )
+
+
+IMAGEBIND_HUGE = ModelEntry(
+    name="imagebind-huge",
+    title="ImageBind-huge",
+    config=imagebind_huge_config(),
+    spec=spec_for(imagebind_huge_config()),
+    weights=WeightSource(
+        filename="imagebind_huge.pth",
+        url="https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth",
+        min_bytes=1_200_786_990 * 4,  # its float32 parameters alone
+    ),
+    summary="The released ImageBind (Girdhar et al., CVPR 2023): 1.2 B parameters, 4.5 GB download.",
+)
+
+_REGISTRY: dict[str, ModelEntry] = {IMAGEBIND_HUGE.name: IMAGEBIND_HUGE}
+
+
+def register(entry: ModelEntry) -> ModelEntry:
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def cache_dir() -> Path:
+    """Where downloaded weights live: ``$BINDSCOPE_CACHE_DIR`` or the platform's user cache."""
+    override = os.environ.get("BINDSCOPE_CACHE_DIR")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("BindScope", appauthor=False)) / "models"
+
+
+def entries() -> list[ModelEntry]:
+    return list(_REGISTRY.values())
+
+
+def resolve(name_or_path: str | Path) -> ModelEntry:
+    """A registered name, or a checkpoint path -> its entry."""
+    key = str(name_or_path)
+    if key in _REGISTRY:
+        return _REGISTRY[key]
+    path = Path(key).expanduser()
+    if path.suffix in (".pth", ".pt", ".safetensors"):
+        return _local_entry(path)
+    known = ", ".join(sorted(_REGISTRY))
+    raise ModelUnavailable(f"unknown model {key!r}: use one of {known}, or a path to a .pth/.safetensors checkpoint")
+
+
+def default_entry(preferred: str | None = None) -> ModelEntry | None:
+    """The user's choice when usable, else ImageBind-huge if downloaded, else the bundled demo model."""
+    if preferred:
+        try:
+            entry = resolve(preferred)
+        except ModelUnavailable:
+            entry = None
+        if entry is not None and entry.available:
+            return entry
+    for entry in (_REGISTRY.get("imagebind-huge"), _REGISTRY.get("demo")):
+        if entry is not None and entry.available:
+            return entry
+    return None
+
+
+def _local_entry(path: Path) -> ModelEntry:
+    path = path.resolve()
+    config, spec = _described_config(path)
+    return ModelEntry(
+        name=str(path),
+        title=path.name,
+        config=config,
+        spec=spec,
+        weights=WeightSource(filename=path.name, bundled=path),
+        summary=f"Local checkpoint {path}",
+    )
+
+
+def _described_config(path: Path) -> tuple[ImageBindConfig, PreprocessSpec]:
+    """Config and spec from safetensors metadata, else a JSON beside the file, else ImageBind-huge's."""
+    described: dict = {}
+    if path.suffix == ".safetensors" and path.is_file():
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = handle.metadata() or {}
+        except (SafetensorError, OSError):  # the weights loader reports an unreadable file
+            metadata = {}
+        if CONFIG_METADATA_KEY in metadata:
+            described = {"config": json.loads(metadata[CONFIG_METADATA_KEY])}
+            if SPEC_METADATA_KEY in metadata:
+                described["spec"] = json.loads(metadata[SPEC_METADATA_KEY])
+    sidecar = path.with_suffix(".json")
+    if not described and sidecar.is_file():
+        described = json.loads(sidecar.read_text(encoding="utf-8"))
+    if "config" not in described:
+        return IMAGEBIND_HUGE.config, IMAGEBIND_HUGE.spec
+    config = ImageBindConfig.from_dict(described["config"])
+    spec = PreprocessSpec.from_dict(described["spec"]) if "spec" in described else spec_for(config)
+    return config, spec
+
+
+def metadata_for(config: ImageBindConfig, spec: PreprocessSpec) -> dict[str, str]:
+    """Safetensors metadata that makes a checkpoint self-describing."""
+    return {CONFIG_METADATA_KEY: json.dumps(config.to_dict()), SPEC_METADATA_KEY: json.dumps(spec.to_dict())}

@@ -1,0 +1,46 @@
+"""Typed errors for bad input, each naming the file and the reason.
+
+Loaders raise them; the encoder records them per item and moves on; the interfaces show
+``str(error)``, which reads ``<path>: <reason>``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PreprocessError(Exception):
+    """A file (or text) that cannot become a model input."""
+
+    def __init__(self, path: str | Path | None, reason: str):
+        self.path = None if path is None else str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}" if self.path else reason)
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+
+class UnreadableFile(PreprocessError):
+    """Missing, a folder, or not permitted to read."""
+
+
+class UnsupportedFile(PreprocessError):
+    """A format or modality no loader reads (or a file given to the wrong loader)."""
+
+
+class CorruptFile(PreprocessError):
+    """The decoder failed: truncated, damaged, or not what its extension says."""
+
+
+class EmptyFile(CorruptFile):
+    """Zero bytes."""
+
+
+class FileTooLarge(PreprocessError):
+    """Over a configured size limit, or an image that would decompress to too many pixels."""
+
+
+class InvalidSignal(PreprocessError):
+    """Decoded, but the content is unusable: no samples, all NaN/Inf, wrong shape, non-numeric cells."""

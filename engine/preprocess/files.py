@@ -1,0 +1,46 @@
+"""Checks and caps that every loader applies before decoding a file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.preprocess.errors import EmptyFile, FileTooLarge, UnreadableFile
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps that keep one hostile or accidental file from exhausting memory."""
+
+    max_file_bytes: int = 2 * 1024**3
+    max_text_bytes: int = 1024**2
+    max_pixels: int = 120_000_000
+    max_audio_seconds: float = 4 * 3600.0
+    max_imu_rows: int = 10_000_000
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def check_file(path: str | Path, limits: Limits = DEFAULT_LIMITS, max_bytes: int | None = None) -> Path:
+    """The checks every loader starts with: it exists, is a readable file, is not empty or too large."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise UnreadableFile(path, "no such file") from None
+    except OSError as error:
+        raise UnreadableFile(path, f"cannot read it ({error.strerror or error})") from None
+    if not path.is_file():
+        raise UnreadableFile(path, "not a regular file")
+    if stat.st_size == 0:
+        raise EmptyFile(path, "the file is empty (0 bytes)")
+    limit = max_bytes if max_bytes is not None else limits.max_file_bytes
+    if stat.st_size > limit:
+        raise FileTooLarge(path, f"{stat.st_size:,} bytes is over the {limit:,}-byte limit")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        raise UnreadableFile(path, f"cannot open it ({error.strerror or error})") from None
+    return path

@@ -1,0 +1,143 @@
+"""Pictures and video frames -> the vision encoder's input.
+
+Pictures go through exactly the reference transform (short side to ``image_size`` with PIL
+bicubic, centre crop, [0, 1], CLIP mean/std) after Pillow decodes them: EXIF orientation
+applied, the first frame of an animation, 16-bit scaled to 8-bit, and grey, palette, CMYK
+or RGBA converted to RGB (alpha dropped, as the reference's ``convert("RGB")`` does).
+Videos follow the reference's video recipe: ``video_clips`` clips of ``video_clip_seconds``
+spread over the file, ``video_frames`` frames each, three spatial crops per clip.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from engine.modality import VIDEO_EXTENSIONS
+from engine.preprocess.clips import clip_spans
+from engine.preprocess.errors import CorruptFile, InvalidSignal
+from engine.preprocess.files import DEFAULT_LIMITS, Limits, check_file
+from engine.preprocess.pixels import is_sixteen_bit, open_picture
+from engine.preprocess.spec import DEFAULT_SPEC, PreprocessSpec
+
+
+@lru_cache(maxsize=8)
+def _transform(size: int, mean: tuple, std: tuple):
+    from torchvision import transforms
+
+    return transforms.Compose(
+        [
+            transforms.Resize(size, interpolation=transforms.InterpolationMode.BICUBIC),
+            transforms.CenterCrop(size),
+            transforms.ToTensor(),
+            transforms.Normalize(mean=mean, std=std),
+        ]
+    )
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB; 16-bit and float pictures are scaled rather than clipped."""
+    if is_sixteen_bit(image) or image.mode == "F":
+        values = np.asarray(image, dtype=np.float32)
+        peak = 65535.0 if is_sixteen_bit(image) else max(float(values.max()), 1e-12)
+        image = Image.fromarray(np.clip(values / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L")
+    return image.convert("RGB")
+
+
+def transform_picture(image: Image.Image, spec: PreprocessSpec = DEFAULT_SPEC) -> torch.Tensor:
+    """A decoded picture -> [3, S, S] normalised tensor."""
+    return _transform(spec.image_size, spec.image_mean, spec.image_std)(to_rgb(image))
+
+
+def load_image(path: str | Path, spec: PreprocessSpec | None = None, *, limits: Limits = DEFAULT_LIMITS) -> torch.Tensor:
+    """A picture file -> [3, S, S]; a video file -> [clips x crops, 3, frames, S, S]."""
+    spec = spec or DEFAULT_SPEC
+    if Path(path).suffix.lower() in VIDEO_EXTENSIONS:
+        return load_video(path, spec, limits=limits)
+    return transform_picture(open_picture(path, limits), spec)
+
+
+def load_video(path: str | Path, spec: PreprocessSpec | None = None, *, limits: Limits = DEFAULT_LIMITS) -> torch.Tensor:
+    """The reference's video recipe with OpenCV decoding: [clips x crops, 3, frames, S, S]."""
+    import cv2
+
+    spec = spec or DEFAULT_SPEC
+    path = check_file(path, limits)
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise CorruptFile(path, "OpenCV cannot open this video")
+        fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if fps <= 0 or count <= 0:
+            raise InvalidSignal(path, "the video reports no frames or no frame rate")
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if width * height > limits.max_pixels:
+            raise InvalidSignal(path, f"{width}x{height} frames are over the pixel limit")
+        duration = count / fps
+        wanted: list[list[int]] = []
+        for start, end in clip_spans(duration, spec.video_clip_seconds, spec.video_clips):
+            first = int(start * fps)
+            last = max(first, min(count, int(end * fps)) - 1)
+            wanted.append(torch.linspace(first, last, spec.video_frames).long().tolist())
+        frames = _read_frames(capture, sorted({i for clip in wanted for i in clip}), path)
+    finally:
+        capture.release()
+    mean = torch.tensor(spec.image_mean).view(3, 1, 1, 1)
+    std = torch.tensor(spec.image_std).view(3, 1, 1, 1)
+    outputs = []
+    for clip in wanted:
+        video = torch.stack([frames[i] for i in clip], dim=1)  # [3, T, H, W] in [0, 1]
+        video = (_short_side_scale(video, spec.image_size) - mean) / std
+        outputs.extend(_spatial_crops(video, spec.image_size, spec.video_spatial_crops))
+    return torch.stack(outputs)
+
+
+def _read_frames(capture, indices: list[int], path: Path) -> dict[int, torch.Tensor]:
+    import cv2
+
+    frames: dict[int, torch.Tensor] = {}
+    last_good = None
+    for index in indices:
+        capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = capture.read()
+        if not ok:
+            if last_good is None:
+                raise CorruptFile(path, f"cannot decode frame {index}")
+            frames[index] = last_good
+            continue
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        last_good = frames[index] = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0
+    return frames
+
+
+def _short_side_scale(video: torch.Tensor, size: int) -> torch.Tensor:
+    """pytorchvideo's ShortSideScale: bilinear, short side to ``size``, floor for the long side."""
+    _, _, height, width = video.shape
+    if width < height:
+        new_h, new_w = int(np.floor(height / width * size)), size
+    else:
+        new_h, new_w = size, int(np.floor(width / height * size))
+    return F.interpolate(video, size=(new_h, new_w), mode="bilinear", align_corners=False)
+
+
+def _spatial_crops(video: torch.Tensor, size: int, crops: int) -> list[torch.Tensor]:
+    """Left/centre/right (or top/centre/bottom) crops as the reference's SpatialCrop; one crop = centre."""
+    height, width = video.shape[-2:]
+    positions = [1] if crops == 1 else [0, 1, 2]
+    out = []
+    for position in positions:
+        y = int(np.ceil((height - size) / 2))
+        x = int(np.ceil((width - size) / 2))
+        if height > width:
+            y = {0: 0, 1: y, 2: height - size}[position]
+        else:
+            x = {0: 0, 1: x, 2: width - size}[position]
+        out.append(video[..., y : y + size, x : x + size])
+    return out

@@ -1,0 +1,77 @@
+"""Shared fixtures: a tiny random ImageBind, the parity fixtures when ``../shared`` exists,
+and a folder of generated files of every modality."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from engine.models.factory import LoadedModel  # noqa: E402
+from engine.models.imagebind import ImageBindConfig, ImageBindModel  # noqa: E402
+from engine.models.runtime import choose_runtime  # noqa: E402
+from engine.models.zoo import ModelEntry, WeightSource, spec_for  # noqa: E402
+
+PARITY_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "parity"
+
+# Small enough to run every test in milliseconds, complete enough to exercise every encoder.
+TINY = dict(
+    out_embed_dim=16,
+    vision_embed_dim=16,
+    vision_num_blocks=1,
+    vision_num_heads=2,
+    text_embed_dim=16,
+    text_num_blocks=1,
+    text_num_heads=2,
+    audio_embed_dim=16,
+    audio_num_blocks=1,
+    audio_num_heads=2,
+    depth_embed_dim=16,
+    depth_num_blocks=1,
+    depth_num_heads=2,
+    thermal_embed_dim=16,
+    thermal_num_blocks=1,
+    thermal_num_heads=2,
+    imu_embed_dim=16,
+    imu_num_blocks=1,
+    imu_num_heads=2,
+    image_size=56,
+)
+
+
+def tiny_entry(name: str = "tiny", weights: Path | None = None, **overrides) -> ModelEntry:
+    config = ImageBindConfig(**{**TINY, **overrides})
+    return ModelEntry(name, "Tiny test model", config, spec_for(config), WeightSource("tiny.safetensors", bundled=weights), "tests")
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> LoadedModel:
+    torch.manual_seed(0)
+    entry = tiny_entry()
+    return LoadedModel(entry, ImageBindModel(entry.config).eval(), choose_runtime("cpu"))
+
+
+@pytest.fixture(scope="session")
+def parity_dir() -> Path:
+    if not PARITY_DIR.is_dir():
+        pytest.skip(f"reference-parity fixtures not found at {PARITY_DIR} (../shared is absent)")
+    return PARITY_DIR
+
+
+@pytest.fixture(scope="session")
+def parity_io(parity_dir) -> dict:
+    return torch.load(parity_dir / "tiny_io.pt", weights_only=True)
+
+
+@pytest.fixture(scope="session")
+def parity_model(parity_dir) -> ImageBindModel:
+    import json
+
+    config = ImageBindConfig(**json.loads((parity_dir / "tiny_config.json").read_text()))
+    model = ImageBindModel(config).eval()
+    model.load_state_dict(torch.load(parity_dir / "tiny_state_dict.pt", weights_only=True), strict=True)
+    return model
