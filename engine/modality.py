@@ -7,10 +7,11 @@ The enum's values are the reference implementation's input keys, so a
 from __future__ import annotations
 
 import enum
+import re
 from pathlib import Path
 
 
-class Modality(str, enum.Enum):
+class Modality(enum.StrEnum):
     VISION = "vision"
     TEXT = "text"
     AUDIO = "audio"
@@ -58,16 +59,19 @@ ARRAY_EXTENSIONS = frozenset({".npy", ".npz"})
 IMU_EXTENSIONS = frozenset({".csv"})
 
 _NAME_HINTS = {
-    Modality.DEPTH: ("depth", "disparity"),
-    Modality.THERMAL: ("thermal", "infrared", "_ir", "lwir", "flir"),
-    Modality.IMU: ("imu", "accel", "gyro"),
+    Modality.DEPTH: frozenset({"depth", "disparity", "disp"}),
+    Modality.THERMAL: frozenset({"thermal", "infrared", "ir", "lwir", "flir"}),
+    Modality.IMU: frozenset({"imu", "accel", "gyro", "accelerometer", "gyroscope"}),
 }
 
 
 def _hinted(path: Path, modality: Modality) -> bool:
-    """True when the file or its folder is named like the modality (``depth/0001.png``)."""
-    lowered = [part.lower() for part in path.parts[-3:]]
-    return any(hint in part for part in lowered for hint in _NAME_HINTS[modality])
+    """True when the file's name, or else its folder's, has a word naming the modality (``depth/0001.png``)."""
+    for name in (path.stem, path.parent.name):
+        words = set(re.split(r"[^a-z0-9]+", name.lower()))
+        if words & _NAME_HINTS[modality]:
+            return True
+    return False
 
 
 def detect_modality(path: str | Path, override: Modality | str | None = None) -> Modality | None:

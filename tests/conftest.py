@@ -11,10 +11,10 @@ import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from engine.models.factory import LoadedModel  # noqa: E402
-from engine.models.imagebind import ImageBindConfig, ImageBindModel  # noqa: E402
-from engine.models.runtime import choose_runtime  # noqa: E402
-from engine.models.zoo import ModelEntry, WeightSource, spec_for  # noqa: E402
+from engine.models.factory import LoadedModel
+from engine.models.imagebind import ImageBindConfig, ImageBindModel
+from engine.models.runtime import choose_runtime
+from engine.models.zoo import ModelEntry, WeightSource, spec_for
 
 PARITY_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "parity"
 
@@ -45,7 +45,9 @@ TINY = dict(
 
 def tiny_entry(name: str = "tiny", weights: Path | None = None, **overrides) -> ModelEntry:
     config = ImageBindConfig(**{**TINY, **overrides})
-    return ModelEntry(name, "Tiny test model", config, spec_for(config), WeightSource("tiny.safetensors", bundled=weights), "tests")
+    return ModelEntry(
+        name, "Tiny test model", config, spec_for(config), WeightSource("tiny.safetensors", bundled=weights), "tests"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,9 @@ def tone(seconds: float = 1.0, rate: int = 16000, freq: float = 440.0, channels:
     return np.stack([mono * (1 - 0.2 * c) for c in range(channels)], axis=1).astype(np.float32)
 
 
-def write_audio(path: Path, seconds: float = 1.0, rate: int = 16000, freq: float = 440.0, channels: int = 1, **kwargs) -> Path:
+def write_audio(
+    path: Path, seconds: float = 1.0, rate: int = 16000, freq: float = 440.0, channels: int = 1, **kwargs
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     soundfile.write(str(path), tone(seconds, rate, freq, channels), rate, **kwargs)
     return path
@@ -71,7 +73,9 @@ def imu_signal(samples: int = 400, rate: float = 200.0) -> tuple[np.ndarray, np.
     return t, data
 
 
-def write_imu_csv(path: Path, header=("t", "ax", "ay", "az", "gx", "gy", "gz"), samples: int = 400, rate: float = 200.0) -> Path:
+def write_imu_csv(
+    path: Path, header=("t", "ax", "ay", "az", "gx", "gy", "gz"), samples: int = 400, rate: float = 200.0
+) -> Path:
     t, data = imu_signal(samples, rate)
     columns = {"t": t, **{name: data[:, i] for i, name in enumerate(("ax", "ay", "az", "gx", "gy", "gz"))}}
     path.parent.mkdir(parents=True, exist_ok=True)

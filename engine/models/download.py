@@ -6,6 +6,7 @@ request; the file is renamed into place only once its size is verified.
 
 from __future__ import annotations
 
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -41,7 +42,9 @@ def download(
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     done = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(url, headers={"User-Agent": "BindScope", **({"Range": f"bytes={done}-"} if done else {})})
+    request = urllib.request.Request(
+        url, headers={"User-Agent": "BindScope", **({"Range": f"bytes={done}-"} if done else {})}
+    )
     try:
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as error:
@@ -50,7 +53,9 @@ def download(
         raise DownloadError(url, f"the server answered HTTP {error.code} {error.reason}") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
-        raise DownloadError(url, f"cannot reach the server ({reason}); check the connection or download by hand") from None
+        raise DownloadError(
+            url, f"cannot reach the server ({reason}); check the connection or download by hand"
+        ) from None
     with response:
         resumed = response.status == 206
         if not resumed:
@@ -63,8 +68,10 @@ def download(
                     raise DownloadCancelled(url, f"cancelled after {done:,} bytes; it will resume next time")
                 try:
                     chunk = response.read(CHUNK)
-                except OSError as error:
-                    raise DownloadError(url, f"the connection broke after {done:,} bytes ({error}); run again to resume") from None
+                except (OSError, http.client.HTTPException) as error:
+                    raise DownloadError(
+                        url, f"the connection broke after {done:,} bytes ({error}); run again to resume"
+                    ) from None
                 if not chunk:
                     break
                 out.write(chunk)
@@ -79,6 +86,8 @@ def _finish(part: Path, dest: Path, done: int, total: int | None, min_size: int 
         raise DownloadError(url, f"got {done:,} of {total:,} bytes; run again to resume")
     if min_size is not None and done < min_size:
         part.unlink(missing_ok=True)
-        raise DownloadError(url, f"{done:,} bytes is smaller than the expected {min_size:,}; the partial file was removed")
+        raise DownloadError(
+            url, f"{done:,} bytes is smaller than the expected {min_size:,}; the partial file was removed"
+        )
     os.replace(part, dest)
     return dest

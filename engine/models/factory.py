@@ -47,13 +47,17 @@ class LoadedModel:
         return out.float().cpu()
 
 
-def fetch_weights(entry: ModelEntry, progress: Progress | None = None, cancelled: Callable[[], bool] = lambda: False) -> Path:
+def fetch_weights(
+    entry: ModelEntry, progress: Progress | None = None, cancelled: Callable[[], bool] = lambda: False
+) -> Path:
     """Download a model's weights into the cache unless they are already there."""
     if entry.available:
         return entry.weights_path
     if not entry.downloadable:
         raise ModelUnavailable(f"{entry.title}: weights not found at {entry.weights_path}")
-    return download(entry.weights.url, entry.weights_path, min_size=entry.weights.min_bytes, progress=progress, cancelled=cancelled)
+    return download(
+        entry.weights.url, entry.weights_path, min_size=entry.weights.min_bytes, progress=progress, cancelled=cancelled
+    )
 
 
 def load_model(
@@ -79,7 +83,10 @@ def load_model(
         fetch_weights(entry, progress, cancelled)
     path = entry.weights_path
     if entry.weights.min_bytes and path.stat().st_size < entry.weights.min_bytes:
-        raise WeightsError(path, f"{path.stat().st_size:,} bytes is smaller than the expected {entry.weights.min_bytes:,}; the file is truncated")
+        raise WeightsError(
+            path,
+            f"{path.stat().st_size:,} bytes is smaller than the expected {entry.weights.min_bytes:,}; the file is truncated",
+        )
     state = read_state_dict(path)
     with torch.device("meta"):
         model = ImageBindModel(entry.config)

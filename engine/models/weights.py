@@ -65,7 +65,11 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
 
 def _describe_torch_error(error: Exception) -> str:
     text = str(error)
-    if "failed finding central directory" in text or "failed reading zip archive" in text or isinstance(error, (EOFError, zipfile.BadZipFile)):
+    if (
+        "failed finding central directory" in text
+        or "failed reading zip archive" in text
+        or isinstance(error, (EOFError, zipfile.BadZipFile))
+    ):
         return "truncated or damaged checkpoint (the archive is incomplete); download it again"
     if "Weights only load failed" in text or isinstance(error, pickle.UnpicklingError):
         return "not a plain tensor checkpoint (it holds Python objects, which are never unpickled)"
@@ -99,7 +103,9 @@ def check_compatible(model: nn.Module, state: dict[str, torch.Tensor], path: str
     problems = []
     for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched)):
         if keys:
-            shown = ", ".join(keys[:_MAX_LISTED]) + (f" and {len(keys) - _MAX_LISTED} more" if len(keys) > _MAX_LISTED else "")
+            shown = ", ".join(keys[:_MAX_LISTED]) + (
+                f" and {len(keys) - _MAX_LISTED} more" if len(keys) > _MAX_LISTED else ""
+            )
             problems.append(f"{len(keys)} {label}: {shown}")
     if problems:
         raise WeightsError(path, "does not fit this model config; " + "; ".join(problems))
@@ -113,7 +119,9 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     return model
 
 
-def save_safetensors(model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None, dtype: torch.dtype | None = None) -> Path:
+def save_safetensors(
+    model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None, dtype: torch.dtype | None = None
+) -> Path:
     """Write the model's tensors (optionally cast, e.g. to float16 to halve a shipped file)."""
     from safetensors.torch import save_file
 

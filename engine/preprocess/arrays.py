@@ -16,7 +16,9 @@ def load_array(path: str | Path, preferred_keys: tuple[str, ...] = (), limits: L
     return load_arrays(path, preferred_keys, limits)[0]
 
 
-def load_arrays(path: str | Path, keys: tuple[str, ...], limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def load_arrays(
+    path: str | Path, keys: tuple[str, ...], limits: Limits = DEFAULT_LIMITS
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(main array, every array of the archive by name); object arrays are refused, never unpickled."""
     path = check_file(path, limits)
     try:

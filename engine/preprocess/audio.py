@@ -38,7 +38,9 @@ def read_waveform(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple
     if info.samplerate <= 0:
         raise CorruptFile(path, "the sound reports no sample rate")
     if info.frames / info.samplerate > limits.max_audio_seconds:
-        raise FileTooLarge(path, f"{info.frames / info.samplerate:,.0f} s is over the {limits.max_audio_seconds:,.0f} s limit")
+        raise FileTooLarge(
+            path, f"{info.frames / info.samplerate:,.0f} s is over the {limits.max_audio_seconds:,.0f} s limit"
+        )
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
@@ -53,7 +55,9 @@ def read_waveform(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple
     return torch.from_numpy(np.ascontiguousarray(data.T)), int(rate)
 
 
-def waveform_to_clips(waveform: torch.Tensor, rate: int, spec: PreprocessSpec = DEFAULT_SPEC, path=None) -> torch.Tensor:
+def waveform_to_clips(
+    waveform: torch.Tensor, rate: int, spec: PreprocessSpec = DEFAULT_SPEC, path=None
+) -> torch.Tensor:
     """[channels, samples] at ``rate`` -> [clips, 1, mel_bins, target_len] normalised fbanks."""
     from torchaudio.compliance import kaldi
     from torchaudio.functional import resample
@@ -65,7 +69,9 @@ def waveform_to_clips(waveform: torch.Tensor, rate: int, spec: PreprocessSpec = 
         waveform = waveform.clone()  # clips are centred in place below
     minimum = int(target * FRAME_LENGTH_MS / 1000)
     if waveform.shape[1] < minimum:
-        raise InvalidSignal(path, f"{waveform.shape[1] / target * 1000:.1f} ms of sound; at least {FRAME_LENGTH_MS:.0f} ms needed")
+        raise InvalidSignal(
+            path, f"{waveform.shape[1] / target * 1000:.1f} ms of sound; at least {FRAME_LENGTH_MS:.0f} ms needed"
+        )
     clips = []
     for start, end in clip_spans(waveform.shape[1] / target, spec.audio_clip_seconds, spec.audio_clips):
         # A view: the reference centres each clip in place, so a later clip that overlaps
@@ -90,7 +96,9 @@ def waveform_to_clips(waveform: torch.Tensor, rate: int, spec: PreprocessSpec = 
     return (torch.stack(clips) - spec.audio_mean) / spec.audio_std
 
 
-def load_audio(path: str | Path, spec: PreprocessSpec | None = None, *, limits: Limits = DEFAULT_LIMITS) -> torch.Tensor:
+def load_audio(
+    path: str | Path, spec: PreprocessSpec | None = None, *, limits: Limits = DEFAULT_LIMITS
+) -> torch.Tensor:
     """A sound file -> [clips, 1, mel_bins, target_len] (huge: [3, 1, 128, 204])."""
     waveform, rate = read_waveform(path, limits=limits)
     return waveform_to_clips(waveform, rate, spec or DEFAULT_SPEC, path=path)

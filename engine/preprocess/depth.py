@@ -29,7 +29,9 @@ from engine.preprocess.pixels import is_sixteen_bit, open_picture, resize_center
 from engine.preprocess.spec import DEFAULT_SPEC, DepthSensor, PreprocessSpec
 
 
-def depth_to_disparity(depth_m: np.ndarray, spec: PreprocessSpec = DEFAULT_SPEC, sensor: DepthSensor | None = None) -> np.ndarray:
+def depth_to_disparity(
+    depth_m: np.ndarray, spec: PreprocessSpec = DEFAULT_SPEC, sensor: DepthSensor | None = None
+) -> np.ndarray:
     """Metric depth (metres) -> disparity scaled to [0, 1] by the recipe's clamp at ``depth_max_disparity``."""
     sensor = sensor or spec.depth_sensor
     depth = np.nan_to_num(depth_m.astype(np.float32), nan=0.0, posinf=spec.depth_max_metres, neginf=0.0)
@@ -38,7 +40,13 @@ def depth_to_disparity(depth_m: np.ndarray, spec: PreprocessSpec = DEFAULT_SPEC,
     return np.minimum(disparity, spec.depth_max_disparity) / spec.depth_max_disparity
 
 
-def read_disparity(path: str | Path, spec: PreprocessSpec = DEFAULT_SPEC, *, sensor: DepthSensor | None = None, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+def read_disparity(
+    path: str | Path,
+    spec: PreprocessSpec = DEFAULT_SPEC,
+    *,
+    sensor: DepthSensor | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> np.ndarray:
     """A depth file -> [H, W] disparity in [0, 1] (before resizing and normalisation)."""
     if Path(path).suffix.lower() in ARRAY_EXTENSIONS:
         depth = _plane(load_array(path, preferred_keys=("depth",), limits=limits), path)
@@ -63,7 +71,9 @@ def load_depth(
 ) -> torch.Tensor:
     """A depth file -> [1, S, S] normalised disparity (huge: [1, 224, 224])."""
     spec = spec or DEFAULT_SPEC
-    disparity = torch.from_numpy(np.ascontiguousarray(read_disparity(path, spec, sensor=sensor, limits=limits), dtype=np.float32))
+    disparity = torch.from_numpy(
+        np.ascontiguousarray(read_disparity(path, spec, sensor=sensor, limits=limits), dtype=np.float32)
+    )
     plane = resize_center_crop(disparity[None], spec.image_size)
     return (plane - spec.depth_mean) / spec.depth_std
 

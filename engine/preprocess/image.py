@@ -54,7 +54,9 @@ def transform_picture(image: Image.Image, spec: PreprocessSpec = DEFAULT_SPEC) -
     return _transform(spec.image_size, spec.image_mean, spec.image_std)(to_rgb(image))
 
 
-def load_image(path: str | Path, spec: PreprocessSpec | None = None, *, limits: Limits = DEFAULT_LIMITS) -> torch.Tensor:
+def load_image(
+    path: str | Path, spec: PreprocessSpec | None = None, *, limits: Limits = DEFAULT_LIMITS
+) -> torch.Tensor:
     """A picture file -> [3, S, S]; a video file -> [clips x crops, 3, frames, S, S]."""
     spec = spec or DEFAULT_SPEC
     if Path(path).suffix.lower() in VIDEO_EXTENSIONS:
@@ -62,7 +64,9 @@ def load_image(path: str | Path, spec: PreprocessSpec | None = None, *, limits: 
     return transform_picture(open_picture(path, limits), spec)
 
 
-def load_video(path: str | Path, spec: PreprocessSpec | None = None, *, limits: Limits = DEFAULT_LIMITS) -> torch.Tensor:
+def load_video(
+    path: str | Path, spec: PreprocessSpec | None = None, *, limits: Limits = DEFAULT_LIMITS
+) -> torch.Tensor:
     """The reference's video recipe with OpenCV decoding: [clips x crops, 3, frames, S, S]."""
     import cv2
 

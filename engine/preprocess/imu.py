@@ -36,7 +36,9 @@ from engine.preprocess.spec import DEFAULT_SPEC, PreprocessSpec
 CHANNELS = ("ax", "ay", "az", "gx", "gy", "gz")
 _ACCEL = re.compile(r"^(a|acc|accel|accelerometer|acceleration|linacc)([xyz])$")
 _GYRO = re.compile(r"^(g|gyr|gyro|gyroscope|w|omega|angvel)([xyz])$")
-_TIME = re.compile(r"^(t|ts|time|times|timestamp|timestamps|seconds|sec|s|ms|us|ns|timems|timestampms|timens|timestampns)$")
+_TIME = re.compile(
+    r"^(t|ts|time|times|timestamp|timestamps|seconds|sec|s|ms|us|ns|timems|timestampms|timens|timestampns)$"
+)
 
 
 def column_role(header: str) -> str | None:
@@ -59,7 +61,9 @@ def read_imu(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[np.n
     return _read_csv(path, limits)
 
 
-def imu_to_tensor(samples: np.ndarray, timestamps: np.ndarray | None, spec: PreprocessSpec = DEFAULT_SPEC, path=None) -> torch.Tensor:
+def imu_to_tensor(
+    samples: np.ndarray, timestamps: np.ndarray | None, spec: PreprocessSpec = DEFAULT_SPEC, path=None
+) -> torch.Tensor:
     """[6, T] samples (+ timestamps) -> [6, imu_length] float32, resampled, filled, cut or padded."""
     samples = _fill_missing(samples, path)
     if timestamps is not None:
@@ -117,9 +121,7 @@ def _read_csv(path, limits: Limits) -> tuple[np.ndarray, np.ndarray | None]:
         first_line = 2
         missing = [c for c in CHANNELS if c not in names]
         if missing:
-            raise InvalidSignal(
-                path, f"missing IMU columns {', '.join(missing)} (found: {', '.join(header)})"
-            )
+            raise InvalidSignal(path, f"missing IMU columns {', '.join(missing)} (found: {', '.join(header)})")
     if not body:
         raise InvalidSignal(path, "the CSV file has a header but no samples")
     columns = {name: index for index, name in enumerate(names) if name is not None}

@@ -14,6 +14,8 @@ from engine.preprocess.errors import CorruptFile, FileTooLarge, UnsupportedFile
 from engine.preprocess.files import DEFAULT_LIMITS, Limits, check_file
 
 SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
+# Leading bytes of the formats Pillow reads: a file that starts like one but fails is damaged, not foreign.
+_SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*", b"RIFF")
 
 
 def open_picture(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
@@ -29,9 +31,7 @@ def open_picture(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Image.Ima
             image = Image.open(path)
             width, height = image.size
             if width * height > limits.max_pixels:
-                raise FileTooLarge(
-                    path, f"{width}x{height} pixels is over the {limits.max_pixels:,}-pixel limit"
-                )
+                raise FileTooLarge(path, f"{width}x{height} pixels is over the {limits.max_pixels:,}-pixel limit")
             if width == 0 or height == 0:
                 raise CorruptFile(path, f"the image has no pixels ({width}x{height})")
             image.seek(0)
@@ -40,6 +40,12 @@ def open_picture(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Image.Ima
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise FileTooLarge(path, f"decompression bomb refused ({error})") from None
     except UnidentifiedImageError:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+        if head.startswith(_SIGNATURES):
+            raise CorruptFile(
+                path, "damaged picture: the header is recognised but the content cannot be decoded"
+            ) from None
         raise UnsupportedFile(path, "not a picture format Pillow can read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise CorruptFile(path, f"cannot decode the picture ({error})") from None
@@ -70,7 +76,6 @@ def resize_center_crop(plane: torch.Tensor, size: int) -> torch.Tensor:
     new_h, new_w = (size, new_long) if height <= width else (new_long, size)
     if (new_h, new_w) != (height, width):
         plane = F.interpolate(plane[None], size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False)[0]
-    top = int(round((new_h - size) / 2.0))
-    left = int(round((new_w - size) / 2.0))
+    top = round((new_h - size) / 2.0)
+    left = round((new_w - size) / 2.0)
     return plane[..., top : top + size, left : left + size].contiguous()
-

@@ -30,7 +30,9 @@ def read_thermal(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> np.nda
     return values / 255.0
 
 
-def load_thermal(path: str | Path, spec: PreprocessSpec | None = None, *, limits: Limits = DEFAULT_LIMITS) -> torch.Tensor:
+def load_thermal(
+    path: str | Path, spec: PreprocessSpec | None = None, *, limits: Limits = DEFAULT_LIMITS
+) -> torch.Tensor:
     """A thermal picture -> [1, S, S] (huge: [1, 224, 224])."""
     spec = spec or DEFAULT_SPEC
     plane = torch.from_numpy(np.ascontiguousarray(read_thermal(path, limits=limits), dtype=np.float32))
