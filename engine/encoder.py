@@ -23,6 +23,7 @@ from engine.modality import Modality
 from engine.models.factory import LoadedModel
 from engine.preprocess import LOADERS, CorruptFile, PreprocessError, tokenize
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
+from engine.preprocess.safe import load_safely
 
 Progress = Callable[[int, int], None]
 
@@ -113,7 +114,7 @@ class Encoder:
             try:
                 while not cancelled():
                     for index, source in todo:
-                        queue.append((index, source, pool.submit(_load_safely, load, source)))
+                        queue.append((index, source, pool.submit(load_safely, load, source)))
                         if len(queue) >= ahead:
                             break
                     if not queue:
@@ -162,13 +163,3 @@ class Encoder:
         embeddings = (outputs / norms[:, None]).numpy()
         for row, (index, source, _) in enumerate(batch):
             yield EncodeResult(index, source, embeddings[row], float(norms[row]))
-
-
-def _load_safely(load: Callable[[str], torch.Tensor], source: str) -> torch.Tensor | PreprocessError:
-    """Run a loader in a worker; any failure comes back as a value naming the item."""
-    try:
-        return load(source)
-    except PreprocessError as error:
-        return error
-    except Exception as error:  # a decoder bug must not stop the batch; report it on the item
-        return CorruptFile(source, f"unexpected {type(error).__name__} while decoding: {error}")

@@ -47,6 +47,16 @@ _LABELS = {
     Modality.IMU: "IMU",
 }
 
+# One colour per modality, shared by the map picture of the command line and the desktop app.
+COLORS = {
+    Modality.VISION: "#4C78A8",
+    Modality.TEXT: "#B279A2",
+    Modality.AUDIO: "#F58518",
+    Modality.DEPTH: "#54A24B",
+    Modality.THERMAL: "#E45756",
+    Modality.IMU: "#72B7B2",
+}
+
 _ALIASES = {"image": "vision", "images": "vision", "video": "vision", "sound": "audio", "infrared": "thermal"}
 
 IMAGE_EXTENSIONS = frozenset(

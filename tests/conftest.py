@@ -58,6 +58,42 @@ def tiny_model() -> LoadedModel:
 
 
 @pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory, tiny_model) -> Path:
+    """The session's tiny model saved as a self-describing checkpoint, for subprocesses and the CLI."""
+    from engine.models.weights import save_safetensors
+    from engine.models.zoo import metadata_for
+
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    return save_safetensors(tiny_model.model, path, metadata_for(tiny_model.entry.config, tiny_model.spec))
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory) -> Path:
+    """One scene of every demo concept in every modality (72 real files), shared read-only by tests."""
+    from engine.demo.world import generate
+
+    folder = tmp_path_factory.mktemp("world")
+    generate(folder, per_concept=1, seed=0)
+    return folder
+
+
+@pytest.fixture()
+def mixed_folder(tmp_path, world) -> Path:
+    """A copy of the demo scenes plus broken files and files no loader reads."""
+    import shutil
+
+    folder = tmp_path / "data"
+    shutil.copytree(world, folder, ignore=shutil.ignore_patterns("manifest.csv"))
+    (folder / "images" / "empty.jpg").write_bytes(b"")
+    (folder / "audio" / "cut.wav").write_bytes(sorted((folder / "audio").iterdir())[0].read_bytes()[:60])
+    (folder / "imu" / "broken.csv").write_text("ax,ay,az\n1,2,3\n")
+    (folder / "notes.zip").write_bytes(b"PK")
+    (folder / ".hidden").mkdir()
+    (folder / ".hidden" / "secret.png").write_bytes(b"")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def parity_dir() -> Path:
     if not PARITY_DIR.is_dir():
         pytest.skip(f"reference-parity fixtures not found at {PARITY_DIR} (../shared is absent)")

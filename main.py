@@ -1,0 +1,22 @@
+"""BindScope: ``python main.py`` opens the desktop app; ``python main.py <command>`` runs the command line."""
+
+from __future__ import annotations
+
+import sys
+
+COMMANDS = {"models", "index", "search", "classify", "map", "status", "export", "demo", "train-bind", "train-demo"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in COMMANDS:
+        from app.cli import main as cli_main
+
+        return cli_main(argv)
+    from app.gui.main import main as gui_main
+
+    return gui_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
