@@ -103,7 +103,7 @@ def detect_modality(path: str | Path, override: Modality | str | None = None) ->
     if ext in TEXT_EXTENSIONS:
         return Modality.TEXT
     if ext in IMU_EXTENSIONS:
-        return Modality.IMU
+        return _detect_csv(path)
     if ext in VIDEO_EXTENSIONS:
         return Modality.VISION
     if ext in ARRAY_EXTENSIONS:
@@ -127,6 +127,36 @@ def _detect_image(path: Path) -> Modality:
     if mode in ("I;16", "I;16B", "I;16L", "I"):
         return Modality.DEPTH
     return Modality.VISION
+
+
+def _detect_csv(path: Path) -> Modality | None:
+    """A CSV is IMU if its first row is numbers or names at least one accelerometer or gyroscope column.
+
+    A CSV of something else (a manifest, a spreadsheet) is no one's modality and is left alone;
+    an IMU CSV missing some columns is still IMU, so the loader can say which are missing.
+    """
+    from engine.preprocess.imu_columns import column_role
+
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace") as handle:
+            first = handle.readline(4096)
+    except OSError:
+        return Modality.IMU  # the IMU loader reports why it cannot be read
+    cells = [c.strip() for c in re.split(r"[,;\t ]+", first.strip()) if c.strip()]
+    if not cells:
+        return Modality.IMU
+    if all(_is_number(c) for c in cells):
+        return Modality.IMU
+    roles = {column_role(c) for c in cells}
+    return Modality.IMU if roles - {None, "t"} else None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _detect_array(path: Path) -> Modality:

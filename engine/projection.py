@@ -114,7 +114,7 @@ def cluster(vectors: np.ndarray, method: str = "kmeans", count: int | None = Non
     if method == "hdbscan":
         from sklearn.cluster import HDBSCAN
 
-        return HDBSCAN(min_cluster_size=max(5, len(vectors) // 100), metric="euclidean").fit_predict(vectors)
+        return HDBSCAN(min_cluster_size=max(5, len(vectors) // 100), metric="euclidean", copy=True).fit_predict(vectors)
     if method != "kmeans":
         raise ValueError(f"unknown clustering {method!r} (kmeans or hdbscan)")
     from sklearn.cluster import MiniBatchKMeans

@@ -12,15 +12,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.encoder import Encoder
 from engine.index import Hit, VectorIndex
 from engine.library import Library
 from engine.modality import Modality, detect_modality
-from engine.models.factory import LoadedModel
-from engine.preprocess import PreprocessError, UnsupportedFile
+from engine.preprocess.errors import PreprocessError, UnsupportedFile
+
+if TYPE_CHECKING:  # the model and encoder (and torch) load on first use, off the app's start-up path
+    from engine.encoder import Encoder
+    from engine.models.factory import LoadedModel
 
 DEFAULT_TEMPLATES = ("a photo of a {}.", "a {}.", "the sound of a {}.", "a picture of a {}.")
 
@@ -92,7 +95,7 @@ class Searcher:
         self.model_name = model.name if model else (model_name or library.model)
         if self.model_name is None:
             raise QueryError(f"{library.folder}: nothing is embedded yet; index it first")
-        self._encoder = Encoder(model) if model else None
+        self._encoder: Encoder | None = None
         self._index: VectorIndex | None = None
         self._index_token: str | None = None
         self._label_cache: dict[tuple, tuple[np.ndarray, float]] = {}
@@ -143,8 +146,12 @@ class Searcher:
         return Embedded(term, result.embedding, result.scale, modality)
 
     def _require_encoder(self) -> Encoder:
-        if self._encoder is None:
+        if self.model is None:
             raise QueryError("files and texts need a loaded model")
+        if self._encoder is None:
+            from engine.encoder import Encoder
+
+            self._encoder = Encoder(self.model)
         return self._encoder
 
     # -- search and classify ----------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.demo.scene import CAMERA_HEIGHT, FOCAL, HEIGHT, WIDTH, Part, Placement, Scene, ellipse, ground_y, poly, rect
+from engine.demo.scene import CAMERA_HEIGHT, FOCAL, HEIGHT, WIDTH, Part, Placement, Scene, depth_at_row, ellipse, ground_y, poly, rect
 
 Rng = np.random.Generator
 
@@ -65,8 +65,8 @@ def dog(scene: Scene, rng: Rng) -> list[Part]:
 def cat(scene: Scene, rng: Rng) -> list[Part]:
     at = _grounded(scene, rng, 1.4, 2.6)
     fur = _jitter(_pick(rng, [(120, 120, 125), (220, 130, 50), (30, 30, 32), (240, 235, 225), (200, 180, 150)]), rng)
-    k, t = rng.uniform(1.0, 1.4), scene.ambient + 9 + rng.normal(0, 1.5)
-    sitting = rng.random() < 0.4
+    k, t = rng.uniform(1.15, 1.55), scene.ambient + 9 + rng.normal(0, 1.5)
+    sitting = rng.random() < 0.6
     parts = []
     if sitting:
         parts.append(at.part(ellipse(0, 0.16 * k, 0.13 * k, 0.16 * k), fur, t))
@@ -81,7 +81,7 @@ def cat(scene: Scene, rng: Rng) -> list[Part]:
     hx, hy = head
     tail = poly((-0.17 * k, 0.2 * k), (-0.3 * k, 0.3 * k), (-0.26 * k, rng.uniform(0.4, 0.5) * k))
     parts += [
-        at.part(tail, fur, t - 3, width=0.03 * k, offset=0.02),
+        at.part(tail, fur, t - 3, width=0.04 * k, offset=0.02),
         at.part(ellipse(hx, hy, 0.075 * k, 0.068 * k), fur, t + 1, offset=-0.01),
         at.part(
             poly((hx - 0.07 * k, hy + 0.03 * k), (hx - 0.05 * k, hy + 0.14 * k), (hx - 0.01 * k, hy + 0.05 * k)),
@@ -297,7 +297,7 @@ def ocean(scene: Scene, rng: Rng) -> list[Part]:
     parts = []
     rows = np.sort(rng.uniform(scene.horizon + 3, HEIGHT - 2, rng.integers(5, 10)))
     for row in rows:
-        depth = float(np.clip(120.0 * 1.2 / max(row - scene.horizon, 1.0) * 1.6, 1.5, 40.0))
+        depth = float(depth_at_row(scene.horizon, np.array([row]))[0])
         at = Placement(WIDTH / 2, float(row), depth, False, 0.0)
         xs = np.linspace(-WIDTH, WIDTH, 24) / at.scale
         phase, amp = rng.uniform(0, 6), rng.uniform(0.05, 0.2)
@@ -307,7 +307,7 @@ def ocean(scene: Scene, rng: Rng) -> list[Part]:
 
 
 def bell(scene: Scene, rng: Rng) -> list[Part]:
-    depth = float(rng.uniform(2.8, 4.8))
+    depth = float(rng.uniform(4.0, 6.5))
     x = float(rng.uniform(WIDTH * 0.3, WIDTH * 0.7))
     metal = _jitter(_pick(rng, [(180, 130, 50), (205, 170, 70), (170, 170, 175), (90, 70, 50)]), rng)
     a = scene.ambient
@@ -329,7 +329,7 @@ def bell(scene: Scene, rng: Rng) -> list[Part]:
     return [
         beam.part(rect(-3.0, 0.0, 3.0, 0.18), (110, 75, 40), a),
         at.part(poly((0, 0.85 * k), (0, 0.98 * k)), (60, 60, 60), a - 1, width=0.06),
-        at.part(body, metal, a - 2),
+        at.part(body, metal, a - 9),  # polished metal mirrors the cold sky
         at.part(rect(-0.46 * k, 0.0, 0.46 * k, 0.06 * k), tuple(c * 0.75 for c in metal), a - 2, offset=-0.02),
         at.part(ellipse(rng.normal(0, 0.05), -0.08 * k, 0.07 * k, 0.07 * k), (50, 45, 40), a - 2, offset=-0.05),
     ]
@@ -348,7 +348,7 @@ def guitar(scene: Scene, rng: Rng) -> list[Part]:
     wood = _jitter(
         _pick(rng, [(200, 150, 90), (170, 80, 30), (25, 25, 25), (180, 30, 40), (235, 230, 215), (210, 120, 40)]), rng
     )
-    a = scene.ambient + 2
+    a = scene.ambient + 6  # warm from the player's hands and the stage lights
     electric = rng.random() < 0.35
     parts = []
     if electric:

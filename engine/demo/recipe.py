@@ -30,8 +30,8 @@ from engine.train.trainer import Binder, BindSettings
 
 DEMO_CONFIG = ImageBindConfig(
     out_embed_dim=128,
-    image_size=64,
-    kernel_size=(2, 8, 8),
+    image_size=96,
+    kernel_size=(2, 12, 12),
     vision_embed_dim=128,
     vision_num_blocks=4,
     vision_num_heads=4,
@@ -47,11 +47,11 @@ DEMO_CONFIG = ImageBindConfig(
     audio_stride=16,
     audio_drop_path=0.1,
     depth_embed_dim=96,
-    depth_kernel_size=8,
+    depth_kernel_size=12,
     depth_num_blocks=3,
     depth_num_heads=4,
     thermal_embed_dim=96,
-    thermal_kernel_size=8,
+    thermal_kernel_size=12,
     thermal_num_blocks=3,
     thermal_num_heads=4,
     imu_embed_dim=96,
@@ -68,14 +68,14 @@ BOUND_MODALITIES = (Modality.AUDIO, Modality.DEPTH, Modality.THERMAL, Modality.I
 @dataclass
 class RecipeSettings:
     seed: int = 0
-    train_per_concept: int = 160
+    train_per_concept: int = 300
     heldout_per_concept: int = 20
     stage1: BindSettings = None
     stage2: BindSettings = None
 
     def __post_init__(self):
-        self.stage1 = self.stage1 or BindSettings(epochs=40, batch_size=96, lr=1.5e-3, seed=self.seed)
-        self.stage2 = self.stage2 or BindSettings(epochs=30, batch_size=96, lr=1.5e-3, seed=self.seed)
+        self.stage1 = self.stage1 or BindSettings(epochs=45, batch_size=96, lr=1e-3, warmup_fraction=0.1, seed=self.seed)
+        self.stage2 = self.stage2 or BindSettings(epochs=30, batch_size=96, lr=1e-3, warmup_fraction=0.1, seed=self.seed)
 
 
 def write_pairs(world: Path, observations: list[Observation], modality: Modality, name: str) -> Path:

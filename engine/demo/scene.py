@@ -15,8 +15,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 WIDTH, HEIGHT = 160, 120
-FOCAL = 200.0  # pixels
-CAMERA_HEIGHT = 1.2  # metres
+FOCAL = 300.0  # pixels: a mild telephoto, so subjects fill a good part of the frame
+CAMERA_HEIGHT = 0.7  # metres: eye level of a person crouching, of a dog standing
 FAR = 40.0  # metres: sky and far ground
 
 

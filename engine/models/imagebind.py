@@ -203,4 +203,4 @@ class ImageBindModel(nn.Module):
     def logit_scale(self, modality: Modality) -> float:
         """The temperature ``encode`` multiplies by (1.0 for vision)."""
         post = self.modality_postprocessors[modality.value]
-        return float(post[1].scale) if isinstance(post, nn.Sequential) else 1.0
+        return float(post[1].scale.detach()) if isinstance(post, nn.Sequential) else 1.0

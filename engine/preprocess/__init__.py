@@ -1,18 +1,18 @@
 """File (or text) -> the tensor a model's preprocessing spec asks for, one module per modality.
 
 ``load(path)`` detects the modality and dispatches; each loader raises a typed
-``PreprocessError`` naming the file and the reason for bad input.
+``PreprocessError`` naming the file and the reason for bad input. The loaders (and torch)
+are imported on first use, so the error types and limits stay cheap to import for the
+desktop app's start-up.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from engine.modality import Modality, detect_modality
-from engine.preprocess.audio import load_audio
-from engine.preprocess.depth import load_depth
 from engine.preprocess.errors import (
     CorruptFile,
     EmptyFile,
@@ -23,20 +23,36 @@ from engine.preprocess.errors import (
     UnsupportedFile,
 )
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
-from engine.preprocess.image import load_image
-from engine.preprocess.imu import load_imu
 from engine.preprocess.spec import DEFAULT_SPEC, DepthSensor, PreprocessSpec
-from engine.preprocess.text import load_text, tokenize
-from engine.preprocess.thermal import load_thermal
 
-LOADERS = {
-    Modality.VISION: load_image,
-    Modality.TEXT: load_text,
-    Modality.AUDIO: load_audio,
-    Modality.DEPTH: load_depth,
-    Modality.THERMAL: load_thermal,
-    Modality.IMU: load_imu,
+if TYPE_CHECKING:
+    import torch
+
+_LAZY = {
+    "load_image": "engine.preprocess.image",
+    "load_text": "engine.preprocess.text",
+    "tokenize": "engine.preprocess.text",
+    "load_audio": "engine.preprocess.audio",
+    "load_depth": "engine.preprocess.depth",
+    "load_thermal": "engine.preprocess.thermal",
+    "load_imu": "engine.preprocess.imu",
 }
+_LOADER_NAMES = {
+    Modality.VISION: "load_image",
+    Modality.TEXT: "load_text",
+    Modality.AUDIO: "load_audio",
+    Modality.DEPTH: "load_depth",
+    Modality.THERMAL: "load_thermal",
+    Modality.IMU: "load_imu",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name == "LOADERS":
+        return {modality: __getattr__(loader) for modality, loader in _LOADER_NAMES.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load(
@@ -50,7 +66,7 @@ def load(
     found = detect_modality(path, modality)
     if found is None:
         raise UnsupportedFile(path, f"no loader reads {Path(path).suffix or 'files without an extension'}")
-    return found, LOADERS[found](path, spec, limits=limits)
+    return found, __getattr__(_LOADER_NAMES[found])(path, spec, limits=limits)
 
 
 __all__ = [

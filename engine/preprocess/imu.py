@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from pathlib import Path
 
 import numpy as np
@@ -31,28 +30,8 @@ from engine.modality import ARRAY_EXTENSIONS
 from engine.preprocess.arrays import load_arrays
 from engine.preprocess.errors import CorruptFile, InvalidSignal
 from engine.preprocess.files import DEFAULT_LIMITS, Limits, check_file
+from engine.preprocess.imu_columns import CHANNELS, column_role
 from engine.preprocess.spec import DEFAULT_SPEC, PreprocessSpec
-
-CHANNELS = ("ax", "ay", "az", "gx", "gy", "gz")
-_ACCEL = re.compile(r"^(a|acc|accel|accelerometer|acceleration|linacc)([xyz])$")
-_GYRO = re.compile(r"^(g|gyr|gyro|gyroscope|w|omega|angvel)([xyz])$")
-_TIME = re.compile(
-    r"^(t|ts|time|times|timestamp|timestamps|seconds|sec|s|ms|us|ns|timems|timestampms|timens|timestampns)$"
-)
-
-
-def column_role(header: str) -> str | None:
-    """``"Acc_X (m/s^2)"`` -> ``"ax"``; ``"timestamp"`` -> ``"t"``; anything else -> None."""
-    key = re.sub(r"[\(\[].*?[\)\]]", "", header).lower()
-    key = re.sub(r"[^a-z]", "", key)
-    if _TIME.match(key):
-        return "t"
-    for pattern, prefix in ((_ACCEL, "a"), (_GYRO, "g")):
-        match = pattern.match(key)
-        if match:
-            return prefix + match.group(2)
-    return None
-
 
 def read_imu(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, np.ndarray | None]:
     """An IMU file -> ([6, T] float64 samples, [T] timestamps in seconds or None)."""

@@ -1,0 +1,663 @@
+"""BindScope's main window: library sidebar, query composer, results grid, map and zero-shot panel.
+
+The window is a view. Every engine call (model loading, scanning, encoding, searching,
+mapping, SQLite writes) is a job on the engine thread; the window submits jobs and shows
+what comes back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QWidget,
+)
+
+from app.gui.composer import QueryComposer
+from app.gui.library_panel import LibraryPanel
+from app.gui.map_view import MapView
+from app.gui.previews import PreviewLoader
+from app.gui.results import ResultsPanel, reveal_in_folder
+from app.gui.worker import EngineThread, Job
+from app.gui.zero_shot import ZeroShotPanel
+from engine.modality import Modality
+
+if TYPE_CHECKING:
+    from app.gui.session import LibrarySummary, MapData, SearchOutcome, Session
+
+ORGANISATION, APPLICATION = "BindScope", "BindScope"
+MAX_RECENT = 8
+
+
+def demo_gallery_dir() -> Path:
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or tempfile.gettempdir()) / "demo"
+
+
+class MainWindow(QMainWindow):
+    ready = Signal()  # the model is loaded (or known missing) and the library (if any) is shown
+
+    def __init__(self, settings: QSettings | None = None, model: str | None = None, device: str | None = None):
+        super().__init__()
+        self.settings = settings or QSettings(ORGANISATION, APPLICATION)
+        self.model_choice = model if model is not None else self.settings.value("model", None)
+        self.device = device or self.settings.value("device", "auto")
+        self.session: Session | None = None
+        self.summary: LibrarySummary | None = None
+        self.outcome: SearchOutcome | None = None
+        self.map_data: MapData | None = None
+        self.model_ready = False
+        self._player = None
+        self.setWindowTitle("BindScope")
+        self.setAcceptDrops(True)
+        self.resize(1500, 940)
+
+        self.engine = EngineThread(self)
+        self.engine.started.connect(self._job_started)
+        self.engine.progress.connect(self._job_progress)
+        self.engine.partial.connect(lambda key, value: key == "map" and self._show_map(value))
+        self.engine.idle.connect(self._jobs_idle)
+        self.previews = PreviewLoader(parent=self)
+
+        self.composer = QueryComposer(self.previews)
+        self.composer.changed.connect(lambda *_: self.run_query())
+        self.composer.message.connect(self.say)
+        self.results = ResultsPanel(self.previews)
+        self.results.filtersChanged.connect(self.run_query)
+        self.results.useAsQuery.connect(self.use_as_query)
+        self.results.addToQuery.connect(self.add_to_query)
+        self.results.showOnMap.connect(self.show_on_map)
+        self.results.play.connect(self.play)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.composer)
+        splitter.addWidget(self.results)
+        splitter.setSizes([330, 610])
+        self.splitter = splitter
+        self.setCentralWidget(splitter)
+
+        self.library_panel = LibraryPanel()
+        self.library_panel.addFolder.connect(self.add_folder)
+        self.library_panel.rescan.connect(self.rescan)
+        self.library_panel.cancel.connect(lambda: self.engine.cancel("index"))
+        self.library_panel.removeRoot.connect(self.remove_root)
+        self.library_panel.revealFailed.connect(lambda path: path and reveal_in_folder(path))
+        self.library_dock = self._dock("Library", self.library_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+
+        self.map_view = MapView(self.previews)
+        self.map_view.itemClicked.connect(self.neighbours_of)
+        self.map_view.filterToSelection.connect(self.show_selection)
+        self.map_view.searchSelection.connect(self.search_selection)
+        self.map_view.recolour.connect(lambda mode: self.refresh_map(None if mode == "modality" else mode))
+        self.zero_shot = ZeroShotPanel()
+        self.zero_shot.labelsEdited.connect(self.save_labels)
+        self.side_tabs = QTabWidget()
+        self.side_tabs.addTab(self.map_view, "Map")
+        self.side_tabs.addTab(self.zero_shot, "Zero-shot")
+        self.side_dock = self._dock("Map and labels", self.side_tabs, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.resizeDocks([self.library_dock, self.side_dock], [250, 470], Qt.Orientation.Horizontal)
+
+        self._build_status_bar()
+        self._build_menus()
+        self._restore_layout()
+        self.say("Starting…")
+        QTimer.singleShot(0, self._start)
+
+    # -- construction -----------------------------------------------------------------------
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.message = QLabel()
+        bar.addWidget(self.message, 1)
+        self.busy = QProgressBar()
+        self.busy.setMaximumWidth(220)
+        self.busy.setTextVisible(True)
+        self.busy.hide()
+        bar.addPermanentWidget(self.busy)
+        self.model_button = QPushButton("Loading model…")
+        self.model_button.setFlat(True)
+        self.model_button.setToolTip("The active model, device and precision; click to change (Ctrl+,)")
+        self.model_button.clicked.connect(self.open_settings)
+        bar.addPermanentWidget(self.model_button)
+
+    def _action(self, menu, text: str, handler, shortcut: str | QKeySequence | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(handler)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        menus = self.menuBar()
+        file = menus.addMenu("&File")
+        self._action(
+            file, "&New library…", self.new_library, QKeySequence.StandardKey.New, "Create a library in an empty folder"
+        )
+        self._action(file, "&Open library…", self.open_library_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &recent")
+        self._action(
+            file,
+            "Open the &demo gallery",
+            self.open_demo_gallery,
+            None,
+            "Generate the synthetic demo world and index it",
+        )
+        file.addSeparator()
+        self._action(file, "&Add folder…", self.add_folder, "Ctrl+Shift+A")
+        self._action(file, "&Re-scan folders", self.rescan, "F5")
+        self._action(file, "&Export results…", self.export_results, "Ctrl+E", "Save the current results as CSV or JSON")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        query = menus.addMenu("&Query")
+        self._action(query, "Type a &text", lambda: self.composer.panes[Modality.TEXT].text.setFocus(), "Ctrl+L")
+        self._action(query, "&Paste a picture", self.paste_picture, QKeySequence.StandardKey.Paste)
+        self._action(query, "Remove the &last term", self.composer.remove_last, "Ctrl+Backspace")
+        self._action(query, "&Clear the query", self.composer.clear, "Ctrl+Shift+Backspace")
+        self._action(query, "Cancel &indexing", lambda: self.engine.cancel("index"), "Esc")
+        view = menus.addMenu("&View")
+        view.addAction(self.library_dock.toggleViewAction())
+        view.addAction(self.side_dock.toggleViewAction())
+        self._action(view, "Show the &map", lambda: self._show_tab(0), "Ctrl+1")
+        self._action(view, "Show &zero-shot labels", lambda: self._show_tab(1), "Ctrl+2")
+        settings = menus.addMenu("&Settings")
+        self._action(settings, "&Model and device…", self.open_settings, "Ctrl+,")
+        help_menu = menus.addMenu("&Help")
+        self._action(help_menu, "&Supported files", self.show_formats)
+        self._action(help_menu, "&About BindScope", self.show_about)
+        self._refresh_recent()
+
+    def _show_tab(self, index: int) -> None:
+        self.side_dock.show()
+        self.side_tabs.setCurrentIndex(index)
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("windowState")
+        if state is not None:
+            self.restoreState(state)
+        splitter = self.settings.value("splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("windowState", self.saveState())
+        self.settings.setValue("splitter", self.splitter.saveState())
+        self.engine.cancel("index")
+        session = self.session
+        self.engine.submit("close", lambda job: session and session.close())
+        self.engine.shutdown()
+        self.previews.shutdown()
+        super().closeEvent(event)
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        def create(job: Job):
+            from app.gui.session import Session
+
+            self.session = Session()
+
+        self.engine.submit("session", create)
+        self.load_model(self.model_choice, self.device)
+        library = self.settings.value("library")
+        if library and Path(library).is_dir():
+            self.open_library(library)
+        else:
+            self.results.show_message(
+                "Create a library (File ▸ New library) or open one — or start with the demo gallery: "
+                "a synthetic world of dogs, trains, rain and bells seen in every modality.",
+                "Open the demo gallery",
+                self.open_demo_gallery,
+            )
+
+    def load_model(self, name: str | None, device: str) -> None:
+        self.model_ready = False
+        self.model_button.setText("Loading model…")
+
+        def run(job: Job):
+            return self.session.load_model(name, device, progress=self.engine.report(job), cancelled=job.cancelled)
+
+        def done(model) -> None:
+            self.model_ready = True
+            if model is None:
+                self.model_button.setText("No model — choose one…")
+                self.say(
+                    "No model is available yet. Open Settings (Ctrl+,) to download ImageBind-huge or choose a checkpoint."
+                )
+            else:
+                self.model_button.setText(model.describe())
+                self.say(f"Model ready: {model.describe()}")
+                if self.summary is not None:
+                    self.index_pending()
+            self.ready.emit()
+
+        def failed(message: str) -> None:
+            self.model_ready = True
+            self.model_button.setText("No model — choose one…")
+            self.say(f"The model could not be loaded: {message}")
+            self.ready.emit()
+
+        self.engine.submit("model", run, "Loading the model", done, failed)
+
+    # -- library ----------------------------------------------------------------------------
+
+    def open_library(self, folder: str | Path, then=None) -> None:
+        folder = str(folder)
+
+        def done(summary: LibrarySummary) -> None:
+            self.settings.setValue("library", folder)
+            recent = [folder] + [f for f in self._recent() if f != folder]
+            self.settings.setValue("recent", recent[:MAX_RECENT])
+            self._refresh_recent()
+            self.setWindowTitle(f"BindScope — {Path(folder).name}")
+            self.show_summary(summary)
+            self.zero_shot.set_labels(summary.labels)
+            self.run_query()
+            self.refresh_map()
+            if then is not None:
+                then()
+            elif self.model_ready:
+                self.index_pending()
+
+        self.engine.submit(
+            "library",
+            lambda job: self.session.open_library(folder),
+            "Opening the library",
+            done,
+            self._failed("open the library"),
+        )
+
+    def show_summary(self, summary: LibrarySummary) -> None:
+        self.summary = summary
+        self.library_panel.show_summary(summary)
+
+    def _refresh_summary(self) -> None:
+        self.engine.submit(
+            "summary", lambda job: self.session.summary(), "", self.show_summary, self._failed("read the library")
+        )
+
+    def new_library(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the new library")
+        if folder:
+            self.open_library(folder)
+
+    def open_library_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a BindScope library folder")
+        if folder:
+            self.open_library(folder)
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for folder in self._recent():
+            action = self.recent_menu.addAction(folder)
+            action.triggered.connect(lambda _=False, f=folder: self.open_library(f))
+        self.recent_menu.setEnabled(bool(self._recent()))
+
+    def add_folder(self) -> None:
+        if self.summary is None:
+            self.say("Open or create a library first (File menu).")
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder to the library")
+        if folder:
+            self.index(folder)
+
+    def rescan(self) -> None:
+        if self.summary is not None:
+            self.index(None)
+
+    def index(self, folder: str | None) -> None:
+        """Scan a new folder (or all roots), then embed everything pending."""
+
+        def run(job: Job):
+            progress = self.engine.report(job)
+            if folder is not None:
+                scan = self.session.add_folder(folder, progress, job.cancelled)
+            else:
+                scan = self.session.rescan(progress, job.cancelled)
+            embedded = self.session.embed(progress, job.cancelled) if self.session.model is not None else None
+            return scan, embedded, self.session.summary()
+
+        def done(result) -> None:
+            scan, embedded, summary = result
+            self.show_summary(summary)
+            self.library_panel.hide_progress()
+            parts = [f"{scan.added} new, {scan.changed} changed, {scan.removed} removed"]
+            if embedded is not None:
+                parts.append(
+                    f"{embedded.embedded} embedded, {embedded.failed} failed"
+                    + (" (cancelled)" if embedded.cancelled else "")
+                )
+            else:
+                parts.append("nothing embedded: no model is loaded")
+            self.say("Indexing: " + "; ".join(parts))
+            self.refresh_map()
+            self.run_query()
+
+        def failed(message: str) -> None:
+            self.library_panel.hide_progress()
+            self.say(f"Indexing stopped: {message}")
+            self._refresh_summary()
+
+        self.engine.submit("index", run, "Indexing", done, failed)
+
+    def index_pending(self) -> None:
+        """Embed what an earlier session left pending (or what a new model has not embedded yet)."""
+        if (
+            self.summary is not None
+            and self.summary.roots
+            and any(row.get("pending") for row in self.summary.totals.values())
+        ):
+            self.index(None)
+
+    def remove_root(self, root_id: int) -> None:
+        self.engine.submit(
+            "summary",
+            lambda job: self.session.remove_root(root_id),
+            "",
+            lambda s: (self.show_summary(s), self.refresh_map()),
+        )
+
+    def save_labels(self, labels: list[str]) -> None:
+        if self.summary is not None:
+            self.engine.submit("labels", lambda job: self.session.set_labels(labels), "", lambda *_: self.run_query())
+
+    def open_demo_gallery(self) -> None:
+        """Write the demo world into the user data folder, make it a library and index it."""
+        gallery = demo_gallery_dir()
+
+        def run(job: Job):
+            from engine.demo.world import generate
+
+            if not (gallery / "files" / "manifest.csv").is_file():
+                generate(gallery / "files", per_concept=8)
+            return str(gallery)
+
+        def then() -> None:
+            self.zero_shot.set_labels(_DEMO_LABELS)
+            self.save_labels(_DEMO_LABELS)
+            self.index(str(gallery / "files"))
+
+        def done(folder: str) -> None:
+            self.open_library(Path(folder) / "library", then=then)
+
+        self.engine.submit("demo", run, "Writing the demo gallery", done, self._failed("write the demo gallery"))
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def _search_args(self) -> tuple[int, list[Modality], list[str]]:
+        return self.results.count.value(), self.results.modalities(), self.zero_shot.labels()
+
+    def run_query(self) -> None:
+        terms = [c.term for c in self.composer.terms()]
+        if not terms:
+            self.map_view.set_query_point(None)
+            self.zero_shot.show_probabilities([])
+            if self.summary is not None:
+                self.results.show_message(
+                    "Drop a file on a pane above, or type a text, to find its nearest neighbours in the library."
+                )
+            return
+        if self.summary is None:
+            self.results.show_message("Open a library to search it (File ▸ Open library).")
+            return
+        k, modalities, labels = self._search_args()
+        self._search(lambda: self.session.search(terms, k, modalities, labels), "Results")
+
+    def _search(self, call, title: str) -> None:
+        def done(outcome: SearchOutcome) -> None:
+            self.outcome = outcome
+            self.results.set_cards(outcome.cards, title)
+            if not outcome.cards:
+                self.results.show_message("No embedded items match these modalities yet.")
+            self.map_view.set_query_point(outcome.map_point)
+            self.zero_shot.show_probabilities(outcome.probabilities)
+
+        def failed(message: str) -> None:
+            self.results.show_message(f"The query could not run: {message}")
+            self.say(message)
+
+        self.engine.submit("search", lambda job: call(), "Searching", done, failed)
+
+    def neighbours_of(self, item_id: int) -> None:
+        k, modalities, labels = self._search_args()
+        self._search(
+            lambda: self.session.neighbours(item_id, k, modalities, labels), "Neighbours of the selected point"
+        )
+
+    def search_selection(self, ids: list[int]) -> None:
+        if ids:
+            k, modalities, labels = self._search_args()
+            self._search(
+                lambda: self.session.mean_of(ids, k, modalities, labels), f"Nearest to the mean of {len(ids)} selected"
+            )
+
+    def show_selection(self, ids: list[int]) -> None:
+        from app.gui.session import ResultCard
+
+        chosen = ids[:200]
+
+        def done(items) -> None:
+            self.results.set_cards([ResultCard(item, math.nan) for item in items], f"Map selection of {len(ids)}")
+
+        self.engine.submit("search", lambda job: self.session.items(chosen), "", done)
+
+    def use_as_query(self, item) -> None:
+        self.composer.clear()
+        self.add_to_query(item)
+
+    def add_to_query(self, item) -> None:
+        self.composer.add_item(item.id, item.modality, item.name, item.source)
+
+    def show_on_map(self, item) -> None:
+        self._show_tab(0)
+        self.map_view.show_item(item.id)
+
+    # -- the map ----------------------------------------------------------------------------
+
+    def refresh_map(self, clusters: str | None = None) -> None:
+        def run(job: Job):
+            return self.session.compute_map(self.engine.deliver(job), clusters)
+
+        self.engine.submit("map", run, "Computing the map", self._show_map, self._failed("compute the map"))
+
+    def _show_map(self, data: MapData | None) -> None:
+        self.map_data = data
+        self.map_view.set_data(data)
+        if self.outcome is not None and self.outcome.map_point is not None:
+            self.map_view.set_query_point(self.outcome.map_point)
+        elif self.composer.terms() and data is not None and data.projection.method == "umap":
+            self.run_query()  # place the current query on the finished map
+
+    # -- files, clipboard, sound ------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.composer.add_files(paths)
+            event.acceptProposedAction()
+
+    def paste_picture(self) -> None:
+        focus = QGuiApplication.focusObject()
+        if hasattr(focus, "paste") and focus is not self:
+            focus.paste()
+            return
+        clipboard = QGuiApplication.clipboard()
+        mime = clipboard.mimeData()
+        if mime.hasUrls():
+            self.composer.add_files([u.toLocalFile() for u in mime.urls() if u.isLocalFile()])
+        elif mime.hasImage():
+            image = clipboard.image()
+            target = Path(tempfile.mkdtemp(prefix="bindscope-paste-")) / "pasted.png"
+
+            def save(job: Job):
+                if not image.save(str(target)):
+                    raise OSError(f"cannot write {target}")
+                return str(target)
+
+            self.engine.submit(
+                "paste",
+                save,
+                "",
+                lambda path: self.composer.add_files([path], Modality.VISION),
+                self._failed("paste the picture"),
+            )
+        else:
+            self.say("The clipboard holds no picture or file.")
+
+    def play(self, card) -> None:
+        if self._player is None:
+            try:
+                from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+            except ImportError as error:
+                self.say(f"Sound playback is unavailable on this system ({error}); opening the file instead.")
+                QDesktopServices.openUrl(QUrl.fromLocalFile(card.item.path))
+                return
+            self._player = QMediaPlayer(self)
+            self._audio = QAudioOutput(self)
+            self._player.setAudioOutput(self._audio)
+        self._player.stop()
+        self._player.setSource(QUrl.fromLocalFile(card.item.path))
+        self._player.play()
+        self.say(f"Playing {card.item.name}")
+
+    def export_results(self) -> None:
+        if self.outcome is None or not self.outcome.cards:
+            self.say("There are no results to export yet.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export results", "results.csv", "CSV (*.csv);;JSON (*.json)")
+        if path:
+            rows = [
+                {
+                    "rank": r,
+                    "score": None if math.isnan(c.score) else round(c.score, 6),
+                    "modality": c.item.modality.value,
+                    "path": c.item.path,
+                    "text": c.item.text,
+                    "item": c.item.id,
+                }
+                for r, c in enumerate(self.outcome.cards, start=1)
+            ]
+            self.engine.submit(
+                "export",
+                lambda job: write_rows(path, rows),
+                "",
+                lambda p: self.say(f"Exported {len(rows)} results to {p}"),
+                self._failed("export the results"),
+            )
+
+    # -- settings and help ------------------------------------------------------------------
+
+    def open_settings(self) -> None:
+        from app.gui.settings_dialog import SettingsDialog
+        from engine.models.zoo import entries
+
+        dialog = SettingsDialog(
+            entries(),
+            self.model_choice or (self.session.model.name if self.session and self.session.model else None),
+            self.device,
+            self,
+        )
+        if dialog.exec():
+            self.model_choice, self.device = dialog.choice()
+            self.settings.setValue("model", self.model_choice)
+            self.settings.setValue("device", self.device)
+            self.load_model(self.model_choice, self.device)
+
+    def show_formats(self) -> None:
+        QMessageBox.information(self, "Supported files", _FORMATS)
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About BindScope",
+            "<b>BindScope</b><br>Explore ImageBind's joint embedding space: images, text, audio, depth, thermal and IMU in one space.",
+        )
+
+    # -- status -----------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        self.message.setText(text)
+
+    def _failed(self, what: str):
+        return lambda message: self.say(f"Could not {what}: {message}")
+
+    def _job_started(self, key: str, label: str) -> None:
+        if label and key not in ("search", "summary", "labels"):
+            self.busy.setFormat(label + "…")
+            self.busy.setRange(0, 0)
+            self.busy.show()
+
+    def _job_progress(self, key: str, done: int, total: int) -> None:
+        if key == "index":
+            self.library_panel.show_progress("Indexing", done, total)
+        elif key == "model":
+            self.busy.setRange(0, max(total, 1))
+            self.busy.setValue(done)
+            self.busy.setFormat(f"Downloading {done / 1e9:.2f} / {total / 1e9:.2f} GB")
+        if total:
+            self.busy.setRange(0, total)
+            self.busy.setValue(done)
+
+    def _jobs_idle(self) -> None:
+        self.busy.hide()
+
+
+def write_rows(path: str, rows: list[dict]) -> str:
+    import csv
+
+    if path.lower().endswith(".json"):
+        Path(path).write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return path
+
+
+_DEMO_LABELS = ["dog", "cat", "bird", "car", "train", "helicopter", "rain", "fire", "ocean", "bell", "guitar", "crowd"]
+
+_FORMATS = """Image: JPEG, PNG, WebP, BMP, TIFF, GIF (first frame); video: MP4, MOV, AVI, MKV, WebM.
+Audio: WAV, FLAC, OGG/Vorbis, MP3, AIFF, any sample rate.
+Depth: 16-bit PNG/TIFF in millimetres, .npy/.npz in metres, 8-bit renderings.
+Thermal: 8- or 16-bit greyscale PNG/TIFF/JPEG.
+IMU: CSV with ax, ay, az, gx, gy, gz columns (optional timestamp), or .npy/.npz [6, T] or [T, 6].
+Text: .txt files, or type in the Text pane."""

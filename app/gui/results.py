@@ -1,0 +1,222 @@
+"""The results grid: a card per nearest item, with a real preview, its score and what you can do with it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.preview_view import PreviewView
+from app.gui.previews import Preview, PreviewLoader
+from engine.library import Item
+from engine.modality import COLORS, Modality
+
+if TYPE_CHECKING:
+    from app.gui.session import ResultCard
+
+CARD_WIDTH = 200
+
+
+def reveal_in_folder(path: str) -> None:
+    """Open the file's folder in the system file manager."""
+    QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+
+
+class Card(QFrame):
+    useAsQuery = Signal(object)  # Item
+    addToQuery = Signal(object)
+    showOnMap = Signal(object)
+    play = Signal(object)
+
+    def __init__(self, card: ResultCard, rank: int, previews: PreviewLoader, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.item: Item = card.item
+        self.setObjectName("card")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setFixedWidth(CARD_WIDTH)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(3)
+        self.preview = PreviewView(QSize(CARD_WIDTH - 12, 132))
+        layout.addWidget(self.preview)
+        header = QHBoxLayout()
+        badge = QLabel(f"<span style='color:{COLORS[self.item.modality]}'>●</span> {self.item.modality.label}")
+        header.addWidget(badge)
+        header.addStretch(1)
+        score = QLabel("" if math.isnan(card.score) else f"<b>{card.score:.3f}</b>")
+        score.setToolTip("Cosine similarity to the query")
+        header.addWidget(score)
+        layout.addLayout(header)
+        name = QLabel(f"{rank}. {self.item.name}")
+        name.setToolTip(self.item.path or self.item.text or "")
+        name.setWordWrap(False)
+        name.setMaximumWidth(CARD_WIDTH - 12)
+        layout.addWidget(name)
+        actions = QHBoxLayout()
+        if self.item.modality is Modality.AUDIO:
+            self.play_button = QToolButton()
+            self.play_button.setText("▶ Play")
+            self.play_button.setToolTip("Play the sound")
+            self.play_button.clicked.connect(lambda: self.play.emit(self))
+            actions.addWidget(self.play_button)
+        use = QToolButton()
+        use.setText("Use as query")
+        use.clicked.connect(lambda: self.useAsQuery.emit(self.item))
+        actions.addWidget(use)
+        more = QToolButton()
+        more.setText("⋯")
+        more.setToolTip("More actions")
+        more.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        more.setMenu(self._menu())
+        actions.addWidget(more)
+        actions.addStretch(1)
+        layout.addLayout(actions)
+        cached = previews.request(self.item.source, self.item.modality)
+        if cached is not None:
+            self.preview.set_preview(cached)
+        self._key = previews.key(self.item.source, self.item.modality)
+        previews.ready.connect(self._on_preview)
+
+    def _on_preview(self, key: str, preview: Preview) -> None:
+        if key == self._key:
+            self.preview.set_preview(preview)
+
+    def _menu(self) -> QMenu:
+        menu = QMenu(self)
+        path = self.item.path
+
+        def add(text: str, handler, enabled: bool = True) -> QAction:
+            action = menu.addAction(text)
+            action.triggered.connect(handler)
+            action.setEnabled(enabled)
+            return action
+
+        add("Open file", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path)), path is not None)
+        add("Reveal in folder", lambda: reveal_in_folder(path), path is not None)
+        menu.addSeparator()
+        add("Use as query", lambda: self.useAsQuery.emit(self.item))
+        add("Add to the query", lambda: self.addToQuery.emit(self.item))
+        add("Show on map", lambda: self.showOnMap.emit(self.item))
+        menu.addSeparator()
+        add(
+            "Copy path" if path else "Copy text",
+            lambda: QGuiApplication.clipboard().setText(path or self.item.text or ""),
+        )
+        return menu
+
+    def contextMenuEvent(self, event) -> None:
+        self._menu().exec(event.globalPos())
+
+
+class ResultsPanel(QWidget):
+    """Modality filter, result count, and the reflowing grid of cards."""
+
+    filtersChanged = Signal()
+    useAsQuery = Signal(object)
+    addToQuery = Signal(object)
+    showOnMap = Signal(object)
+    play = Signal(object)
+
+    def __init__(self, previews: PreviewLoader, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.previews = previews
+        self.cards: list[Card] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        self.title = QLabel("<b>Results</b>")
+        bar.addWidget(self.title)
+        bar.addSpacing(12)
+        bar.addWidget(QLabel("Search in:"))
+        self.filters: dict[Modality, QCheckBox] = {}
+        for modality in Modality:
+            box = QCheckBox(modality.label)
+            box.setChecked(True)
+            box.setToolTip(f"Include {modality.label.lower()} items in the results")
+            box.toggled.connect(lambda *_: self.filtersChanged.emit())
+            self.filters[modality] = box
+            bar.addWidget(box)
+        bar.addStretch(1)
+        bar.addWidget(QLabel("Show"))
+        self.count = QSpinBox()
+        self.count.setRange(1, 200)
+        self.count.setValue(24)
+        self.count.setToolTip("How many results to show")
+        self.count.valueChanged.connect(lambda *_: self.filtersChanged.emit())
+        bar.addWidget(self.count)
+        layout.addLayout(bar)
+        self.empty = QLabel()
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty_action = QPushButton()
+        self.empty_action.hide()
+        self._empty_handler = None
+        self.empty_action.clicked.connect(lambda: self._empty_handler and self._empty_handler())
+        self.grid_host = QWidget()
+        self.grid = QGridLayout(self.grid_host)
+        self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.grid.setSpacing(8)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.grid_host)
+        self.scroll = scroll
+        layout.addWidget(self.empty)
+        layout.addWidget(self.empty_action, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(scroll, 1)
+        self.show_message("Drop a file on a pane above, or type a text, to find its nearest neighbours in the library.")
+
+    def modalities(self) -> list[Modality]:
+        return [m for m, box in self.filters.items() if box.isChecked()]
+
+    def show_message(self, text: str, action_text: str | None = None, action=None) -> None:
+        """An empty state: what to do next, with an optional button that does it."""
+        self.set_cards([])
+        self.empty.setText(text)
+        self.empty.show()
+        self._empty_handler = action
+        self.empty_action.setText(action_text or "")
+        self.empty_action.setVisible(action is not None)
+
+    def set_cards(self, cards: list[ResultCard], title: str = "Results") -> None:
+        for card in self.cards:
+            card.setParent(None)
+            card.deleteLater()
+        self.cards = []
+        for rank, result in enumerate(cards, start=1):
+            card = Card(result, rank, self.previews)
+            card.useAsQuery.connect(self.useAsQuery)
+            card.addToQuery.connect(self.addToQuery)
+            card.showOnMap.connect(self.showOnMap)
+            card.play.connect(self.play)
+            self.cards.append(card)
+        self.title.setText(f"<b>{title}</b> ({len(cards)})" if cards else f"<b>{title}</b>")
+        self.empty.setVisible(not cards)
+        if cards:
+            self.empty_action.hide()
+        self._reflow()
+
+    def _reflow(self) -> None:
+        columns = max(1, (self.scroll.viewport().width() - 8) // (CARD_WIDTH + 8))
+        for index, card in enumerate(self.cards):
+            self.grid.addWidget(card, index // columns, index % columns)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._reflow()
