@@ -46,11 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     from app.gui.main_window import MainWindow
 
     settings = QSettings(args.settings, QSettings.Format.IniFormat) if args.settings else None
-    if args.library and settings is None:
-        settings = QSettings()
-    window = MainWindow(settings, model=args.model, device=args.device)
-    if args.library:
-        window.settings.setValue("library", str(Path(args.library).expanduser().resolve()))
+    library = str(Path(args.library).expanduser().resolve()) if args.library else None
+    window = MainWindow(settings, model=args.model, device=args.device, library=library)
     for entry in args.query:
         if Path(entry).exists():
             window.composer.add_files([entry])

@@ -52,8 +52,15 @@ def demo_gallery_dir() -> Path:
 class MainWindow(QMainWindow):
     ready = Signal()  # the model is loaded (or known missing) and the library (if any) is shown
 
-    def __init__(self, settings: QSettings | None = None, model: str | None = None, device: str | None = None):
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        model: str | None = None,
+        device: str | None = None,
+        library: str | None = None,
+    ):
         super().__init__()
+        self._library_request = library
         self.settings = settings or QSettings(ORGANISATION, APPLICATION)
         self.model_choice = model if model is not None else self.settings.value("model", None)
         self.device = device or self.settings.value("device", "auto")
@@ -229,9 +236,11 @@ class MainWindow(QMainWindow):
 
         self.engine.submit("session", create)
         self.load_model(self.model_choice, self.device)
-        library = self.settings.value("library")
-        if library and Path(library).is_dir():
-            self.open_library(library)
+        last = self.settings.value("library")
+        if self._library_request:  # asked for by name: opened, or created when new
+            self.open_library(self._library_request)
+        elif last and Path(last).is_dir():
+            self.open_library(last)
         else:
             self.results.show_message(
                 "Create a library (File ▸ New library) or open one — or start with the demo gallery: "

@@ -48,6 +48,7 @@ class Card(QFrame):
     def __init__(self, card: ResultCard, rank: int, previews: PreviewLoader, parent: QWidget | None = None):
         super().__init__(parent)
         self.item: Item = card.item
+        self.score = card.score
         self.setObjectName("card")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFixedWidth(CARD_WIDTH)

@@ -67,6 +67,10 @@ class JobQueue:
         with self._ready:
             return self._jobs.get(key)
 
+    def empty(self) -> bool:
+        with self._ready:
+            return not self._jobs
+
     def close(self) -> None:
         with self._ready:
             self._closed = True
@@ -139,6 +143,11 @@ class EngineThread(QObject):
         with self._lock:
             if self._current is not None and self._current.key == key:
                 self._current.cancel.set()
+
+    def is_idle(self) -> bool:
+        """No job running and none waiting."""
+        with self._lock:
+            return self._current is None and self._queue.empty()
 
     def is_busy(self, key: str) -> bool:
         with self._lock:

@@ -9,7 +9,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.demo.scene import CAMERA_HEIGHT, FOCAL, HEIGHT, WIDTH, Part, Placement, Scene, depth_at_row, ellipse, ground_y, poly, rect
+from engine.demo.scene import (
+    CAMERA_HEIGHT,
+    FOCAL,
+    HEIGHT,
+    WIDTH,
+    Part,
+    Placement,
+    Scene,
+    depth_at_row,
+    ellipse,
+    ground_y,
+    poly,
+    rect,
+)
 
 Rng = np.random.Generator
 

@@ -74,8 +74,12 @@ class RecipeSettings:
     stage2: BindSettings = None
 
     def __post_init__(self):
-        self.stage1 = self.stage1 or BindSettings(epochs=45, batch_size=96, lr=1e-3, warmup_fraction=0.1, seed=self.seed)
-        self.stage2 = self.stage2 or BindSettings(epochs=30, batch_size=96, lr=1e-3, warmup_fraction=0.1, seed=self.seed)
+        self.stage1 = self.stage1 or BindSettings(
+            epochs=45, batch_size=96, lr=1e-3, warmup_fraction=0.1, seed=self.seed
+        )
+        self.stage2 = self.stage2 or BindSettings(
+            epochs=30, batch_size=96, lr=1e-3, warmup_fraction=0.1, seed=self.seed
+        )
 
 
 def write_pairs(world: Path, observations: list[Observation], modality: Modality, name: str) -> Path:

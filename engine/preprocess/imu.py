@@ -33,6 +33,7 @@ from engine.preprocess.files import DEFAULT_LIMITS, Limits, check_file
 from engine.preprocess.imu_columns import CHANNELS, column_role
 from engine.preprocess.spec import DEFAULT_SPEC, PreprocessSpec
 
+
 def read_imu(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, np.ndarray | None]:
     """An IMU file -> ([6, T] float64 samples, [T] timestamps in seconds or None)."""
     if Path(path).suffix.lower() in ARRAY_EXTENSIONS:

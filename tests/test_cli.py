@@ -1,0 +1,143 @@
+"""The command line end to end, in-process through ``app.cli.main`` with the tiny model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from app.cli import main
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture()
+def library(tmp_path, mixed_folder, tiny_weights, capsys):
+    code, out, _ = run(
+        capsys,
+        "index",
+        mixed_folder,
+        "--library",
+        tmp_path / "lib",
+        "--model",
+        tiny_weights,
+        "--device",
+        "cpu",
+        "--json",
+    )
+    assert code == 0
+    summary = json.loads(out)
+    assert (summary["added"], summary["embedded"], summary["failed"]) == (75, 72, 3)
+    assert {f["error_kind"] for f in summary["failures"]} >= {"EmptyFile", "InvalidSignal"}
+    return tmp_path / "lib"
+
+
+def test_status(capsys, library):
+    code, out, _ = run(capsys, "status", "--library", library, "--json")
+    status = json.loads(out)
+    assert code == 0 and status["counts"]["audio"] == {"pending": 0, "embedded": 12, "failed": 1}
+    assert len(status["failed"]) == 3
+    code, out, _ = run(capsys, "status", "--library", library)
+    assert "failed: " in out and "broken.csv" in out
+
+
+def test_search_by_file_text_and_item_with_weights(capsys, library, world, tiny_weights):
+    sound = sorted((world / "audio").iterdir())[0]
+    code, out, _ = run(
+        capsys,
+        "search",
+        "--library",
+        library,
+        "--file",
+        sound,
+        "--text",
+        "rain",
+        "--weight",
+        "-0.5",
+        "--item",
+        "3",
+        "--modality",
+        "vision",
+        "--modality",
+        "thermal",
+        "-k",
+        "4",
+        "--json",
+        "--device",
+        "cpu",
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert [q["weight"] for q in result["query"]] == [1.0, -0.5, 1.0]
+    assert set(result["results"]) == {"vision", "thermal"} and all(len(v) == 4 for v in result["results"].values())
+    assert 3 not in [hit["id"] for hit in result["merged"]]
+    code, out, _ = run(capsys, "search", "--library", library, "--item", "3", "-k", "2")
+    assert code == 0 and "1." in out
+
+
+def test_classify_probabilities_sum_to_one(capsys, library, world):
+    code, out, _ = run(
+        capsys,
+        "classify",
+        "--library",
+        library,
+        "--labels",
+        "dog,rain,bell",
+        "--file",
+        sorted((world / "audio").iterdir())[0],
+        "--json",
+        "--device",
+        "cpu",
+    )
+    assert code == 0
+    ranked = json.loads(out)
+    assert {r["label"] for r in ranked} == {"dog", "rain", "bell"} and abs(
+        sum(r["probability"] for r in ranked) - 1
+    ) < 1e-4
+
+
+def test_map_png_and_json(capsys, library, tmp_path):
+    code, out, _ = run(capsys, "map", "--library", library, "--out", tmp_path / "map.json", "--clusters", "kmeans")
+    assert code == 0
+    points = json.loads((tmp_path / "map.json").read_text())["points"]
+    assert len(points) == 72 and {"x", "y", "modality", "cluster"} <= set(points[0])
+    code, _, _ = run(capsys, "map", "--library", library, "--out", tmp_path / "map.png")
+    assert code == 0 and (tmp_path / "map.png").stat().st_size > 1000
+
+
+def test_export_npz_and_parquet(capsys, library, tmp_path):
+    assert run(capsys, "export", "--library", library, "--out", tmp_path / "e.npz")[0] == 0
+    with np.load(tmp_path / "e.npz") as data:
+        assert data["embeddings"].shape == (72, 16) and len(data["paths"]) == 72
+    assert run(capsys, "export", "--library", library, "--out", tmp_path / "e.parquet")[0] == 0
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "e.parquet")
+    assert table.num_rows == 72 and table.schema.metadata[b"bindscope.model"]
+
+
+def test_models_list(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("BINDSCOPE_CACHE_DIR", str(tmp_path))
+    code, out, _ = run(capsys, "models", "--json")
+    assert code == 0 and "imagebind-huge" in [m["name"] for m in json.loads(out)]
+
+
+def test_bad_arguments_and_unusable_libraries_exit_2(capsys, tmp_path, library):
+    assert run(capsys, "status", "--library", tmp_path / "nowhere")[0] == 2
+    code, _, err = run(capsys, "search", "--library", library)
+    assert code == 2 and "give at least one" in err
+    code, _, err = run(capsys, "search", "--library", library, "--file", tmp_path / "missing.wav", "--device", "cpu")
+    assert code == 2 and "missing.wav" in err
+    with pytest.raises(SystemExit) as info:
+        main(["search", "--weight", "2"])
+    assert info.value.code == 2
+
+
+def test_demo_gallery_is_written_in_loader_formats(capsys, tmp_path):
+    code, out, _ = run(capsys, "demo", "--out", tmp_path / "gallery", "--per-concept", "1", "--json")
+    assert code == 0 and json.loads(out)["scenes"] == 12
