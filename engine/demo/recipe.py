@@ -18,50 +18,16 @@ from pathlib import Path
 import torch
 
 from engine.demo.concepts import CONCEPT_NAMES, ZERO_SHOT_TEMPLATES
-from engine.demo.world import MODALITY_FOLDERS, Observation, generate
+from engine.demo.world import Observation, generate
 from engine.modality import Modality
-from engine.models.imagebind import ImageBindConfig, ImageBindModel
+from engine.models.imagebind import ImageBindModel
 from engine.models.runtime import choose_runtime
 from engine.models.weights import save_safetensors
-from engine.models.zoo import metadata_for, spec_for
+from engine.models.zoo import DEMO_CONFIG, DEMO_SPEC, metadata_for
 from engine.train.evaluate import Report, evaluate
 from engine.train.pairs import load_pairs, read_pairs
 from engine.train.trainer import Binder, BindSettings
 
-DEMO_CONFIG = ImageBindConfig(
-    out_embed_dim=128,
-    image_size=96,
-    kernel_size=(2, 12, 12),
-    vision_embed_dim=128,
-    vision_num_blocks=4,
-    vision_num_heads=4,
-    text_embed_dim=96,
-    text_num_blocks=3,
-    text_num_heads=4,
-    text_context_length=32,
-    audio_embed_dim=96,
-    audio_num_blocks=3,
-    audio_num_heads=4,
-    audio_num_mel_bins=64,
-    audio_kernel_size=16,
-    audio_stride=16,
-    audio_drop_path=0.1,
-    depth_embed_dim=96,
-    depth_kernel_size=12,
-    depth_num_blocks=3,
-    depth_num_heads=4,
-    thermal_embed_dim=96,
-    thermal_kernel_size=12,
-    thermal_num_blocks=3,
-    thermal_num_heads=4,
-    imu_embed_dim=96,
-    imu_kernel_size=20,
-    imu_length=1200,
-    imu_num_blocks=3,
-    imu_num_heads=4,
-    imu_drop_path=0.1,
-)
-DEMO_SPEC = spec_for(DEMO_CONFIG)
 BOUND_MODALITIES = (Modality.AUDIO, Modality.DEPTH, Modality.THERMAL, Modality.IMU)
 
 
@@ -135,6 +101,3 @@ def train_demo_model(
     )
     log(f"wrote {out / 'demo.safetensors'} after {minutes:.1f} min")
     return report
-
-
-__all__ = ["DEMO_CONFIG", "DEMO_SPEC", "MODALITY_FOLDERS", "RecipeSettings", "train_demo_model"]

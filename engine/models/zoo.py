@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.models.imagebind import ImageBindConfig
+from engine.models.config import ImageBindConfig
 from engine.preprocess.spec import PreprocessSpec
 
 CONFIG_METADATA_KEY = "bindscope.config"
@@ -95,7 +95,54 @@ IMAGEBIND_HUGE = ModelEntry(
     summary="The released ImageBind (Girdhar et al., CVPR 2023): 1.2 B parameters, 4.5 GB download.",
 )
 
-_REGISTRY: dict[str, ModelEntry] = {IMAGEBIND_HUGE.name: IMAGEBIND_HUGE}
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+# The demo model: the same network, small; made by `bindscope train-demo` (engine/demo/recipe.py).
+DEMO_CONFIG = ImageBindConfig(
+    out_embed_dim=128,
+    image_size=96,
+    kernel_size=(2, 12, 12),
+    vision_embed_dim=128,
+    vision_num_blocks=4,
+    vision_num_heads=4,
+    text_embed_dim=96,
+    text_num_blocks=3,
+    text_num_heads=4,
+    text_context_length=32,
+    audio_embed_dim=96,
+    audio_num_blocks=3,
+    audio_num_heads=4,
+    audio_num_mel_bins=64,
+    audio_kernel_size=16,
+    audio_stride=16,
+    audio_drop_path=0.1,
+    depth_embed_dim=96,
+    depth_kernel_size=12,
+    depth_num_blocks=3,
+    depth_num_heads=4,
+    thermal_embed_dim=96,
+    thermal_kernel_size=12,
+    thermal_num_blocks=3,
+    thermal_num_heads=4,
+    imu_embed_dim=96,
+    imu_kernel_size=20,
+    imu_length=1200,
+    imu_num_blocks=3,
+    imu_num_heads=4,
+    imu_drop_path=0.1,
+)
+DEMO_SPEC = spec_for(DEMO_CONFIG)
+
+DEMO = ModelEntry(
+    name="demo",
+    title="BindScope demo",
+    config=DEMO_CONFIG,
+    spec=DEMO_SPEC,
+    weights=WeightSource(filename="demo.safetensors", bundled=RESOURCES / "models" / "demo.safetensors"),
+    summary="A small ImageBind trained on the synthetic demo world (12 concepts); ships with BindScope, no download.",
+)
+
+_REGISTRY: dict[str, ModelEntry] = {IMAGEBIND_HUGE.name: IMAGEBIND_HUGE, DEMO.name: DEMO}
 
 
 def register(entry: ModelEntry) -> ModelEntry:

@@ -10,8 +10,8 @@ trained together, CLIP-style, with CLIP's learned temperature (the text logit sc
 real model this stage is OpenCLIP, frozen.
 
 Checkpoints are written each epoch (trainable weights, optimiser, schedule, epoch) and a run
-resumes from the last one; batches and augmentations are drawn from generators seeded by
-(seed, epoch), so a resumed run continues exactly as an uninterrupted one.
+resumes from the last one; batches, augmentations, dropout and drop-path are drawn from
+generators seeded by (seed, epoch), so a resumed run continues exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -127,7 +127,9 @@ class Binder:
         return history
 
     def _train_epoch(self, cancelled: Callable[[], bool]) -> float:
-        g = torch.Generator().manual_seed(self.settings.seed * 1_000_003 + self.epoch)
+        seed = self.settings.seed * 1_000_003 + self.epoch
+        g = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)  # dropout and drop-path draw from the global generator
         order = torch.randperm(len(self.data), generator=g)
         self.model.eval()
         for module in self.modules:
@@ -168,6 +170,17 @@ class Binder:
             anchor = self._anchors()[index].to(device)
             others = augment_audio(others, g) if m is Modality.AUDIO else augment_imu(others, g)
         return anchor, F.normalize(self.model.encode(m, others.to(device)), dim=-1)
+
+    @torch.no_grad()
+    def evaluation_loss(self, data: PairSet | None = None) -> float:
+        """InfoNCE over a whole pair set in eval mode, without augmentation (inference inputs: all clips)."""
+        data = data or self.data
+        self.model.eval()
+        device = self.runtime.device
+        with self.runtime.autocast():
+            anchors = F.normalize(self.model.encode(Modality.VISION, data.images.to(device)).float(), dim=-1)
+            others = F.normalize(self.model.encode(self.modality, data.others.to(device)).float(), dim=-1)
+            return float(info_nce(anchors, others, self.logit_scale))
 
     @torch.no_grad()
     def _anchors(self) -> torch.Tensor:
