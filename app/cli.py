@@ -332,15 +332,19 @@ def cmd_classify(args) -> int:
 # -- map and export ------------------------------------------------------------------------
 
 
+def _embedded_library(folder: str):
+    """The library and its embeddings for its model; a library with nothing embedded is unusable here."""
+    library = _open_library(folder)
+    embeddings = library.embeddings(library.model) if library.model else None
+    if embeddings is None or not len(embeddings[0]):
+        raise CliError(f"{library.folder}: nothing is embedded yet; run `bindscope index` first")
+    return library, embeddings
+
+
 def cmd_map(args) -> int:
     from engine.projection import MapMaker, cluster
 
-    library = _open_library(args.library)
-    if not library.model:
-        raise CliError(f"{library.folder}: nothing is embedded yet; run `bindscope index` first")
-    ids, modalities, vectors, _ = library.embeddings(library.model)
-    if not len(ids):
-        raise CliError(f"{library.folder}: nothing is embedded yet; run `bindscope index` first")
+    library, (ids, modalities, vectors, _) = _embedded_library(args.library)
     print(f"mapping {len(ids)} items (UMAP, cosine)...", file=sys.stderr)
     projection = MapMaker(library.cache_dir, library.model).compute(
         ids, modalities, vectors, library.state(library.model)
@@ -372,10 +376,7 @@ def cmd_map(args) -> int:
 def cmd_export(args) -> int:
     import numpy as np
 
-    library = _open_library(args.library)
-    if not library.model:
-        raise CliError(f"{library.folder}: nothing is embedded yet")
-    ids, modalities, vectors, scales = library.embeddings(library.model)
+    library, (ids, modalities, vectors, scales) = _embedded_library(args.library)
     items = {i.id: i for i in library.items(ids=ids.tolist())} if len(ids) else {}
     paths = [items[i].path or "" for i in ids.tolist()]
     texts = [items[i].text or "" for i in ids.tolist()]

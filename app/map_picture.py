@@ -7,22 +7,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from engine.modality import COLORS, Modality
+from engine.modality import CLUSTER_COLORS, COLORS, Modality
 from engine.projection import Projection
 
 SIZE, MARGIN, LEGEND = 1200, 40, 170
-_CLUSTER_PALETTE = (
-    "#4C78A8",
-    "#F58518",
-    "#54A24B",
-    "#E45756",
-    "#72B7B2",
-    "#EECA3B",
-    "#B279A2",
-    "#FF9DA6",
-    "#9D755D",
-    "#BAB0AC",
-)
 
 
 def draw_map(projection: Projection, out: Path, clusters: np.ndarray | None = None) -> Path:
@@ -37,9 +25,9 @@ def draw_map(projection: Projection, out: Path, clusters: np.ndarray | None = No
         colours = [COLORS[Modality(m)] for m in projection.modalities]
         legend = [(m.label, COLORS[m]) for m in Modality if (projection.modalities == m.value).any()]
     else:
-        colours = ["#999999" if c < 0 else _CLUSTER_PALETTE[c % len(_CLUSTER_PALETTE)] for c in clusters.tolist()]
+        colours = ["#999999" if c < 0 else CLUSTER_COLORS[c % len(CLUSTER_COLORS)] for c in clusters.tolist()]
         legend = [
-            (f"cluster {c}", _CLUSTER_PALETTE[c % len(_CLUSTER_PALETTE)]) for c in sorted(set(clusters.tolist()) - {-1})
+            (f"cluster {c}", CLUSTER_COLORS[c % len(CLUSTER_COLORS)]) for c in sorted(set(clusters.tolist()) - {-1})
         ][:30]
     for (x, y), colour in zip(pixels, colours, strict=True):
         y = SIZE - y

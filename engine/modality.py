@@ -57,6 +57,20 @@ COLORS = {
     Modality.IMU: "#72B7B2",
 }
 
+# Colours for clusters on the map (picture and app); -1 (noise) is drawn grey.
+CLUSTER_COLORS = (
+    "#4C78A8",
+    "#F58518",
+    "#54A24B",
+    "#E45756",
+    "#72B7B2",
+    "#EECA3B",
+    "#B279A2",
+    "#FF9DA6",
+    "#9D755D",
+    "#BAB0AC",
+)
+
 _ALIASES = {"image": "vision", "images": "vision", "video": "vision", "sound": "audio", "infrared": "thermal"}
 
 IMAGE_EXTENSIONS = frozenset(
@@ -135,7 +149,7 @@ def _detect_csv(path: Path) -> Modality | None:
     A CSV of something else (a manifest, a spreadsheet) is no one's modality and is left alone;
     an IMU CSV missing some columns is still IMU, so the loader can say which are missing.
     """
-    from engine.preprocess.imu_columns import column_role
+    from engine.preprocess.imu_columns import column_role, is_number
 
     try:
         with path.open(encoding="utf-8-sig", errors="replace") as handle:
@@ -145,18 +159,10 @@ def _detect_csv(path: Path) -> Modality | None:
     cells = [c.strip() for c in re.split(r"[,;\t ]+", first.strip()) if c.strip()]
     if not cells:
         return Modality.IMU
-    if all(_is_number(c) for c in cells):
+    if all(is_number(c) for c in cells):
         return Modality.IMU
     roles = {column_role(c) for c in cells}
     return Modality.IMU if roles - {None, "t"} else None
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _detect_array(path: Path) -> Modality:

@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("BindScope")
     app.setOrganizationName("BindScope")
     app.setStyle("Fusion")  # follows the system's light or dark scheme
+    from PySide6.QtGui import QIcon
+
+    from engine.models.zoo import RESOURCES
+
+    app.setWindowIcon(QIcon(str(RESOURCES / "icons" / "bindscope.svg")))
 
     from app.gui.main_window import MainWindow
 

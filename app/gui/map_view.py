@@ -29,23 +29,11 @@ from PySide6.QtWidgets import (
 
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
-from engine.modality import COLORS, Modality
+from engine.modality import CLUSTER_COLORS, COLORS, Modality
 
 if TYPE_CHECKING:
     from app.gui.session import MapData
 
-_CLUSTER_COLOURS = (
-    "#4C78A8",
-    "#F58518",
-    "#54A24B",
-    "#E45756",
-    "#72B7B2",
-    "#EECA3B",
-    "#B279A2",
-    "#FF9DA6",
-    "#9D755D",
-    "#BAB0AC",
-)
 PAN, BOX, LASSO = "pan", "box", "lasso"
 
 
@@ -215,7 +203,7 @@ class MapView(QWidget):
             groups = [
                 (
                     f"cluster {c}" + (f": {data.cluster_names[c][0][0]}" if c in data.cluster_names else ""),
-                    "#999999" if c < 0 else _CLUSTER_COLOURS[c % len(_CLUSTER_COLOURS)],
+                    "#999999" if c < 0 else CLUSTER_COLORS[c % len(CLUSTER_COLORS)],
                     data.clusters == c,
                 )
                 for c in sorted(set(data.clusters.tolist()))

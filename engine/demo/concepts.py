@@ -70,6 +70,11 @@ _TIMES = ("in the morning", "at noon", "in the evening", "at dusk", "on a cloudy
 ZERO_SHOT_TEMPLATES = ("a photo of a {}", "a {}", "a picture of a {}", "{}")
 
 
+def per_concept(namespace: dict) -> dict:
+    """The functions named after each concept in a module's namespace (``DRAWERS = per_concept(globals())``)."""
+    return {name: namespace[name] for name in CONCEPT_NAMES}
+
+
 def caption(concept: Concept, rng) -> str:
     """One caption of a scene, from varied templates and synonyms."""
     template = _CAPTIONS[rng.integers(len(_CAPTIONS))]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.demo.concepts import per_concept
+
 RATE = 200.0
 GRAVITY = 9.81
 Rng = np.random.Generator
@@ -125,20 +127,7 @@ def crowd(t, rng):
     return acc, gyro
 
 
-MOTIONS = {
-    "dog": dog,
-    "cat": cat,
-    "bird": bird,
-    "car": car,
-    "train": train,
-    "helicopter": helicopter,
-    "rain": rain,
-    "fire": fire,
-    "ocean": ocean,
-    "bell": bell,
-    "guitar": guitar,
-    "crowd": crowd,
-}
+MOTIONS = per_concept(globals())
 
 
 def synthesise(concept: str, rng: Rng) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.demo.concepts import per_concept
 from engine.demo.scene import (
     CAMERA_HEIGHT,
     FOCAL,
@@ -426,17 +427,4 @@ def crowd(scene: Scene, rng: Rng) -> list[Part]:
     return parts
 
 
-DRAWERS = {
-    "dog": dog,
-    "cat": cat,
-    "bird": bird,
-    "car": car,
-    "train": train,
-    "helicopter": helicopter,
-    "rain": rain,
-    "fire": fire,
-    "ocean": ocean,
-    "bell": bell,
-    "guitar": guitar,
-    "crowd": crowd,
-}
+DRAWERS = per_concept(globals())

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, lfilter, sosfilt
 
+from engine.demo.concepts import per_concept
+
 RATE = 16000
 Rng = np.random.Generator
 
@@ -192,20 +194,7 @@ def crowd(n: int, rng: Rng) -> np.ndarray:
     return out
 
 
-SYNTHS = {
-    "dog": dog,
-    "cat": cat,
-    "bird": bird,
-    "car": car,
-    "train": train,
-    "helicopter": helicopter,
-    "rain": rain,
-    "fire": fire,
-    "ocean": ocean,
-    "bell": bell,
-    "guitar": guitar,
-    "crowd": crowd,
-}
+SYNTHS = per_concept(globals())
 
 
 def synthesise(concept: str, rng: Rng) -> np.ndarray:

@@ -30,7 +30,7 @@ from engine.modality import ARRAY_EXTENSIONS
 from engine.preprocess.arrays import load_arrays
 from engine.preprocess.errors import CorruptFile, InvalidSignal
 from engine.preprocess.files import DEFAULT_LIMITS, Limits, check_file
-from engine.preprocess.imu_columns import CHANNELS, column_role
+from engine.preprocess.imu_columns import CHANNELS, column_role, is_number
 from engine.preprocess.spec import DEFAULT_SPEC, PreprocessSpec
 
 
@@ -89,7 +89,7 @@ def _read_csv(path, limits: Limits) -> tuple[np.ndarray, np.ndarray | None]:
         raise InvalidSignal(path, f"{len(lines):,} rows is over the {limits.max_imu_rows:,}-row limit")
     rows = list(csv.reader(io.StringIO("\n".join(lines)), _dialect(lines[0])))
     header = [cell.strip() for cell in rows[0]]
-    if all(_is_number(cell) for cell in header):
+    if all(is_number(cell) for cell in header):
         if len(header) not in (6, 7):
             raise InvalidSignal(path, f"no header row and {len(header)} columns; expected 6 (ax..gz) or 7 (t, ax..gz)")
         names = (["t"] if len(header) == 7 else []) + list(CHANNELS)
@@ -139,14 +139,6 @@ def _with_delimiter(delimiter: str, skip_initial_space: bool = False):
     Dialect.delimiter = delimiter
     Dialect.skipinitialspace = skip_initial_space
     return Dialect
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def _to_seconds(timestamps: np.ndarray, path) -> np.ndarray:

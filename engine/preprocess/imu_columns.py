@@ -23,3 +23,11 @@ def column_role(header: str) -> str | None:
         if match:
             return prefix + match.group(2)
     return None
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
