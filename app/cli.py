@@ -58,26 +58,32 @@ def _load_model(name: str | None, library=None, device: str = "auto", precision:
     from engine.models.weights import WeightsError
     from engine.models.zoo import ModelUnavailable, default_entry
 
-    chosen = name or (library.model if library is not None else None)
-    entry = default_entry(chosen) if not name else None
+    from_library = name is None and library is not None and bool(library.model)
+    if from_library:
+        name = library.model  # the model the library was embedded with, never silently another
+    entry = default_entry() if name is None else None
     if name is None and entry is None:
         raise CliError("no model is available: run `bindscope models download imagebind-huge`, or pass --model PATH")
     try:
         return load_model(name or entry, device=device, precision=precision)
     except (ModelUnavailable, WeightsError, RuntimeUnavailable) as error:
-        raise CliError(str(error)) from None
+        hint = (
+            " (the library was embedded with it; pass --model NAME to use another, which embeds the library again)"
+            if from_library
+            else ""
+        )
+        raise CliError(f"{error}{hint}") from None
 
 
 # -- models --------------------------------------------------------------------------------
 
 
 def cmd_models(args) -> int:
-    from engine.models.zoo import default_entry, entries, resolve
+    from engine.models.zoo import ModelUnavailable, default_entry, entries, resolve
 
     if args.action == "download":
         from engine.models.download import DownloadError
         from engine.models.factory import fetch_weights
-        from engine.models.zoo import ModelUnavailable
 
         try:
             entry = resolve(args.name)
@@ -101,9 +107,11 @@ def cmd_models(args) -> int:
         for e in entries()
     ]
     if args.action == "show":
-        rows = (
-            [r for r in rows if r["name"] == resolve(args.name).name] if args.name else [r for r in rows if r["active"]]
-        )
+        try:
+            wanted = resolve(args.name).name if args.name else None
+        except ModelUnavailable as error:
+            raise CliError(str(error)) from None
+        rows = [r for r in rows if (r["name"] == wanted if wanted else r["active"])]
     if args.json:
         _print_json(rows)
     else:
@@ -282,7 +290,10 @@ def cmd_search(args) -> int:
         raise CliError("give at least one --file, --text or --item")
     library = _open_library(args.library)
     searcher = _searcher(args, library, need_model=any(t.kind != "item" for t in terms))
-    modalities = [Modality.parse(m) for m in args.modality] if args.modality else None
+    try:
+        modalities = [Modality.parse(m) for m in args.modality] if args.modality else None
+    except ValueError as error:
+        raise CliError(str(error)) from None
     try:
         results = searcher.search(terms, args.k, modalities)
     except QueryError as error:
@@ -432,6 +443,8 @@ def cmd_demo(args) -> int:
 
 
 def cmd_train_bind(args) -> int:
+    import torch
+
     from engine.models.weights import save_safetensors
     from engine.models.zoo import metadata_for
     from engine.train.evaluate import evaluate
@@ -450,7 +463,7 @@ def cmd_train_bind(args) -> int:
         print(f"skipped pair: {error}", file=sys.stderr)
     count = len(pairs)
     held = max(1, int(count * args.val_fraction)) if count > 4 else 0
-    order = list(range(count))
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(args.seed)).tolist()  # a fair held-out split
     train, val = pairs.subset(order[: count - held]), pairs.subset(order[count - held :]) if held else None
     settings = BindSettings(epochs=args.epochs, batch_size=min(args.batch_size, len(train)), lr=args.lr, seed=args.seed)
     checkpoint = Path(args.checkpoint or Path(args.out).with_suffix(".checkpoint.pt"))

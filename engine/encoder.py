@@ -21,7 +21,7 @@ import torch
 
 from engine.modality import Modality
 from engine.models.factory import LoadedModel
-from engine.preprocess import LOADERS, CorruptFile, PreprocessError, tokenize
+from engine.preprocess import LOADERS, CorruptFile, InvalidSignal, PreprocessError, tokenize
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
 from engine.preprocess.safe import load_safely
 
@@ -158,6 +158,12 @@ class Encoder:
             self.batch_size = max(1, half)
             yield from self._run(modality, batch[:half])
             yield from self._run(modality, batch[half:])
+            return
+        except RuntimeError as error:  # the model refused these inputs: each item says why, the run goes on
+            for index, source, _ in batch:
+                yield EncodeResult(
+                    index, source, error=InvalidSignal(source, f"the model could not encode it ({error})")
+                )
             return
         norms = outputs.norm(dim=-1).clamp_min(1e-12)
         embeddings = (outputs / norms[:, None]).numpy()

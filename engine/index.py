@@ -77,9 +77,6 @@ class VectorIndex:
     def counts(self) -> dict[Modality, int]:
         return {m: len(ids) for m, (ids, _) in self._parts.items()}
 
-    def is_approximate(self, modality: Modality) -> bool:
-        return modality in self._parts and not isinstance(self._parts[modality][1], _faiss().IndexFlatIP)
-
     def search(
         self, query: np.ndarray, k: int = 10, modalities: list[Modality] | None = None, exclude: set[int] | None = None
     ) -> dict[Modality, list[Hit]]:

@@ -40,9 +40,13 @@ class EmbedReport:
     cancelled: bool = False
 
 
-def walk(root: Path, warnings: list[str]) -> list[Path]:
-    """Every visible file below ``root``; symlinked folders are followed once (loops end), unreadable ones reported."""
+def walk(root: Path, warnings: list[str], skip: Path | None = None) -> list[Path]:
+    """Every visible file below ``root``; symlinked folders are followed once (loops end), unreadable ones
+    reported, and ``skip`` (the library's own folder, when it sits inside a root) left out."""
     seen_dirs: set[tuple[int, int]] = set()
+    if skip is not None and skip.is_dir():
+        info = skip.stat()
+        seen_dirs.add((info.st_dev, info.st_ino))
     files: list[Path] = []
 
     def on_error(error: OSError) -> None:
@@ -79,48 +83,43 @@ def scan(
             report.warnings.append(f"{base}: the folder is missing; its items are kept until it is back or removed")
             continue
         known = library.file_states(root.id)
-        paths = walk(base, report.warnings)
+        paths = walk(base, report.warnings, skip=library.folder)
         batch: list[tuple[str, Modality, int, float, str]] = []
         seen: set[str] = set()
         for done, path in enumerate(paths, start=1):
             if cancelled():
                 break
+            if progress and (done % 200 == 0 or done == len(paths)):
+                progress("scan", done, len(paths))
             key = str(path.resolve()) if path.is_symlink() else str(path)
             if key in seen:
                 continue
             seen.add(key)
-            modality = detect_modality(path)
             try:
                 info = path.stat()
             except OSError:  # vanished or broken link between the walk and now
                 continue
+            previous = known.get(key)
+            if previous and previous[0] == info.st_size and previous[1] == info.st_mtime:
+                report.unchanged += 1  # not read again: same size and time, same modality as recorded
+                continue
+            modality = detect_modality(path)
             if modality is None:
                 report.ignored += 1
                 continue
-            previous = known.get(key)
-            if (
-                previous
-                and previous[0] == info.st_size
-                and previous[1] == info.st_mtime
-                and previous[3] == modality.value
-            ):
-                report.unchanged += 1
+            try:
+                content_hash = hash_file(path)
+            except OSError as error:
+                report.warnings.append(f"{path}: cannot read ({error.strerror})")
+                continue
+            batch.append((key, modality, info.st_size, info.st_mtime, content_hash))
+            if previous:
+                report.changed += 1
             else:
-                try:
-                    content_hash = hash_file(path)
-                except OSError as error:
-                    report.warnings.append(f"{path}: cannot read ({error.strerror})")
-                    continue
-                batch.append((key, modality, info.st_size, info.st_mtime, content_hash))
-                if previous:
-                    report.changed += 1
-                else:
-                    report.added += 1
+                report.added += 1
             if len(batch) >= 500:
                 library.upsert_files(root.id, batch)
                 batch = []
-            if progress and (done % 200 == 0 or done == len(paths)):
-                progress("scan", done, len(paths))
         if batch:
             library.upsert_files(root.id, batch)
         if not cancelled():

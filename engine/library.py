@@ -25,6 +25,7 @@ from engine.modality import Modality
 DATABASE = "library.sqlite"
 SCHEMA_VERSION = 1
 PENDING, EMBEDDED, FAILED = "pending", "embedded", "failed"
+_MAX_VARIABLES = 900
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -122,8 +123,8 @@ class Library:
                 self.folder.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise LibraryError(f"{self.folder}: cannot create the library folder ({error.strerror})") from None
+        self._db = sqlite3.connect(database, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
-            self._db = sqlite3.connect(database, timeout=timeout, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
@@ -137,7 +138,11 @@ class Library:
                 elif int(version) > SCHEMA_VERSION:
                     raise LibraryError(f"{self.folder}: made by a newer BindScope (schema {version}); update BindScope")
         except sqlite3.DatabaseError as error:
+            self._db.close()
             raise LibraryError(f"{self.folder}: the library database is unusable ({error})") from None
+        except LibraryError:
+            self._db.close()
+            raise
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -303,11 +308,15 @@ class Library:
         if status is not None:
             query += " AND status = ?"
             args.append(status)
-        if ids is not None:
-            ids = list(ids)
-            query += f" AND id IN ({','.join('?' * len(ids))})"
-            args += ids
-        return [self._item(r) for r in self._db.execute(query + " ORDER BY id", args)]
+        if ids is None:
+            return [self._item(r) for r in self._db.execute(query + " ORDER BY id", args)]
+        ids = list(ids)
+        found: list[Item] = []
+        for start in range(0, len(ids), _MAX_VARIABLES):  # SQLite caps the variables of one statement
+            chunk = ids[start : start + _MAX_VARIABLES]
+            rows = self._db.execute(query + f" AND id IN ({','.join('?' * len(chunk))})", [*args, *chunk])
+            found += [self._item(r) for r in rows]
+        return sorted(found, key=lambda item: item.id)
 
     def item(self, item_id: int) -> Item | None:
         row = self._db.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
@@ -341,13 +350,13 @@ class Library:
                         (item.hash, model, item.modality.value, np.asarray(vector, np.float32).tobytes(), float(scale)),
                     )
                     db.execute(
-                        "UPDATE items SET status = 'embedded', error_kind = NULL, error = NULL, updated = ? WHERE hash = ? AND modality = ?",
-                        (now, item.hash, item.modality.value),
+                        "UPDATE items SET status = ?, error_kind = NULL, error = NULL, updated = ? WHERE hash = ? AND modality = ?",
+                        (EMBEDDED, now, item.hash, item.modality.value),
                     )
                 else:
                     db.execute(
-                        "UPDATE items SET status = 'failed', error_kind = ?, error = ?, updated = ? WHERE id = ?",
-                        (kind, error, now, item.id),
+                        "UPDATE items SET status = ?, error_kind = ?, error = ?, updated = ? WHERE id = ?",
+                        (FAILED, kind, error, now, item.id),
                     )
 
     def embeddings(

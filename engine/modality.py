@@ -136,8 +136,8 @@ def _detect_image(path: Path) -> Modality:
     try:
         with Image.open(path) as image:
             mode = image.mode
-    except OSError:
-        return Modality.VISION  # the image loader reports what is wrong with it
+    except Exception:  # detection never fails: the image loader reports what is wrong with the file
+        return Modality.VISION
     if mode in ("I;16", "I;16B", "I;16L", "I"):
         return Modality.DEPTH
     return Modality.VISION
@@ -154,8 +154,8 @@ def _detect_csv(path: Path) -> Modality | None:
     try:
         with path.open(encoding="utf-8-sig", errors="replace") as handle:
             first = handle.readline(4096)
-    except OSError:
-        return Modality.IMU  # the IMU loader reports why it cannot be read
+    except OSError:  # the IMU loader reports why it cannot be read
+        return Modality.IMU
     cells = [c.strip() for c in re.split(r"[,;\t ]+", first.strip()) if c.strip()]
     if not cells:
         return Modality.IMU
@@ -178,7 +178,7 @@ def _detect_array(path: Path) -> Modality:
                 shape = archive[archive.files[0]].shape if archive.files else ()
         else:
             shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
-    except (OSError, ValueError, IndexError):
+    except Exception:  # detection never fails: the array loader reports what is wrong with the file
         return Modality.DEPTH
     if len(shape) == 2 and 6 in shape and min(shape) == 6:
         return Modality.IMU

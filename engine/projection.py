@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 PCA, UMAP = "pca", "umap"
+UMAP_NEIGHBOURS = 15
 
 
 @dataclass
@@ -39,7 +40,9 @@ def pca_coords(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
     return _PCA(n_components=2, svd_solver="randomized", random_state=seed).fit_transform(vectors).astype(np.float32)
 
 
-def umap_coords(vectors: np.ndarray, n_neighbors: int = 15, min_dist: float = 0.1, seed: int | None = 0) -> np.ndarray:
+def umap_coords(
+    vectors: np.ndarray, n_neighbors: int = UMAP_NEIGHBOURS, min_dist: float = 0.1, seed: int | None = 0
+) -> np.ndarray:
     """UMAP with the cosine metric; with fewer points than neighbours it falls back to PCA."""
     if len(vectors) <= n_neighbors + 1:
         return pca_coords(vectors)
@@ -85,14 +88,15 @@ class MapMaker:
             return cached
         if on_preview:
             on_preview(Projection(ids, modalities, pca_coords(vectors), PCA))
-        projection = Projection(ids, modalities, umap_coords(vectors), UMAP)
+        method = UMAP if len(vectors) > UMAP_NEIGHBOURS + 1 else PCA  # too few points for UMAP: PCA, named so
+        projection = Projection(ids, modalities, umap_coords(vectors), method)
         temporary = self.path.with_suffix(".tmp.npz")
         np.savez(
             temporary,
             ids=ids,
             modalities=modalities,
             coords=projection.coords,
-            method=np.array(UMAP),
+            method=np.array(method),
             token=np.array(token),
         )
         temporary.replace(self.path)

@@ -130,3 +130,49 @@ def test_database_is_wal_and_consistent(tmp_path, mixed_folder, tiny_model):
     with sqlite3.connect(tmp_path / "lib" / "library.sqlite") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_removing_a_root_removes_its_items_and_unused_embeddings(tmp_path, world, tiny_model):
+    library = Library(tmp_path / "lib")
+    scan(library, world / "text")
+    scan(library, world / "audio")
+    embed_pending(library, tiny_model)
+    text_root = next(r for r in library.roots() if r.path.endswith("text"))
+    library.remove_root(text_root.id)
+    assert {i.modality for i in library.items()} == {Modality.AUDIO}
+    assert len(library.embeddings(tiny_model.name)[0]) == 12
+    with sqlite3.connect(tmp_path / "lib" / "library.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0] == 12
+
+
+def test_many_ids_in_one_request(tmp_path):
+    library = Library(tmp_path / "lib")
+    ids = library.add_texts(f"caption number {i}" for i in range(2500))
+    assert [i.id for i in library.items(ids=ids)] == sorted(ids)
+
+
+def test_hostile_files_never_stop_a_scan(tmp_path, tiny_model):
+    from PIL import Image
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "empty.npy").write_bytes(b"")
+    (folder / "cut.npz").write_bytes(b"PK\x03\x04 truncated")
+    Image.new("L", (20000, 10000)).save(folder / "bomb.png")  # 200 MP of zeros: Pillow refuses to open it
+    np.save(folder / "ok.npy", np.ones((8, 8), np.float32))
+    library = Library(tmp_path / "lib")
+    assert scan(library, folder).added == 4
+    embed_pending(library, tiny_model)
+    failed = {os.path.basename(i.path): i.error_kind for i in library.items(status="failed")}
+    assert failed == {"empty.npy": "EmptyFile", "cut.npz": "CorruptFile", "bomb.png": "FileTooLarge"}
+
+
+def test_unchanged_files_are_not_read_again(tmp_path, world, monkeypatch):
+    import engine.indexer as indexer
+
+    library = Library(tmp_path / "lib")
+    scan(library, world / "images")
+    calls = []
+    monkeypatch.setattr(indexer, "detect_modality", lambda path: calls.append(path))
+    report = scan(library)
+    assert report.unchanged == 12 and calls == []

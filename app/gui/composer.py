@@ -233,9 +233,7 @@ class QueryComposer(QWidget):
         for path in paths:
             detected = detect_modality(path, pane_modality if pane_modality and _fits(path, pane_modality) else None)
             if detected is None:
-                self.message.emit(
-                    f"{Path(path).name}: BindScope cannot read {Path(path).suffix or 'this kind of'} files"
-                )
+                self.message.emit(_refusal(Path(path)))
                 continue
             if pane_modality is not None and detected is not pane_modality:
                 self.message.emit(f"{Path(path).name} is {detected.label.lower()}: added to the {detected.label} pane")
@@ -281,6 +279,13 @@ class QueryComposer(QWidget):
             self, f"Add {modality.label.lower()} to the query", "", file_filter(modality)
         )
         self.add_files(paths, modality)
+
+
+def _refusal(path: Path) -> str:
+    """Why a file cannot be a query term."""
+    if path.suffix.lower() == ".csv":
+        return f"{path.name} is not an IMU recording: no accelerometer or gyroscope columns (ax, ay, az, gx, gy, gz)"
+    return f"{path.name}: BindScope cannot read {path.suffix or 'this kind of'} files"
 
 
 def _fits(path: str, modality: Modality) -> bool:

@@ -69,6 +69,9 @@ class MainWindow(QMainWindow):
         self.outcome: SearchOutcome | None = None
         self.map_data: MapData | None = None
         self.model_ready = False
+        self.model_description: str | None = None
+        self._folders_to_index: list[str] = []
+        self._serial = 0
         self._player = None
         self.setWindowTitle("BindScope")
         self.setAcceptDrops(True)
@@ -100,7 +103,7 @@ class MainWindow(QMainWindow):
         self.library_panel = LibraryPanel()
         self.library_panel.addFolder.connect(self.add_folder)
         self.library_panel.rescan.connect(self.rescan)
-        self.library_panel.cancel.connect(lambda: self.engine.cancel("index"))
+        self.library_panel.cancel.connect(self.cancel_work)
         self.library_panel.removeRoot.connect(self.remove_root)
         self.library_panel.revealFailed.connect(lambda path: path and reveal_in_folder(path))
         self.library_dock = self._dock("Library", self.library_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -109,7 +112,7 @@ class MainWindow(QMainWindow):
         self.map_view.itemClicked.connect(self.neighbours_of)
         self.map_view.filterToSelection.connect(self.show_selection)
         self.map_view.searchSelection.connect(self.search_selection)
-        self.map_view.recolour.connect(lambda mode: self.refresh_map(None if mode == "modality" else mode))
+        self.map_view.recolour.connect(lambda mode: self.refresh_map())
         self.zero_shot = ZeroShotPanel()
         self.zero_shot.labelsEdited.connect(self.save_labels)
         self.side_tabs = QTabWidget()
@@ -187,7 +190,7 @@ class MainWindow(QMainWindow):
         self._action(query, "&Paste a picture", self.paste_picture, QKeySequence.StandardKey.Paste)
         self._action(query, "Remove the &last term", self.composer.remove_last, "Ctrl+Backspace")
         self._action(query, "&Clear the query", self.composer.clear, "Ctrl+Shift+Backspace")
-        self._action(query, "Cancel &indexing", lambda: self.engine.cancel("index"), "Esc")
+        self._action(query, "Cancel indexing or &download", self.cancel_work, "Esc")
         view = menus.addMenu("&View")
         view.addAction(self.library_dock.toggleViewAction())
         view.addAction(self.side_dock.toggleViewAction())
@@ -219,10 +222,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("windowState", self.saveState())
         self.settings.setValue("splitter", self.splitter.saveState())
-        self.engine.cancel("index")
         session = self.session
-        self.engine.submit("close", lambda job: session and session.close())
-        self.engine.shutdown()
+        self.engine.shutdown(final=lambda: session and session.close())
         self.previews.shutdown()
         super().closeEvent(event)
 
@@ -251,28 +252,33 @@ class MainWindow(QMainWindow):
 
     def load_model(self, name: str | None, device: str) -> None:
         self.model_ready = False
+        previous = self.model_button.text() if self.model_description else "No model — choose one…"
         self.model_button.setText("Loading model…")
 
         def run(job: Job):
-            return self.session.load_model(name, device, progress=self.engine.report(job), cancelled=job.cancelled)
+            model = self.session.load_model(name, device, progress=self.engine.report(job), cancelled=job.cancelled)
+            return model, self.session.needs_embedding()
 
-        def done(model) -> None:
+        def done(result) -> None:
+            model, needs_embedding = result
             self.model_ready = True
             if model is None:
+                self.model_description = None
                 self.model_button.setText("No model — choose one…")
                 self.say(
                     "No model is available yet. Open Settings (Ctrl+,) to download ImageBind-huge or choose a checkpoint."
                 )
             else:
-                self.model_button.setText(model.describe())
-                self.say(f"Model ready: {model.describe()}")
-                if self.summary is not None:
-                    self.index_pending()
+                self.model_description = model.describe()
+                self.model_button.setText(self.model_description)
+                self.say(f"Model ready: {self.model_description}")
+                if needs_embedding:
+                    self.index(None)
             self.ready.emit()
 
         def failed(message: str) -> None:
             self.model_ready = True
-            self.model_button.setText("No model — choose one…")
+            self.model_button.setText(previous)  # the model loaded before, if any, is still the one in use
             self.say(f"The model could not be loaded: {message}")
             self.ready.emit()
 
@@ -349,14 +355,32 @@ class MainWindow(QMainWindow):
             self.index(None)
 
     def index(self, folder: str | None) -> None:
-        """Scan a new folder (or all roots), then embed everything pending."""
+        """Scan a new folder (or all roots), then embed everything pending.
+
+        Folders asked for while an indexing job waits are collected, so the job that replaces the
+        waiting one scans them all.
+        """
+        if folder is not None:
+            self._folders_to_index.append(folder)
 
         def run(job: Job):
+            from engine.indexer import ScanReport
+
             progress = self.engine.report(job)
-            if folder is not None:
-                scan = self.session.add_folder(folder, progress, job.cancelled)
-            else:
-                scan = self.session.rescan(progress, job.cancelled)
+            folders, self._folders_to_index = self._folders_to_index, []
+            scan = ScanReport()
+            for path in folders or [None]:
+                part = (
+                    self.session.add_folder(path, progress, job.cancelled)
+                    if path
+                    else self.session.rescan(progress, job.cancelled)
+                )
+                scan.added, scan.changed, scan.removed = (
+                    scan.added + part.added,
+                    scan.changed + part.changed,
+                    scan.removed + part.removed,
+                )
+                scan.warnings += part.warnings
             embedded = self.session.embed(progress, job.cancelled) if self.session.model is not None else None
             return scan, embedded, self.session.summary()
 
@@ -384,17 +408,26 @@ class MainWindow(QMainWindow):
         self.engine.submit("index", run, "Indexing", done, failed)
 
     def index_pending(self) -> None:
-        """Embed what an earlier session left pending (or what a new model has not embedded yet)."""
-        if (
-            self.summary is not None
-            and self.summary.roots
-            and any(row.get("pending") for row in self.summary.totals.values())
-        ):
-            self.index(None)
+        """Embed what an earlier session left pending, or what the current model has not embedded yet."""
+        self.engine.submit(
+            "check", lambda job: self.session.needs_embedding(), "", lambda needed: needed and self.index(None)
+        )
+
+    def cancel_work(self) -> None:
+        """Stop indexing (finished batches are kept) or a model download (it resumes next time)."""
+        self.engine.cancel("index")
+        self.engine.cancel("model")
 
     def remove_root(self, root_id: int) -> None:
+        answer = QMessageBox.question(
+            self,
+            "Remove folder",
+            "Remove this folder and its items from the library? The files themselves are not touched.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
         self.engine.submit(
-            "summary",
+            f"remove-root-{root_id}",
             lambda job: self.session.remove_root(root_id),
             "",
             lambda s: (self.show_summary(s), self.refresh_map()),
@@ -497,7 +530,11 @@ class MainWindow(QMainWindow):
 
     # -- the map ----------------------------------------------------------------------------
 
-    def refresh_map(self, clusters: str | None = None) -> None:
+    def refresh_map(self) -> None:
+        """Recompute (or load) the map, coloured as the map's colour menu says."""
+        colouring = self.map_view.colouring.currentData()
+        clusters = None if colouring == "modality" else colouring
+
         def run(job: Job):
             return self.session.compute_map(self.engine.deliver(job), clusters)
 
@@ -506,9 +543,8 @@ class MainWindow(QMainWindow):
     def _show_map(self, data: MapData | None) -> None:
         self.map_data = data
         self.map_view.set_data(data)
-        if self.outcome is not None and self.outcome.map_point is not None:
-            self.map_view.set_query_point(self.outcome.map_point)
-        elif self.composer.terms() and data is not None and data.projection.method == "umap":
+        self.map_view.set_query_point(None)
+        if self.composer.terms() and data is not None and data.projection.method != "pca":
             self.run_query()  # place the current query on the finished map
 
     # -- files, clipboard, sound ------------------------------------------------------------
@@ -541,8 +577,9 @@ class MainWindow(QMainWindow):
                     raise OSError(f"cannot write {target}")
                 return str(target)
 
+            self._serial += 1
             self.engine.submit(
-                "paste",
+                f"paste-{self._serial}",
                 save,
                 "",
                 lambda path: self.composer.add_files([path], Modality.VISION),
@@ -605,10 +642,31 @@ class MainWindow(QMainWindow):
             self,
         )
         if dialog.exec():
-            self.model_choice, self.device = dialog.choice()
+            choice, device = dialog.choice()
+            if not self._confirm_download(choice):
+                return
+            self.model_choice, self.device = choice, device
             self.settings.setValue("model", self.model_choice)
             self.settings.setValue("device", self.device)
             self.load_model(self.model_choice, self.device)
+
+    def _confirm_download(self, name: str | None) -> bool:
+        from engine.models.zoo import ModelUnavailable, resolve
+
+        try:
+            entry = resolve(name) if name else None
+        except ModelUnavailable as error:
+            self.say(str(error))
+            return False
+        if entry is None or entry.available or not entry.downloadable:
+            return True
+        answer = QMessageBox.question(
+            self,
+            f"Download {entry.title}",
+            f"{entry.title} is not on this machine yet. Download it now? ({entry.summary})\n\n"
+            f"It goes to {entry.weights_path}. Esc stops the download; it resumes where it stopped next time.",
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def show_formats(self) -> None:
         QMessageBox.information(self, "Supported files", _FORMATS)
@@ -634,16 +692,17 @@ class MainWindow(QMainWindow):
             self.busy.setRange(0, 0)
             self.busy.show()
 
-    def _job_progress(self, key: str, done: int, total: int) -> None:
+    def _job_progress(self, key: str, done, total) -> None:
         if key == "index":
             self.library_panel.show_progress("Indexing", done, total)
         elif key == "model":
-            self.busy.setRange(0, max(total, 1))
-            self.busy.setValue(done)
+            self.busy.setRange(0, 1000)
+            self.busy.setValue(round(1000 * done / total) if total else 0)
             self.busy.setFormat(f"Downloading {done / 1e9:.2f} / {total / 1e9:.2f} GB")
+            return
         if total:
-            self.busy.setRange(0, total)
-            self.busy.setValue(done)
+            self.busy.setRange(0, int(total))
+            self.busy.setValue(int(done))
 
     def _jobs_idle(self) -> None:
         self.busy.hide()

@@ -92,7 +92,6 @@ class SelectingViewBox(pg.ViewBox):
 
 class MapView(QWidget):
     itemClicked = Signal(int)
-    selectionChanged = Signal(list)  # item ids
     filterToSelection = Signal(list)
     searchSelection = Signal(list)
     recolour = Signal(str)  # "modality" or a clustering method
@@ -180,10 +179,9 @@ class MapView(QWidget):
 
     def set_mode(self, mode: str) -> None:
         self.viewbox.mode = mode
-        self.viewbox.setMouseEnabled(x=True, y=True)
 
     def set_data(self, data: MapData | None) -> None:
-        """Draw a projection; keeps the view if the same items are redrawn (preview -> UMAP keeps the zoom reset)."""
+        """Draw a projection (one layer per colour, each in the legend) and fit the view to it."""
         self.data = data
         for layer in self._layers:
             self.plot.removeItem(layer)
@@ -239,7 +237,8 @@ class MapView(QWidget):
             + (" (computing UMAP…)" if projection.method == "pca" else "")
         )
         self.plot.autoRange()
-        self.set_selection([i for i in self._selection if i in set(self._ids.tolist())])
+        present = set(self._ids.tolist())
+        self.set_selection([i for i in self._selection if i in present])
 
     def set_query_point(self, point: tuple[float, float] | None) -> None:
         self._query.setData(pos=[point] if point is not None else [])
@@ -259,7 +258,6 @@ class MapView(QWidget):
         self._highlight.setData(pos=self._coords[mask])
         self.selection_bar.setVisible(bool(self._selection))
         self.selection_label.setText(f"{len(self._selection)} selected")
-        self.selectionChanged.emit(self._selection)
 
     def _select_polygon(self, polygon: np.ndarray) -> None:
         inside = points_in_polygon(self._coords, polygon)

@@ -19,7 +19,6 @@ class PreviewView(QWidget):
         self._preview: Preview | None = None
         self._pixmap: QPixmap | None = None
         self._hint = size or QSize(176, 132)
-        self._playhead: float | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(self._hint.height())
 
@@ -29,10 +28,6 @@ class PreviewView(QWidget):
     def set_preview(self, preview: Preview | None) -> None:
         self._preview = preview
         self._pixmap = to_pixmap(preview.rgb) if preview is not None and preview.rgb is not None else None
-        self.update()
-
-    def set_playhead(self, fraction: float | None) -> None:
-        self._playhead = fraction
         self.update()
 
     def paintEvent(self, event) -> None:
@@ -91,10 +86,6 @@ class PreviewView(QWidget):
             path.lineTo(x, middle - low[i] / peak * half + 0.5)
         painter.setPen(QPen(QColor(COLORS[Modality.AUDIO]), 1))
         painter.drawPath(path)
-        if self._playhead is not None:
-            x = area.x() + area.width() * self._playhead
-            painter.setPen(QPen(self.palette().text().color(), 1.5))
-            painter.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
 
     def _paint_channels(self, painter: QPainter, area: QRectF, preview: Preview) -> None:
         channels = preview.channels

@@ -75,6 +75,7 @@ class Session:
         self._searcher: Searcher | None = None
         self._map: Projection | None = None
         self._map_vectors: np.ndarray | None = None
+        self._map_model: str | None = None
 
     # -- model ------------------------------------------------------------------------------
 
@@ -93,16 +94,24 @@ class Session:
         if not entry.available and entry.downloadable:
             fetch_weights(entry, progress=progress, cancelled=cancelled)
         self.model = load_model(entry, device=device)
-        self._searcher = None
+        self._searcher, self._map, self._map_vectors, self._map_model = None, None, None, None
         return self.model
+
+    def needs_embedding(self) -> bool:
+        """Whether the open library has items the current model has not embedded (new items, or a new model)."""
+        if self.library is None or self.model is None or not self.library.roots():
+            return False
+        return self.library.model != self.model.name or bool(self.library.items(status="pending"))
 
     # -- library ----------------------------------------------------------------------------
 
     def open_library(self, folder: str | Path) -> LibrarySummary:
+        """Open (or create) a library; the one open before stays open if this fails."""
+        library = Library(folder)
         if self.library is not None:
             self.library.close()
-        self.library = Library(folder)
-        self._searcher, self._map, self._map_vectors = None, None, None
+        self.library = library
+        self._searcher, self._map, self._map_vectors, self._map_model = None, None, None, None
         return self.summary()
 
     def summary(self) -> LibrarySummary:
@@ -155,7 +164,7 @@ class Session:
         items = {i.id: i for i in library.items(ids=[h.item_id for h in results.merged])}
         cards = [ResultCard(items[h.item_id], h.score) for h in results.merged if h.item_id in items]
         point = None
-        if self._map is not None and self._map_vectors is not None and len(self._map):
+        if self._map is not None and self._map_model == searcher.model_name and len(self._map):
             point = tuple(float(v) for v in place(results.vector, self._map, self._map_vectors))
         probabilities = []
         if labels and self.model is not None:
@@ -189,7 +198,7 @@ class Session:
         projection = maker.compute(
             ids, modalities, vectors, library.state(model_name), on_preview=lambda p: on_preview(MapData(p, items))
         )
-        self._map, self._map_vectors = projection, vectors
+        self._map, self._map_vectors, self._map_model = projection, vectors, model_name
         data = MapData(projection, items)
         if clusters:
             data.clusters = cluster(vectors, clusters)

@@ -82,13 +82,13 @@ class EngineThread(QObject):
     """Runs jobs on one background thread.
 
     Signals (delivered on the GUI thread): ``started`` and ``progress`` per job, ``finished`` or
-    ``failed`` at its end, and ``idle`` when the queue runs dry. A job's own ``on_done`` /
+    ``failed`` at its end, and ``idle`` after a job when no newer job of its key is waiting. A job's own ``on_done`` /
     ``on_error`` callbacks run on the GUI thread too, and only for the newest job of its key,
     so a slow stale search never overwrites a newer one's results.
     """
 
     started = Signal(str, str)  # key, label
-    progress = Signal(str, int, int)  # key, done, total
+    progress = Signal(str, object, object)  # key, done, total (objects: byte counts pass 2**31)
     partial = Signal(str, object)  # key, an intermediate result (a map preview before the map)
     finished = Signal(str, int, object)  # key, serial, result
     failed = Signal(str, int, str)  # key, serial, message
@@ -100,8 +100,8 @@ class EngineThread(QObject):
         self._serial = count(1)
         self._current: Job | None = None
         self._lock = threading.Lock()
-        self._thread_ident: int | None = None
         self._latest: dict[str, int] = {}
+        self._final: Callable[[], Any] | None = None
         self._callbacks: dict[int, Job] = {}
         self.finished.connect(self._dispatch_done)
         self.failed.connect(self._dispatch_error)
@@ -158,7 +158,7 @@ class EngineThread(QObject):
 
         def callback(*args) -> None:
             done, total = args[-2], args[-1]
-            self.progress.emit(job.key, int(done), int(total or 0))
+            self.progress.emit(job.key, done, total or 0)
 
         return callback
 
@@ -166,11 +166,9 @@ class EngineThread(QObject):
         """A callback for engine code to hand an intermediate result to the window (``partial``)."""
         return lambda value: self.partial.emit(job.key, value)
 
-    def on_worker_thread(self) -> bool:
-        return threading.get_ident() == self._thread_ident
-
-    def shutdown(self, timeout_s: float = 10.0) -> bool:
-        """Cancel the running job, stop the loop and wait for the thread to end."""
+    def shutdown(self, final: Callable[[], Any] | None = None, timeout_s: float = 10.0) -> bool:
+        """Cancel the running job, drop waiting ones, run ``final`` on the engine thread, and wait for it to end."""
+        self._final = final
         with self._lock:
             if self._current is not None:
                 self._current.cancel.set()
@@ -179,10 +177,11 @@ class EngineThread(QObject):
         return not self._thread.is_alive()
 
     def _loop(self):
-        self._thread_ident = threading.get_ident()
         while True:
             job = self._queue.take()
             if job is None:
+                if self._final is not None:
+                    self._final()
                 return
             with self._lock:
                 self._current = job

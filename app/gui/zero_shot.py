@@ -30,7 +30,6 @@ class ZeroShotPanel(QWidget):
         self._save = QTimer(self, singleShot=True, interval=800)
         self._save.timeout.connect(lambda: self.labelsEdited.emit(self.labels()))
         self.editor.textChanged.connect(self._save.start)
-        self._loading = False
 
     def labels(self) -> list[str]:
         return [line.strip() for line in self.editor.toPlainText().splitlines() if line.strip()]

@@ -316,7 +316,9 @@ def ocean(scene: Scene, rng: Rng) -> list[Part]:
         xs = np.linspace(-WIDTH, WIDTH, 24) / at.scale
         phase, amp = rng.uniform(0, 6), rng.uniform(0.05, 0.2)
         crest = np.stack([xs, amp * np.sin(xs * rng.uniform(1.5, 3.0) + phase)], axis=1)
-        parts.append(at.part(crest, (235, 240, 245), a - 5, width=rng.uniform(0.05, 0.12), offset=-0.05))
+        parts.append(
+            at.part(crest, (235, 240, 245), a - 13, width=rng.uniform(0.05, 0.12), offset=-0.05)
+        )  # spray cools
     return parts
 
 
@@ -415,11 +417,11 @@ def crowd(scene: Scene, rng: Rng) -> list[Part]:
         skin = _jitter(_pick(rng, [(240, 200, 170), (200, 150, 110), (140, 95, 60), (90, 60, 40)]), rng, 10)
         h = rng.uniform(0.9, 1.1)
         parts += [
-            at.part(rect(-0.17 * h, 0, 0.17 * h, 0.85 * h), (50, 50, 70), scene.ambient + 8),
+            at.part(rect(-0.17 * h, 0, 0.17 * h, 0.85 * h), (50, 50, 70), scene.ambient + 11),
             at.part(
                 poly((-0.23 * h, 0.8 * h), (0.23 * h, 0.8 * h), (0.2 * h, 1.45 * h), (-0.2 * h, 1.45 * h)),
                 shirt,
-                scene.ambient + 10,
+                scene.ambient + 14,
                 offset=-0.01,
             ),
             at.part(ellipse(0, 1.6 * h, 0.11 * h, 0.13 * h), skin, 34 + rng.normal(0, 0.7), offset=-0.02),

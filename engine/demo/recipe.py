@@ -12,7 +12,7 @@ import csv
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -36,16 +36,19 @@ class RecipeSettings:
     seed: int = 0
     train_per_concept: int = 300
     heldout_per_concept: int = 20
-    stage1: BindSettings = None
-    stage2: BindSettings = None
+    stage1: BindSettings | None = None
+    stage2: dict[Modality, BindSettings] = field(default_factory=dict)
 
     def __post_init__(self):
         self.stage1 = self.stage1 or BindSettings(
-            epochs=45, batch_size=96, lr=1e-3, warmup_fraction=0.1, seed=self.seed
+            epochs=60, batch_size=96, lr=1e-3, warmup_fraction=0.1, seed=self.seed
         )
-        self.stage2 = self.stage2 or BindSettings(
-            epochs=30, batch_size=96, lr=1e-3, warmup_fraction=0.1, seed=self.seed
-        )
+        # Sound and motion bind quickly; depth and thermal, which must read shapes, get longer.
+        epochs = {Modality.AUDIO: 20, Modality.IMU: 20, Modality.DEPTH: 30, Modality.THERMAL: 40}
+        for modality, count in epochs.items():
+            self.stage2.setdefault(
+                modality, BindSettings(epochs=count, batch_size=96, lr=1e-3, warmup_fraction=0.1, seed=self.seed)
+            )
 
 
 def write_pairs(world: Path, observations: list[Observation], modality: Modality, name: str) -> Path:
@@ -77,7 +80,7 @@ def train_demo_model(
     runtime = choose_runtime("auto", "float32")
     checkpoints = work / "checkpoints"
 
-    stages = [(Modality.TEXT, settings.stage1)] + [(m, settings.stage2) for m in BOUND_MODALITIES]
+    stages = [(Modality.TEXT, settings.stage1)] + [(m, settings.stage2[m]) for m in BOUND_MODALITIES]
     heldout_sets = {}
     for modality, stage in stages:
         pairs = load_pairs(read_pairs(write_pairs(world, train, modality, "train"), modality), modality, DEMO_SPEC)
@@ -93,11 +96,55 @@ def train_demo_model(
     minutes = (time.monotonic() - started) / 60
     log(report.table())
     out.mkdir(parents=True, exist_ok=True)
-    save_safetensors(model, out / "demo.safetensors", metadata_for(DEMO_CONFIG, DEMO_SPEC), dtype=torch.float16)
-    (out / "demo_eval.json").write_text(
-        json.dumps(
-            {"minutes": round(minutes, 1), "seed": settings.seed, "rows": [r.__dict__ for r in report.rows]}, indent=2
-        )
+    weights = save_safetensors(
+        model, out / "demo.safetensors", metadata_for(DEMO_CONFIG, DEMO_SPEC), dtype=torch.float16
     )
-    log(f"wrote {out / 'demo.safetensors'} after {minutes:.1f} min")
+    rows = [r.__dict__ for r in report.rows]
+    (out / "demo_eval.json").write_text(
+        json.dumps({"minutes": round(minutes, 1), "seed": settings.seed, "rows": rows}, indent=2) + "\n"
+    )
+    (out / "demo.md").write_text(model_card(report, settings, minutes, weights.stat().st_size))
+    log(f"wrote {weights} after {minutes:.1f} min")
     return report
+
+
+def model_card(report: Report, settings: RecipeSettings, minutes: float, size: int) -> str:
+    parameters = sum(v.numel() for v in ImageBindModel(DEMO_CONFIG).state_dict().values())
+    return f"""# BindScope demo model
+
+A small ImageBind (the same `ImageBindModel` class as ImageBind-huge, {parameters / 1e6:.1f} M parameters,
+{size / 1e6:.1f} MB in float16 safetensors) trained from scratch on BindScope's synthetic demo world, so
+that a fresh installation shows real cross-modal matches without the 4.5 GB download.
+
+## What it knows
+Only the demo world's twelve concepts: {", ".join(CONCEPT_NAMES)}. Each scene of the world is
+observed as a photo, a metric depth map, a thermal image, 2-6 s of sound, 2-6 s of IMU motion and a
+caption. It is not a general-purpose model: real photos, sounds or recordings of anything else land
+wherever is nearest among those twelve concepts.
+
+## How it was trained (the paper's recipe at small scale)
+1. Stage 1: image and text encoders trained together, CLIP-style (symmetric InfoNCE, learned
+   temperature), on {settings.train_per_concept * 12} (photo, caption) pairs, {settings.stage1.epochs} epochs.
+2. Stage 2: image and text frozen; audio, depth, thermal and IMU encoders each trained only on
+   (photo, X) pairs with fixed temperatures (audio 0.05, thermal 0.1, depth and IMU 0.2)
+   ({", ".join(f"{m.value} {s.epochs}" for m, s in settings.stage2.items())} epochs), with spatially aligned crops for depth and thermal and
+   random clips, masks and time shifts for audio and IMU. No modality but images ever saw text, so
+   X-to-text classification below is emergent.
+
+Reproduce it (this run: {minutes:.0f} minutes on 2 CPU cores; seed {settings.seed}):
+
+```sh
+.venv/bin/python main.py train-demo --out resources/models --seed {settings.seed}
+```
+
+## Evaluation on {settings.heldout_per_concept * 12} held-out scenes (never seen in training)
+Zero-shot: each item against the text prompts of all twelve concepts (templates averaged), top-1.
+Retrieval: each item queries the held-out photos; R@k counts a photo of the item's concept among the
+k nearest. Pair R@5 counts only the photo of the item's own scene: a scene's sound and motion are
+drawn independently of its photo's looks, so beyond the concept there is little to match (chance is
+5 in {settings.heldout_per_concept * 12}), while depth and thermal share the photo's geometry.
+
+{report.table()}
+
+Chance is {100 / len(CONCEPT_NAMES):.1f}% for zero-shot top-1.
+"""

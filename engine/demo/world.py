@@ -45,6 +45,14 @@ _GROUNDS = {
     "snow": (228, 232, 238),
 }
 _SEAS = ((30, 80, 135), (20, 110, 125), (40, 70, 100))
+_INDOORS = ("cat", "guitar", "bell")
+# Where the ground (or the floor at the wall's foot) meets the sky (or the wall), as a fraction of the height.
+_HORIZONS = {
+    "ground": (0.28, 0.5),
+    "sea": (0.28, 0.5),
+    "wall": (0.6, 0.8),
+    ("cat", "wall"): (0.3, 0.42),  # a low floor line, so a cat can sit near the camera
+}
 _WALLS = ((150, 72, 55), (130, 130, 126), (212, 200, 180), (45, 38, 50))
 
 
@@ -68,9 +76,8 @@ def sample_scene(concept: str, rng: np.random.Generator, seed: int) -> Scene:
     sky, light, (cold, warm) = _SKIES[time_of_day]
     if concept == "rain":
         sky = (95, 100, 112) if time_of_day == "cloudy" else sky
-    setting = (
-        "sea" if concept == "ocean" else "wall" if concept in ("guitar", "bell") and rng.random() < 0.7 else "ground"
-    )
+    indoors = concept in _INDOORS and rng.random() < 0.7  # cats at home, guitars on stage, bells in towers
+    setting = "sea" if concept == "ocean" else "wall" if indoors else "ground"
     if setting == "sea":
         ground = _SEAS[rng.integers(len(_SEAS))]
     elif setting == "wall":
@@ -81,9 +88,8 @@ def sample_scene(concept: str, rng: np.random.Generator, seed: int) -> Scene:
             ("asphalt",) if concept in ("car", "rain") else ("sand", "dirt") if concept == "fire" else tuple(_GROUNDS)
         )
         ground = _GROUNDS[names[rng.integers(len(names))]]
-    horizon = float(
-        rng.uniform(HEIGHT * 0.6, HEIGHT * 0.8) if setting == "wall" else rng.uniform(HEIGHT * 0.3, HEIGHT * 0.55)
-    )
+    low, high = _HORIZONS.get((concept, setting), _HORIZONS[setting])
+    horizon = float(rng.uniform(HEIGHT * low, HEIGHT * high))
     jitter = rng.normal(0, 10, 6)
     scene = Scene(
         concept=concept,
@@ -94,7 +100,7 @@ def sample_scene(concept: str, rng: np.random.Generator, seed: int) -> Scene:
         ground_rgb=tuple(float(np.clip(c + j, 0, 255)) for c, j in zip(ground, jitter[:3], strict=True)),
         sky_rgb=tuple(float(np.clip(c + j, 0, 255)) for c, j in zip(sky, jitter[3:], strict=True)),
         ambient=float(rng.uniform(cold, warm)) if setting != "wall" else float(rng.uniform(16, 23)),
-        light=light,
+        light=0.9 if setting == "wall" else light,  # indoors the lights are on
     )
     scene.parts = DRAWERS[info.name](scene, rng)
     return scene

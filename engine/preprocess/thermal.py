@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.preprocess.errors import InvalidSignal
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
 from engine.preprocess.pixels import is_sixteen_bit, open_picture, resize_center_crop, to_gray_array
 from engine.preprocess.spec import DEFAULT_SPEC, PreprocessSpec
@@ -25,8 +26,12 @@ def read_thermal(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> np.nda
     image = open_picture(path, limits)
     values = to_gray_array(image)
     if is_sixteen_bit(image) or image.mode == "F":
-        low, high = float(values.min()), float(values.max())
-        return (values - low) / (high - low) if high > low else np.zeros_like(values)
+        if not np.isfinite(values).any():
+            raise InvalidSignal(path, "every pixel is NaN or infinite")
+        values = np.where(np.isfinite(values), values, np.nan)
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+        return np.nan_to_num(scaled, nan=0.0)
     return values / 255.0
 
 

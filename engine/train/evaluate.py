@@ -3,7 +3,9 @@
 Zero-shot: a modality's embedding against text prompts of every class (templates averaged per
 class), top-1 accuracy; for audio, depth, thermal and IMU this transfer is emergent, since
 they never saw text in training. Retrieval: each item of a modality queries the held-out
-images; recall@k counts how often its own paired image is among the k nearest.
+images. With labels, recall@k counts a query as found when a photo of its class is among the
+k nearest (the demo world's sounds share only their concept with their photo, so that is what
+retrieval can find); "pair R@5" counts only the query's own paired photo.
 """
 
 from __future__ import annotations
@@ -48,18 +50,22 @@ def top1(embeddings: torch.Tensor, labels: list[str], classes: list[str], class_
     return float((predicted == truth).float().mean())
 
 
-def recall_at(queries: torch.Tensor, targets: torch.Tensor, k: int) -> float:
-    """Fraction of queries whose own (same-index) target is among their k nearest targets."""
+def recall_at(queries: torch.Tensor, targets: torch.Tensor, k: int, labels: list[str] | None = None) -> float:
+    """Fraction of queries with a match among their k nearest targets: the same label, or without labels the same index."""
     ranks = (queries @ targets.T).argsort(dim=1, descending=True)[:, :k]
-    return float((ranks == torch.arange(len(queries))[:, None]).any(dim=1).float().mean())
+    if labels is None:
+        return float((ranks == torch.arange(len(queries))[:, None]).any(dim=1).float().mean())
+    codes = torch.tensor([sorted(set(labels)).index(label) for label in labels])
+    return float((codes[ranks] == codes[:, None]).any(dim=1).float().mean())
 
 
 @dataclass
 class Row:
     modality: str
     zero_shot_top1: float | None
-    recall_at_1: float | None
+    recall_at_1: float | None  # class-level when labelled
     recall_at_5: float | None
+    pair_recall_at_5: float | None  # the query's own paired photo
     items: int
 
 

@@ -79,7 +79,9 @@ def read_pairs(path: str | Path, modality: Modality) -> list[Pair]:
         return str(candidate if candidate.is_absolute() else base / candidate)
 
     return [
-        Pair(resolve(row[columns["image"]]), resolve(row[other]), (row[label].strip() or None) if label else None)
+        Pair(
+            resolve(row[columns["image"]]), resolve(row[other]), ((row[label] or "").strip() or None) if label else None
+        )
         for row in rows
         if row.get(columns["image"]) and row.get(other)
     ]
