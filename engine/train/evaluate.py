@@ -82,13 +82,12 @@ class Report:
             return "—" if value is None else f"{100 * value:.1f}"
 
         lines = [
-            f"| modality | emergent zero-shot top-1 ({len(self.classes)} classes) | X→image R@1 | X→image R@5 | items |",
-            "| --- | ---: | ---: | ---: | ---: |",
+            f"| modality | zero-shot top-1 ({len(self.classes)} classes) | X→image R@1 | X→image R@5 | pair R@5 | items |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         for r in self.rows:
-            lines.append(
-                f"| {r.modality} | {cell(r.zero_shot_top1)} | {cell(r.recall_at_1)} | {cell(r.recall_at_5)} | {r.items} |"
-            )
+            cells = (r.zero_shot_top1, r.recall_at_1, r.recall_at_5, r.pair_recall_at_5)
+            lines.append(f"| {r.modality} | {' | '.join(cell(c) for c in cells)} | {r.items} |")
         return "\n".join(lines)
 
 
@@ -112,21 +111,20 @@ def evaluate(
 
     if Modality.TEXT in heldout:
         photos = heldout[Modality.TEXT]
-        report.rows.append(
-            Row(
-                "image", zero_shot(embed(model, Modality.VISION, photos.images), photos.labels), None, None, len(photos)
-            )
-        )
+        photo_top1 = zero_shot(embed(model, Modality.VISION, photos.images), photos.labels)
+        report.rows.append(Row("image", photo_top1, None, None, None, len(photos)))
     for modality, pairs in heldout.items():
         if modality is Modality.TEXT:
             continue
         others = embed(model, modality, pairs.others)
         anchors = embed(model, Modality.VISION, pairs.images)
+        labels = pairs.labels if all(pairs.labels) else None
         report.rows.append(
             Row(
                 modality.value,
                 zero_shot(others, pairs.labels),
-                recall_at(others, anchors, 1),
+                recall_at(others, anchors, 1, labels),
+                recall_at(others, anchors, 5, labels),
                 recall_at(others, anchors, 5),
                 len(pairs),
             )
