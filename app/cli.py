@@ -309,7 +309,7 @@ def cmd_search(args) -> int:
     if args.json:
         _print_json(payload)
         return EXIT_OK
-    groups = payload["results"].items() if args.per_modality else [("all", payload["merged"])]
+    groups = [("all modalities", payload["merged"])] if args.merged else payload["results"].items()
     for name, hits in groups:
         print(f"{name}:")
         for rank, hit in enumerate(hits, start=1):
@@ -535,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_terms(p)
     p.add_argument("--modality", action="append", metavar="M", help="restrict results to this modality (repeatable)")
     p.add_argument("-k", type=int, default=10, help="results per modality (default 10)")
-    p.add_argument("--per-modality", action="store_true", help="list the top k of each modality separately")
+    p.add_argument("--merged", action="store_true", help="one list across modalities (same-modality items score highest) instead of one per modality")
     p.add_argument("--model", help="model for files and texts (default: the library's)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
 

@@ -129,6 +129,10 @@ class Searcher:
             if stored is None:
                 raise QueryError(f"item {term.value} is not in the library or not embedded with {self.model_name}")
             return Embedded(term, stored[0], float(stored[1]), item.modality, item.id)
+        if term.kind == "file":
+            known = self._library_file(term)
+            if known is not None:
+                return known
         encoder = self._require_encoder()
         if term.kind == "text":
             [result] = encoder.encode_texts([str(term.value)])
@@ -143,7 +147,22 @@ class Searcher:
             raise QueryError(f"unknown term kind {term.kind!r}")
         if not result.ok:
             raise QueryError(str(result.error), result.error)
-        return Embedded(term, result.embedding, result.scale, modality)
+        item = self.library.item_by_path(term.value)
+        return Embedded(term, result.embedding, result.scale, modality, item.id if item else None)
+
+    def _library_file(self, term: Term) -> Embedded | None:
+        """A dropped file that is a library item, unchanged since indexing: its stored embedding, and it is excluded."""
+        try:
+            item = self.library.item_by_path(term.value)
+            info = Path(term.value).stat()
+        except OSError:
+            return None
+        if item is None or (term.modality and term.modality is not item.modality):
+            return None
+        if (item.size, item.mtime) != (info.st_size, info.st_mtime):
+            return None
+        stored = self.library.embedding(item.id, self.model_name)
+        return Embedded(term, stored[0], float(stored[1]), item.modality, item.id) if stored else None
 
     def _require_encoder(self) -> Encoder:
         if self.model is None:

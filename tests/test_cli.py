@@ -76,7 +76,7 @@ def test_search_by_file_text_and_item_with_weights(capsys, library, world, tiny_
     assert [q["weight"] for q in result["query"]] == [1.0, -0.5, 1.0]
     assert set(result["results"]) == {"vision", "thermal"} and all(len(v) == 4 for v in result["results"].values())
     assert 3 not in [hit["id"] for hit in result["merged"]]
-    code, out, _ = run(capsys, "search", "--library", library, "--item", "3", "-k", "2")
+    code, out, _ = run(capsys, "search", "--library", library, "--item", "3", "-k", "2", "--merged")
     assert code == 0 and "1." in out
 
 

@@ -139,6 +139,7 @@ class ResultsPanel(QWidget):
         super().__init__(parent)
         self.previews = previews
         self.cards: list[Card] = []
+        self._headings: list[QLabel] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
@@ -157,9 +158,10 @@ class ResultsPanel(QWidget):
         bar.addStretch(1)
         bar.addWidget(QLabel("Show"))
         self.count = QSpinBox()
-        self.count.setRange(1, 200)
-        self.count.setValue(24)
-        self.count.setToolTip("How many results to show")
+        self.count.setRange(1, 100)
+        self.count.setValue(6)
+        self.count.setSuffix(" per modality")
+        self.count.setToolTip("How many of the nearest items to show for each modality")
         self.count.valueChanged.connect(lambda *_: self.filtersChanged.emit())
         bar.addWidget(self.count)
         layout.addLayout(bar)
@@ -196,10 +198,11 @@ class ResultsPanel(QWidget):
         self.empty_action.setVisible(action is not None)
 
     def set_cards(self, cards: list[ResultCard], title: str = "Results") -> None:
-        for card in self.cards:
-            card.setParent(None)
-            card.deleteLater()
-        self.cards = []
+        """Show cards grouped by modality, in the order given, each group under its own heading."""
+        for widget in self.cards + self._headings:
+            widget.setParent(None)
+            widget.deleteLater()
+        self.cards, self._headings = [], []
         for rank, result in enumerate(cards, start=1):
             card = Card(result, rank, self.previews)
             card.useAsQuery.connect(self.useAsQuery)
@@ -214,9 +217,26 @@ class ResultsPanel(QWidget):
         self._reflow()
 
     def _reflow(self) -> None:
+        """Lay the cards out in rows as wide as the view, a heading row before each modality's group."""
         columns = max(1, (self.scroll.viewport().width() - 8) // (CARD_WIDTH + 8))
-        for index, card in enumerate(self.cards):
-            self.grid.addWidget(card, index // columns, index % columns)
+        for heading in self._headings:
+            heading.setParent(None)
+            heading.deleteLater()
+        self._headings = []
+        row, column, current = -1, columns, None
+        for card in self.cards:
+            if card.item.modality is not current:
+                current = card.item.modality
+                count = sum(1 for c in self.cards if c.item.modality is current)
+                heading = QLabel(f"<span style='color:{COLORS[current]}'>●</span> <b>{current.label}</b> — {count} nearest")
+                self._headings.append(heading)
+                row, column = row + 1, 0
+                self.grid.addWidget(heading, row, 0, 1, columns)
+                row += 1
+            elif column == columns:
+                row, column = row + 1, 0
+            self.grid.addWidget(card, row, column)
+            column += 1
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

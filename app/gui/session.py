@@ -161,8 +161,12 @@ class Session:
         library = self._require_library()
         searcher = self.searcher()
         results: Results = searcher.search(terms, k, modalities)
-        items = {i.id: i for i in library.items(ids=[h.item_id for h in results.merged])}
-        cards = [ResultCard(items[h.item_id], h.score) for h in results.merged if h.item_id in items]
+        # Each modality's nearest, the modality with the best match first: a merged list would show
+        # little but the query's own modality, which always scores highest (the modality gap).
+        groups = sorted((hits for hits in results.by_modality.values() if hits), key=lambda hits: -hits[0].score)
+        hits = [h for group in groups for h in group]
+        items = {i.id: i for i in library.items(ids=[h.item_id for h in hits])}
+        cards = [ResultCard(items[h.item_id], h.score) for h in hits if h.item_id in items]
         point = None
         if self._map is not None and self._map_model == searcher.model_name and len(self._map):
             point = tuple(float(v) for v in place(results.vector, self._map, self._map_vectors))

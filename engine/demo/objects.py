@@ -80,19 +80,9 @@ def cat(scene: Scene, rng: Rng) -> list[Part]:
     at = _grounded(scene, rng, 1.4, 2.6)
     fur = _jitter(_pick(rng, [(120, 120, 125), (220, 130, 50), (30, 30, 32), (240, 235, 225), (200, 180, 150)]), rng)
     k, t = rng.uniform(1.15, 1.55), scene.ambient + 9 + rng.normal(0, 1.5)
-    sitting = rng.random() < 0.6
-    parts = []
-    if sitting:
-        parts.append(at.part(ellipse(0, 0.16 * k, 0.13 * k, 0.16 * k), fur, t))
-        head = (0.05 * k, 0.36 * k)
-    else:
-        parts += [
-            at.part(rect(x, 0, x + 0.03 * k, 0.15 * k), fur, t - 2, offset=0.03)
-            for x in (-0.17 * k, -0.12 * k, 0.12 * k, 0.16 * k)
-        ]
-        parts.append(at.part(ellipse(0, 0.19 * k, 0.21 * k, 0.08 * k), fur, t))
-        head = (0.24 * k, 0.28 * k)
-    hx, hy = head
+    # A cat sits upright: its silhouette, unlike a standing dog's, is taller than long.
+    parts = [at.part(ellipse(0, 0.16 * k, 0.13 * k, 0.16 * k), fur, t)]
+    hx, hy = 0.05 * k, 0.36 * k
     tail = poly((-0.17 * k, 0.2 * k), (-0.3 * k, 0.3 * k), (-0.26 * k, rng.uniform(0.4, 0.5) * k))
     parts += [
         at.part(tail, fur, t - 3, width=0.04 * k, offset=0.02),
@@ -323,7 +313,7 @@ def ocean(scene: Scene, rng: Rng) -> list[Part]:
 
 
 def bell(scene: Scene, rng: Rng) -> list[Part]:
-    depth = float(rng.uniform(4.0, 6.5))
+    depth = float(rng.uniform(3.0, 5.0))
     x = float(rng.uniform(WIDTH * 0.3, WIDTH * 0.7))
     metal = _jitter(_pick(rng, [(180, 130, 50), (205, 170, 70), (170, 170, 175), (90, 70, 50)]), rng)
     a = scene.ambient

@@ -34,17 +34,17 @@ BOUND_MODALITIES = (Modality.AUDIO, Modality.DEPTH, Modality.THERMAL, Modality.I
 @dataclass
 class RecipeSettings:
     seed: int = 0
-    train_per_concept: int = 300
+    train_per_concept: int = 600
     heldout_per_concept: int = 20
     stage1: BindSettings | None = None
     stage2: dict[Modality, BindSettings] = field(default_factory=dict)
 
     def __post_init__(self):
         self.stage1 = self.stage1 or BindSettings(
-            epochs=60, batch_size=96, lr=1e-3, warmup_fraction=0.1, seed=self.seed
+            epochs=30, batch_size=96, lr=1e-3, weight_decay=0.1, warmup_fraction=0.1, seed=self.seed
         )
         # Sound and motion bind quickly; depth and thermal, which must read shapes, get longer.
-        epochs = {Modality.AUDIO: 20, Modality.IMU: 20, Modality.DEPTH: 30, Modality.THERMAL: 40}
+        epochs = {Modality.AUDIO: 10, Modality.IMU: 10, Modality.DEPTH: 15, Modality.THERMAL: 20}
         for modality, count in epochs.items():
             self.stage2.setdefault(
                 modality, BindSettings(epochs=count, batch_size=96, lr=1e-3, warmup_fraction=0.1, seed=self.seed)

@@ -77,8 +77,13 @@ def test_composing_with_weights_updates_results(qtbot, make_window, indexed_libr
     expected = image.vector - 0.5 * text.vector
     np.testing.assert_allclose(window.outcome.vector, expected / np.linalg.norm(expected), atol=1e-5)
     assert not np.allclose(before, window.outcome.vector)
-    scores = [c.score for c in window.results.cards]
-    assert scores and scores == sorted(scores, reverse=True) and not any(math.isnan(s) for s in scores)
+    cards = window.results.cards
+    assert cards and not any(math.isnan(c.score) for c in cards)
+    for modality in {c.item.modality for c in cards}:  # grouped by modality, each group best first
+        scores = [c.score for c in cards if c.item.modality is modality]
+        assert scores == sorted(scores, reverse=True)
+    firsts = [next(c.score for c in cards if c.item.modality is m) for m in dict.fromkeys(c.item.modality for c in cards)]
+    assert firsts == sorted(firsts, reverse=True)  # the modality with the best match comes first
 
 
 def test_modality_filter_limits_results(qtbot, make_window, indexed_library, world):
