@@ -535,7 +535,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_terms(p)
     p.add_argument("--modality", action="append", metavar="M", help="restrict results to this modality (repeatable)")
     p.add_argument("-k", type=int, default=10, help="results per modality (default 10)")
-    p.add_argument("--merged", action="store_true", help="one list across modalities (same-modality items score highest) instead of one per modality")
+    p.add_argument(
+        "--merged",
+        action="store_true",
+        help="one list across modalities (same-modality items score highest) instead of one per modality",
+    )
     p.add_argument("--model", help="model for files and texts (default: the library's)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
 

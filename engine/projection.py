@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 PCA, UMAP = "pca", "umap"
-UMAP_NEIGHBOURS = 15
+UMAP_NEIGHBOURS = 30  # with min_dist 0.4: clusters read as blobs rather than specks
 
 
 @dataclass
@@ -41,7 +41,7 @@ def pca_coords(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def umap_coords(
-    vectors: np.ndarray, n_neighbors: int = UMAP_NEIGHBOURS, min_dist: float = 0.1, seed: int | None = 0
+    vectors: np.ndarray, n_neighbors: int = UMAP_NEIGHBOURS, min_dist: float = 0.4, seed: int | None = 0
 ) -> np.ndarray:
     """UMAP with the cosine metric; with fewer points than neighbours it falls back to PCA."""
     if len(vectors) <= n_neighbors + 1:
@@ -106,11 +106,16 @@ class MapMaker:
 def place(
     query: np.ndarray, projection: Projection, vectors: np.ndarray, k: int = 10, sharpness: float = 20.0
 ) -> np.ndarray:
-    """Map coordinates for a query vector: similarity-weighted mean of its ``k`` nearest mapped items."""
+    """Map coordinates for a query vector: the similarity-weighted mean of its ``k`` nearest mapped items
+    that lie near the best one on the map (a query matching two distant clusters lands on the better
+    one, not in the empty space between them)."""
     similarities = vectors @ np.asarray(query, np.float32)
     nearest = np.argsort(-similarities)[: min(k, len(similarities))]
-    weights = np.exp(sharpness * (similarities[nearest] - similarities[nearest].max()))
-    return (weights[:, None] * projection.coords[nearest]).sum(axis=0) / weights.sum()
+    coords = projection.coords[nearest]
+    span = float(np.ptp(projection.coords, axis=0).max()) or 1.0
+    close = np.linalg.norm(coords - coords[0], axis=1) <= 0.05 * span
+    weights = np.exp(sharpness * (similarities[nearest] - similarities[nearest].max())) * close
+    return (weights[:, None] * coords).sum(axis=0) / weights.sum()
 
 
 def cluster(vectors: np.ndarray, method: str = "kmeans", count: int | None = None, seed: int = 0) -> np.ndarray:

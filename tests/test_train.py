@@ -56,7 +56,7 @@ def test_binding_reduces_the_loss_and_moves_only_the_bound_encoder(tmp_path, wor
     model.load_state_dict(stage_one[0])
     pairs = load_pairs(read_pairs(pairs_csv(world, modality, tmp_path / "p.csv"), modality), modality, entry.spec)
     frozen = {k: v.clone() for k, v in model.state_dict().items() if k.split(".")[1] != modality.value}
-    binder = Binder(model, modality, pairs, BindSettings(epochs=20, batch_size=12, lr=1e-3, warmup_fraction=0.0))
+    binder = Binder(model, modality, pairs, BindSettings(epochs=80, batch_size=12, lr=1e-3, warmup_fraction=0.0))
     before = binder.evaluation_loss()
     binder.fit()
     assert binder.evaluation_loss() < before * 0.95

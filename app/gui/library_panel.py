@@ -42,6 +42,7 @@ class LibraryPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self.setMinimumWidth(230)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         self.title = QLabel("<b>No library open</b>")
@@ -59,7 +60,7 @@ class LibraryPanel(QWidget):
         layout.addLayout(buttons)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Folder / modality", "Items"])
-        self.tree.setColumnWidth(0, 170)
+        self.tree.setColumnWidth(0, 130)
         self.tree.setRootIsDecorated(True)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         remove = QAction("Remove folder from library", self.tree)
@@ -70,7 +71,7 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.failed_label)
         self.failed = QTreeWidget()
         self.failed.setHeaderLabels(["File", "Reason"])
-        self.failed.setColumnWidth(0, 130)
+        self.failed.setColumnWidth(0, 110)
         self.failed.itemDoubleClicked.connect(
             lambda item, _: self.revealFailed.emit(item.data(0, Qt.ItemDataRole.UserRole) or "")
         )

@@ -103,7 +103,9 @@ def _depth(source: str, size: int) -> Preview:
     from engine.preprocess.depth import read_disparity
 
     disparity = read_disparity(source)
-    return Preview(Modality.DEPTH, rgb=_fit(colour_map(np.sqrt(disparity), "depth"), size))
+    low, high = np.percentile(disparity, [2, 98])  # stretched per map, so near and far read at a glance
+    stretched = (disparity - low) / (high - low) if high > low else np.zeros_like(disparity)
+    return Preview(Modality.DEPTH, rgb=_fit(colour_map(stretched, "depth"), size))
 
 
 def _thermal(source: str, size: int) -> Preview:

@@ -159,7 +159,7 @@ class ResultsPanel(QWidget):
         bar.addWidget(QLabel("Show"))
         self.count = QSpinBox()
         self.count.setRange(1, 100)
-        self.count.setValue(6)
+        self.count.setValue(4)
         self.count.setSuffix(" per modality")
         self.count.setToolTip("How many of the nearest items to show for each modality")
         self.count.valueChanged.connect(lambda *_: self.filtersChanged.emit())
@@ -228,7 +228,9 @@ class ResultsPanel(QWidget):
             if card.item.modality is not current:
                 current = card.item.modality
                 count = sum(1 for c in self.cards if c.item.modality is current)
-                heading = QLabel(f"<span style='color:{COLORS[current]}'>●</span> <b>{current.label}</b> — {count} nearest")
+                heading = QLabel(
+                    f"<span style='color:{COLORS[current]}'>●</span> <b>{current.label}</b> — {count} nearest"
+                )
                 self._headings.append(heading)
                 row, column = row + 1, 0
                 self.grid.addWidget(heading, row, 0, 1, columns)

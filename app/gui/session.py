@@ -161,9 +161,13 @@ class Session:
         library = self._require_library()
         searcher = self.searcher()
         results: Results = searcher.search(terms, k, modalities)
-        # Each modality's nearest, the modality with the best match first: a merged list would show
-        # little but the query's own modality, which always scores highest (the modality gap).
-        groups = sorted((hits for hits in results.by_modality.values() if hits), key=lambda hits: -hits[0].score)
+        # Each modality's nearest: a merged list would show little but the query's own modalities,
+        # which always score highest (the modality gap). Other modalities come first, best match first.
+        own = {e.modality for e in results.terms}
+        groups = sorted(
+            (hits for hits in results.by_modality.values() if hits),
+            key=lambda hits: (hits[0].modality in own, -hits[0].score),
+        )
         hits = [h for group in groups for h in group]
         items = {i.id: i for i in library.items(ids=[h.item_id for h in hits])}
         cards = [ResultCard(items[h.item_id], h.score) for h in hits if h.item_id in items]

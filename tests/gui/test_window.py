@@ -82,8 +82,11 @@ def test_composing_with_weights_updates_results(qtbot, make_window, indexed_libr
     for modality in {c.item.modality for c in cards}:  # grouped by modality, each group best first
         scores = [c.score for c in cards if c.item.modality is modality]
         assert scores == sorted(scores, reverse=True)
-    firsts = [next(c.score for c in cards if c.item.modality is m) for m in dict.fromkeys(c.item.modality for c in cards)]
-    assert firsts == sorted(firsts, reverse=True)  # the modality with the best match comes first
+    order = list(dict.fromkeys(c.item.modality for c in cards))
+    own = {Modality.VISION, Modality.TEXT}
+    assert order == [m for m in order if m not in own] + [m for m in order if m in own]  # cross-modal groups first
+    others = [next(c.score for c in cards if c.item.modality is m) for m in order if m not in own]
+    assert others == sorted(others, reverse=True)
 
 
 def test_modality_filter_limits_results(qtbot, make_window, indexed_library, world):
