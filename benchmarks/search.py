@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.index import APPROXIMATE_FROM, build_faiss_index
+from engine.index import APPROXIMATE_FROM, build_search_index
 
 
 def clustered(count: int, dim: int, centres: np.ndarray, rng: np.random.Generator, spread: float = 0.35) -> np.ndarray:
@@ -65,7 +65,7 @@ def main() -> None:
 
 def measure(vectors: np.ndarray, queries: np.ndarray, k: int) -> str:
     start = time.perf_counter()
-    index = build_faiss_index(vectors)
+    index = build_search_index(vectors)
     built = time.perf_counter() - start
 
     def brute(query: np.ndarray) -> np.ndarray:

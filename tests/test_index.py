@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.index import VectorIndex, build_faiss_index
+from engine.index import VectorIndex, build_search_index
 from engine.modality import Modality
 
 
@@ -37,8 +37,8 @@ def test_exact_search_per_modality_and_merged():
 def test_approximate_index_recall_against_exact():
     vectors = clustered(20_000, 64, clusters=200)
     queries = clustered(200, 64, clusters=200, seed=1)
-    exact = build_faiss_index(vectors, approximate_from=10**9)
-    approximate = build_faiss_index(vectors, approximate_from=1000)
+    exact = build_search_index(vectors, approximate_from=10**9)
+    approximate = build_search_index(vectors, approximate_from=1000)
     assert type(approximate).__name__ == "IndexIVFFlat"
     _, truth = exact.search(queries, 10)
     _, found = approximate.search(queries, 10)
@@ -55,3 +55,25 @@ def test_cache_round_trip_and_staleness(tmp_path):
     assert loaded.search(vectors[3], 3) == index.search(vectors[3], 3)
     assert VectorIndex.load(tmp_path / "idx", "token-2") is None
     assert VectorIndex.load(tmp_path / "missing", "token-1") is None
+
+
+def test_exact_index_matches_brute_force_and_handles_k_beyond_count():
+    vectors = clustered(40, 8)
+    queries = clustered(5, 8, seed=3)
+    index = build_search_index(vectors)
+    assert type(index).__name__ == "ExactIndex" and index.ntotal == 40
+    scores, rows = index.search(queries, 7)
+    expected = np.argsort(-(queries @ vectors.T), axis=1)[:, :7]
+    assert (rows == expected).all()
+    assert np.allclose(scores, np.take_along_axis(queries @ vectors.T, expected, axis=1), atol=1e-6)
+    scores, rows = index.search(queries[:1], 100)
+    assert sorted(rows[0].tolist()) == list(range(40)) and (np.diff(scores[0]) <= 0).all()
+
+
+def test_saved_approximate_index_loads_as_approximate(tmp_path):
+    vectors = clustered(3000, 16)
+    index = VectorIndex.build(np.arange(3000), np.array(["audio"] * 3000), vectors, approximate_from=1000)
+    index.save(tmp_path / "idx", "t")
+    loaded = VectorIndex.load(tmp_path / "idx", "t")
+    assert loaded.search(vectors[7], 5) == index.search(vectors[7], 5)
+    assert (tmp_path / "idx" / "audio.faiss").exists() and not (tmp_path / "idx" / "audio.vectors.npy").exists()
