@@ -59,7 +59,7 @@ class ExactIndex:
 
 
 def build_search_index(vectors: np.ndarray, approximate_from: int = APPROXIMATE_FROM, nprobe: int | None = None):
-    """Exact search for small sets, FAISS IVF-Flat for large ones (lists ~ 2 sqrt(N), probes ~ lists / 16)."""
+    """Exact search for small sets, FAISS IVF-Flat for large ones (lists ~ 2 sqrt(N), probes ~ lists / 24)."""
     count, dim = vectors.shape
     if count < approximate_from:
         return ExactIndex(vectors)
@@ -72,7 +72,7 @@ def build_search_index(vectors: np.ndarray, approximate_from: int = APPROXIMATE_
     sample = vectors[rng.choice(count, size=min(count, lists * _TRAIN_SAMPLE), replace=False)]
     index.train(sample)
     index.add(vectors)
-    index.nprobe = nprobe or max(8, lists // 16)
+    index.nprobe = nprobe or max(16, lists // 24)
     return index
 
 
