@@ -10,6 +10,7 @@ Clusters (k-means or HDBSCAN) can be named by the nearest labels of a user's lab
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ import numpy as np
 
 PCA, UMAP = "pca", "umap"
 UMAP_NEIGHBOURS = 30  # with min_dist 0.4: clusters read as blobs rather than specks
+UMAP_EPOCHS = 200
+KNN_EXACT_UP_TO = 20_000  # exact neighbour graph: 10k points in ~2.5 s on 2 cores; IVF above
 
 
 @dataclass
@@ -32,18 +35,38 @@ class Projection:
 
 
 def pca_coords(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
-    """The two leading principal components (randomised SVD): well under a second for 50k points."""
+    """The two leading principal components by randomised SVD with two power iterations: a preview,
+    0.45 s for 50k points (sklearn's automatic seven iterations take 1.2 s for little visible gain)."""
     if len(vectors) < 3:
         return np.zeros((len(vectors), 2), np.float32)
     from sklearn.decomposition import PCA as _PCA
 
-    return _PCA(n_components=2, svd_solver="randomized", random_state=seed).fit_transform(vectors).astype(np.float32)
+    return (
+        _PCA(n_components=2, svd_solver="randomized", iterated_power=2, random_state=seed)
+        .fit_transform(vectors)
+        .astype(np.float32)
+    )
+
+
+def neighbour_graph(vectors: np.ndarray, k: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's ``k`` nearest neighbours (itself included) and cosine distances, found with the
+    library's own search index: exact BLAS search up to ``KNN_EXACT_UP_TO`` points, IVF above.
+    UMAP's own pynndescent spends ~20 s compiling with Numba in every new process before it starts."""
+    from engine.index import build_search_index
+
+    vectors = np.ascontiguousarray(vectors, np.float32)
+    index = build_search_index(vectors, approximate_from=KNN_EXACT_UP_TO)
+    scores, rows = zip(
+        *(index.search(vectors[start : start + chunk], k) for start in range(0, len(vectors), chunk)), strict=True
+    )
+    return np.concatenate(rows), np.clip(1.0 - np.concatenate(scores), 0.0, 2.0)
 
 
 def umap_coords(
     vectors: np.ndarray, n_neighbors: int = UMAP_NEIGHBOURS, min_dist: float = 0.4, seed: int | None = 0
 ) -> np.ndarray:
-    """UMAP with the cosine metric; with fewer points than neighbours it falls back to PCA."""
+    """UMAP with the cosine metric over a precomputed neighbour graph, 200 epochs (UMAP's own choice
+    above 10k points; 500 below would double the time); fewer points than neighbours fall back to PCA."""
     if len(vectors) <= n_neighbors + 1:
         return pca_coords(vectors)
     import umap
@@ -52,10 +75,14 @@ def umap_coords(
         n_neighbors=n_neighbors,
         min_dist=min_dist,
         metric="cosine",
+        n_epochs=UMAP_EPOCHS,
         random_state=seed,
         n_jobs=1 if seed is not None else -1,
+        precomputed_knn=neighbour_graph(vectors, n_neighbors),
     )
-    return reducer.fit_transform(vectors).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")  # no search index: we never transform
+        return reducer.fit_transform(vectors).astype(np.float32)
 
 
 class MapMaker:

@@ -49,3 +49,16 @@ def test_clusters_and_their_names():
     names = name_clusters(vectors, assignments, centres, ["first", "second", "third"], top=1)
     assert sorted(label for [(label, _)] in names.values()) == ["first", "second", "third"]
     assert set(cluster(vectors, "hdbscan").tolist()) - {-1}
+
+
+def test_neighbour_graph_is_exact_with_each_point_first(monkeypatch):
+    import engine.projection as projection
+
+    vectors = clustered(500, 16, clusters=5)
+    truth = np.argsort(-(vectors @ vectors.T), axis=1)[:, :8]
+    rows, distances = projection.neighbour_graph(vectors, 8, chunk=64)
+    assert (rows[:, 0] == np.arange(500)).all() and np.allclose(distances[:, 0], 0, atol=1e-5)
+    assert (rows == truth).all() and (np.diff(distances, axis=1) >= 0).all()
+    monkeypatch.setattr(projection, "KNN_EXACT_UP_TO", 100)  # the approximate graph of large libraries
+    rows, _ = projection.neighbour_graph(vectors, 8)
+    assert np.mean([len(set(r) & set(t)) / 8 for r, t in zip(rows, truth, strict=True)]) >= 0.9
