@@ -36,7 +36,7 @@ class Projection:
 
 def pca_coords(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
     """The two leading principal components by randomised SVD with two power iterations: a preview,
-    0.45 s for 50k points (sklearn's automatic seven iterations take 1.2 s for little visible gain)."""
+    under a second for 50k points (sklearn's automatic seven iterations take 1.2 s for little visible gain)."""
     if len(vectors) < 3:
         return np.zeros((len(vectors), 2), np.float32)
     from sklearn.decomposition import PCA as _PCA
