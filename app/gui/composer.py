@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QLabeledDoubleSlider
+from superqt import QElidingLabel, QLabeledDoubleSlider
 
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
@@ -50,14 +50,6 @@ _FILTERS = {
     Modality.THERMAL: IMAGE_EXTENSIONS,
     Modality.IMU: IMU_EXTENSIONS | ARRAY_EXTENSIONS,
     Modality.TEXT: TEXT_EXTENSIONS,
-}
-_HINTS = {
-    Modality.VISION: "Drop a photo",
-    Modality.AUDIO: "Drop a sound",
-    Modality.DEPTH: "Drop a depth map",
-    Modality.THERMAL: "Drop a thermal",
-    Modality.IMU: "Drop IMU data",
-    Modality.TEXT: "Type a text, or drop a .txt",
 }
 
 
@@ -92,15 +84,17 @@ class TermWidget(QFrame):
         self.preview.setMaximumHeight(64)
         layout.addWidget(self.preview)
         top = QHBoxLayout()
-        name = QLabel(composed.name)
+        top.setSpacing(2)
+        name = QElidingLabel(composed.name)  # "dog_…03.wav" in a narrow pane, whole in the tooltip
+        name.setElideMode(Qt.TextElideMode.ElideMiddle)
         name.setToolTip(composed.source)
         name.setMinimumWidth(40)
-        name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         top.addWidget(name, 1)
         close = QToolButton()
         close.setText("✕")
         close.setToolTip("Remove this term (Delete)")
         close.setAutoRaise(True)
+        close.setFixedSize(18, 18)  # leaves the name the room
         close.clicked.connect(lambda: self.removed.emit(self))
         top.addWidget(close)
         layout.addLayout(top)
@@ -145,7 +139,7 @@ class DropPane(QFrame):
         layout.setContentsMargins(6, 6, 6, 6)
         header = QLabel(f"<b><span style='color:{COLORS[modality]}'>●</span> {modality.label}</b>")
         layout.addWidget(header)
-        self.zone = QPushButton(_HINTS[modality] + ("" if modality is Modality.TEXT else "\nor browse…"))
+        self.zone = QPushButton("Drop a file\nor browse…")  # the header names the modality; fits narrow panes
         self.zone.setObjectName("dropzone")
         self.zone.setMinimumHeight(48)
         self.zone.setToolTip(f"Accepts: {', '.join(sorted(_FILTERS[modality]))}")
@@ -153,7 +147,8 @@ class DropPane(QFrame):
         if modality is Modality.TEXT:
             self.zone.hide()
             self.text = QLineEdit()
-            self.text.setPlaceholderText("Type, press Enter")
+            self.text.setPlaceholderText("Type a text…")
+            self.text.setToolTip("Type a text and press Enter to add it to the query, or drop a .txt file here")
             self.text.setClearButtonEnabled(True)
             layout.addWidget(self.text)
         layout.addWidget(self.zone)
