@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 
 COMMANDS = {"models", "index", "search", "classify", "map", "status", "export", "demo", "train-bind", "train-demo"}
@@ -19,4 +20,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    multiprocessing.freeze_support()  # the map's UMAP child process, in a frozen (PyInstaller) app
     sys.exit(main())

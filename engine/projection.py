@@ -10,6 +10,7 @@ Clusters (k-means or HDBSCAN) can be named by the nearest labels of a user's lab
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,10 +86,41 @@ def umap_coords(
         return reducer.fit_transform(vectors).astype(np.float32)
 
 
-class MapMaker:
-    """Projections of one library for one model, cached by the library's state token."""
+def _umap_in_child(sender, vectors: np.ndarray) -> None:
+    try:
+        sender.send(("coords", umap_coords(vectors)))
+    except Exception as error:  # carried to the parent, which raises it there
+        sender.send(("error", f"{type(error).__name__}: {error}"))
 
-    def __init__(self, cache_dir: Path, model_name: str):
+
+def umap_coords_apart(vectors: np.ndarray) -> np.ndarray:
+    """``umap_coords`` in a child process. Numba compiles and runs UMAP's loops holding the GIL, which
+    froze the desktop app's GUI thread for up to a quarter of a second at a time; a daemon child
+    leaves the app's interpreter free and dies with the app."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_umap_in_child, args=(sender, vectors), daemon=True, name="bindscope-umap")
+    child.start()
+    sender.close()
+    try:
+        kind, value = receiver.recv()
+    except EOFError:
+        child.join()
+        raise RuntimeError(f"the UMAP process stopped (exit code {child.exitcode})") from None
+    finally:
+        receiver.close()
+    child.join()
+    if kind == "error":
+        raise RuntimeError(f"UMAP failed: {value}")
+    return value
+
+
+class MapMaker:
+    """Projections of one library for one model, cached by the library's state token. ``apart``
+    runs UMAP in a child process (see ``umap_coords_apart``), as the desktop app needs."""
+
+    def __init__(self, cache_dir: Path, model_name: str, apart: bool = False):
+        self.apart = apart
         digest = hashlib.blake2b(model_name.encode(), digest_size=6).hexdigest()
         self.path = cache_dir / f"map-{digest}.npz"
 
@@ -116,7 +148,8 @@ class MapMaker:
         if on_preview:
             on_preview(Projection(ids, modalities, pca_coords(vectors), PCA))
         method = UMAP if len(vectors) > UMAP_NEIGHBOURS + 1 else PCA  # too few points for UMAP: PCA, named so
-        projection = Projection(ids, modalities, umap_coords(vectors), method)
+        coords = umap_coords_apart(vectors) if self.apart and method == UMAP else umap_coords(vectors)
+        projection = Projection(ids, modalities, coords, method)
         temporary = self.path.with_suffix(".tmp.npz")
         np.savez(
             temporary,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from engine.projection import PCA, UMAP, MapMaker, Projection, cluster, name_clusters, pca_coords, place
 from tests.test_index import clustered
@@ -62,3 +63,16 @@ def test_neighbour_graph_is_exact_with_each_point_first(monkeypatch):
     monkeypatch.setattr(projection, "KNN_EXACT_UP_TO", 100)  # the approximate graph of large libraries
     rows, _ = projection.neighbour_graph(vectors, 8)
     assert np.mean([len(set(r) & set(t)) / 8 for r, t in zip(rows, truth, strict=True)]) >= 0.9
+
+
+def test_umap_apart_matches_umap_in_process_and_carries_errors(tmp_path):
+    from engine.projection import umap_coords, umap_coords_apart
+
+    vectors = clustered(200, 16, clusters=4)
+    assert np.allclose(umap_coords_apart(vectors), umap_coords(vectors), atol=1e-3)
+    broken = vectors.copy()
+    broken[5] = np.nan
+    with pytest.raises(RuntimeError, match="UMAP failed"):
+        umap_coords_apart(broken)
+    projection = MapMaker(tmp_path, "m", apart=True).compute(np.arange(200), np.array(["text"] * 200), vectors, "s")
+    assert projection.method == UMAP and projection.coords.shape == (200, 2)

@@ -202,7 +202,7 @@ class Session:
         if not len(ids):
             return None
         items = {i.id: i for i in library.items(ids=ids.tolist())}
-        maker = MapMaker(library.cache_dir, model_name)
+        maker = MapMaker(library.cache_dir, model_name, apart=True)  # UMAP holds the GIL
         projection = maker.compute(
             ids, modalities, vectors, library.state(model_name), on_preview=lambda p: on_preview(MapData(p, items))
         )
