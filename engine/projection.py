@@ -93,16 +93,25 @@ def _umap_in_child(sender, vectors: np.ndarray) -> None:
         sender.send(("error", f"{type(error).__name__}: {error}"))
 
 
-def umap_coords_apart(vectors: np.ndarray) -> np.ndarray:
+class MapCancelled(Exception):
+    """The map was asked to stop before UMAP finished."""
+
+
+def umap_coords_apart(vectors: np.ndarray, cancelled: Callable[[], bool] = lambda: False) -> np.ndarray:
     """``umap_coords`` in a child process. Numba compiles and runs UMAP's loops holding the GIL, which
     froze the desktop app's GUI thread for up to a quarter of a second at a time; a daemon child
-    leaves the app's interpreter free and dies with the app."""
+    leaves the app's interpreter free, stops at once when cancelled, and dies with the app."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_umap_in_child, args=(sender, vectors), daemon=True, name="bindscope-umap")
     child.start()
     sender.close()
     try:
+        while not receiver.poll(0.1):
+            if cancelled():
+                child.terminate()
+                child.join()
+                raise MapCancelled("the map was cancelled")
         kind, value = receiver.recv()
     except EOFError:
         child.join()
@@ -140,6 +149,7 @@ class MapMaker:
         vectors: np.ndarray,
         token: str,
         on_preview: Callable[[Projection], None] | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
     ) -> Projection:
         """The cached UMAP if current; else a PCA preview (handed to ``on_preview``), then UMAP, saved."""
         cached = self.cached(token)
@@ -148,7 +158,7 @@ class MapMaker:
         if on_preview:
             on_preview(Projection(ids, modalities, pca_coords(vectors), PCA))
         method = UMAP if len(vectors) > UMAP_NEIGHBOURS + 1 else PCA  # too few points for UMAP: PCA, named so
-        coords = umap_coords_apart(vectors) if self.apart and method == UMAP else umap_coords(vectors)
+        coords = umap_coords_apart(vectors, cancelled) if self.apart and method == UMAP else umap_coords(vectors)
         projection = Projection(ids, modalities, coords, method)
         temporary = self.path.with_suffix(".tmp.npz")
         np.savez(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -76,3 +78,15 @@ def test_umap_apart_matches_umap_in_process_and_carries_errors(tmp_path):
         umap_coords_apart(broken)
     projection = MapMaker(tmp_path, "m", apart=True).compute(np.arange(200), np.array(["text"] * 200), vectors, "s")
     assert projection.method == UMAP and projection.coords.shape == (200, 2)
+
+
+def test_umap_apart_stops_its_child_when_cancelled():
+    import multiprocessing
+
+    from engine.projection import MapCancelled, umap_coords_apart
+
+    start = time.perf_counter()
+    with pytest.raises(MapCancelled):
+        umap_coords_apart(clustered(2000, 32), cancelled=lambda: time.perf_counter() - start > 0.5)
+    assert time.perf_counter() - start < 5
+    assert not [c for c in multiprocessing.active_children() if c.name == "bindscope-umap"]

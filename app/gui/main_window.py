@@ -536,7 +536,7 @@ class MainWindow(QMainWindow):
         clusters = None if colouring == "modality" else colouring
 
         def run(job: Job):
-            return self.session.compute_map(self.engine.deliver(job), clusters)
+            return self.session.compute_map(self.engine.deliver(job), clusters, job.cancelled)
 
         self.engine.submit("map", run, "Computing the map", self._show_map, self._failed("compute the map"))
 

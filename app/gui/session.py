@@ -193,7 +193,9 @@ class Session:
 
     # -- the map ----------------------------------------------------------------------------
 
-    def compute_map(self, on_preview: Callable[[MapData], None], clusters: str | None = None) -> MapData | None:
+    def compute_map(
+        self, on_preview: Callable[[MapData], None], clusters: str | None = None, cancelled: Cancelled = lambda: False
+    ) -> MapData | None:
         library = self._require_library()
         model_name = library.model
         if not model_name:
