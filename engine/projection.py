@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.index import build_search_index
+
 PCA, UMAP = "pca", "umap"
 UMAP_NEIGHBOURS = 30  # with min_dist 0.4: clusters read as blobs rather than specks
 UMAP_EPOCHS = 200
@@ -53,8 +55,6 @@ def neighbour_graph(vectors: np.ndarray, k: int, chunk: int = 4096) -> tuple[np.
     """Each point's ``k`` nearest neighbours (itself included) and cosine distances, found with the
     library's own search index: exact BLAS search up to ``KNN_EXACT_UP_TO`` points, IVF above.
     UMAP's own pynndescent spends ~20 s compiling with Numba in every new process before it starts."""
-    from engine.index import build_search_index
-
     vectors = np.ascontiguousarray(vectors, np.float32)
     index = build_search_index(vectors, approximate_from=KNN_EXACT_UP_TO)
     scores, rows = zip(

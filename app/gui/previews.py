@@ -9,6 +9,7 @@ result back as a signal; the widgets only paint.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,24 +22,9 @@ from PySide6.QtGui import QImage, QPixmap
 from engine.modality import VIDEO_EXTENSIONS, Modality
 
 THUMBNAIL = 192
-_STOPS = {
-    # near (1) is yellow, far (0) deep blue: the reading of a disparity map
-    "depth": [
-        (0.0, (13, 8, 135)),
-        (0.25, (84, 2, 163)),
-        (0.5, (185, 50, 137)),
-        (0.75, (249, 142, 9)),
-        (1.0, (240, 249, 33)),
-    ],
-    # ironbow: cold black-blue, warm red-orange, hot white-yellow
-    "thermal": [
-        (0.0, (0, 0, 10)),
-        (0.3, (60, 10, 140)),
-        (0.55, (200, 40, 70)),
-        (0.8, (250, 150, 20)),
-        (1.0, (255, 255, 220)),
-    ],
-}
+# Matplotlib's perceptually uniform maps, bundled with pyqtgraph: disparity reads near = bright
+# (plasma); thermal reads cold = black, hot = white-yellow (inferno, the usual infrared rendering).
+PALETTES = {"depth": "plasma", "thermal": "inferno"}
 
 
 @dataclass
@@ -52,14 +38,17 @@ class Preview:
     error: str | None = None
 
 
+@functools.cache
+def _palette(name: str):
+    import pyqtgraph as pg
+
+    return pg.colormap.get(PALETTES[name])
+
+
 def colour_map(values: np.ndarray, name: str) -> np.ndarray:
     """[H, W] in [0, 1] -> [H, W, 3] uint8 through the named palette."""
-    stops = _STOPS[name]
-    positions = np.array([p for p, _ in stops])
-    colours = np.array([c for _, c in stops], dtype=np.float32)
     values = np.clip(np.nan_to_num(values), 0, 1)
-    rgb = np.stack([np.interp(values, positions, colours[:, channel]) for channel in range(3)], axis=-1)
-    return rgb.astype(np.uint8)
+    return np.ascontiguousarray(_palette(name).map(values, mode="byte")[..., :3])
 
 
 def _fit(rgb: np.ndarray, size: int) -> np.ndarray:
