@@ -320,7 +320,8 @@ def cmd_search(args) -> int:
 
 
 def cmd_classify(args) -> int:
-    from engine.query import DEFAULT_TEMPLATES, QueryError
+    from engine.prompts import ZERO_SHOT_TEMPLATES
+    from engine.query import QueryError
 
     terms = getattr(args, "terms", None)
     if not terms or len(terms) != 1:
@@ -329,7 +330,7 @@ def cmd_classify(args) -> int:
     library = _open_library(args.library)
     searcher = _searcher(args, library, need_model=True)
     try:
-        ranked = searcher.classify(terms[0], labels, tuple(args.template) if args.template else DEFAULT_TEMPLATES)
+        ranked = searcher.classify(terms[0], labels, tuple(args.template) if args.template else ZERO_SHOT_TEMPLATES)
     except QueryError as error:
         raise CliError(str(error)) from None
     if args.json:
@@ -447,6 +448,7 @@ def cmd_train_bind(args) -> int:
 
     from engine.models.weights import save_safetensors
     from engine.models.zoo import metadata_for
+    from engine.prompts import ZERO_SHOT_TEMPLATES
     from engine.train.evaluate import evaluate
     from engine.train.pairs import PairsError, load_pairs, read_pairs
     from engine.train.trainer import Binder, BindSettings
@@ -479,7 +481,7 @@ def cmd_train_bind(args) -> int:
         print(f"interrupted; rerun the same command to resume from {checkpoint}", file=sys.stderr)
         return EXIT_INTERRUPTED
     labels = sorted({label for label in (val.labels if val else []) if label})
-    report = evaluate(base.model, {modality: val}, labels, ("a photo of a {}.", "a {}."), base.spec) if val else None
+    report = evaluate(base.model, {modality: val}, labels, ZERO_SHOT_TEMPLATES, base.spec) if val else None
     out = save_safetensors(base.model, args.out, metadata_for(base.entry.config, base.spec))
     if args.json:
         _print_json({"out": str(out), "report": [r.__dict__ for r in report.rows] if report else []})

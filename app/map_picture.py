@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from engine.modality import CLUSTER_COLORS, COLORS, Modality
+from app.colours import MODALITY_COLOURS, cluster_colour
+from engine.modality import Modality
 from engine.projection import Projection
 
 SIZE, MARGIN, LEGEND = 1200, 40, 170
@@ -22,13 +23,11 @@ def draw_map(projection: Projection, out: Path, clusters: np.ndarray | None = No
     pixels = MARGIN + (coords - low) / span * (SIZE - 2 * MARGIN)
     radius = 4 if len(coords) < 2000 else 2
     if clusters is None:
-        colours = [COLORS[Modality(m)] for m in projection.modalities]
-        legend = [(m.label, COLORS[m]) for m in Modality if (projection.modalities == m.value).any()]
+        colours = [MODALITY_COLOURS[Modality(m)] for m in projection.modalities]
+        legend = [(m.label, MODALITY_COLOURS[m]) for m in Modality if (projection.modalities == m.value).any()]
     else:
-        colours = ["#999999" if c < 0 else CLUSTER_COLORS[c % len(CLUSTER_COLORS)] for c in clusters.tolist()]
-        legend = [
-            (f"cluster {c}", CLUSTER_COLORS[c % len(CLUSTER_COLORS)]) for c in sorted(set(clusters.tolist()) - {-1})
-        ][:30]
+        colours = [cluster_colour(c) for c in clusters.tolist()]
+        legend = [(f"cluster {c}", cluster_colour(c)) for c in sorted(set(clusters.tolist()) - {-1})][:30]
     for (x, y), colour in zip(pixels, colours, strict=True):
         y = SIZE - y
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)

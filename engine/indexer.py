@@ -17,8 +17,9 @@ from pathlib import Path
 
 from engine.encoder import Encoder
 from engine.library import PENDING, Library, hash_file
-from engine.modality import Modality, detect_modality
+from engine.modality import Modality
 from engine.models.factory import LoadedModel
+from engine.preprocess.detect import detect_modality
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 

@@ -18,14 +18,14 @@ import numpy as np
 
 from engine.index import Hit, VectorIndex
 from engine.library import Library
-from engine.modality import Modality, detect_modality
+from engine.modality import Modality
+from engine.preprocess.detect import detect_modality
 from engine.preprocess.errors import PreprocessError, UnsupportedFile
+from engine.prompts import ZERO_SHOT_TEMPLATES
 
 if TYPE_CHECKING:  # the model and encoder (and torch) load on first use, off the app's start-up path
     from engine.encoder import Encoder
     from engine.models.factory import LoadedModel
-
-DEFAULT_TEMPLATES = ("a photo of a {}.", "a {}.", "the sound of a {}.", "a picture of a {}.")
 
 
 class QueryError(Exception):
@@ -186,7 +186,7 @@ class Searcher:
         return Results(vector, embedded, by_modality, merged)
 
     def label_embeddings(
-        self, labels: list[str], templates: tuple[str, ...] = DEFAULT_TEMPLATES
+        self, labels: list[str], templates: tuple[str, ...] = ZERO_SHOT_TEMPLATES
     ) -> tuple[np.ndarray, float]:
         """Unit text embeddings per label (its prompts averaged) and the text logit scale."""
         key = (tuple(labels), tuple(templates))
@@ -198,7 +198,7 @@ class Searcher:
         return self._label_cache[key]
 
     def classify(
-        self, target: Term | Embedded, labels: list[str], templates: tuple[str, ...] = DEFAULT_TEMPLATES
+        self, target: Term | Embedded, labels: list[str], templates: tuple[str, ...] = ZERO_SHOT_TEMPLATES
     ) -> list[tuple[str, float]]:
         """Probabilities of each label, best first: softmax of scaled query x scaled label texts."""
         labels = [label for label in dict.fromkeys(labels) if label.strip()]

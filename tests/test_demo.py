@@ -10,8 +10,9 @@ from PIL import Image
 
 from engine.demo.concepts import CONCEPTS, caption
 from engine.demo.world import MODALITY_FOLDERS, generate, read_manifest
-from engine.modality import Modality, detect_modality
+from engine.modality import Modality
 from engine.preprocess import LOADERS
+from engine.preprocess.detect import detect_modality
 
 
 def digest(folder) -> dict[str, str]:

@@ -6,11 +6,12 @@ import csv
 
 import pytest
 
-from engine.demo.concepts import CONCEPT_NAMES, ZERO_SHOT_TEMPLATES
+from engine.demo.concepts import CONCEPT_NAMES
 from engine.demo.world import generate
 from engine.modality import Modality
 from engine.models.factory import load_model
 from engine.models.zoo import DEMO, default_entry
+from engine.prompts import ZERO_SHOT_TEMPLATES
 from engine.train.evaluate import evaluate
 from engine.train.pairs import load_pairs, read_pairs
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.modality import Modality, detect_modality
+from engine.modality import Modality
+from engine.preprocess.detect import detect_modality
 from tests.files import write_audio, write_depth_png, write_image, write_imu_csv
 
 

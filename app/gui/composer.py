@@ -27,30 +27,14 @@ from PySide6.QtWidgets import (
 )
 from superqt import QElidingLabel, QLabeledDoubleSlider
 
+from app.colours import MODALITY_COLOURS
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
-from engine.modality import (
-    ARRAY_EXTENSIONS,
-    AUDIO_EXTENSIONS,
-    COLORS,
-    IMAGE_EXTENSIONS,
-    IMU_EXTENSIONS,
-    TEXT_EXTENSIONS,
-    VIDEO_EXTENSIONS,
-    Modality,
-    detect_modality,
-)
+from engine.modality import Modality
+from engine.preprocess.detect import ACCEPTS, detect_modality
 from engine.query import Term
 
 PANES = (Modality.VISION, Modality.AUDIO, Modality.DEPTH, Modality.THERMAL, Modality.IMU, Modality.TEXT)
-_FILTERS = {
-    Modality.VISION: IMAGE_EXTENSIONS | VIDEO_EXTENSIONS,
-    Modality.AUDIO: AUDIO_EXTENSIONS,
-    Modality.DEPTH: IMAGE_EXTENSIONS | ARRAY_EXTENSIONS,
-    Modality.THERMAL: IMAGE_EXTENSIONS,
-    Modality.IMU: IMU_EXTENSIONS | ARRAY_EXTENSIONS,
-    Modality.TEXT: TEXT_EXTENSIONS,
-}
 
 
 @dataclass
@@ -64,7 +48,7 @@ class ComposedTerm:
 
 
 def file_filter(modality: Modality) -> str:
-    patterns = " ".join(f"*{e}" for e in sorted(_FILTERS[modality]))
+    patterns = " ".join(f"*{e}" for e in sorted(ACCEPTS[modality]))
     return f"{modality.label} files ({patterns});;All files (*)"
 
 
@@ -137,12 +121,12 @@ class DropPane(QFrame):
         self.setMinimumWidth(104)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        header = QLabel(f"<b><span style='color:{COLORS[modality]}'>●</span> {modality.label}</b>")
+        header = QLabel(f"<b><span style='color:{MODALITY_COLOURS[modality]}'>●</span> {modality.label}</b>")
         layout.addWidget(header)
         self.zone = QPushButton("Drop a file\nor browse…")  # the header names the modality; fits narrow panes
         self.zone.setObjectName("dropzone")
         self.zone.setMinimumHeight(48)
-        self.zone.setToolTip(f"Accepts: {', '.join(sorted(_FILTERS[modality]))}")
+        self.zone.setToolTip(f"Accepts: {', '.join(sorted(ACCEPTS[modality]))}")
         self.zone.clicked.connect(lambda: self.browse.emit(self.modality))
         if modality is Modality.TEXT:
             self.zone.hide()
@@ -159,7 +143,7 @@ class DropPane(QFrame):
         self._highlight(False)
 
     def _highlight(self, on: bool) -> None:
-        colour = QColor(COLORS[self.modality])
+        colour = QColor(MODALITY_COLOURS[self.modality])
         border = colour.name() if on else "palette(mid)"
         self.setStyleSheet(
             f"QFrame#{self.objectName()} {{ border: 2px {'solid' if on else 'dashed'} {border}; border-radius: 6px; }}"
@@ -285,4 +269,4 @@ def _refusal(path: Path) -> str:
 
 def _fits(path: str, modality: Modality) -> bool:
     """Whether the pane's modality is a plausible reading of the file (a PNG dropped on Thermal is thermal)."""
-    return Path(path).suffix.lower() in _FILTERS[modality]
+    return Path(path).suffix.lower() in ACCEPTS[modality]

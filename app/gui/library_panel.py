@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.modality import COLORS, Modality
+from app.colours import MODALITY_COLOURS
+from engine.modality import Modality
 
 if TYPE_CHECKING:
     from app.gui.session import LibrarySummary
@@ -112,7 +113,7 @@ class LibraryPanel(QWidget):
                 if row:
                     child = QTreeWidgetItem([f"● {modality.label}", _count_text(row)])
                     child.setToolTip(1, "embedded · pending · failed")
-                    child.setForeground(0, QBrush(QColor(COLORS[modality])))
+                    child.setForeground(0, QBrush(QColor(MODALITY_COLOURS[modality])))
                     node.addChild(child)
             self.tree.addTopLevelItem(node)
             node.setExpanded(True)

@@ -35,7 +35,9 @@ from app.gui.previews import PreviewLoader
 from app.gui.results import ResultsPanel, reveal_in_folder
 from app.gui.worker import EngineThread, Job
 from app.gui.zero_shot import ZeroShotPanel
+from engine.demo.concepts import CONCEPT_NAMES
 from engine.modality import Modality
+from engine.preprocess.detect import formats_help
 
 if TYPE_CHECKING:
     from app.gui.session import LibrarySummary, MapData, SearchOutcome, Session
@@ -449,8 +451,8 @@ class MainWindow(QMainWindow):
             return str(gallery)
 
         def then() -> None:
-            self.zero_shot.set_labels(_DEMO_LABELS)
-            self.save_labels(_DEMO_LABELS)
+            self.zero_shot.set_labels(list(CONCEPT_NAMES))
+            self.save_labels(list(CONCEPT_NAMES))
             self.index(str(gallery / "files"))
 
         def done(folder: str) -> None:
@@ -669,7 +671,7 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def show_formats(self) -> None:
-        QMessageBox.information(self, "Supported files", _FORMATS)
+        QMessageBox.information(self, "Supported files", formats_help())
 
     def show_about(self) -> None:
         QMessageBox.about(
@@ -719,13 +721,3 @@ def write_rows(path: str, rows: list[dict]) -> str:
             writer.writeheader()
             writer.writerows(rows)
     return path
-
-
-_DEMO_LABELS = ["dog", "cat", "bird", "car", "train", "helicopter", "rain", "fire", "ocean", "bell", "guitar", "crowd"]
-
-_FORMATS = """Image: JPEG, PNG, WebP, BMP, TIFF, GIF (first frame); video: MP4, MOV, AVI, MKV, WebM.
-Audio: WAV, FLAC, OGG/Vorbis, MP3, AIFF, any sample rate.
-Depth: 16-bit PNG/TIFF in millimetres, .npy/.npz in metres, 8-bit renderings.
-Thermal: 8- or 16-bit greyscale PNG/TIFF/JPEG.
-IMU: CSV with ax, ay, az, gx, gy, gz columns (optional timestamp), or .npy/.npz [6, T] or [T, 6].
-Text: .txt files, or type in the Text pane."""

@@ -27,9 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.colours import MODALITY_COLOURS, cluster_colour
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
-from engine.modality import CLUSTER_COLORS, COLORS, Modality
+from engine.modality import Modality
 
 if TYPE_CHECKING:
     from app.gui.session import MapData
@@ -201,7 +202,7 @@ class MapView(QWidget):
             groups = [
                 (
                     f"cluster {c}" + (f": {data.cluster_names[c][0][0]}" if c in data.cluster_names else ""),
-                    "#999999" if c < 0 else CLUSTER_COLORS[c % len(CLUSTER_COLORS)],
+                    cluster_colour(c),
                     data.clusters == c,
                 )
                 for c in sorted(set(data.clusters.tolist()))
@@ -210,7 +211,7 @@ class MapView(QWidget):
             groups = [
                 (
                     f"{m.label} ({int((projection.modalities == m.value).sum())})",
-                    COLORS[m],
+                    MODALITY_COLOURS[m],
                     projection.modalities == m.value,
                 )
                 for m in Modality
@@ -298,7 +299,7 @@ class _HoverCard(QFrame):
         self.hide()
 
     def show_item(self, item, previews: PreviewLoader, at) -> None:
-        self.label.setText(f"<span style='color:{COLORS[item.modality]}'>●</span> {item.name[:28]}")
+        self.label.setText(f"<span style='color:{MODALITY_COLOURS[item.modality]}'>●</span> {item.name[:28]}")
         self._key = previews.key(item.source, item.modality)
         cached = previews.request(item.source, item.modality)
         self.preview.set_preview(cached)

@@ -6,8 +6,9 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.colours import MODALITY_COLOURS
 from app.gui.previews import Preview, to_pixmap
-from engine.modality import COLORS, Modality
+from engine.modality import Modality
 
 _IMU_COLOURS = ("#e45756", "#54a24b", "#4c78a8", "#f58518", "#b279a2", "#72b7b2")
 _IMU_NAMES = ("ax", "ay", "az", "gx", "gy", "gz")
@@ -84,7 +85,7 @@ class PreviewView(QWidget):
             x = area.x() + area.width() * i / max(columns - 1, 1)
             path.moveTo(x, middle - high[i] / peak * half)
             path.lineTo(x, middle - low[i] / peak * half + 0.5)
-        painter.setPen(QPen(QColor(COLORS[Modality.AUDIO]), 1))
+        painter.setPen(QPen(QColor(MODALITY_COLOURS[Modality.AUDIO]), 1))
         painter.drawPath(path)
 
     def _paint_channels(self, painter: QPainter, area: QRectF, preview: Preview) -> None:

@@ -19,7 +19,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from engine.modality import VIDEO_EXTENSIONS, Modality
+from engine.modality import Modality
+from engine.preprocess.detect import VIDEO_EXTENSIONS
 
 THUMBNAIL = 192
 # Matplotlib's perceptually uniform maps, bundled with pyqtgraph: disparity reads near = bright

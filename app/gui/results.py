@@ -23,10 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.colours import MODALITY_COLOURS
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
 from engine.library import Item
-from engine.modality import COLORS, Modality
+from engine.modality import Modality
 
 if TYPE_CHECKING:
     from app.gui.session import ResultCard
@@ -58,7 +59,9 @@ class Card(QFrame):
         self.preview = PreviewView(QSize(CARD_WIDTH - 12, 132))
         layout.addWidget(self.preview)
         header = QHBoxLayout()
-        badge = QLabel(f"<span style='color:{COLORS[self.item.modality]}'>●</span> {self.item.modality.label}")
+        badge = QLabel(
+            f"<span style='color:{MODALITY_COLOURS[self.item.modality]}'>●</span> {self.item.modality.label}"
+        )
         header.addWidget(badge)
         header.addStretch(1)
         score = QLabel("" if math.isnan(card.score) else f"<b>{card.score:.3f}</b>")
@@ -229,7 +232,7 @@ class ResultsPanel(QWidget):
                 current = card.item.modality
                 count = sum(1 for c in self.cards if c.item.modality is current)
                 heading = QLabel(
-                    f"<span style='color:{COLORS[current]}'>●</span> <b>{current.label}</b> — {count} nearest"
+                    f"<span style='color:{MODALITY_COLOURS[current]}'>●</span> <b>{current.label}</b> — {count} nearest"
                 )
                 self._headings.append(heading)
                 row, column = row + 1, 0

@@ -18,7 +18,8 @@ from engine.modality import Modality
 from engine.models.factory import LoadedModel, fetch_weights, load_model
 from engine.models.zoo import ModelEntry, default_entry, resolve
 from engine.projection import MapMaker, Projection, cluster, name_clusters, place
-from engine.query import DEFAULT_TEMPLATES, Embedded, QueryError, Results, Searcher, Term
+from engine.prompts import ZERO_SHOT_TEMPLATES
+from engine.query import Embedded, QueryError, Results, Searcher, Term
 
 Cancelled = Callable[[], bool]
 Progress = Callable[..., None]
@@ -176,7 +177,7 @@ class Session:
             point = tuple(float(v) for v in place(results.vector, self._map, self._map_vectors))
         probabilities = []
         if labels and self.model is not None:
-            probabilities = searcher.classify(composed(results), labels, DEFAULT_TEMPLATES)
+            probabilities = searcher.classify(composed(results), labels, ZERO_SHOT_TEMPLATES)
         return SearchOutcome(cards, results.vector, results.terms, point, probabilities)
 
     def neighbours(self, item_id: int, k: int, modalities: list[Modality] | None, labels: list[str]) -> SearchOutcome:

@@ -67,8 +67,6 @@ _CAPTIONS = (
 _ADJECTIVES = ("small", "large", "bright", "dark", "colourful", "lonely", "distant", "nearby", "noisy", "quiet")
 _TIMES = ("in the morning", "at noon", "in the evening", "at dusk", "on a cloudy day", "on a sunny day")
 
-ZERO_SHOT_TEMPLATES = ("a photo of a {}", "a {}", "a picture of a {}", "{}")
-
 
 def per_concept(namespace: dict) -> dict:
     """The functions named after each concept in a module's namespace (``DRAWERS = per_concept(globals())``)."""

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import torch
 
-from engine.demo.concepts import CONCEPT_NAMES, ZERO_SHOT_TEMPLATES
+from engine.demo.concepts import CONCEPT_NAMES
 from engine.demo.world import Observation, generate
 from engine.modality import Modality
 from engine.models.imagebind import ImageBindModel
 from engine.models.runtime import choose_runtime
 from engine.models.weights import save_safetensors
 from engine.models.zoo import DEMO_CONFIG, DEMO_SPEC, metadata_for
+from engine.prompts import ZERO_SHOT_TEMPLATES
 from engine.train.evaluate import Report, evaluate
 from engine.train.pairs import load_pairs, read_pairs
 from engine.train.trainer import Binder, BindSettings

@@ -111,14 +111,6 @@ def check_compatible(model: nn.Module, state: dict[str, torch.Tensor], path: str
         raise WeightsError(path, "does not fit this model config; " + "; ".join(problems))
 
 
-def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
-    """Read, check and load (strict) a checkpoint into ``model``."""
-    state = read_state_dict(path)
-    check_compatible(model, state, path)
-    model.load_state_dict(state, strict=True)
-    return model
-
-
 def save_safetensors(
     model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None, dtype: torch.dtype | None = None
 ) -> Path:

@@ -145,11 +145,6 @@ DEMO = ModelEntry(
 _REGISTRY: dict[str, ModelEntry] = {IMAGEBIND_HUGE.name: IMAGEBIND_HUGE, DEMO.name: DEMO}
 
 
-def register(entry: ModelEntry) -> ModelEntry:
-    _REGISTRY[entry.name] = entry
-    return entry
-
-
 def cache_dir() -> Path:
     """Where downloaded weights live: ``$BINDSCOPE_CACHE_DIR`` or the platform's user cache."""
     override = os.environ.get("BINDSCOPE_CACHE_DIR")

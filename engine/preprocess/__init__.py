@@ -1,18 +1,16 @@
 """File (or text) -> the tensor a model's preprocessing spec asks for, one module per modality.
 
-``load(path)`` detects the modality and dispatches; each loader raises a typed
-``PreprocessError`` naming the file and the reason for bad input. The loaders (and torch)
-are imported on first use, so the error types and limits stay cheap to import for the
-desktop app's start-up.
+``LOADERS[modality]`` is the loader of a modality; each raises a typed ``PreprocessError``
+naming the file and the reason for bad input; ``detect.py`` says which files are which
+modality. The loaders (and torch) are imported on first use, so the error types and limits
+stay cheap to import for the desktop app's start-up.
 """
 
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from engine.modality import Modality, detect_modality
+from engine.modality import Modality
 from engine.preprocess.errors import (
     CorruptFile,
     EmptyFile,
@@ -24,9 +22,6 @@ from engine.preprocess.errors import (
 )
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
 from engine.preprocess.spec import DEFAULT_SPEC, DepthSensor, PreprocessSpec
-
-if TYPE_CHECKING:
-    import torch
 
 _LAZY = {
     "load_image": "engine.preprocess.image",
@@ -55,20 +50,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def load(
-    path: str | Path,
-    modality: Modality | str | None = None,
-    spec: PreprocessSpec | None = None,
-    *,
-    limits: Limits = DEFAULT_LIMITS,
-) -> tuple[Modality, torch.Tensor]:
-    """Detect (or take) the file's modality and load it; returns (modality, tensor without batch axis)."""
-    found = detect_modality(path, modality)
-    if found is None:
-        raise UnsupportedFile(path, f"no loader reads {Path(path).suffix or 'files without an extension'}")
-    return found, __getattr__(_LOADER_NAMES[found])(path, spec, limits=limits)
-
-
 __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_SPEC",
@@ -83,7 +64,6 @@ __all__ = [
     "PreprocessSpec",
     "UnreadableFile",
     "UnsupportedFile",
-    "load",
     "load_audio",
     "load_depth",
     "load_image",

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.modality import ARRAY_EXTENSIONS
 from engine.preprocess.arrays import load_array
+from engine.preprocess.detect import ARRAY_EXTENSIONS
 from engine.preprocess.errors import InvalidSignal
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
 from engine.preprocess.pixels import is_sixteen_bit, open_picture, resize_center_crop, to_gray_array

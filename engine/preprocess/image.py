@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from engine.modality import VIDEO_EXTENSIONS
 from engine.preprocess.clips import clip_spans
+from engine.preprocess.detect import VIDEO_EXTENSIONS
 from engine.preprocess.errors import CorruptFile, InvalidSignal
 from engine.preprocess.files import DEFAULT_LIMITS, Limits, check_file
 from engine.preprocess.pixels import is_sixteen_bit, open_picture

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.modality import ARRAY_EXTENSIONS
 from engine.preprocess.arrays import load_arrays
+from engine.preprocess.detect import ARRAY_EXTENSIONS
 from engine.preprocess.errors import CorruptFile, InvalidSignal
 from engine.preprocess.files import DEFAULT_LIMITS, Limits, check_file
 from engine.preprocess.imu_columns import CHANNELS, column_role, is_number

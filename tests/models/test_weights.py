@@ -5,9 +5,14 @@ import torch
 
 from engine.models.factory import load_model
 from engine.models.imagebind import ImageBindModel
-from engine.models.weights import WeightsError, load_weights, read_state_dict, save_safetensors
-from engine.models.zoo import metadata_for, resolve
+from engine.models.weights import WeightsError, read_state_dict, save_safetensors
+from engine.models.zoo import ModelUnavailable, metadata_for, resolve
 from tests.conftest import tiny_entry
+
+
+def load(path):
+    """Load a checkpoint the way the product does: a model entry whose weights are ``path``."""
+    return load_model(tiny_entry(weights=path), device="cpu").model
 
 
 @pytest.fixture()
@@ -18,7 +23,7 @@ def model():
 
 def test_pth_round_trip(tmp_path, model):
     torch.save(model.state_dict(), tmp_path / "w.pth")
-    fresh = load_weights(ImageBindModel(model.config), tmp_path / "w.pth")
+    fresh = load(tmp_path / "w.pth")
     for key, value in model.state_dict().items():
         assert torch.equal(fresh.state_dict()[key], value)
 
@@ -29,8 +34,10 @@ def test_wrapped_and_prefixed_state_dicts(tmp_path, model):
 
 
 def test_missing_file(tmp_path, model):
+    with pytest.raises(ModelUnavailable, match=r"not on this machine \(expected .*nope.pth\)"):
+        load(tmp_path / "nope.pth")
     with pytest.raises(WeightsError, match="nope.pth: no such file"):
-        load_weights(model, tmp_path / "nope.pth")
+        read_state_dict(tmp_path / "nope.pth")
 
 
 def test_truncated_checkpoint(tmp_path, model):
@@ -38,13 +45,13 @@ def test_truncated_checkpoint(tmp_path, model):
     data = (tmp_path / "w.pth").read_bytes()
     (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
     with pytest.raises(WeightsError, match="cut.pth: truncated or damaged"):
-        load_weights(model, tmp_path / "cut.pth")
+        load(tmp_path / "cut.pth")
 
 
 def test_garbage_file(tmp_path, model):
     (tmp_path / "junk.pth").write_bytes(b"definitely not a checkpoint" * 10)
     with pytest.raises(WeightsError, match="junk.pth"):
-        load_weights(model, tmp_path / "junk.pth")
+        load(tmp_path / "junk.pth")
 
 
 class Payload:
@@ -54,7 +61,7 @@ class Payload:
 def test_pickled_objects_are_never_loaded(tmp_path, model):
     torch.save({"weights": torch.zeros(1), "evil": Payload()}, tmp_path / "evil.pth")
     with pytest.raises(WeightsError, match="never unpickled"):
-        load_weights(model, tmp_path / "evil.pth")
+        load(tmp_path / "evil.pth")
 
 
 def test_incompatible_config_lists_keys_and_shapes(tmp_path, model):
@@ -64,7 +71,7 @@ def test_incompatible_config_lists_keys_and_shapes(tmp_path, model):
     state["modality_heads.vision.2.weight"] = torch.zeros(3, 3)
     torch.save(state, tmp_path / "other.pth")
     with pytest.raises(WeightsError) as info:
-        load_weights(model, tmp_path / "other.pth")
+        load(tmp_path / "other.pth")
     message = str(info.value)
     assert "other.pth: does not fit this model config" in message
     assert "1 missing keys: modality_heads.imu.3.weight" in message
@@ -89,4 +96,4 @@ def test_safetensors_carry_their_config(tmp_path, model):
 def test_corrupt_safetensors(tmp_path, model):
     (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
     with pytest.raises(WeightsError, match="bad.safetensors: not a readable safetensors file"):
-        load_weights(model, tmp_path / "bad.safetensors")
+        load(tmp_path / "bad.safetensors")
