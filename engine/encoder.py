@@ -21,7 +21,7 @@ import torch
 
 from engine.modality import Modality
 from engine.models.factory import LoadedModel
-from engine.preprocess import LOADERS, CorruptFile, InvalidSignal, PreprocessError, tokenize
+from engine.preprocess import LOADERS, DeviceOutOfMemory, InvalidSignal, PreprocessError, tokenize
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
 from engine.preprocess.safe import load_safely
 
@@ -152,7 +152,11 @@ class Encoder:
             torch.cuda.empty_cache()
             if len(batch) == 1:
                 index, source, _ = batch[0]
-                yield EncodeResult(index, source, error=CorruptFile(source, "too large for the GPU's free memory"))
+                yield EncodeResult(
+                    index,
+                    source,
+                    error=DeviceOutOfMemory(source, "too large for the GPU's free memory; try again later"),
+                )
                 return
             half = len(batch) // 2
             self.batch_size = max(1, half)

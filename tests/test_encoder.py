@@ -5,7 +5,7 @@ import torch
 
 from engine.encoder import Encoder
 from engine.modality import Modality
-from engine.preprocess import CorruptFile, EmptyFile, UnsupportedFile
+from engine.preprocess import CorruptFile, DeviceOutOfMemory, EmptyFile, PreprocessError, UnsupportedFile, errors
 from tests.files import write_audio, write_depth_png, write_image, write_imu_csv
 
 
@@ -92,3 +92,22 @@ def test_decoder_crash_becomes_an_item_error(tmp_path, tiny_model, monkeypatch):
     monkeypatch.setitem(encoder_module.LOADERS, Modality.DEPTH, explode)
     [result] = Encoder(tiny_model).encode_files(Modality.DEPTH, [tmp_path / "x.png"])
     assert isinstance(result.error, CorruptFile) and "MemoryError" in str(result.error)
+
+
+def test_device_out_of_memory_is_transient_not_a_corrupt_file(tmp_path, tiny_model, monkeypatch):
+    def out_of_memory(modality, batch):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(tiny_model, "embed", out_of_memory)
+    paths = [write_image(tmp_path / f"{i}.png", seed=i) for i in range(3)]
+    results = Encoder(tiny_model, batch_size=4).encode_files(Modality.VISION, paths)
+    assert [type(r.error) for r in results] == [DeviceOutOfMemory] * 3  # halved down to single items
+    assert results[0].error.kind == "DeviceOutOfMemory" and type(results[0].error).transient
+
+
+def test_only_unreadable_files_and_device_memory_are_transient():
+    kinds = [k for k in vars(errors).values() if isinstance(k, type) and issubclass(k, PreprocessError)]
+    assert len(kinds) == 8
+    transient = {kind.__name__ for kind in kinds if kind.transient}
+    assert transient == {"UnreadableFile", "DeviceOutOfMemory"}
+    assert not CorruptFile.transient and not EmptyFile.transient and not PreprocessError.transient

@@ -13,6 +13,7 @@ import importlib
 from engine.modality import Modality
 from engine.preprocess.errors import (
     CorruptFile,
+    DeviceOutOfMemory,
     EmptyFile,
     FileTooLarge,
     InvalidSignal,
@@ -56,6 +57,7 @@ __all__ = [
     "LOADERS",
     "CorruptFile",
     "DepthSensor",
+    "DeviceOutOfMemory",
     "EmptyFile",
     "FileTooLarge",
     "InvalidSignal",

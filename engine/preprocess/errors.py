@@ -1,7 +1,9 @@
 """Typed errors for bad input, each naming the file and the reason.
 
 Loaders raise them; the encoder records them per item and moves on; the interfaces show
-``str(error)``, which reads ``<path>: <reason>``.
+``str(error)``, which reads ``<path>: <reason>``. ``transient`` says whether trying the same
+file again later can succeed (it was unreadable for now, or the device was out of memory), so
+an indexer knows which failures to retry on the next scan.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from pathlib import Path
 
 class PreprocessError(Exception):
     """A file (or text) that cannot become a model input."""
+
+    transient: bool = False
 
     def __init__(self, path: str | Path | None, reason: str):
         self.path = None if path is None else str(path)
@@ -23,7 +27,9 @@ class PreprocessError(Exception):
 
 
 class UnreadableFile(PreprocessError):
-    """Missing, a folder, or not permitted to read."""
+    """Missing, a folder, or not permitted to read: the drive may come back, the permission may change."""
+
+    transient = True
 
 
 class UnsupportedFile(PreprocessError):
@@ -44,3 +50,9 @@ class FileTooLarge(PreprocessError):
 
 class InvalidSignal(PreprocessError):
     """Decoded, but the content is unusable: no samples, all NaN/Inf, wrong shape, non-numeric cells."""
+
+
+class DeviceOutOfMemory(PreprocessError):
+    """The file is fine but the device had no memory for it at that moment: smaller batches or a later try can work."""
+
+    transient = True
