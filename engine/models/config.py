@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from engine.modality import Modality
+from engine.preprocess.spec import checked_fields
 
 
 @dataclass
@@ -58,11 +59,8 @@ class ImageBindConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> ImageBindConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown ImageBind config keys: {', '.join(unknown)}")
-        return cls(**values)
+        """A config from its ``to_dict`` form; ``TypeError``/``ValueError`` naming the key for anything else."""
+        return cls(**checked_fields(cls, values))
 
     def embed_dim(self, modality: Modality) -> int:
         return getattr(self, f"{modality.value}_embed_dim")

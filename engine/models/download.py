@@ -1,11 +1,13 @@
-"""Resumable HTTP download into the cache, with progress, cancellation and a size check.
+"""Resumable HTTP download into the cache, with progress, cancellation, a size and a SHA-256 check.
 
 Bytes go to ``<dest>.part``; an interrupted download continues from there with an HTTP Range
-request; the file is renamed into place only once its size is verified.
+request; the file is renamed into place only once its size (and, when one is pinned, its
+SHA-256, hashed as the bytes arrive) is verified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import urllib.error
@@ -33,6 +35,7 @@ def download(
     dest: str | Path,
     *,
     min_size: int | None = None,
+    sha256: str | None = None,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
     timeout: float = 60.0,
@@ -42,6 +45,7 @@ def download(
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     done = part.stat().st_size if part.exists() else 0
+    check = _Check(url, part, min_size, sha256)
     request = urllib.request.Request(
         url, headers={"User-Agent": "BindScope", **({"Range": f"bytes={done}-"} if done else {})}
     )
@@ -49,7 +53,8 @@ def download(
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as error:
         if error.code == 416 and done:  # the partial file is already whole
-            return _finish(part, dest, done, done, min_size, url)
+            check.hash_existing()
+            return _finish(part, dest, done, done, check)
         raise DownloadError(url, f"the server answered HTTP {error.code} {error.reason}") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
@@ -58,7 +63,9 @@ def download(
         ) from None
     with response:
         resumed = response.status == 206
-        if not resumed:
+        if resumed:
+            check.hash_existing()
+        else:
             done = 0
         length = response.headers.get("Content-Length")
         total = done + int(length) if length is not None else None
@@ -75,19 +82,40 @@ def download(
                 if not chunk:
                     break
                 out.write(chunk)
+                check.digest.update(chunk)
                 done += len(chunk)
                 if progress:
                     progress(done, total)
-    return _finish(part, dest, done, total, min_size, url)
+    return _finish(part, dest, done, total, check)
 
 
-def _finish(part: Path, dest: Path, done: int, total: int | None, min_size: int | None, url: str) -> Path:
+class _Check:
+    """What the finished file must be: at least ``min_size`` bytes and, when pinned, of SHA-256 ``sha256``."""
+
+    def __init__(self, url: str, part: Path, min_size: int | None, sha256: str | None):
+        self.url, self.part, self.min_size, self.sha256 = url, part, min_size, sha256
+        self.digest = hashlib.sha256()
+
+    def hash_existing(self) -> None:
+        """Hash the bytes an earlier run left in the partial file, before new ones are appended."""
+        with self.part.open("rb") as handle:
+            while block := handle.read(CHUNK):
+                self.digest.update(block)
+
+    def verify(self, done: int) -> None:
+        if self.min_size is not None and done < self.min_size:
+            self._reject(f"{done:,} bytes is smaller than the expected {self.min_size:,}")
+        if self.sha256 is not None and self.digest.hexdigest() != self.sha256.lower():
+            self._reject(f"the SHA-256 is {self.digest.hexdigest()}, not the expected {self.sha256}; it is damaged")
+
+    def _reject(self, reason: str) -> None:
+        self.part.unlink(missing_ok=True)
+        raise DownloadError(self.url, f"{reason}; the partial file was removed, run again to download it afresh")
+
+
+def _finish(part: Path, dest: Path, done: int, total: int | None, check: _Check) -> Path:
     if total is not None and done != total:
-        raise DownloadError(url, f"got {done:,} of {total:,} bytes; run again to resume")
-    if min_size is not None and done < min_size:
-        part.unlink(missing_ok=True)
-        raise DownloadError(
-            url, f"{done:,} bytes is smaller than the expected {min_size:,}; the partial file was removed"
-        )
+        raise DownloadError(check.url, f"got {done:,} of {total:,} bytes; run again to resume")
+    check.verify(done)
     os.replace(part, dest)
     return dest

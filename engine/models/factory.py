@@ -12,7 +12,7 @@ from engine.modality import Modality
 from engine.models.download import Progress, download
 from engine.models.imagebind import ImageBindModel
 from engine.models.runtime import Runtime, choose_runtime
-from engine.models.weights import WeightsError, check_compatible, read_state_dict
+from engine.models.weights import WeightsError, check_compatible, check_finite, read_state_dict
 from engine.models.zoo import ModelEntry, ModelUnavailable, resolve
 from engine.preprocess.spec import PreprocessSpec
 
@@ -56,7 +56,12 @@ def fetch_weights(
     if not entry.downloadable:
         raise ModelUnavailable(f"{entry.title}: weights not found at {entry.weights_path}")
     return download(
-        entry.weights.url, entry.weights_path, min_size=entry.weights.min_bytes, progress=progress, cancelled=cancelled
+        entry.weights.url,
+        entry.weights_path,
+        min_size=entry.weights.min_bytes,
+        sha256=entry.weights.sha256,
+        progress=progress,
+        cancelled=cancelled,
     )
 
 
@@ -73,6 +78,7 @@ def load_model(
 
     The network is built on the meta device and takes the checkpoint's (memory-mapped)
     tensors as they are, so ImageBind-huge loads without a 1.2 B-parameter random init.
+    Anything wrong with the file is a ``WeightsError`` naming it; a missing one, ``ModelUnavailable``.
     """
     entry = name_or_entry if isinstance(name_or_entry, ModelEntry) else resolve(name_or_entry)
     runtime = choose_runtime(device, precision)
@@ -88,9 +94,20 @@ def load_model(
             f"{path.stat().st_size:,} bytes is smaller than the expected {entry.weights.min_bytes:,}; the file is truncated",
         )
     state = read_state_dict(path)
-    with torch.device("meta"):
-        model = ImageBindModel(entry.config)
+    model = _empty_network(entry, path)
     check_compatible(model, state, path)
+    check_finite(model, state, path)
     model.load_state_dict(state, strict=True, assign=True)
     model = model.to(device=runtime.device, dtype=torch.float32).eval()
     return LoadedModel(entry, model, runtime)
+
+
+def _empty_network(entry: ModelEntry, path: Path) -> ImageBindModel:
+    """The network of ``entry``'s config on the meta device; a config read from a file may not build one."""
+    try:
+        with torch.device("meta"):
+            return ImageBindModel(entry.config)
+    except (TypeError, ValueError, ArithmeticError, AssertionError, RuntimeError) as error:
+        raise WeightsError(
+            path, f"its model config does not build a network ({type(error).__name__}: {error})"
+        ) from None

@@ -3,27 +3,44 @@
 ``.pth``/``.pt`` go through ``torch.load(weights_only=True, mmap=True)``; ``.safetensors``
 through safetensors. Every failure becomes one ``WeightsError`` that names the file and says
 what is wrong (missing, truncated, not a checkpoint, missing/unexpected keys, shape
-mismatches) instead of a traceback from deep inside torch.
+mismatches, NaN weights, damaged tensors) instead of a traceback from deep inside torch.
+
+Safetensors files written here carry a SHA-256 of their tensors in the metadata
+(``bindscope.sha256``); loading verifies it, so bytes damaged inside a tensor, which the
+format itself cannot notice, are caught.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import pickle
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from engine.models.errors import WeightsError
+from engine.models.safetensors_header import read_metadata
+
+CHECKSUM_METADATA_KEY = "bindscope.sha256"
 _WRAPPER_KEYS = ("state_dict", "model", "module")
 _MAX_LISTED = 6
-
-
-class WeightsError(Exception):
-    def __init__(self, path: str | Path, reason: str):
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+# torch dtype -> the name safetensors gives it in a file's header
+_SAFETENSORS_DTYPES = {
+    torch.float64: "F64",
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.int16: "I16",
+    torch.int8: "I8",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -41,7 +58,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         if "mmap" not in str(error):
             raise WeightsError(path, _describe_torch_error(error)) from None
         state = _load_without_mmap(path)  # legacy (pre-1.6) serialisation cannot be mapped
-    except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+    except Exception as error:  # a damaged archive can fail anywhere inside torch: one line, never a traceback
         raise WeightsError(path, _describe_torch_error(error)) from None
     return _unwrap(state, path)
 
@@ -49,18 +66,52 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 def _load_without_mmap(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError) as error:
+    except Exception as error:  # as above
         raise WeightsError(path, _describe_torch_error(error)) from None
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    expected = read_metadata(path).get(CHECKSUM_METADATA_KEY)
     try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as error:
+        tensors = load_file(str(path))
+    except Exception as error:  # SafetensorError, or anything else a damaged file provokes
         raise WeightsError(path, f"not a readable safetensors file ({error})") from None
+    if expected is not None and tensors_checksum(tensors) != expected:
+        raise WeightsError(path, "the tensors do not match their checksum; the file is damaged")
+    return tensors
+
+
+def checksum_of(path: str | Path) -> str | None:
+    """The tensors' SHA-256 that BindScope wrote into a safetensors file, from its header alone (fast).
+
+    None for other formats and for safetensors written without one; a ``WeightsError`` when
+    the file is missing or its header is unreadable. It identifies the weights: two files with
+    the same tensors have the same checksum, whatever else their metadata says.
+    """
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        return None
+    return read_metadata(path).get(CHECKSUM_METADATA_KEY)
+
+
+def tensors_checksum(tensors: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 over each tensor's name, dtype, shape and bytes, in sorted name order.
+
+    Each tensor contributes the length-prefixed JSON ``[name, dtype, shape]`` (dtype as
+    safetensors names it, ``"F16"``; torch's name for rarer ones) and then its bytes (little-endian, row-major): what a
+    safetensors file stores, so the same checksum can be recomputed from a loaded file.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        dtype = _SAFETENSORS_DTYPES.get(tensor.dtype, str(tensor.dtype))
+        head = json.dumps([name, dtype, list(tensor.shape)]).encode()
+        digest.update(len(head).to_bytes(8, "little"))
+        digest.update(head)
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
 
 
 def _describe_torch_error(error: Exception) -> str:
@@ -83,7 +134,9 @@ def _unwrap(state, path: Path) -> dict[str, torch.Tensor]:
         if inner is None:
             break
         state = inner
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
         raise WeightsError(path, "not a state dict of tensors")
     if state and all(k.startswith("module.") for k in state):
         state = {k.removeprefix("module."): v for k, v in state.items()}
@@ -91,7 +144,7 @@ def _unwrap(state, path: Path) -> dict[str, torch.Tensor]:
 
 
 def check_compatible(model: nn.Module, state: dict[str, torch.Tensor], path: str | Path) -> None:
-    """Raise a ``WeightsError`` listing missing/unexpected keys and shape mismatches, if any."""
+    """Raise a ``WeightsError`` listing missing/unexpected keys, shape and dtype mismatches, if any."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
@@ -100,8 +153,18 @@ def check_compatible(model: nn.Module, state: dict[str, torch.Tensor], path: str
         for k in expected
         if k in state and state[k].shape != expected[k].shape
     ]
+    wrong_kind = [
+        f"{k} (file {state[k].dtype}, model {expected[k].dtype})"
+        for k in expected
+        if k in state and state[k].is_floating_point() != expected[k].is_floating_point()
+    ]
     problems = []
-    for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched)):
+    for label, keys in (
+        ("missing keys", missing),
+        ("unexpected keys", unexpected),
+        ("shape mismatches", mismatched),
+        ("dtype mismatches", wrong_kind),
+    ):
         if keys:
             shown = ", ".join(keys[:_MAX_LISTED]) + (
                 f" and {len(keys) - _MAX_LISTED} more" if len(keys) > _MAX_LISTED else ""
@@ -111,10 +174,24 @@ def check_compatible(model: nn.Module, state: dict[str, torch.Tensor], path: str
         raise WeightsError(path, "does not fit this model config; " + "; ".join(problems))
 
 
+def check_finite(model: nn.Module, state: Mapping[str, torch.Tensor], path: str | Path) -> None:
+    """Refuse weights holding NaN (or, in a parameter, infinity): every embedding made with them would be NaN.
+
+    Buffers may hold infinity on purpose: the text encoder's causal mask is -inf above the diagonal.
+    """
+    parameters = {name for name, _ in model.named_parameters()}
+    for name, tensor in state.items():
+        if not tensor.is_floating_point():
+            continue
+        bad = ~torch.isfinite(tensor) if name in parameters else torch.isnan(tensor)
+        if bool(bad.any()):
+            raise WeightsError(path, f"tensor {name} holds NaN or infinite values; the checkpoint is damaged")
+
+
 def save_safetensors(
     model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None, dtype: torch.dtype | None = None
 ) -> Path:
-    """Write the model's tensors (optionally cast, e.g. to float16 to halve a shipped file)."""
+    """Write the model's tensors (optionally cast, e.g. to float16 to halve a shipped file) and their checksum."""
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -125,5 +202,5 @@ def save_safetensors(
         if dtype is not None and value.is_floating_point():
             value = value.to(dtype)
         tensors[key] = value.contiguous()
-    save_file(tensors, str(path), metadata=metadata)
+    save_file(tensors, str(path), metadata={**(metadata or {}), CHECKSUM_METADATA_KEY: tensors_checksum(tensors)})
     return path

@@ -4,6 +4,7 @@ Like open_clip's pretrained registry: ``imagebind-huge`` is the released checkpo
 downloaded on request into the user cache; a path to a ``.pth``/``.safetensors`` file works
 too (safetensors written by BindScope carry their config and spec in the file's metadata; a
 ``<name>.json`` beside any checkpoint can give them; otherwise the huge config is assumed).
+A description that cannot be read or used is a ``WeightsError`` naming its file and the reason.
 """
 
 from __future__ import annotations
@@ -14,14 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.models.config import ImageBindConfig
+from engine.models.errors import ModelUnavailable, WeightsError
+from engine.models.safetensors_header import read_metadata
 from engine.preprocess.spec import PreprocessSpec
 
 CONFIG_METADATA_KEY = "bindscope.config"
 SPEC_METADATA_KEY = "bindscope.spec"
-
-
-class ModelUnavailable(Exception):
-    """A model name that is unknown, or whose weights are not on this machine."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +29,7 @@ class WeightSource:
     url: str | None = None
     min_bytes: int | None = None  # a smaller file is truncated
     bundled: Path | None = None  # shipped inside the application
+    sha256: str | None = None  # of the whole file, when published: a download is verified against it
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,7 @@ IMAGEBIND_HUGE = ModelEntry(
         filename="imagebind_huge.pth",
         url="https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth",
         min_bytes=1_200_786_990 * 4,  # its float32 parameters alone
+        sha256=None,  # the authors publish none, and it could not be computed where this was written
     ),
     summary="The released ImageBind (Girdhar et al., CVPR 2023): 1.2 B parameters, 4.5 GB download.",
 )
@@ -176,7 +177,7 @@ def default_entry(preferred: str | None = None) -> ModelEntry | None:
     if preferred:
         try:
             entry = resolve(preferred)
-        except ModelUnavailable:
+        except (ModelUnavailable, WeightsError):
             entry = None
         if entry is not None and entry.available:
             return entry
@@ -201,27 +202,44 @@ def _local_entry(path: Path) -> ModelEntry:
 
 def _described_config(path: Path) -> tuple[ImageBindConfig, PreprocessSpec]:
     """Config and spec from safetensors metadata, else a JSON beside the file, else ImageBind-huge's."""
-    described: dict = {}
+    source, described = path, {}
     if path.suffix == ".safetensors" and path.is_file():
-        from safetensors import SafetensorError, safe_open
-
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                metadata = handle.metadata() or {}
-        except (SafetensorError, OSError):  # the weights loader reports an unreadable file
-            metadata = {}
-        if CONFIG_METADATA_KEY in metadata:
-            described = {"config": json.loads(metadata[CONFIG_METADATA_KEY])}
-            if SPEC_METADATA_KEY in metadata:
-                described["spec"] = json.loads(metadata[SPEC_METADATA_KEY])
+        described = _metadata_description(path)
     sidecar = path.with_suffix(".json")
     if not described and sidecar.is_file():
-        described = json.loads(sidecar.read_text(encoding="utf-8"))
+        source, described = sidecar, _sidecar_description(sidecar)
     if "config" not in described:
         return IMAGEBIND_HUGE.config, IMAGEBIND_HUGE.spec
-    config = ImageBindConfig.from_dict(described["config"])
-    spec = PreprocessSpec.from_dict(described["spec"]) if "spec" in described else spec_for(config)
+    try:
+        config = ImageBindConfig.from_dict(described["config"])
+        spec = PreprocessSpec.from_dict(described["spec"]) if "spec" in described else spec_for(config)
+    except (TypeError, ValueError) as error:
+        raise WeightsError(source, f"the model description is not usable ({error})") from None
     return config, spec
+
+
+def _metadata_description(path: Path) -> dict:
+    metadata = read_metadata(path)
+    described = {}
+    for key, name in ((CONFIG_METADATA_KEY, "config"), (SPEC_METADATA_KEY, "spec")):
+        if key in metadata:
+            try:
+                described[name] = json.loads(metadata[key])
+            except ValueError as error:
+                raise WeightsError(path, f"the metadata {key!r} is not valid JSON ({error})") from None
+    return described
+
+
+def _sidecar_description(sidecar: Path) -> dict:
+    try:
+        described = json.loads(sidecar.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise WeightsError(sidecar, f"cannot read the model description ({error.strerror or error})") from None
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError alike
+        raise WeightsError(sidecar, f"the model description is not valid JSON ({error})") from None
+    if not isinstance(described, dict):
+        raise WeightsError(sidecar, f"the model description must be a JSON object, got {type(described).__name__}")
+    return described
 
 
 def metadata_for(config: ImageBindConfig, spec: PreprocessSpec) -> dict[str, str]:

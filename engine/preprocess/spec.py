@@ -7,6 +7,7 @@ paper's Omnivore recipe for depth); a smaller model carries its own spec beside 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -66,16 +67,52 @@ class PreprocessSpec:
 
     @classmethod
     def from_dict(cls, values: dict) -> PreprocessSpec:
-        values = dict(values)
-        if isinstance(values.get("depth_sensor"), dict):
-            values["depth_sensor"] = DepthSensor(**values["depth_sensor"])
-        for key in ("image_mean", "image_std"):
-            if key in values:
-                values[key] = tuple(values[key])
+        """A spec from its ``to_dict`` form; ``TypeError``/``ValueError`` naming the key for anything else."""
+        values = checked_fields(cls, values)
+        if "depth_sensor" in values:
+            values["depth_sensor"] = DepthSensor(**checked_fields(DepthSensor, values["depth_sensor"]))
         return cls(**values)
 
     def replace(self, **changes) -> PreprocessSpec:
         return dataclasses.replace(self, **changes)
+
+
+def checked_fields(cls, values) -> dict:
+    """``values`` for the dataclass ``cls``, each checked against its default's type; lists become tuples.
+
+    Configs and specs are read from files (a checkpoint's metadata, a JSON beside it): a wrong
+    key or type must fail here, naming it, not as a ``TypeError`` deep inside a model.
+    """
+    if not isinstance(values, dict):
+        raise TypeError(f"expected a JSON object of {cls.__name__} fields, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(map(str, unknown))}")
+    checked = {}
+    for name, value in values.items():
+        default = fields[name].default
+        if default is dataclasses.MISSING:
+            default = fields[name].default_factory()
+        checked[name] = _checked_value(f"{cls.__name__}.{name}", value, default)
+    return checked
+
+
+def _checked_value(name: str, value, default):
+    if dataclasses.is_dataclass(default):
+        if not isinstance(value, dict):
+            raise TypeError(f"{name} must be an object, got {type(value).__name__}")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)) or len(value) != len(default):
+            raise TypeError(f"{name} must be a list of {len(default)} numbers, got {value!r:.60}")
+        return tuple(_checked_value(f"{name}[{i}]", v, d) for i, (v, d) in enumerate(zip(value, default, strict=True)))
+    wanted = int if isinstance(default, int) else (int, float)
+    if isinstance(value, bool) or not isinstance(value, wanted):
+        raise TypeError(f"{name} must be {'an integer' if wanted is int else 'a number'}, got {value!r:.60}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
 
 
 DEFAULT_SPEC = PreprocessSpec()

@@ -5,7 +5,7 @@ import pytest
 from engine.models.factory import load_model
 from engine.models.runtime import RuntimeUnavailable, choose_runtime
 from engine.models.weights import WeightsError
-from engine.models.zoo import IMAGEBIND_HUGE, ModelUnavailable, resolve
+from engine.models.zoo import DEMO, IMAGEBIND_HUGE, ModelUnavailable, default_entry, resolve
 
 
 def test_huge_resolves_to_reference_config_and_spec(monkeypatch, tmp_path):
@@ -49,3 +49,18 @@ def test_runtime_choices():
         choose_runtime("cpu", "float16")
     with pytest.raises(RuntimeUnavailable, match="unknown device"):
         choose_runtime("tpu")
+
+
+def test_a_broken_preferred_checkpoint_falls_back_to_what_is_available(monkeypatch, tmp_path):
+    monkeypatch.setenv("BINDSCOPE_CACHE_DIR", str(tmp_path))
+    (tmp_path / "mine.pth").write_bytes(b"not a checkpoint")
+    (tmp_path / "mine.json").write_text("{broken")
+    with pytest.raises(WeightsError, match="mine.json: the model description is not valid JSON"):
+        resolve(str(tmp_path / "mine.pth"))
+    assert default_entry(str(tmp_path / "mine.pth")).name == "demo"
+
+
+def test_the_shipped_demo_model_carries_its_checksum():
+    from engine.models.weights import checksum_of, read_state_dict, tensors_checksum
+
+    assert checksum_of(DEMO.weights_path) == tensors_checksum(read_state_dict(DEMO.weights_path))
