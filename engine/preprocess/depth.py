@@ -16,17 +16,24 @@ nearest; that is what the checkpoint saw during training.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from engine.preprocess.arrays import load_array
+from engine.preprocess.arrays import ArrayCap, load_array
 from engine.preprocess.detect import ARRAY_EXTENSIONS
 from engine.preprocess.errors import InvalidSignal
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
+from engine.preprocess.pixels import import_dependencies as import_picture_plugins
 from engine.preprocess.pixels import is_sixteen_bit, open_picture, resize_center_crop, to_gray_array
 from engine.preprocess.spec import DEFAULT_SPEC, DepthSensor, PreprocessSpec
+
+
+def import_dependencies() -> None:
+    """Depth pictures are decoded by Pillow: import its format plugins now."""
+    import_picture_plugins()
 
 
 def depth_to_disparity(
@@ -49,7 +56,8 @@ def read_disparity(
 ) -> np.ndarray:
     """A depth file -> [H, W] disparity in [0, 1] (before resizing and normalisation)."""
     if Path(path).suffix.lower() in ARRAY_EXTENSIONS:
-        depth = _plane(load_array(path, preferred_keys=("depth",), limits=limits), path)
+        pixels = ArrayCap("pixel", limits.max_pixels, math.prod)
+        depth = _plane(load_array(path, ("depth",), limits, pixels), path)
         if not np.isfinite(depth).any():
             raise InvalidSignal(path, "every depth value is NaN or infinite")
         if (depth < 0).any():

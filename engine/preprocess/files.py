@@ -10,13 +10,26 @@ from engine.preprocess.errors import EmptyFile, FileTooLarge, UnreadableFile
 
 @dataclass(frozen=True)
 class Limits:
-    """Caps that keep one hostile or accidental file from exhausting memory."""
+    """Caps that keep one hostile or accidental file from exhausting memory or poisoning the model.
+
+    Sizes are checked from headers before anything is expanded: a picture's dimensions, a
+    sound's frame count, a ``.npy``/``.npz`` member's shape and dtype (``max_array_bytes``:
+    the largest depth map the pixel cap allows, as float64, fits).
+
+    ``max_imu_magnitude`` bounds every IMU value (m/s^2 or rad/s). A million is beyond any
+    motion sensor: shock accelerometers stop near 100,000 g (about 1e6 m/s^2), gyroscopes
+    at a few hundred rad/s, and even raw 16-bit counts or readings left in mg or deg/s stay
+    far below it. Larger values mean a corrupt or mislabelled file, and values near 1e19 make
+    the model's float32 layer norms overflow into NaN.
+    """
 
     max_file_bytes: int = 2 * 1024**3
     max_text_bytes: int = 1024**2
     max_pixels: int = 120_000_000
     max_audio_seconds: float = 4 * 3600.0
     max_imu_rows: int = 10_000_000
+    max_array_bytes: int = 1024**3
+    max_imu_magnitude: float = 1e6
 
 
 DEFAULT_LIMITS = Limits()

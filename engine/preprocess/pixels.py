@@ -18,6 +18,11 @@ SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
 _SIGNATURES = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*", b"RIFF")
 
 
+def import_dependencies() -> None:
+    """Import every Pillow format plugin now: ``Image.open`` would import them on first use, in whatever thread."""
+    Image.init()
+
+
 def open_picture(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
     """Open, bound-check and fully decode a picture; EXIF orientation applied, first frame only.
 

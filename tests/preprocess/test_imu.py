@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import torch
 
-from engine.preprocess import CorruptFile, InvalidSignal, load_imu
+from engine.preprocess import CorruptFile, FileTooLarge, InvalidSignal, Limits, load_imu
 from engine.preprocess.imu import column_role
 from engine.preprocess.spec import PreprocessSpec
 from tests.files import imu_signal, write_imu_csv
@@ -142,3 +144,78 @@ def test_binary_csv(tmp_path):
     (tmp_path / "b.csv").write_bytes(b"\x00\x01\x02\xff\xfe")
     with pytest.raises(CorruptFile, match="b.csv"):
         load_imu(tmp_path / "b.csv")
+
+
+def test_a_spike_beyond_any_sensor_is_refused(tmp_path):
+    (tmp_path / "s_imu.csv").write_text("ax,ay,az,gx,gy,gz\n1e25,0,0,0,0,0\n0,0,0,0,0,0\n")
+    with pytest.raises(
+        InvalidSignal, match=r"s_imu.csv: channel ax reads 1e\+25 at sample 1, beyond any motion sensor"
+    ):
+        load_imu(tmp_path / "s_imu.csv")
+    _, data = imu_signal()
+    data[7, 4] = -3e7
+    np.save(tmp_path / "spike.npy", data)
+    with pytest.raises(InvalidSignal, match="channel gy reads -3e\\+07 at sample 8"):
+        load_imu(tmp_path / "spike.npy")
+
+
+def test_large_but_physical_values_and_infinity_are_read(tmp_path):
+    (tmp_path / "hard.csv").write_text("ax,ay,az,gx,gy,gz\n1e6,-1e6,0,0,0,32768\ninf,0,0,0,0,0\n0,0,0,0,0,0\n")
+    out = load_imu(tmp_path / "hard.csv")
+    assert out[0, 0] == 1e6 and out[0, 1] == 0.5e6  # infinity is a missing cell, interpolated
+    with pytest.raises(InvalidSignal, match="beyond any motion sensor"):
+        load_imu(tmp_path / "hard.csv", limits=Limits(max_imu_magnitude=1e5))
+
+
+def test_nul_bytes_are_refused_before_the_file_is_read(tmp_path):
+    """A header, then a 256 MiB hole: refused at the first line of NULs, with a few KiB of memory."""
+    path = tmp_path / "big_imu.csv"
+    path.write_text("ax,ay,az,gx,gy,gz\n")
+    with path.open("r+b") as handle:
+        handle.truncate(256 * 1024**2)  # sparse: no disk used
+    tracemalloc.start()
+    try:
+        with pytest.raises(CorruptFile, match="big_imu.csv: binary data in a CSV file"):
+            load_imu(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024**2, f"{peak:,} bytes traced"
+
+
+def test_a_line_without_end_is_refused(tmp_path):
+    (tmp_path / "long.csv").write_text("ax,ay,az,gx,gy,gz\n" + "1," * 50_000)
+    with pytest.raises(CorruptFile, match="long.csv: line 2 is longer than 65,536 characters"):
+        load_imu(tmp_path / "long.csv")
+
+
+def test_csv_rows_stop_at_the_limit(tmp_path):
+    path = write_imu_csv(tmp_path / "rows.csv", samples=3000)
+    with pytest.raises(FileTooLarge, match=r"rows.csv: over the 1,000-row limit at line 1,002; stopped reading there"):
+        load_imu(path, limits=Limits(max_imu_rows=1000))
+    assert load_imu(path, limits=Limits(max_imu_rows=3000)).shape == (6, 2000)
+
+
+def test_csv_memory_does_not_grow_with_the_text(tmp_path):
+    """20 MB of notes beside 20,000 samples: the loader keeps the numbers, never the whole text."""
+    _, data = imu_signal(samples=20_000)
+    note = "x" * 1000
+    rows = "".join(",".join(f"{v:.6g}" for v in row) + f",{note}\n" for row in data)
+    path = tmp_path / "notes.csv"
+    path.write_text("ax,ay,az,gx,gy,gz,note\n" + rows)
+    tracemalloc.start()
+    try:
+        load_imu(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < path.stat().st_size / 2, f"{peak:,} bytes traced for a {path.stat().st_size:,}-byte file"
+
+
+def test_line_numbers_count_every_line_of_the_file(tmp_path):
+    (tmp_path / "c.csv").write_text("# recorded on a phone\nax,ay,az,gx,gy,gz\n\n1,2,3,4,5,6\n1,2,x,4,5,6\n")
+    with pytest.raises(InvalidSignal, match=r"line 5, column 'az': 'x' is not a number"):
+        load_imu(tmp_path / "c.csv")
+    (tmp_path / "short.csv").write_text("ax,ay,az,gx,gy,gz\r\n1,2,3,4,5,6\r\n1,2,3\r\n")
+    with pytest.raises(InvalidSignal, match=r"line 3: 3 cells, expected 6"):
+        load_imu(tmp_path / "short.csv")
