@@ -1,10 +1,12 @@
 """Embed many items of one modality in batches, with decoding running ahead in worker threads.
 
 Decoders (Pillow, libsndfile, NumPy, torchvision) release the GIL, so a small thread pool
-keeps the next batches decoded while the model runs on the current one. On CUDA, batches
-are pinned and copied without blocking, and a batch that runs out of memory is split in
-half and retried. A bad item becomes an ``EncodeResult`` with its error; it never stops
-the batch.
+keeps the next batches decoded while the model runs on the current one; the loader and what
+it imports are imported before the pool starts, since imports racing in threads fail. On
+CUDA, batches are pinned and copied without blocking, and a batch that runs out of memory is
+split in half and retried. A bad item becomes an ``EncodeResult`` with its error; it never
+stops the batch. Every embedding is checked finite: an input that drives the model out of
+range is an ``InvalidSignal`` on its item, never a NaN vector.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ import torch
 
 from engine.modality import Modality
 from engine.models.factory import LoadedModel
-from engine.preprocess import LOADERS, DeviceOutOfMemory, InvalidSignal, PreprocessError, tokenize
+from engine.preprocess import DeviceOutOfMemory, InvalidSignal, PreprocessError, prepare_loader, tokenize
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
 from engine.preprocess.safe import load_safely
 
 Progress = Callable[[int, int], None]
+_OUT_OF_RANGE = "the model's output is not finite (NaN or infinity): the input drives it out of range"
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Encoder:
         return sorted(self.iter_files(modality, paths, progress, cancelled), key=lambda r: r.index)
 
     def encode_texts(self, texts: Sequence[str]) -> list[EncodeResult]:
+        prepare_loader(Modality.TEXT)
         return sorted(self._iterate(Modality.TEXT, list(texts), self._tokenize), key=lambda r: r.index)
 
     def iter_files(
@@ -81,7 +85,7 @@ class Encoder:
         cancelled: Callable[[], bool] = lambda: False,
     ) -> Iterator[EncodeResult]:
         """Results as batches finish (not in input order); stops early, cleanly, when ``cancelled()``."""
-        loader = LOADERS[modality]
+        loader = prepare_loader(modality)
         spec, limits = self.model.spec, self.limits
         return self._iterate(
             modality, [str(p) for p in paths], lambda source: loader(source, spec, limits=limits), progress, cancelled
@@ -169,7 +173,11 @@ class Encoder:
                     index, source, error=InvalidSignal(source, f"the model could not encode it ({error})")
                 )
             return
-        norms = outputs.norm(dim=-1).clamp_min(1e-12)
-        embeddings = (outputs / norms[:, None]).numpy()
+        norms = outputs.norm(dim=-1)
+        embeddings = outputs / norms.clamp_min(1e-12)[:, None]
+        usable = torch.isfinite(embeddings).all(dim=-1) & torch.isfinite(norms) & (norms > 0)
         for row, (index, source, _) in enumerate(batch):
-            yield EncodeResult(index, source, embeddings[row], float(norms[row]))
+            if usable[row]:
+                yield EncodeResult(index, source, embeddings[row].numpy(), float(norms[row]))
+            else:
+                yield EncodeResult(index, source, error=InvalidSignal(source, _OUT_OF_RANGE))

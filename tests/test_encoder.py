@@ -1,11 +1,27 @@
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 import torch
 
 from engine.encoder import Encoder
 from engine.modality import Modality
-from engine.preprocess import CorruptFile, DeviceOutOfMemory, EmptyFile, PreprocessError, UnsupportedFile, errors
+from engine.preprocess import (
+    CorruptFile,
+    DeviceOutOfMemory,
+    EmptyFile,
+    InvalidSignal,
+    Limits,
+    PreprocessError,
+    UnsupportedFile,
+    errors,
+)
 from tests.files import write_audio, write_depth_png, write_image, write_imu_csv
 
 
@@ -84,12 +100,12 @@ def test_videos_and_pictures_batch_separately(tmp_path, tiny_model):
 
 
 def test_decoder_crash_becomes_an_item_error(tmp_path, tiny_model, monkeypatch):
-    from engine import encoder as encoder_module
+    from engine.preprocess import depth as depth_module
 
     def explode(path, spec=None, *, limits=None):
         raise MemoryError("decoder ran out of memory")
 
-    monkeypatch.setitem(encoder_module.LOADERS, Modality.DEPTH, explode)
+    monkeypatch.setattr(depth_module, "load_depth", explode)
     [result] = Encoder(tiny_model).encode_files(Modality.DEPTH, [tmp_path / "x.png"])
     assert isinstance(result.error, CorruptFile) and "MemoryError" in str(result.error)
 
@@ -111,3 +127,103 @@ def test_only_unreadable_files_and_device_memory_are_transient():
     transient = {kind.__name__ for kind in kinds if kind.transient}
     assert transient == {"UnreadableFile", "DeviceOutOfMemory"}
     assert not CorruptFile.transient and not EmptyFile.transient and not PreprocessError.transient
+
+
+def test_non_finite_output_is_an_invalid_signal_on_that_item_only(tmp_path, tiny_model):
+    spike = tmp_path / "s_imu.csv"
+    spike.write_text("ax,ay,az,gx,gy,gz\n1e25,0,0,0,0,0\n0,0,0,0,0,0\n")
+    paths = [write_imu_csv(tmp_path / "a.csv"), spike, write_imu_csv(tmp_path / "b.csv", samples=300)]
+    unbounded = Limits(max_imu_magnitude=float("inf"))  # let the spike reach the model
+    results = Encoder(tiny_model, batch_size=4, limits=unbounded).encode_files(Modality.IMU, paths)
+    assert [r.ok for r in results] == [True, False, True]
+    assert isinstance(results[1].error, InvalidSignal) and results[1].embedding is None
+    assert str(results[1].error).startswith(f"{spike}: the model's output is not finite")
+    assert all(np.isfinite(r.embedding).all() and np.isfinite(r.scale) for r in results if r.ok)
+    [refused] = Encoder(tiny_model).encode_files(Modality.IMU, [spike])  # the loader's cap, before the model
+    assert isinstance(refused.error, InvalidSignal) and "beyond any motion sensor" in str(refused.error)
+
+
+def test_every_output_row_is_checked(tmp_path, tiny_model, monkeypatch):
+    rows = torch.tensor([[1.0, 0.0], [float("nan"), 1.0], [0.0, 0.0], [float("inf"), 0.0], [3e38, 3e38]])
+    monkeypatch.setattr(tiny_model, "embed", lambda modality, batch: rows[: len(batch)])
+    paths = [write_image(tmp_path / f"{i}.png", seed=i) for i in range(5)]
+    results = Encoder(tiny_model, batch_size=8).encode_files(Modality.VISION, paths)
+    assert [r.ok for r in results] == [True, False, False, False, False]
+    assert all(isinstance(r.error, InvalidSignal) for r in results[1:])
+
+
+DECODE_THREADS_SCRIPT = """
+import json, sys
+from concurrent import futures
+from pathlib import Path
+
+import numpy as np
+
+from engine import encoder as encoder_module
+from engine.modality import Modality
+from tests.conftest import tiny_entry
+from tests.files import write_audio, write_depth_png, write_image, write_imu_csv
+
+modules_at_pool_start = []
+
+
+class RecordingPool(futures.ThreadPoolExecutor):
+    def __init__(self, *args, **kwargs):
+        modules_at_pool_start.append(set(sys.modules))
+        super().__init__(*args, **kwargs)
+
+
+encoder_module.ThreadPoolExecutor = RecordingPool
+from engine.models.factory import LoadedModel
+from engine.models.imagebind import ImageBindModel
+from engine.models.runtime import choose_runtime
+
+folder = Path(sys.argv[1])
+np.save(folder / "d.npy", np.ones((40, 50), np.float32))
+np.savez_compressed(folder / "d.npz", depth=np.ones((40, 50)))
+np.savez(folder / "i.npz", imu=np.ones((6, 300)), timestamps=np.arange(300) / 200)
+(folder / "c.txt").write_text("a caption")
+files = {
+    Modality.AUDIO: [write_audio(folder / f"{i}.wav", rate=22050, freq=300 + 20 * i) for i in range(12)],
+    Modality.VISION: [write_image(folder / "a.png"), write_image(folder / "b.jpg", seed=1)],
+    Modality.DEPTH: [write_depth_png(folder / "d.png"), folder / "d.npy", folder / "d.npz"],
+    Modality.THERMAL: [write_image(folder / "t.tif")],
+    Modality.IMU: [write_imu_csv(folder / "i.csv"), folder / "i.npz"],
+    Modality.TEXT: [folder / "c.txt"],
+}
+entry = tiny_entry()
+model = LoadedModel(entry, ImageBindModel(entry.config).eval(), choose_runtime("cpu"))
+report = {}
+for modality, paths in files.items():
+    results = encoder_module.Encoder(model, batch_size=4, workers=12).encode_files(modality, paths)
+    imported = set(sys.modules) - modules_at_pool_start[-1]
+    report[modality.value] = {
+        "errors": [str(r.error) for r in results if not r.ok],
+        "imported_while_decoding": sorted(m for m in imported if m.split(".")[0] not in sys.stdlib_module_names),
+    }
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.slow
+def test_decode_threads_never_import_a_library(tmp_path):
+    """Two threads importing torchaudio at once failed valid WAVs; so nothing is imported on a decode thread.
+
+    A fresh interpreter (nothing imported yet), twelve decode threads per modality; every
+    library a loader needs must already be imported when the pool starts, which is checked
+    exactly rather than by hoping a race shows up.
+    """
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", DECODE_THREADS_SCRIPT, str(tmp_path)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert set(report) == {m.value for m in Modality}
+    for modality, outcome in report.items():
+        assert outcome == {"errors": [], "imported_while_decoding": []}, modality

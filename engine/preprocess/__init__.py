@@ -3,12 +3,14 @@
 ``LOADERS[modality]`` is the loader of a modality; each raises a typed ``PreprocessError``
 naming the file and the reason for bad input; ``detect.py`` says which files are which
 modality. The loaders (and torch) are imported on first use, so the error types and limits
-stay cheap to import for the desktop app's start-up.
+stay cheap to import for the desktop app's start-up; ``prepare_loader`` imports one loader
+and everything it would import on first use, for code about to call it from many threads.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 
 from engine.modality import Modality
 from engine.preprocess.errors import (
@@ -51,6 +53,21 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def prepare_loader(modality: Modality) -> Callable:
+    """The modality's loader, its module and the libraries it imports on first use all imported now, here.
+
+    Imports are not safe to race: two decode threads importing torchaudio at once saw it
+    half-initialised (``KeyError: 'torchaudio'``) and failed valid files. So whoever starts
+    decode threads calls this first, on its own thread. A loader module lists what it
+    imports lazily in its ``import_dependencies()``.
+    """
+    name = _LOADER_NAMES[modality]
+    module = importlib.import_module(_LAZY[name])
+    if hasattr(module, "import_dependencies"):
+        module.import_dependencies()
+    return getattr(module, name)
+
+
 __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_SPEC",
@@ -72,5 +89,6 @@ __all__ = [
     "load_imu",
     "load_text",
     "load_thermal",
+    "prepare_loader",
     "tokenize",
 ]

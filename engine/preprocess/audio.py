@@ -9,6 +9,7 @@ frames and normalise with the fixed mean and std.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,13 @@ from engine.preprocess.spec import DEFAULT_SPEC, PreprocessSpec
 
 FRAME_LENGTH_MS = 25.0
 FRAME_SHIFT_MS = 10.0
+_IMPORTED_ON_FIRST_USE = ("soundfile", "torchaudio.compliance.kaldi", "torchaudio.functional")
+
+
+def import_dependencies() -> None:
+    """Import the decoder and torchaudio now (they are imported on first use, to keep start-up light)."""
+    for name in _IMPORTED_ON_FIRST_USE:
+        importlib.import_module(name)
 
 
 def read_waveform(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[torch.Tensor, int]:

@@ -22,8 +22,16 @@ from engine.preprocess.clips import clip_spans
 from engine.preprocess.detect import VIDEO_EXTENSIONS
 from engine.preprocess.errors import CorruptFile, InvalidSignal
 from engine.preprocess.files import DEFAULT_LIMITS, Limits, check_file
+from engine.preprocess.pixels import import_dependencies as import_picture_plugins
 from engine.preprocess.pixels import is_sixteen_bit, open_picture
 from engine.preprocess.spec import DEFAULT_SPEC, PreprocessSpec
+
+
+def import_dependencies() -> None:
+    """Import Pillow's plugins, torchvision's transforms and OpenCV now (each is imported on first use)."""
+    import_picture_plugins()
+    import cv2  # noqa: F401
+    import torchvision.transforms  # noqa: F401
 
 
 @lru_cache(maxsize=8)

@@ -23,6 +23,11 @@ def _tokenizer():
     return SimpleTokenizer()
 
 
+def import_dependencies() -> None:
+    """Build the tokenizer now (open_clip is imported and its vocabulary read on first use)."""
+    _tokenizer()
+
+
 def tokenize(texts: str | list[str], spec: PreprocessSpec | None = None) -> torch.Tensor:
     """Texts -> LongTensor [N, context_length] (start token, BPE ids, end token, zero padding)."""
     spec = spec or DEFAULT_SPEC

@@ -17,8 +17,14 @@ import torch
 
 from engine.preprocess.errors import InvalidSignal
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
+from engine.preprocess.pixels import import_dependencies as import_picture_plugins
 from engine.preprocess.pixels import is_sixteen_bit, open_picture, resize_center_crop, to_gray_array
 from engine.preprocess.spec import DEFAULT_SPEC, PreprocessSpec
+
+
+def import_dependencies() -> None:
+    """Thermal pictures are decoded by Pillow: import its format plugins now."""
+    import_picture_plugins()
 
 
 def read_thermal(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
