@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
+import os
 import sys
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 STARTED = time.perf_counter()
+EXIT_UNUSABLE = 2
+
+# System libraries Qt's xcb platform plugin links that minimal Linux installs lack (bare Debian:
+# the first three), as (soname, Debian/Ubuntu package, Fedora package). Without one, Qt aborts
+# inside QApplication with "no Qt platform plugin could be initialized", naming none of them.
+XCB_LIBRARIES = (
+    ("libxcb-cursor.so.0", "libxcb-cursor0", "xcb-util-cursor"),
+    ("libxcb-icccm.so.4", "libxcb-icccm4", "xcb-util-wm"),
+    ("libxcb-keysyms.so.1", "libxcb-keysyms1", "xcb-util-keysyms"),
+    ("libxcb-image.so.0", "libxcb-image0", "xcb-util-image"),
+    ("libxcb-render-util.so.0", "libxcb-render-util0", "xcb-util-renderutil"),
+    ("libxcb-util.so.1", "libxcb-util1", "xcb-util"),
+    ("libxkbcommon-x11.so.0", "libxkbcommon-x11-0", "libxkbcommon-x11"),
+)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -33,8 +50,48 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def can_load(soname: str) -> bool:
+    """Whether the dynamic loader finds a library, asked the way Qt will ask (dlopen: under a millisecond,
+    and LD_LIBRARY_PATH counts; ``ctypes.util.find_library`` runs ldconfig, 10-40 ms a name, and ignores it)."""
+    try:
+        ctypes.CDLL(soname)
+    except OSError:
+        return False
+    return True
+
+
+def qt_would_use_xcb(environ: Mapping[str, str] = os.environ, system: str = sys.platform) -> bool:
+    """Linux with no platform chosen (or xcb chosen), outside a Wayland session where Qt picks Wayland."""
+    chosen = environ.get("QT_QPA_PLATFORM", "")
+    if not system.startswith("linux") or (chosen and not chosen.startswith("xcb")):
+        return False
+    return bool(chosen) or environ.get("XDG_SESSION_TYPE") != "wayland"
+
+
+def platform_plugin_problem(
+    load: Callable[[str], bool] = can_load, environ: Mapping[str, str] = os.environ, system: str = sys.platform
+) -> str | None:
+    """One line naming the libraries Qt's platform plugin lacks and how to install them, or None when none is missing."""
+    if not qt_would_use_xcb(environ, system):
+        return None
+    missing = [entry for entry in XCB_LIBRARIES if not load(entry[0])]
+    if not missing:
+        return None
+    names, debian, fedora = zip(*missing, strict=True)
+    return (
+        f"bindscope: Qt's xcb platform plugin cannot load: missing {', '.join(names)}. "
+        f"Install them (Debian/Ubuntu: sudo apt install {' '.join(debian)}; "
+        f"Fedora: sudo dnf install {' '.join(fedora)}), "
+        "or choose another platform with QT_QPA_PLATFORM (wayland, offscreen)."
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    problem = platform_plugin_problem(can_load)
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_UNUSABLE
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
