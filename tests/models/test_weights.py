@@ -7,7 +7,14 @@ import torch
 from engine.models.factory import load_model
 from engine.models.imagebind import ImageBindModel
 from engine.models.safetensors_header import read_metadata
-from engine.models.weights import WeightsError, checksum_of, read_state_dict, save_safetensors, tensors_checksum
+from engine.models.weights import (
+    WeightsError,
+    check_finite,
+    checksum_of,
+    read_state_dict,
+    save_safetensors,
+    tensors_checksum,
+)
 from engine.models.zoo import (
     CONFIG_METADATA_KEY,
     SPEC_METADATA_KEY,
@@ -272,3 +279,14 @@ def test_damaged_checkpoints_only_ever_raise_weights_error(tmp_path, model, suff
             assert str(error).startswith(str(path)), error
             outcomes.append("refused")
     assert "refused" in outcomes
+
+
+def test_huge_but_finite_weights_are_not_mistaken_for_infinity(model):
+    state = model.state_dict()
+    state["modality_heads.vision.2.weight"][0, :2] = 3e38  # the float32 sum overflows; every value is finite
+    norm = "modality_heads.text.proj.0.weight"
+    state[norm] = state[norm].half() + 60000  # float16 near its maximum: fine too
+    check_finite(model, state, "big.pth")
+    state["modality_heads.vision.2.weight"][0, 2] = float("nan")
+    with pytest.raises(WeightsError, match="big.pth: tensor modality_heads.vision.2.weight holds NaN"):
+        check_finite(model, state, "big.pth")
