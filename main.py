@@ -5,11 +5,11 @@ from __future__ import annotations
 import multiprocessing
 import sys
 
-COMMANDS = {"models", "index", "search", "classify", "map", "status", "export", "demo", "train-bind", "train-demo"}
-
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from app.cli import COMMANDS
+
     if argv and argv[0] in COMMANDS:
         from app.cli import main as cli_main
 

@@ -1,40 +1,67 @@
-"""The ``bindscope`` command line: small, honest commands over the engine.
+"""The ``bindscope`` command line: argument parsing and printing over ``engine.workspace``.
 
-Progress goes to stderr, results to stdout; ``--json`` prints machine-readable output (schemas
-in the README). The exit code is 0 when a command did its job, even if some files failed
-(they are reported), 1 when a run was interrupted, and 2 for bad arguments or an unusable
-library or model.
+Progress goes to stderr, results to stdout; ``--json`` prints strict machine-readable JSON
+(schemas in the README; no NaN or Infinity), an error included, as ``{"error": kind, "message":
+...}``. The exit code is 0 when a command did its job, even if some files failed (they are
+reported), 1 only when interrupted, and 2 for every other failure, with one line naming the cause.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import errno
 import json
+import math
+import os
 import sys
 from pathlib import Path
 
 from engine.modality import Modality
+from engine.models.devices import DEVICE_CHOICES, PRECISION_CHOICES
 
-EXIT_OK, EXIT_INTERRUPTED, EXIT_UNUSABLE = 0, 1, 2
+EXIT_OK, EXIT_INTERRUPTED, EXIT_FAILED = 0, 1, 2
 
 
 class CliError(Exception):
     """A command that cannot run: printed as ``bindscope: <message>`` with exit code 2."""
 
 
+def _clean(value):
+    """JSON-safe: NaN and infinities become null, paths are shown with replacement characters."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        from engine.library import display
+
+        return display(value)
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
 def _print_json(value) -> None:
-    json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
+    json.dump(_clean(value), sys.stdout, indent=2, ensure_ascii=False, allow_nan=False)
     sys.stdout.write("\n")
 
 
+def _say(text: str) -> None:
+    from engine.library import display
+
+    print(display(text))
+
+
 def _progress_bar(description: str):
-    """A tqdm bar on stderr driven by (done, total) callbacks."""
+    """A tqdm bar on stderr driven by (phase, done, total) callbacks."""
     from tqdm import tqdm
 
     bar = tqdm(desc=description, unit="item", file=sys.stderr, leave=False, dynamic_ncols=True)
 
-    def update(done: int, total: int | None) -> None:
-        if total is not None and bar.total != total:
+    def update(phase: str, done: int, total: int | None) -> None:
+        bar.set_description(f"{description}: {phase}", refresh=False)
+        if total and bar.total != total:
             bar.total = total
         bar.n = done
         bar.refresh()
@@ -43,56 +70,50 @@ def _progress_bar(description: str):
     return update
 
 
-def _open_library(folder: str, create: bool = False):
-    from engine.library import Library, LibraryError
+def _workspace(args, create: bool = False):
+    from engine.workspace import Workspace
 
-    try:
-        return Library(folder, create=create)
-    except LibraryError as error:
-        raise CliError(str(error)) from None
+    return Workspace.open(
+        args.library,
+        create=create,
+        model=getattr(args, "model", None),
+        device=getattr(args, "device", "auto"),
+        precision=getattr(args, "precision", "auto"),
+    )
 
 
-def _load_model(name: str | None, library=None, device: str = "auto", precision: str = "auto"):
-    from engine.models.factory import load_model
-    from engine.models.runtime import RuntimeUnavailable
-    from engine.models.weights import WeightsError
-    from engine.models.zoo import ModelUnavailable, default_entry
-
-    from_library = name is None and library is not None and bool(library.model)
-    if from_library:
-        name = library.model  # the model the library was embedded with, never silently another
-    entry = default_entry() if name is None else None
-    if name is None and entry is None:
-        raise CliError("no model is available: run `bindscope models download imagebind-huge`, or pass --model PATH")
-    try:
-        return load_model(name or entry, device=device, precision=precision)
-    except (ModelUnavailable, WeightsError, RuntimeUnavailable) as error:
-        hint = (
-            " (the library was embedded with it; pass --model NAME to use another, which embeds the library again)"
-            if from_library
-            else ""
-        )
-        raise CliError(f"{error}{hint}") from None
+def _item_json(item) -> dict:
+    return {
+        "id": item.id,
+        "modality": item.modality.value,
+        "path": item.path,
+        "text": item.text,
+        "status": item.status,
+        "offline": item.missing,
+        "error_kind": item.error_kind,
+        "error": item.error,
+    }
 
 
 # -- models --------------------------------------------------------------------------------
 
 
 def cmd_models(args) -> int:
-    from engine.models.zoo import ModelUnavailable, default_entry, entries, resolve
+    from engine.models.zoo import default_entry, entries, resolve
 
     if args.action == "download":
-        from engine.models.download import DownloadError
         from engine.models.factory import fetch_weights
 
-        try:
-            entry = resolve(args.name)
-            bar = _progress_bar(f"downloading {entry.title}")
-            path = fetch_weights(entry, progress=bar)
-            bar.close()
-        except (ModelUnavailable, DownloadError) as error:
-            raise CliError(str(error)) from None
-        print(json.dumps({"name": entry.name, "path": str(path)}) if args.json else f"{entry.title} is at {path}")
+        if not args.name:
+            raise CliError("name the model to download, e.g. `bindscope models download imagebind-huge`")
+        entry = resolve(args.name)
+        bar = _progress_bar(f"downloading {entry.title}")
+        path = fetch_weights(entry, progress=lambda done, total: bar("download", done, total))
+        bar.close()
+        if args.json:
+            _print_json({"name": entry.name, "path": str(path)})
+        else:
+            _say(f"{entry.title} is at {path}")
         return EXIT_OK
     active = default_entry()
     rows = [
@@ -107,111 +128,197 @@ def cmd_models(args) -> int:
         for e in entries()
     ]
     if args.action == "show":
-        try:
-            wanted = resolve(args.name).name if args.name else None
-        except ModelUnavailable as error:
-            raise CliError(str(error)) from None
+        wanted = resolve(args.name).name if args.name else None
         rows = [r for r in rows if (r["name"] == wanted if wanted else r["active"])]
     if args.json:
         _print_json(rows)
-    else:
-        for r in rows:
-            mark = "*" if r["active"] else " "
-            state = "ready" if r["available"] else "not downloaded"
-            print(f"{mark} {r['name']:16s} {state:15s} {r['summary']}")
-        if active is None:
-            print("no model is available yet: `bindscope models download imagebind-huge`", file=sys.stderr)
+        return EXIT_OK
+    for r in rows:
+        mark = "*" if r["active"] else " "
+        state = "ready" if r["available"] else "not downloaded"
+        print(f"{mark} {r['name']:16s} {state:15s} {r['summary']}")
+    if active is None:
+        print("no model is available yet: `bindscope models download imagebind-huge`", file=sys.stderr)
     return EXIT_OK
 
 
-# -- index and status ----------------------------------------------------------------------
+# -- index, import, export, re-embed, roots ---------------------------------------------------
 
 
 def cmd_index(args) -> int:
-    from engine.indexer import embed_pending, scan
+    workspace = _workspace(args, create=True)
+    if args.ray:
+        from engine.cluster import index_on_ray
 
-    library = _open_library(args.library, create=True)
-    model = _load_model(args.model, library, args.device, args.precision)
-    totals = {"added": 0, "changed": 0, "removed": 0, "unchanged": 0, "ignored": 0, "warnings": []}
-    for path in args.paths:
-        if not Path(path).is_dir():
-            raise CliError(f"{path}: not a folder")
-        bar = _progress_bar(f"scanning {path}")
-        report = scan(library, path, progress=lambda phase, done, total, bar=bar: bar(done, total))
-        bar.close()
-        for key in ("added", "changed", "removed", "unchanged", "ignored"):
-            totals[key] += getattr(report, key)
-        totals["warnings"] += report.warnings
-    bar = _progress_bar(f"embedding with {model.entry.title}")
-    try:
-        embedded = embed_pending(
-            library, model, progress=lambda phase, done, total: bar(done, total), batch_size=args.batch_size
+        bar = _progress_bar("indexing on Ray")
+        report = index_on_ray(
+            workspace, args.paths, args.ray, shards=args.shards, progress=bar, batch_size=args.batch_size
         )
-    except KeyboardInterrupt:
         bar.close()
-        print("interrupted: finished batches are saved; run the same command to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    bar.close()
-    failed = [_item_json(i) for i in library.items(status="failed")]
+    else:
+        bar = _progress_bar("indexing")
+        report = workspace.index(args.paths, progress=bar, batch_size=args.batch_size)
+        bar.close()
+    scan, embedded = report.scan, report.embed
+    failures = [_item_json(i) for i in workspace.failed(limit=args.failures)]
     summary = {
-        **totals,
-        "embedded": embedded.embedded,
-        "failed": embedded.failed,
-        "failures": failed,
-        "model": model.name,
+        **{k: getattr(scan, k) for k in ("added", "changed", "removed", "unchanged", "ignored", "missing")},
+        "warnings": scan.warnings,
+        "embedded": embedded.embedded if embedded else 0,
+        "failed": embedded.failed if embedded else 0,
+        "offline": embedded.offline if embedded else 0,
+        "model": report.model,
+        "failures": failures,
+    }
+    if args.json:
+        _print_json(summary)
+        return EXIT_OK
+    _say(
+        f"{scan.added} new, {scan.changed} changed, {scan.removed} moved, {scan.missing} now missing, "
+        f"{scan.unchanged} unchanged; {summary['embedded']} embedded, {summary['failed']} failed"
+        + (f", {summary['offline']} offline" if summary["offline"] else "")
+        + (f" ({report.model})" if report.model else "")
+    )
+    for item in failures:
+        _say(f"  failed: {item['path'] or item['text']}: {item['error_kind']}: {item['error']}")
+    for warning in scan.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    workspace = _workspace(args, create=True)
+    bar = _progress_bar("importing")
+    report = workspace.import_embeddings(args.source, progress=bar)
+    bar.close()
+    summary = {
+        "files": report.files,
+        "rows": report.rows,
+        "changed": report.changed,
+        "failures": report.failures,
+        "invalid": report.invalid,
+        "model": report.model,
     }
     if args.json:
         _print_json(summary)
     else:
-        print(
-            f"{totals['added']} new, {totals['changed']} changed, {totals['removed']} removed, "
-            f"{totals['unchanged']} unchanged; {embedded.embedded} embedded, {embedded.failed} failed ({model.describe()})"
+        _say(
+            f"imported {report.rows:,} rows from {report.files} file(s): {report.changed:,} items added or updated, "
+            f"{report.failures:,} recorded failures, {len(report.invalid):,} invalid rows skipped"
         )
-        for item in failed:
-            print(f"  failed: {item['path']}: {item['error']}")
-        for warning in totals["warnings"]:
-            print(f"  warning: {warning}", file=sys.stderr)
+        for line in report.invalid[:20]:
+            _say(f"  invalid: {line}")
     return EXIT_OK
 
 
-def _item_json(item) -> dict:
-    return {
-        "id": item.id,
-        "modality": item.modality.value,
-        "path": item.path,
-        "text": item.text,
-        "status": item.status,
-        "error_kind": item.error_kind,
-        "error": item.error,
+def cmd_export(args) -> int:
+    workspace = _workspace(args)
+    rows = workspace.export(args.out)
+    if args.json:
+        _print_json({"out": str(args.out), "rows": rows})
+    else:
+        _say(f"wrote {rows:,} rows to {args.out}")
+    return EXIT_OK
+
+
+def cmd_reembed(args) -> int:
+    workspace = _workspace(args)
+    plan = workspace.plan_reembed(args.to)
+    print(
+        f"re-embedding {plan.items:,} items with {plan.target.title} (about {plan.seconds / 3600:.1f} h here; "
+        f"{plan.offline:,} offline items wait for their folders); searches keep the current model until it is done",
+        file=sys.stderr,
+    )
+    bar = _progress_bar(f"re-embedding with {plan.target.title}")
+    report, switched = workspace.reembed(
+        args.to, progress=bar, batch_size=args.batch_size, switch_incomplete=args.switch_anyway
+    )
+    bar.close()
+    summary = {
+        "model": plan.target.name,
+        "embedded": report.embedded,
+        "failed": report.failed,
+        "offline": report.offline,
+        "switched": switched,
     }
+    if args.json:
+        _print_json(summary)
+    else:
+        state = (
+            "the library now uses it"
+            if switched
+            else "not switched yet: rerun when the offline folders are back, or pass --switch-anyway"
+        )
+        _say(f"{report.embedded:,} embedded, {report.failed:,} failed, {report.offline:,} offline; {state}")
+    return EXIT_OK
+
+
+def cmd_roots(args) -> int:
+    workspace = _workspace(args)
+    if args.action == "move":
+        if not (args.old and args.new):
+            raise CliError("give the old and the new folder: `bindscope roots move OLD NEW --library DIR`")
+        roots, items = workspace.move_root(args.old, args.new)
+        result = {"roots": roots, "items": items}
+        message = f"moved {roots} root(s) and {items:,} items from {args.old} to {args.new}; nothing is encoded again"
+    elif args.action == "forget-missing":
+        removed = workspace.forget_missing()
+        result, message = {"removed": removed}, f"forgot {removed:,} items whose files are gone"
+    else:
+        summary = workspace.summary()
+        result = [{"id": r.id, "path": r.path, "state": r.state, "offline": r.offline} for r in summary.roots]
+        message = "\n".join(f"{r['path']}  ({r['state']}, {r['offline']:,} offline)" for r in result) or "no roots"
+    if args.json:
+        _print_json(result)
+    else:
+        _say(message)
+    return EXIT_OK
 
 
 def cmd_status(args) -> int:
-    library = _open_library(args.library)
-    counts = library.counts()
-    by_modality = {
-        m.value: {s: counts.get((m.value, s), 0) for s in ("pending", "embedded", "failed")} for m in Modality
-    }
-    failed = [_item_json(i) for i in library.items(status="failed")]
+    from engine.library import STATUSES
+
+    workspace = _workspace(args)
+    summary = workspace.summary()
+    health = workspace.library.quick_check()
+    counts = {m.value: {s: summary.totals.get(m.value, {}).get(s, 0) for s in STATUSES} for m in Modality}
     status = {
-        "library": str(library.folder),
-        "model": library.model,
-        "roots": [r.path for r in library.roots()],
-        "counts": by_modality,
-        "failed": failed,
+        "library": summary.folder,
+        "model": summary.model.ref.name if summary.model.ref else None,
+        "model_available": summary.model.available,
+        "model_message": summary.model.message,
+        "reembedding": summary.reembedding,
+        "read_only": summary.read_only,
+        "health": health,
+        "roots": [{"path": r.path, "state": r.state, "offline": r.offline} for r in summary.roots],
+        "counts": counts,
+        "offline": summary.offline,
+        "failed": [_item_json(i) for i in workspace.failed(limit=args.failures)],
+        "failed_total": summary.failed,
+        "index": workspace.search_index().describe() if summary.model.ref else {},
     }
     if args.json:
         _print_json(status)
-        return EXIT_OK
-    print(f"library {library.folder} (model: {library.model or 'none yet'})")
-    for root in status["roots"]:
-        print(f"  root {root}")
-    print(f"  {'modality':8s} {'embedded':>9s} {'pending':>8s} {'failed':>7s}")
-    for name, row in by_modality.items():
-        if any(row.values()):
-            print(f"  {name:8s} {row['embedded']:9d} {row['pending']:8d} {row['failed']:7d}")
-    for item in failed:
-        print(f"  failed: {item['path'] or item['text']}: {item['error']}")
+    else:
+        _say(f"library {summary.folder} ({summary.model.message}{', read-only' if summary.read_only else ''})")
+        if health != "ok":
+            _say(f"  DAMAGED: {health}")
+        for root in status["roots"]:
+            _say(
+                f"  root {root['path']} ({root['state']}"
+                + (f", {root['offline']:,} offline" if root["offline"] else "")
+                + ")"
+            )
+        print(f"  {'modality':8s} {'embedded':>9s} {'pending':>8s} {'failed':>7s}")
+        for name, row in counts.items():
+            if any(row.values()):
+                print(f"  {name:8s} {row['embedded']:9d} {row['pending']:8d} {row['failed']:7d}")
+        for item in status["failed"]:
+            _say(f"  failed: {item['path'] or item['text']}: {item['error_kind']}: {item['error']}")
+        if summary.failed > len(status["failed"]):
+            print(f"  ... and {summary.failed - len(status['failed']):,} more failed (--failures N)")
+    if health != "ok":
+        raise CliError(f"{summary.folder}: the library database is damaged ({health})")
     return EXIT_OK
 
 
@@ -225,22 +332,31 @@ class _TermAction(argparse.Action):
         from engine.query import Term
 
         terms = getattr(namespace, "terms", None) or []
-        kind = self.dest
-        if kind == "item":
-            try:
-                value = int(value)
-            except ValueError:
-                parser.error(f"--item takes an item id, got {value!r}")
-        terms.append(getattr(Term, kind)(value))
+        if self.dest == "item":
+            terms.append(Term("item", value))  # an id or a path: resolved against the library later
+        else:
+            terms.append(getattr(Term, self.dest)(value))
         namespace.terms = terms
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
+    return value
 
 
 class _WeightAction(argparse.Action):
     """--weight W sets the weight of the term just before it."""
 
     def __call__(self, parser, namespace, value, option_string=None):
-        import dataclasses
-
         terms = getattr(namespace, "terms", None)
         if not terms:
             parser.error("--weight must follow a --file, --text or --item")
@@ -250,29 +366,34 @@ class _WeightAction(argparse.Action):
 def _add_terms(parser: argparse.ArgumentParser, single: bool = False) -> None:
     parser.add_argument("--file", dest="file", action=_TermAction, metavar="F", help="a file of any modality")
     parser.add_argument("--text", dest="text", action=_TermAction, metavar="T", help="a text")
-    parser.add_argument("--item", dest="item", action=_TermAction, metavar="ID", help="a library item id")
+    parser.add_argument(
+        "--item", dest="item", action=_TermAction, metavar="ID|PATH", help="a library item's id or path"
+    )
     if not single:
         parser.add_argument(
             "--weight",
             action=_WeightAction,
-            type=float,
+            type=_finite,
             metavar="W",
             help="weight of the preceding term (default 1; negative subtracts)",
         )
 
 
-def _searcher(args, library, need_model: bool):
-    from engine.query import QueryError, Searcher
+def _resolved(workspace, terms):
+    """--item values are ids or paths of library items."""
+    out = []
+    for term in terms:
+        if term.kind == "item":
+            item = workspace.item(term.value)
+            if item is None:
+                raise CliError(f"no library item {term.value!r} (give an item id or the path of a file in the library)")
+            term = dataclasses.replace(term, value=item.id)
+        out.append(term)
+    return out
 
-    model = _load_model(args.model, library, args.device, "auto") if need_model else None
-    try:
-        return Searcher(library, model)
-    except QueryError as error:
-        raise CliError(str(error)) from None
 
-
-def _hit_json(library, hit) -> dict:
-    item = library.item(hit.item_id)
+def _hit_json(items, hit) -> dict:
+    item = items[hit.item_id]
     return {
         "id": hit.item_id,
         "score": round(hit.score, 6),
@@ -283,28 +404,20 @@ def _hit_json(library, hit) -> dict:
 
 
 def cmd_search(args) -> int:
-    from engine.query import QueryError
-
     terms = getattr(args, "terms", None)
     if not terms:
         raise CliError("give at least one --file, --text or --item")
-    library = _open_library(args.library)
-    searcher = _searcher(args, library, need_model=any(t.kind != "item" for t in terms))
-    try:
-        modalities = [Modality.parse(m) for m in args.modality] if args.modality else None
-    except ValueError as error:
-        raise CliError(str(error)) from None
-    try:
-        results = searcher.search(terms, args.k, modalities)
-    except QueryError as error:
-        raise CliError(str(error)) from None
+    workspace = _workspace(args)
+    modalities = [Modality.parse(m) for m in args.modality] if args.modality else None
+    outcome = workspace.search(_resolved(workspace, terms), args.k, modalities)
+    results, items = outcome.results, outcome.items
     payload = {
         "query": [
             {"kind": e.term.kind, "value": e.term.value, "weight": e.term.weight, "modality": e.modality.value}
             for e in results.terms
         ],
-        "results": {m.value: [_hit_json(library, h) for h in hits] for m, hits in results.by_modality.items()},
-        "merged": [_hit_json(library, h) for h in results.merged],
+        "results": {m.value: [_hit_json(items, h) for h in hits] for m, hits in results.by_modality.items()},
+        "merged": [_hit_json(items, h) for h in results.merged],
     }
     if args.json:
         _print_json(payload)
@@ -313,7 +426,7 @@ def cmd_search(args) -> int:
     for name, hits in groups:
         print(f"{name}:")
         for rank, hit in enumerate(hits, start=1):
-            print(
+            _say(
                 f"  {rank:2d}. {hit['score']:.3f}  [{hit['modality']}] {hit['path'] or repr(hit['text'])}  (item {hit['id']})"
             )
     return EXIT_OK
@@ -321,48 +434,37 @@ def cmd_search(args) -> int:
 
 def cmd_classify(args) -> int:
     from engine.prompts import ZERO_SHOT_TEMPLATES
-    from engine.query import QueryError
 
     terms = getattr(args, "terms", None)
     if not terms or len(terms) != 1:
         raise CliError("give exactly one --file, --text or --item to classify")
     labels = [label.strip() for label in args.labels.split(",") if label.strip()]
-    library = _open_library(args.library)
-    searcher = _searcher(args, library, need_model=True)
-    try:
-        ranked = searcher.classify(terms[0], labels, tuple(args.template) if args.template else ZERO_SHOT_TEMPLATES)
-    except QueryError as error:
-        raise CliError(str(error)) from None
+    workspace = _workspace(args)
+    [term] = _resolved(workspace, terms)
+    ranked = workspace.classify(term, labels, tuple(args.template) if args.template else ZERO_SHOT_TEMPLATES)
     if args.json:
         _print_json([{"label": label, "probability": round(p, 6)} for label, p in ranked])
     else:
         for label, p in ranked:
-            print(f"{p:7.2%}  {label}")
+            _say(f"{p:7.2%}  {label}")
     return EXIT_OK
 
 
-# -- map and export ------------------------------------------------------------------------
-
-
-def _embedded_library(folder: str):
-    """The library and its embeddings for its model; a library with nothing embedded is unusable here."""
-    library = _open_library(folder)
-    embeddings = library.embeddings(library.model) if library.model else None
-    if embeddings is None or not len(embeddings[0]):
-        raise CliError(f"{library.folder}: nothing is embedded yet; run `bindscope index` first")
-    return library, embeddings
+# -- map --------------------------------------------------------------------------------------
 
 
 def cmd_map(args) -> int:
-    from engine.projection import MapMaker, cluster
-
-    library, (ids, modalities, vectors, _) = _embedded_library(args.library)
-    print(f"mapping {len(ids)} items (UMAP, cosine)...", file=sys.stderr)
-    projection = MapMaker(library.cache_dir, library.model).compute(
-        ids, modalities, vectors, library.state(library.model)
-    )
-    clusters = cluster(vectors, args.clusters) if args.clusters else None
     out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".json"):
+        raise CliError(f"{out}: the map is written as .png or .json")
+    if not out.parent.is_dir():
+        raise CliError(f"{out.parent}: no such folder")
+    workspace = _workspace(args)
+    print("mapping the library (PCA preview, then UMAP)...", file=sys.stderr)
+    data = workspace.map(clusters=args.clusters)
+    if data is None:
+        raise CliError(f"{workspace.folder}: nothing is embedded yet; run `bindscope index` first")
+    projection = data.projection
     if out.suffix.lower() == ".json":
         points = [
             {
@@ -370,60 +472,21 @@ def cmd_map(args) -> int:
                 "modality": str(m),
                 "x": float(x),
                 "y": float(y),
-                **({"cluster": int(clusters[n])} if clusters is not None else {}),
+                **({"cluster": int(data.clusters[n])} if data.clusters is not None else {}),
             }
-            for n, (i, m, (x, y)) in enumerate(zip(ids, modalities, projection.coords, strict=True))
+            for n, (i, m, (x, y)) in enumerate(
+                zip(projection.ids, projection.modalities, projection.coords, strict=True)
+            )
         ]
-        out.write_text(json.dumps({"method": projection.method, "points": points}, indent=1))
-    elif out.suffix.lower() == ".png":
+        out.write_text(json.dumps({"method": projection.method, "points": points}, allow_nan=False))
+    else:
         from app.map_picture import draw_map
 
-        draw_map(projection, out, clusters)
+        draw_map(projection, out, data.clusters)
+    if args.json:
+        _print_json({"out": str(out), "points": len(projection)})
     else:
-        raise CliError(f"{out}: the map is written as .png or .json")
-    print(json.dumps({"out": str(out), "points": len(ids)}) if args.json else f"wrote {out} ({len(ids)} points)")
-    return EXIT_OK
-
-
-def cmd_export(args) -> int:
-    import numpy as np
-
-    library, (ids, modalities, vectors, scales) = _embedded_library(args.library)
-    items = {i.id: i for i in library.items(ids=ids.tolist())} if len(ids) else {}
-    paths = [items[i].path or "" for i in ids.tolist()]
-    texts = [items[i].text or "" for i in ids.tolist()]
-    out = Path(args.out)
-    if out.suffix.lower() == ".npz":
-        np.savez(
-            out,
-            ids=ids,
-            modalities=modalities.astype(str),
-            paths=np.array(paths, dtype=str),
-            texts=np.array(texts, dtype=str),
-            embeddings=vectors,
-            scales=scales,
-            model=np.array(library.model),
-        )
-    elif out.suffix.lower() == ".parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.table(
-            {
-                "id": ids,
-                "modality": modalities.astype(str),
-                "path": paths,
-                "text": texts,
-                "scale": scales,
-                "embedding": pa.FixedSizeListArray.from_arrays(
-                    pa.array(vectors.reshape(-1)), vectors.shape[1] if vectors.ndim == 2 and vectors.size else 0
-                ),
-            }
-        )
-        pq.write_table(table.replace_schema_metadata({"bindscope.model": library.model}), out)
-    else:
-        raise CliError(f"{out}: export as .parquet or .npz")
-    print(json.dumps({"out": str(out), "rows": len(ids)}) if args.json else f"wrote {len(ids)} embeddings to {out}")
+        _say(f"wrote {out} ({len(projection):,} points, {projection.method.upper()})")
     return EXIT_OK
 
 
@@ -435,60 +498,35 @@ def cmd_demo(args) -> int:
 
     observations = generate(args.out, args.per_concept, seed=args.seed)
     summary = {"out": str(Path(args.out).resolve()), "scenes": len(observations), "files": 6 * len(observations)}
-    print(
-        json.dumps(summary)
-        if args.json
-        else f"wrote {summary['files']} files ({summary['scenes']} scenes) to {summary['out']}"
-    )
+    if args.json:
+        _print_json(summary)
+    else:
+        _say(f"wrote {summary['files']} files ({summary['scenes']} scenes) to {summary['out']}")
     return EXIT_OK
 
 
 def cmd_train_bind(args) -> int:
-    import torch
+    from engine.train.bind import bind
+    from engine.train.trainer import BindSettings
 
-    from engine.models.weights import save_safetensors
-    from engine.models.zoo import metadata_for
-    from engine.prompts import ZERO_SHOT_TEMPLATES
-    from engine.train.evaluate import evaluate
-    from engine.train.pairs import PairsError, load_pairs, read_pairs
-    from engine.train.trainer import Binder, BindSettings
-
-    modality = Modality.parse(args.modality)
-    if modality is Modality.VISION:
-        raise CliError("images are the anchor; choose the modality to bind to them")
-    base = _load_model(args.base, None, args.device, "float32")
-    try:
-        pairs = load_pairs(read_pairs(args.pairs, modality), modality, base.spec)
-    except PairsError as error:
-        raise CliError(str(error)) from None
-    for _pair, error in pairs.failures:
-        print(f"skipped pair: {error}", file=sys.stderr)
-    count = len(pairs)
-    held = max(1, int(count * args.val_fraction)) if count > 4 else 0
-    order = torch.randperm(count, generator=torch.Generator().manual_seed(args.seed)).tolist()  # a fair held-out split
-    train, val = pairs.subset(order[: count - held]), pairs.subset(order[count - held :]) if held else None
-    settings = BindSettings(epochs=args.epochs, batch_size=min(args.batch_size, len(train)), lr=args.lr, seed=args.seed)
-    checkpoint = Path(args.checkpoint or Path(args.out).with_suffix(".checkpoint.pt"))
-    binder = Binder(base.model, modality, train, settings, runtime=base.runtime, checkpoint=checkpoint)
-    print(
-        f"binding {modality.value} to images: {len(train)} training pairs, {held} held out, {settings.epochs} epochs "
-        f"on {base.runtime.describe()} (checkpoint {checkpoint})",
-        file=sys.stderr,
+    settings = BindSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    run = bind(
+        args.base,
+        Modality.parse(args.modality),
+        args.pairs,
+        args.out,
+        settings,
+        val_fraction=args.val_fraction,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        log=lambda line: print(line, file=sys.stderr),
     )
-    try:
-        binder.fit(on_epoch=lambda e, n, loss: print(f"epoch {e}/{n}  loss {loss:.4f}", file=sys.stderr))
-    except KeyboardInterrupt:
-        print(f"interrupted; rerun the same command to resume from {checkpoint}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    labels = sorted({label for label in (val.labels if val else []) if label})
-    report = evaluate(base.model, {modality: val}, labels, ZERO_SHOT_TEMPLATES, base.spec) if val else None
-    out = save_safetensors(base.model, args.out, metadata_for(base.entry.config, base.spec))
     if args.json:
-        _print_json({"out": str(out), "report": [r.__dict__ for r in report.rows] if report else []})
+        _print_json({"out": str(run.out), "report": [r.__dict__ for r in run.report.rows] if run.report else []})
     else:
-        if report:
-            print(report.table())
-        print(f"wrote {out}; use it with --model {out}")
+        if run.report:
+            print(run.report.table())
+        _say(f"wrote {run.out}; use it with --model {run.out}")
     return EXIT_OK
 
 
@@ -522,28 +560,63 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--library", required=True, metavar="DIR", help="the library folder")
         return p
 
+    def runtime(p: argparse.ArgumentParser, precision: bool = False) -> None:
+        p.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
+        if precision:
+            p.add_argument("--precision", default="auto", choices=PRECISION_CHOICES)
+
     p = command("models", cmd_models, "list models, show the active one, or download one")
     p.add_argument("action", nargs="?", choices=["list", "show", "download"], default="list")
     p.add_argument("name", nargs="?", help="model name (for show and download)")
 
     p = command("index", cmd_index, "add folders to a library and embed what is new or changed", library=True)
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--model", help="model name or checkpoint path (default: the library's, else the best available)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--precision", default="auto", choices=["auto", "float32", "float16", "bfloat16"])
-    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("paths", nargs="*", metavar="PATH", help="folders to add (none: re-scan the library's folders)")
+    p.add_argument(
+        "--model",
+        help="for a new library, the model to embed with (default: the best available); for one that has a "
+        "model, where its checkpoint is (to change the model, use `bindscope reembed`)",
+    )
+    runtime(p, precision=True)
+    p.add_argument("--batch-size", type=_positive, default=None)
+    p.add_argument("--failures", type=int, default=50, metavar="N", help="list at most N failed files (default 50)")
+    p.add_argument("--ray", metavar="ADDRESS", help="embed on a Ray cluster: local, auto or ray://host:port")
+    p.add_argument(
+        "--shards", metavar="DIR", help="where the cluster writes its Parquet shards (default: in the library)"
+    )
+
+    p = command("import", cmd_import, "add precomputed embeddings (Parquet files, or a folder of shards)", library=True)
+    p.add_argument("source", metavar="FILE_OR_FOLDER")
+
+    p = command("export", cmd_export, "embeddings with paths and modalities as Parquet or NPZ", library=True)
+    p.add_argument("--out", required=True, metavar="FILE")
+
+    p = command(
+        "reembed",
+        cmd_reembed,
+        "embed the library with another model; searches keep the current one meanwhile",
+        library=True,
+    )
+    p.add_argument("--model", dest="to", required=True, help="the new model (name or checkpoint path)")
+    runtime(p, precision=True)
+    p.add_argument("--batch-size", type=_positive, default=None)
+    p.add_argument("--switch-anyway", action="store_true", help="switch even if offline items are not embedded yet")
+
+    p = command("roots", cmd_roots, "list the library's folders, move one, or forget files that are gone", library=True)
+    p.add_argument("action", nargs="?", choices=["list", "move", "forget-missing"], default="list")
+    p.add_argument("old", nargs="?", help="for move: the folder as the library knows it")
+    p.add_argument("new", nargs="?", help="for move: where it is now")
 
     p = command("search", cmd_search, "nearest items to a query composed of files, texts and items", library=True)
     _add_terms(p)
     p.add_argument("--modality", action="append", metavar="M", help="restrict results to this modality (repeatable)")
-    p.add_argument("-k", type=int, default=10, help="results per modality (default 10)")
+    p.add_argument("-k", type=_positive, default=10, help="results per modality (default 10)")
     p.add_argument(
         "--merged",
         action="store_true",
         help="one list across modalities (same-modality items score highest) instead of one per modality",
     )
-    p.add_argument("--model", help="model for files and texts (default: the library's)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--model", help="where the library's model checkpoint is, if not where it was")
+    runtime(p)
 
     p = command(
         "classify", cmd_classify, "zero-shot probabilities of text labels for an item, file or text", library=True
@@ -551,21 +624,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_terms(p, single=True)
     p.add_argument("--labels", required=True, help="comma-separated labels")
     p.add_argument("--template", action="append", help="prompt template with {} for the label (repeatable)")
-    p.add_argument("--model", help="model (default: the library's)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--model", help="where the library's model checkpoint is, if not where it was")
+    runtime(p)
 
     p = command("map", cmd_map, "a 2-D map of the library (UMAP): a .png picture or .json coordinates", library=True)
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--clusters", choices=["kmeans", "hdbscan"], help="also cluster the items")
 
-    command("status", cmd_status, "counts per modality and status, and the failed files", library=True)
-
-    p = command("export", cmd_export, "embeddings with paths and modalities as Parquet or NPZ", library=True)
-    p.add_argument("--out", required=True, metavar="FILE")
+    p = command(
+        "status", cmd_status, "counts per modality and status, failed files, and the library's health", library=True
+    )
+    p.add_argument("--failures", type=int, default=50, metavar="N", help="list at most N failed files (default 50)")
 
     p = command("demo", cmd_demo, "write a gallery of the synthetic demo world")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--per-concept", type=int, default=8)
+    p.add_argument("--per-concept", type=_positive, default=8)
     p.add_argument("--seed", type=int, default=0)
 
     p = command(
@@ -574,16 +647,16 @@ def build_parser() -> argparse.ArgumentParser:
         "bind (or fine-tune) a modality's encoder to the frozen image encoder on (image, X) pairs",
     )
     p.add_argument("--base", default="imagebind-huge", help="model to start from (name or checkpoint)")
-    p.add_argument("--modality", required=True, choices=["audio", "depth", "thermal", "imu", "text"])
+    p.add_argument("--modality", required=True, choices=[m.value for m in Modality if m is not Modality.VISION])
     p.add_argument("--pairs", required=True, metavar="CSV", help="header: image,<modality>[,label]")
     p.add_argument("--out", default="bound.safetensors", metavar="FILE")
     p.add_argument("--checkpoint", metavar="FILE", help="where to save and resume from (default: beside --out)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--epochs", type=_positive, default=10)
+    p.add_argument("--batch-size", type=_positive, default=64)
+    p.add_argument("--lr", type=_finite, default=1e-4)
+    p.add_argument("--val-fraction", type=_finite, default=0.1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    runtime(p)
 
     p = command("train-demo", cmd_train_demo, "reproduce the shipped demo model from the demo world")
     p.add_argument("--out", default="resources/models", metavar="DIR")
@@ -594,14 +667,68 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = frozenset(
+    name
+    for action in build_parser()._actions
+    if isinstance(action, argparse._SubParsersAction)
+    for name in action.choices
+)
+
+
+def _failure(error: BaseException) -> tuple[str, str]:
+    """(kind, one-line message) for an error that ends a command."""
+    from engine.exchange import ExchangeError
+    from engine.library import LibraryError
+    from engine.models.download import DownloadError
+    from engine.models.errors import WeightsError
+    from engine.models.runtime import RuntimeUnavailable
+    from engine.models.zoo import ModelUnavailable
+    from engine.query import QueryError
+    from engine.vectors import VectorStoreError
+    from engine.workspace import WorkspaceError
+
+    expected = (
+        CliError,
+        ExchangeError,
+        LibraryError,
+        DownloadError,
+        WeightsError,
+        RuntimeUnavailable,
+        ModelUnavailable,
+        QueryError,
+        VectorStoreError,
+        WorkspaceError,
+        ValueError,
+    )
+    kind = type(error).__name__
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return "DiskFull", f"the disk is full ({error.filename or 'writing'}); what was committed before is kept"
+    if isinstance(error, OSError):
+        return kind, f"{error.filename + ': ' if error.filename else ''}{error.strerror or error}"
+    if type(error).__name__ in ("OperationalError", "DatabaseError") and "full" in str(error):
+        return "DiskFull", f"the disk is full ({error}); what was committed before is kept"
+    if isinstance(error, expected):
+        return kind, str(error)
+    return kind, f"unexpected {kind}: {error}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except CliError as error:
-        print(f"bindscope: {error}", file=sys.stderr)
-        return EXIT_UNUSABLE
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("bindscope: interrupted; finished batches are saved, run the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # every failure is one line and exit 2, never a traceback
+        kind, message = _failure(error)
+        if getattr(args, "json", False):
+            _print_json({"error": kind, "message": message})
+        print(f"bindscope: {_clean(message)}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

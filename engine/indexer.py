@@ -1,27 +1,42 @@
 """Keeping a library up to date: scan its folders, then embed what is new or changed.
 
-Scanning walks each root (following symlinked folders once, so loops end), detects the
-modality of each file, and records new, changed and removed files; a file whose size and
-modification time are unchanged is not read again. Embedding runs the encoder over the
-pending items, modality by modality, and commits each batch in one transaction, so a
-process killed at any moment leaves whole batches only and the next run resumes with the
-items still pending.
+Scanning walks each root without recursion (a tree of any depth), follows symlinked folders
+once (loops end) and opens only regular files (a FIFO or a device would block a reader
+forever). It detects each file's modality and records new and changed files; a file whose size
+and modification time are unchanged is not read again. Nothing is lost to a missing drive: a
+root that is missing or unreadable keeps its items, a file that is gone is marked missing
+(offline, embedding kept), and a file that moved within the library keeps its embedding
+under its new path (content hashes are the key). Failures that may pass (a file unreadable for
+a while) are retried once the file reads again.
+
+Embedding encodes the pending items whose files are online, modality by modality, and commits
+each batch in one transaction (vectors durable first), so a process killed at any moment leaves
+whole batches only and the next run resumes with the items still pending. A file's hash is
+checked again after it was decoded: a file replaced between the scan and the encoder is never
+stored under the old content's hash.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.encoder import Encoder
-from engine.library import PENDING, Library, hash_file
+from engine.library import PENDING, Item, Library, Outcome, display, folder_state, hash_file
 from engine.modality import Modality
-from engine.models.factory import LoadedModel
 from engine.preprocess.detect import detect_modality
 
+if TYPE_CHECKING:
+    from engine.models.factory import LoadedModel
+    from engine.models.identity import ModelRef
+    from engine.search_index import SearchIndex
+
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
+_UPSERT_BATCH = 500
+_TRANSIENT = frozenset({"UnreadableFile", "DeviceOutOfMemory"})
 
 
 @dataclass
@@ -31,42 +46,74 @@ class ScanReport:
     removed: int = 0
     unchanged: int = 0
     ignored: int = 0
+    missing: int = 0
     warnings: list[str] = field(default_factory=list)
+
+    def merge(self, other: ScanReport) -> None:
+        for name in ("added", "changed", "removed", "unchanged", "ignored", "missing"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.warnings += other.warnings
 
 
 @dataclass
 class EmbedReport:
     embedded: int = 0
     failed: int = 0
+    offline: int = 0
+    changed: int = 0
     cancelled: bool = False
 
 
-def walk(root: Path, warnings: list[str], skip: Path | None = None) -> list[Path]:
-    """Every visible file below ``root``; symlinked folders are followed once (loops end), unreadable ones
-    reported, and ``skip`` (the library's own folder, when it sits inside a root) left out."""
-    seen_dirs: set[tuple[int, int]] = set()
-    if skip is not None and skip.is_dir():
-        info = skip.stat()
-        seen_dirs.add((info.st_dev, info.st_ino))
-    files: list[Path] = []
+@dataclass
+class _Walk:
+    files: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # folders whose content is unknown this time
 
-    def on_error(error: OSError) -> None:
-        warnings.append(f"{error.filename}: cannot read ({error.strerror})")
 
-    for folder, dirs, names in os.walk(root, onerror=on_error, followlinks=True):
+def walk(root: str, warnings: list[str], skip: str | None = None) -> _Walk:
+    """Every visible entry below ``root`` that is not a folder, without recursion. Symlinked folders are
+    followed once (loops end); unreadable folders are reported and remembered; ``skip`` (the library's own
+    folder, when it sits inside a root) is left out."""
+    found = _Walk()
+    seen: set[tuple[int, int]] = set()
+    if skip is not None:
+        try:
+            info = os.stat(skip)
+            seen.add((info.st_dev, info.st_ino))
+        except OSError:
+            pass
+    stack = [root]
+    while stack:
+        folder = stack.pop()
         try:
             info = os.stat(folder)
-        except OSError:
-            dirs[:] = []
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            with os.scandir(folder) as entries:
+                listed = sorted(entries, key=lambda e: e.name)
+        except OSError as error:
+            warnings.append(f"{display(folder)}: cannot read the folder ({error.strerror}); its items are kept")
+            found.unreadable.append(folder)
             continue
-        key = (info.st_dev, info.st_ino)
-        if key in seen_dirs:
-            dirs[:] = []
-            continue
-        seen_dirs.add(key)
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files.extend(Path(folder) / n for n in sorted(names) if not n.startswith("."))
-    return files
+        folders = []
+        for entry in listed:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_folder = entry.is_dir(follow_symlinks=True)
+            except OSError:
+                is_folder = False
+            if is_folder:
+                folders.append(entry.path)
+            else:
+                found.files.append(entry.path)
+        stack.extend(reversed(folders))
+    return found
+
+
+def _under(path: str, folders: list[str]) -> bool:
+    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
 
 def scan(
@@ -79,104 +126,212 @@ def scan(
     report = ScanReport()
     roots = [library.add_root(root_path)] if root_path is not None else library.roots()
     for root in roots:
-        base = Path(root.path)
-        if not base.is_dir():
-            report.warnings.append(f"{base}: the folder is missing; its items are kept until it is back or removed")
+        state = folder_state(root.path)
+        if state != "online":
+            report.warnings.append(
+                f"{display(root.path)}: the folder is {state}; its items are kept (offline) until it is back"
+            )
             continue
-        known = library.file_states(root.id)
-        paths = walk(base, report.warnings, skip=library.folder)
-        batch: list[tuple[str, Modality, int, float, str]] = []
-        seen: set[str] = set()
-        for done, path in enumerate(paths, start=1):
-            if cancelled():
-                break
-            if progress and (done % 200 == 0 or done == len(paths)):
-                progress("scan", done, len(paths))
-            key = str(path.resolve()) if path.is_symlink() else str(path)
-            if key in seen:
-                continue
-            seen.add(key)
-            try:
-                info = path.stat()
-            except OSError:  # vanished or broken link between the walk and now
-                continue
-            previous = known.get(key)
-            if previous and previous[0] == info.st_size and previous[1] == info.st_mtime:
-                report.unchanged += 1  # not read again: same size and time, same modality as recorded
-                continue
-            modality = detect_modality(path)
-            if modality is None:
-                report.ignored += 1
-                continue
-            try:
-                content_hash = hash_file(path)
-            except OSError as error:
-                report.warnings.append(f"{path}: cannot read ({error.strerror})")
-                continue
-            batch.append((key, modality, info.st_size, info.st_mtime, content_hash))
-            if previous:
-                report.changed += 1
-            else:
-                report.added += 1
-            if len(batch) >= 500:
-                library.upsert_files(root.id, batch)
-                batch = []
-        if batch:
-            library.upsert_files(root.id, batch)
-        if not cancelled():
-            gone = [p for p in known if p not in seen]
-            library.remove_paths(gone)
-            report.removed += len(gone)
+        _scan_root(library, root.id, root.path, report, progress, cancelled)
     return report
+
+
+def _scan_root(library: Library, root_id: int, root: str, report: ScanReport, progress, cancelled) -> None:
+    known = library.file_states(root_id)
+    walked = walk(root, report.warnings, skip=str(library.folder))
+    batch: list[tuple[str, Modality, int, float, str]] = []
+    seen: set[str] = set()
+    back, retry, added_hashes = [], [], set()
+    total = len(walked.files)
+    for done, path in enumerate(walked.files, start=1):
+        if cancelled():
+            break
+        if progress and (done % 200 == 0 or done == total):
+            progress("scan", done, total)
+        try:
+            info = os.stat(path)
+        except OSError as error:  # a broken link, a symlink loop, or gone since the walk
+            reason = "a symlink loop" if error.errno == 40 else error.strerror
+            report.warnings.append(f"{display(path)}: skipped ({reason})")
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            report.ignored += 1
+            report.warnings.append(f"{display(path)}: not a regular file (a FIFO, device or socket); not read")
+            continue
+        key = os.path.realpath(path) if os.path.islink(path) else path
+        if key in seen:
+            continue
+        seen.add(key)
+        previous = known.get(key)
+        if previous and previous[0] == info.st_size and previous[1] == info.st_mtime:
+            report.unchanged += 1  # not read again: same size and time, same modality as recorded
+            if previous[6]:
+                back.append(key)
+            if previous[4] == "failed" and previous[5] in _TRANSIENT:
+                retry.append(key)
+            continue
+        modality = detect_modality(path)
+        if modality is None:
+            report.ignored += 1
+            continue
+        try:
+            content_hash = hash_file(path)
+        except OSError as error:
+            report.warnings.append(f"{display(path)}: cannot read ({error.strerror or error})")
+            continue
+        batch.append((key, modality, info.st_size, info.st_mtime, content_hash))
+        added_hashes.add(content_hash)
+        if previous:
+            report.changed += 1
+        else:
+            report.added += 1
+        if len(batch) >= _UPSERT_BATCH:
+            library.upsert_files(root_id, batch)
+            batch = []
+    if batch:
+        library.upsert_files(root_id, batch)
+    library.set_missing(back, False)
+    library.retry(retry)
+    if cancelled():
+        return
+    gone = [p for p, state in known.items() if p not in seen and not _under(p, walked.unreadable)]
+    moved = [p for p in gone if known[p][2] in added_hashes]  # the file is here under another name
+    library.remove_paths(moved)
+    newly_missing = [p for p in gone if p not in set(moved) and not known[p][6]]
+    library.set_missing(newly_missing, True)
+    report.removed += len(moved)
+    report.missing += len(newly_missing)
+
+
+def online(library: Library, items: list[Item]) -> tuple[list[Item], int]:
+    """The items whose file can be read now (texts always); and how many are offline."""
+    states = {root.id: root.state == "online" for root in library.roots()}
+    ready = [
+        item
+        for item in items
+        if item.path is None or (not item.missing and states.get(item.root_id, True) and os.path.exists(item.path))
+    ]
+    return ready, len(items) - len(ready)
+
+
+def embed_items(
+    library: Library,
+    model: LoadedModel,
+    ref: ModelRef,
+    items: list[Item],
+    progress: Progress | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+    batch_size: int | None = None,
+    index: SearchIndex | None = None,
+) -> EmbedReport:
+    """Encode ``items`` with ``model`` (known to the library as ``ref``), committing each batch as it lands
+    and keeping ``index`` current. Texts are encoded, files decoded in parallel; a bad file is a failure on
+    its item, never a stop."""
+    from engine.encoder import Encoder
+
+    report = EmbedReport()
+    items, report.offline = online(library, items)
+    encoder = Encoder(model, batch_size=batch_size)
+    total, done = len(items), 0
+    for group, results in _encoded_groups(encoder, items, cancelled):
+        chunk: list[Outcome] = []
+        for result in results:
+            chunk.append(_outcome(library, group[result.index], result, report))
+            if len(chunk) >= encoder.batch_size:
+                done += _commit(library, ref, chunk, index)
+                chunk = []
+                if progress:
+                    progress("embed", done, total)
+        if chunk:
+            done += _commit(library, ref, chunk, index)
+            if progress:
+                progress("embed", done, total)
+        if cancelled():
+            break
+    if index is not None:
+        index.maintain(final=True)
+    report.cancelled = cancelled()
+    return report
+
+
+def _encoded_groups(encoder, items: list[Item], cancelled) -> Iterator[tuple[list[Item], Iterator]]:
+    by_modality: dict[Modality, list[Item]] = {}
+    for item in items:
+        by_modality.setdefault(item.modality, []).append(item)
+    for modality, group in by_modality.items():
+        if cancelled():
+            return
+        texts = [i for i in group if i.path is None]
+        files = [i for i in group if i.path is not None]
+        if texts:
+            yield texts, iter(encoder.encode_texts([i.text for i in texts]))
+        if files:
+            yield files, encoder.iter_files(modality, [i.path for i in files], cancelled=cancelled)
+
+
+def _outcome(library: Library, item: Item, result, report: EmbedReport) -> Outcome | None:
+    """What to record for one result; None when the file changed or went offline while it was read."""
+    if result.ok:
+        if item.path is not None and _changed_since_scan(library, item):
+            report.changed += 1
+            return None
+        report.embedded += 1
+        return Outcome(item, result.embedding, result.scale)
+    if type(result.error).transient and item.path is not None and not os.path.exists(item.path):
+        library.set_missing([item.path], True)  # gone while it was read: offline, not failed
+        report.offline += 1
+        return None
+    report.failed += 1
+    return Outcome(item, error_kind=result.error.kind, error=result.error.reason)
+
+
+def _changed_since_scan(library: Library, item: Item) -> bool:
+    """Hash the file again after decoding; if its content is not the scanned content, record the new
+    content (pending) instead of storing this vector under the old hash."""
+    try:
+        content_hash = hash_file(item.path)
+        info = os.stat(item.path)
+    except OSError:
+        return True
+    if content_hash == item.hash:
+        return False
+    library.upsert_files(item.root_id, [(item.path, item.modality, info.st_size, info.st_mtime, content_hash)])
+    return True
+
+
+def _commit(library: Library, ref: ModelRef, chunk: list[Outcome | None], index: SearchIndex | None) -> int:
+    outcomes = [o for o in chunk if o is not None]
+    if outcomes:
+        library.record_results(ref, outcomes)
+        if index is not None:
+            index.maintain()
+    return len(chunk)
 
 
 def embed_pending(
     library: Library,
     model: LoadedModel,
+    ref: ModelRef,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
     batch_size: int | None = None,
+    index: SearchIndex | None = None,
 ) -> EmbedReport:
-    """Encode every pending item with ``model``, committing each batch as it finishes."""
-    if library.model != model.name:
-        library.set_model(model.name)
-    report = EmbedReport()
-    encoder = Encoder(model, batch_size=batch_size)
-    pending = library.items(status=PENDING)
-    total, done = len(pending), 0
-    by_modality: dict[Modality, list] = {}
-    for item in pending:
-        by_modality.setdefault(item.modality, []).append(item)
-    for modality, items in by_modality.items():
-        if cancelled():
+    """Encode every pending item of the library's model (``ref``, which must be the library's model),
+    again while files changed under the encoder left new content pending."""
+    total = EmbedReport()
+    attempted: set[tuple[int, str]] = set()
+    while not cancelled():
+        pending = [i for i in library.items(status=PENDING) if (i.id, i.hash) not in attempted]
+        if not pending:
             break
-        files = [i for i in items if i.path is not None]
-        texts = [i for i in items if i.path is None]
-        outcomes = []
-        if texts:
-            outcomes.append((texts, iter(encoder.encode_texts([i.text for i in texts]))))
-        if files:
-            outcomes.append((files, encoder.iter_files(modality, [i.path for i in files], cancelled=cancelled)))
-        for group, results in outcomes:
-            chunk = []
-            for result in results:
-                item = group[result.index]
-                if result.ok:
-                    chunk.append((item, result.embedding, result.scale, None, None))
-                    report.embedded += 1
-                else:
-                    chunk.append((item, None, None, result.error.kind, result.error.reason))
-                    report.failed += 1
-                if len(chunk) >= encoder.batch_size:
-                    library.record_results(model.name, chunk)
-                    done += len(chunk)
-                    chunk = []
-                    if progress:
-                        progress("embed", done, total)
-            if chunk:
-                library.record_results(model.name, chunk)
-                done += len(chunk)
-                if progress:
-                    progress("embed", done, total)
-    report.cancelled = cancelled()
-    return report
+        attempted.update((i.id, i.hash) for i in pending)
+        report = embed_items(library, model, ref, pending, progress, cancelled, batch_size, index)
+        total.embedded += report.embedded
+        total.failed += report.failed
+        total.changed += report.changed
+        total.offline = report.offline
+        if not report.changed:
+            break
+    total.cancelled = cancelled()
+    return total

@@ -1,29 +1,43 @@
-"""A 2-D map of a library's embeddings: a PCA preview at once, then UMAP (cosine), cached.
+"""A 2-D map of a library's embeddings: a PCA preview at once, then UMAP (cosine), cached and kept current.
 
-The UMAP layout is cached beside the library under the library's state token and recomputed
-only when the embedded items change. A query is placed on the map at the similarity-weighted
-mean of its nearest mapped items, which is where UMAP's own ``transform`` starts its
-optimisation; it is instant and the same in every session, and needs no pickled reducer.
-Clusters (k-means or HDBSCAN) can be named by the nearest labels of a user's label list.
+At a million points UMAP over everything would take an hour, so UMAP lays out a random sample
+of at most ``SAMPLE`` points, and every other point is placed at the similarity-weighted mean
+of its nearest sampled neighbours (found exactly in a ``PLACE_DIMS``-dimensional PCA space of
+the sample, which keeps cosine neighbourhoods). Vectors are read from the memory-mapped store
+a chunk at a time, so memory stays bounded whatever the library's size.
+
+The map is cached beside the library with the library's generation. When items are added or
+removed later, the cached layout is updated in place (new points placed, removed points
+dropped) as long as the change is small against the layout; a larger change lays the map out
+again. A query is placed the same way as any point, which is where UMAP's own ``transform``
+starts its optimisation, and needs no pickled reducer. Clusters (k-means or HDBSCAN) are found
+on the sample and spread to the other points by their nearest sampled neighbour; they can be
+named by the nearest labels of a user's label list.
 """
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
+import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from engine.index import build_search_index
+from engine.library import Library
+from engine.modality import Modality
 
 PCA, UMAP = "pca", "umap"
+SAMPLE = 50_000
+PLACE_DIMS = 64
+PLACE_NEIGHBOURS = 10
+REFRESH_FRACTION = 0.1  # lay the map out again when this share of its points was added or removed
 UMAP_NEIGHBOURS = 30  # with min_dist 0.4: clusters read as blobs rather than specks
 UMAP_EPOCHS = 200
-KNN_EXACT_UP_TO = 20_000  # exact neighbour graph: 10k points in ~2.5 s on 2 cores; IVF above
+KNN_EXACT_UP_TO = 20_000  # UMAP's neighbour graph: exact below, IVF above (pynndescent compiles for ~20 s)
+HDBSCAN_POINTS = 20_000
+_CHUNK = 32_768
 
 
 @dataclass
@@ -32,42 +46,94 @@ class Projection:
     modalities: np.ndarray
     coords: np.ndarray  # [N, 2] float32
     method: str
+    generation: int = -1
 
     def __len__(self) -> int:
         return len(self.ids)
 
 
-def pca_coords(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
-    """The two leading principal components by randomised SVD with two power iterations: a preview,
-    under a second for 50k points (sklearn's automatic seven iterations take 1.2 s for little visible gain)."""
-    if len(vectors) < 3:
-        return np.zeros((len(vectors), 2), np.float32)
+@dataclass(eq=False)
+class Layout:
+    """What placing a point needs: the sample's ids, its reduced vectors and map coordinates, and the PCA basis."""
+
+    sample_ids: np.ndarray
+    sample_reduced: np.ndarray  # [S, PLACE_DIMS] unit rows
+    sample_coords: np.ndarray  # [S, 2]
+    mean: np.ndarray  # [D]
+    basis: np.ndarray  # [D, PLACE_DIMS]
+
+    def _neighbours(self):
+        """An exact inner-product index over the reduced sample (FAISS searches in blocks: bounded memory)."""
+        if getattr(self, "_index", None) is None:
+            import faiss
+
+            self._index = faiss.IndexFlatIP(self.sample_reduced.shape[1])
+            self._index.add(np.ascontiguousarray(self.sample_reduced, np.float32))
+        return self._index
+
+    def reduce(self, vectors: np.ndarray) -> np.ndarray:
+        reduced = (np.asarray(vectors, np.float32) - self.mean) @ self.basis
+        return reduced / np.maximum(np.linalg.norm(reduced, axis=1, keepdims=True), 1e-12)
+
+    def place(self, vectors: np.ndarray, sharpness: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
+        """Map coordinates for vectors, and the sample row of each one's nearest neighbour (its anchor)."""
+        near_scores, nearest = self._neighbours().search(
+            self.reduce(vectors), min(PLACE_NEIGHBOURS, len(self.sample_ids))
+        )
+        coords = self.sample_coords[nearest]  # [n, k, 2]
+        span = float(np.ptp(self.sample_coords, axis=0).max()) if len(self.sample_coords) > 1 else 1.0
+        close = np.linalg.norm(coords - coords[:, :1], axis=2) <= 0.05 * (span or 1.0)
+        weights = np.exp(sharpness * (near_scores - near_scores[:, :1])) * close
+        placed = (weights[..., None] * coords).sum(axis=1) / weights.sum(axis=1, keepdims=True)
+        return placed.astype(np.float32), nearest[:, 0]
+
+
+def _vectors(library: Library, key: str, modalities: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Gather the vectors of the given (modality, row) pairs from the store, in order."""
+    store, committed = library.store(key), library.store_rows(key)
+    out = np.empty((len(rows), store.dim), np.float32)
+    for name in np.unique(modalities):
+        modality, mask = Modality(str(name)), modalities == name
+        out[mask] = store.gather(modality, committed[modality], rows[mask])
+    return out
+
+
+def pca_basis(vectors: np.ndarray, dims: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, [D, dims] components) by randomised SVD with two power iterations: fast and good enough."""
     from sklearn.decomposition import PCA as _PCA
 
-    return (
-        _PCA(n_components=2, svd_solver="randomized", iterated_power=2, random_state=seed)
-        .fit_transform(vectors)
-        .astype(np.float32)
-    )
+    dims = max(1, min(dims, vectors.shape[1], len(vectors)))
+    pca = _PCA(n_components=dims, svd_solver="randomized", iterated_power=2, random_state=seed).fit(vectors)
+    return pca.mean_.astype(np.float32), pca.components_.T.astype(np.float32)
 
 
 def neighbour_graph(vectors: np.ndarray, k: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Each point's ``k`` nearest neighbours (itself included) and cosine distances, found with the
-    library's own search index: exact BLAS search up to ``KNN_EXACT_UP_TO`` points, IVF above.
-    UMAP's own pynndescent spends ~20 s compiling with Numba in every new process before it starts."""
+    """Each point's ``k`` nearest neighbours (itself included) and cosine distances: exact BLAS search up to
+    ``KNN_EXACT_UP_TO`` points, an IVF index above (UMAP's own pynndescent compiles for ~20 s per process)."""
+    import faiss
+
     vectors = np.ascontiguousarray(vectors, np.float32)
-    index = build_search_index(vectors, approximate_from=KNN_EXACT_UP_TO)
+    dim = vectors.shape[1]
+    if len(vectors) <= KNN_EXACT_UP_TO:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        lists = int(2 * np.sqrt(len(vectors)))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter = 10
+        index.train(
+            vectors[np.random.default_rng(0).choice(len(vectors), min(len(vectors), lists * 40), replace=False)]
+        )
+        index.nprobe = max(16, lists // 24)
+    index.add(vectors)
     scores, rows = zip(
         *(index.search(vectors[start : start + chunk], k) for start in range(0, len(vectors), chunk)), strict=True
     )
     return np.concatenate(rows), np.clip(1.0 - np.concatenate(scores), 0.0, 2.0)
 
 
-def umap_coords(
-    vectors: np.ndarray, n_neighbors: int = UMAP_NEIGHBOURS, min_dist: float = 0.4, seed: int | None = 0
-) -> np.ndarray:
-    """UMAP with the cosine metric over a precomputed neighbour graph, 200 epochs (UMAP's own choice
-    above 10k points; 500 below would double the time); fewer points than neighbours fall back to PCA."""
+def umap_coords(vectors: np.ndarray, n_neighbors: int = UMAP_NEIGHBOURS, min_dist: float = 0.4, seed: int | None = 0):
+    """UMAP with the cosine metric over a precomputed neighbour graph, 200 epochs (UMAP's own choice above
+    10k points; 500 below would double the time); fewer points than neighbours fall back to PCA."""
     if len(vectors) <= n_neighbors + 1:
         return pca_coords(vectors)
     import umap
@@ -84,6 +150,13 @@ def umap_coords(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")  # no search index: we never transform
         return reducer.fit_transform(vectors).astype(np.float32)
+
+
+def pca_coords(vectors: np.ndarray) -> np.ndarray:
+    if len(vectors) < 3:
+        return np.zeros((len(vectors), 2), np.float32)
+    mean, basis = pca_basis(vectors, 2)
+    return ((vectors - mean) @ basis).astype(np.float32)
 
 
 def _umap_in_child(sender, vectors: np.ndarray) -> None:
@@ -125,75 +198,176 @@ def umap_coords_apart(vectors: np.ndarray, cancelled: Callable[[], bool] = lambd
 
 
 class MapMaker:
-    """Projections of one library for one model, cached by the library's state token. ``apart``
-    runs UMAP in a child process (see ``umap_coords_apart``), as the desktop app needs."""
+    """The map of one library for one model (``key``), cached under ``cache/``. ``apart`` runs UMAP in a child
+    process (see ``umap_coords_apart``), as the desktop app needs."""
 
-    def __init__(self, cache_dir: Path, model_name: str, apart: bool = False):
-        self.apart = apart
-        digest = hashlib.blake2b(model_name.encode(), digest_size=6).hexdigest()
-        self.path = cache_dir / f"map-{digest}.npz"
+    def __init__(self, library: Library, key: str, apart: bool = False, sample: int = SAMPLE):
+        self.library, self.key, self.apart, self.sample = library, key, apart, sample
+        self.path = library.folder / "cache" / f"map-{key}.npz"
+        self.layout: Layout | None = None
+        self.anchors: np.ndarray | None = None  # per point: the sample row nearest to it
 
-    def cached(self, token: str) -> Projection | None:
+    def cached(self) -> Projection | None:
+        """The map last computed (of any generation), with its layout; None if there is none or it is damaged."""
         try:
             with np.load(self.path, allow_pickle=False) as data:
-                if str(data["token"]) != token:
-                    return None
-                return Projection(data["ids"], data["modalities"], data["coords"], str(data["method"]))
-        except (OSError, KeyError, ValueError):
+                projection = Projection(
+                    data["ids"], data["modalities"], data["coords"], str(data["method"]), int(data["generation"])
+                )
+                layout = Layout(
+                    data["sample_ids"], data["sample_reduced"], data["sample_coords"], data["mean"], data["basis"]
+                )
+                anchors = data["anchors"]
+                rows = data["rows"]
+        except (OSError, KeyError, ValueError, EOFError):
             return None
+        if not (len(projection.ids) == len(projection.coords) == len(anchors) == len(rows)):
+            return None
+        self.layout, self.anchors, self._rows = layout, anchors, rows
+        return projection
 
     def compute(
         self,
-        ids: np.ndarray,
-        modalities: np.ndarray,
-        vectors: np.ndarray,
-        token: str,
         on_preview: Callable[[Projection], None] | None = None,
         cancelled: Callable[[], bool] = lambda: False,
-    ) -> Projection:
-        """The cached UMAP if current; else a PCA preview (handed to ``on_preview``), then UMAP, saved."""
-        cached = self.cached(token)
-        if cached is not None:
+    ) -> Projection | None:
+        """The current map: the cache if current, an update of it if the library changed a little, else a
+        new layout (a PCA preview handed to ``on_preview`` first). None when nothing is embedded."""
+        generation = self.library.generation
+        cached = self.cached()
+        if cached is not None and cached.generation == generation:
             return cached
-        if on_preview:
-            on_preview(Projection(ids, modalities, pca_coords(vectors), PCA))
-        method = UMAP if len(vectors) > UMAP_NEIGHBOURS + 1 else PCA  # too few points for UMAP: PCA, named so
-        coords = umap_coords_apart(vectors, cancelled) if self.apart and method == UMAP else umap_coords(vectors)
-        projection = Projection(ids, modalities, coords, method)
-        temporary = self.path.with_suffix(".tmp.npz")
-        np.savez(
-            temporary,
-            ids=ids,
-            modalities=modalities,
-            coords=projection.coords,
-            method=np.array(method),
-            token=np.array(token),
-        )
-        temporary.replace(self.path)
+        ids, modalities, rows, _ = self.library.embedded_rows(self.key)
+        if not len(ids):
+            return None
+        if cached is not None and cached.method == UMAP:
+            updated = self._update(cached, ids, modalities, rows, generation)
+            if updated is not None:
+                return updated
+        return self._lay_out(ids, modalities, rows, generation, on_preview, cancelled)
+
+    def _update(self, cached: Projection, ids, modalities, rows, generation: int) -> Projection | None:
+        """Keep the points whose vector is unchanged, place the others; None when too much changed."""
+        known = dict(zip(cached.ids.tolist(), range(len(cached.ids)), strict=True))
+        position = np.array([known.get(i, -1) for i in ids.tolist()], np.int64)
+        same = (position >= 0) & (self._rows[np.maximum(position, 0)] == rows) if len(self._rows) else position >= 0
+        fresh = ~same
+        changed = int(fresh.sum()) + (len(cached.ids) - int(same.sum()))
+        if (
+            changed > REFRESH_FRACTION * max(len(cached.ids), 1)
+            or not np.isin(self.layout.sample_ids, ids).mean() > 0.9
+        ):
+            return None
+        coords = np.empty((len(ids), 2), np.float32)
+        anchors = np.empty(len(ids), np.int64)
+        coords[same], anchors[same] = cached.coords[position[same]], self.anchors[position[same]]
+        if fresh.any():
+            coords[fresh], anchors[fresh] = self._place_chunks(modalities[fresh], rows[fresh])
+        projection = Projection(ids, modalities, coords, UMAP, generation)
+        self._save(projection, rows, anchors)
         return projection
 
+    def _place_chunks(self, modalities: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        coords = np.empty((len(rows), 2), np.float32)
+        anchors = np.empty(len(rows), np.int64)
+        for start in range(0, len(rows), _CHUNK):
+            part = slice(start, start + _CHUNK)
+            coords[part], anchors[part] = self.layout.place(
+                _vectors(self.library, self.key, modalities[part], rows[part])
+            )
+        return coords, anchors
 
-def place(
-    query: np.ndarray, projection: Projection, vectors: np.ndarray, k: int = 10, sharpness: float = 20.0
-) -> np.ndarray:
-    """Map coordinates for a query vector: the similarity-weighted mean of its ``k`` nearest mapped items
-    that lie near the best one on the map (a query matching two distant clusters lands on the better
-    one, not in the empty space between them)."""
-    similarities = vectors @ np.asarray(query, np.float32)
-    nearest = np.argsort(-similarities)[: min(k, len(similarities))]
-    coords = projection.coords[nearest]
-    span = float(np.ptp(projection.coords, axis=0).max()) or 1.0
-    close = np.linalg.norm(coords - coords[0], axis=1) <= 0.05 * span
-    weights = np.exp(sharpness * (similarities[nearest] - similarities[nearest].max())) * close
-    return (weights[:, None] * coords).sum(axis=0) / weights.sum()
+    def _lay_out(self, ids, modalities, rows, generation: int, on_preview, cancelled) -> Projection:
+        rng = np.random.default_rng(0)
+        picks = (
+            np.sort(rng.choice(len(ids), size=self.sample, replace=False))
+            if len(ids) > self.sample
+            else np.arange(len(ids))
+        )
+        sample = _vectors(self.library, self.key, modalities[picks], rows[picks])
+        mean, basis = pca_basis(sample, PLACE_DIMS)
+        if on_preview:
+            preview = np.empty((len(ids), 2), np.float32)
+            for start in range(0, len(ids), _CHUNK):
+                part = slice(start, start + _CHUNK)
+                preview[part] = (_vectors(self.library, self.key, modalities[part], rows[part]) - mean) @ basis[:, :2]
+            on_preview(Projection(ids, modalities, preview, PCA, generation))
+        method = UMAP if len(sample) > UMAP_NEIGHBOURS + 1 else PCA  # too few points for UMAP: PCA, named so
+        if method == PCA:
+            sample_coords = pca_coords(sample)
+        else:
+            sample_coords = umap_coords_apart(sample, cancelled) if self.apart else umap_coords(sample)
+        layout = Layout(ids[picks], np.empty((0, 0), np.float32), sample_coords, mean, basis)
+        layout.sample_reduced = layout.reduce(sample)
+        self.layout = layout
+        coords = np.empty((len(ids), 2), np.float32)
+        anchors = np.empty(len(ids), np.int64)
+        coords[picks], anchors[picks] = sample_coords, np.arange(len(picks))
+        rest = np.ones(len(ids), bool)
+        rest[picks] = False
+        if rest.any():
+            coords[rest], anchors[rest] = self._place_chunks(modalities[rest], rows[rest])
+        projection = Projection(ids, modalities, coords, method, generation)
+        self._save(projection, rows, anchors)
+        return projection
+
+    def _save(self, projection: Projection, rows: np.ndarray, anchors: np.ndarray) -> None:
+        self.anchors, self._rows = anchors, rows
+        layout = self.layout
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(f".{os.getpid()}.tmp.npz")
+            np.savez(
+                temporary,
+                ids=projection.ids,
+                modalities=projection.modalities,
+                coords=projection.coords,
+                method=np.array(projection.method),
+                generation=np.array(projection.generation),
+                rows=rows,
+                anchors=anchors,
+                sample_ids=layout.sample_ids,
+                sample_reduced=layout.sample_reduced,
+                sample_coords=layout.sample_coords,
+                mean=layout.mean,
+                basis=layout.basis,
+            )
+            temporary.replace(self.path)
+        except OSError:  # a full or read-only disk: the map is still shown, and made again next time
+            pass
+
+    def place(self, vector: np.ndarray) -> tuple[float, float] | None:
+        """Where a query vector lands on the current map."""
+        if self.layout is None or not len(self.layout.sample_ids):
+            return None
+        coords, _ = self.layout.place(np.asarray(vector, np.float32)[None])
+        return float(coords[0, 0]), float(coords[0, 1])
+
+    def clusters(self, projection: Projection, method: str) -> np.ndarray:
+        """A cluster per point: found on the sample (in the PCA space), spread to the rest by nearest anchor."""
+        sample_clusters = cluster(self.layout.sample_reduced, method)
+        return sample_clusters[self.anchors]
+
+    def sample_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of the sampled points, for naming clusters."""
+        ids, modalities, rows, _ = self.library.embedded_rows(self.key)
+        where = {i: n for n, i in enumerate(ids.tolist())}
+        chosen = np.array([where[i] for i in self.layout.sample_ids.tolist() if i in where], np.int64)
+        return ids[chosen], _vectors(self.library, self.key, modalities[chosen], rows[chosen])
 
 
 def cluster(vectors: np.ndarray, method: str = "kmeans", count: int | None = None, seed: int = 0) -> np.ndarray:
-    """Cluster labels per point: k-means (``count`` clusters, default ~sqrt(N/2)) or HDBSCAN (-1 = noise)."""
+    """Cluster labels per point: k-means (``count`` clusters, default ~sqrt(N/2)) or HDBSCAN (-1 = noise);
+    HDBSCAN runs on at most ``HDBSCAN_POINTS`` of them and spreads to the others by nearest neighbour."""
     if method == "hdbscan":
         from sklearn.cluster import HDBSCAN
 
-        return HDBSCAN(min_cluster_size=max(5, len(vectors) // 100), metric="euclidean", copy=True).fit_predict(vectors)
+        core = vectors[:HDBSCAN_POINTS]
+        labels = HDBSCAN(min_cluster_size=max(5, len(core) // 100), metric="euclidean", copy=True).fit_predict(core)
+        if len(vectors) > len(core):
+            nearest = np.argmax(vectors[len(core) :] @ core.T, axis=1)
+            labels = np.concatenate([labels, labels[nearest]])
+        return labels
     if method != "kmeans":
         raise ValueError(f"unknown clustering {method!r} (kmeans or hdbscan)")
     from sklearn.cluster import MiniBatchKMeans

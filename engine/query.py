@@ -1,31 +1,44 @@
 """Queries over a library: weighted terms -> one vector -> nearest items; zero-shot labels.
 
-A term is a library item, an outside file of any modality, or a text, with a weight
-(negative subtracts). The composed vector is the weighted sum of the terms' unit embeddings,
+A term is a library item, an outside file of any modality, or a text, with a weight (negative
+subtracts). The composed vector is the weighted sum of the terms' unit embeddings,
 re-normalised: one term with weight 1 is the plain nearest-neighbour search. Zero-shot
-probabilities follow the reference: the query's scaled output against each label's scaled
-text embedding (prompt templates averaged), then a softmax.
+probabilities follow the reference: the query's scaled output against each label's scaled text
+embedding (prompt templates averaged), then a softmax.
+
+Terms reuse what is known before anything is encoded: a file that is a library item, or a copy
+of one (same content hash), or a text already in the library, takes its stored embedding; every
+encoded term is cached by what identifies it (kind, value, modality, file size and time,
+model), so moving a weight slider is arithmetic and a search, never a re-encode. Label
+embeddings are stored in the library, so zero-shot works without the model once labels were
+embedded.
 """
 
 from __future__ import annotations
 
-import hashlib
+import math
+import os
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.index import Hit, VectorIndex
-from engine.library import Library
+from engine.library import Library, display, hash_file, hash_text
 from engine.modality import Modality
+from engine.models.identity import ModelRef
 from engine.preprocess.detect import detect_modality
 from engine.preprocess.errors import PreprocessError, UnsupportedFile
 from engine.prompts import ZERO_SHOT_TEMPLATES
+from engine.search_index import Hit, SearchIndex
 
-if TYPE_CHECKING:  # the model and encoder (and torch) load on first use, off the app's start-up path
+if TYPE_CHECKING:  # the model and encoder (and torch) load on first use, off the start-up path
     from engine.encoder import Encoder
-    from engine.models.factory import LoadedModel
+
+_HASH_FILES_UP_TO = 512 * 1024**2  # a dropped file this small is hashed to find a stored copy of it
+_CACHED_TERMS = 256
 
 
 class QueryError(Exception):
@@ -34,6 +47,14 @@ class QueryError(Exception):
     def __init__(self, message: str, cause: PreprocessError | None = None):
         super().__init__(message)
         self.cause = cause
+
+
+class ModelMissing(QueryError):
+    """The work needs the library's model, whose weights are not on this machine."""
+
+    def __init__(self, ref: ModelRef, what: str, hint: str):
+        super().__init__(f"{what} needs the model {ref.title} ({ref.name}), which is not on this machine; {hint}")
+        self.ref = ref
 
 
 @dataclass(frozen=True)
@@ -49,11 +70,11 @@ class Term:
 
     @classmethod
     def file(cls, path: str | Path, weight: float = 1.0, modality: Modality | str | None = None) -> Term:
-        return cls("file", str(path), weight, Modality.parse(modality) if modality else None)
+        return cls("file", os.fspath(path), weight, Modality.parse(modality) if modality else None)
 
     @classmethod
     def text(cls, text: str, weight: float = 1.0) -> Term:
-        return cls("text", text, weight, Modality.TEXT)
+        return cls("text", display(text).strip(), weight, Modality.TEXT)
 
 
 @dataclass(frozen=True)
@@ -74,139 +95,194 @@ class Results:
     by_modality: dict[Modality, list[Hit]] = field(default_factory=dict)
     merged: list[Hit] = field(default_factory=list)
 
+    def composed(self) -> Embedded:
+        """The composed query as one embedding for zero-shot labels; its scale is the terms' weighted mean."""
+        weights = np.abs([e.term.weight for e in self.terms])
+        scale = float(np.dot(weights, [e.scale for e in self.terms]) / max(weights.sum(), 1e-9))
+        first = self.terms[0]
+        return Embedded(first.term, self.vector, scale, first.modality)
+
 
 def compose(vectors: list[np.ndarray], weights: list[float]) -> np.ndarray:
     """Weighted sum of unit vectors, re-normalised."""
     if not vectors:
         raise QueryError("the query has no terms")
+    if not all(math.isfinite(w) for w in weights):
+        raise QueryError("weights must be finite numbers")
     total = np.sum([w * np.asarray(v, np.float32) for v, w in zip(vectors, weights, strict=True)], axis=0)
     norm = float(np.linalg.norm(total))
-    if norm < 1e-6:
+    if not norm >= 1e-6:
         raise QueryError("the weights cancel out: the composed query is zero")
     return (total / norm).astype(np.float32)
 
 
+class TermCache:
+    """The last encoded terms by what identifies them; a file's entry is keyed by its size and time too."""
+
+    def __init__(self, size: int = _CACHED_TERMS):
+        self._entries: OrderedDict[tuple, Embedded] = OrderedDict()
+        self._size = size
+
+    def get(self, key: tuple) -> Embedded | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: tuple, embedded: Embedded) -> None:
+        self._entries[key] = embedded
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+
 class Searcher:
-    """Search and classify against one library with one model (loaded only for files, texts and labels)."""
+    """Search and classify in one library with one model (``ref``); ``encoder()`` gives the model's encoder,
+    loading it on first use, or raises ``ModelMissing``."""
 
-    def __init__(self, library: Library, model: LoadedModel | None = None, model_name: str | None = None):
+    def __init__(
+        self, library: Library, ref: ModelRef, index: SearchIndex, encoder: Callable[[str], Encoder], cache: TermCache
+    ):
         self.library = library
-        self.model = model
-        self.model_name = model.name if model else (model_name or library.model)
-        if self.model_name is None:
-            raise QueryError(f"{library.folder}: nothing is embedded yet; index it first")
-        self._encoder: Encoder | None = None
-        self._index: VectorIndex | None = None
-        self._index_token: str | None = None
-        self._label_cache: dict[tuple, tuple[np.ndarray, float]] = {}
-
-    # -- the index cache --------------------------------------------------------------------
-
-    @property
-    def _index_folder(self) -> Path:
-        digest = hashlib.blake2b(self.model_name.encode(), digest_size=6).hexdigest()
-        return self.library.cache_dir / f"index-{digest}"
-
-    def index(self) -> VectorIndex:
-        """The vector index for the library's current state: from memory, from the cache, or rebuilt."""
-        token = self.library.state(self.model_name)
-        if self._index is not None and self._index_token == token:
-            return self._index
-        index = VectorIndex.load(self._index_folder, token)
-        if index is None:
-            ids, modalities, vectors, _ = self.library.embeddings(self.model_name)
-            index = VectorIndex.build(ids, modalities, vectors)
-            index.save(self._index_folder, token)
-        self._index, self._index_token = index, token
-        return index
+        self.ref = ref
+        self.key = library.key_of(ref) or ref.key
+        self.index = index
+        self._encoder = encoder
+        self.cache = cache
 
     # -- terms ------------------------------------------------------------------------------
 
     def embed_term(self, term: Term) -> Embedded:
         if term.kind == "item":
-            item = self.library.item(int(term.value))
-            stored = self.library.embedding(int(term.value), self.model_name) if item else None
-            if stored is None:
-                raise QueryError(f"item {term.value} is not in the library or not embedded with {self.model_name}")
-            return Embedded(term, stored[0], float(stored[1]), item.modality, item.id)
-        if term.kind == "file":
-            known = self._library_file(term)
-            if known is not None:
-                return known
-        encoder = self._require_encoder()
+            return self._item(term)
         if term.kind == "text":
-            [result] = encoder.encode_texts([str(term.value)])
-            modality = Modality.TEXT
-        elif term.kind == "file":
-            modality = term.modality or detect_modality(term.value)
-            if modality is None:
-                error = UnsupportedFile(term.value, "no loader reads this kind of file")
-                raise QueryError(str(error), error)
-            [result] = encoder.encode_files(modality, [term.value])
-        else:
-            raise QueryError(f"unknown term kind {term.kind!r}")
-        if not result.ok:
-            raise QueryError(str(result.error), result.error)
-        item = self.library.item_by_path(term.value)
-        return Embedded(term, result.embedding, result.scale, modality, item.id if item else None)
+            return self._text(term)
+        if term.kind == "file":
+            return self._file(term)
+        raise QueryError(f"unknown term kind {term.kind!r}")
 
-    def _library_file(self, term: Term) -> Embedded | None:
-        """A dropped file that is a library item, unchanged since indexing: its stored embedding, and it is excluded."""
+    def _item(self, term: Term) -> Embedded:
+        item = self.library.item(int(term.value))
+        stored = self.library.embedding(item.id, self.key) if item else None
+        if stored is None:
+            raise QueryError(f"item {term.value} is not in the library or not embedded with {self.ref.title}")
+        return Embedded(term, stored[0], stored[1], item.modality, item.id)
+
+    def _text(self, term: Term) -> Embedded:
+        text = str(term.value)
+        if not text:
+            raise QueryError("the text is empty")
+        key = ("text", text, self.key)
+        cached = self.cache.get(key)
+        if cached is None:
+            stored = self.library.embedding_by_hash(hash_text(text), Modality.TEXT, self.key)
+            if stored is not None:
+                cached = Embedded(term, stored[0], stored[1], Modality.TEXT)
+            else:
+                [result] = self._encoder("a text query").encode_texts([text])
+                if not result.ok:
+                    raise QueryError(str(result.error), result.error)
+                cached = Embedded(term, result.embedding, result.scale, Modality.TEXT)
+            self.cache.put(key, cached)
+        return Embedded(term, cached.vector, cached.scale, Modality.TEXT)
+
+    def _file(self, term: Term) -> Embedded:
+        path = str(term.value)
         try:
-            item = self.library.item_by_path(term.value)
-            info = Path(term.value).stat()
+            info = os.stat(path)
+        except OSError as error:
+            raise QueryError(f"{display(path)}: cannot read it ({error.strerror or error})") from None
+        key = ("file", os.path.realpath(path), term.modality, info.st_size, info.st_mtime_ns, self.key)
+        cached = self.cache.get(key)
+        if cached is None:
+            cached = self._stored_file(term, path, info) or self._encode_file(term, path)
+            self.cache.put(key, cached)
+        return Embedded(term, cached.vector, cached.scale, cached.modality, cached.item_id)
+
+    def _stored_file(self, term: Term, path: str, info: os.stat_result) -> Embedded | None:
+        """A file that is a library item (unchanged), or a copy of one: its stored embedding."""
+        item = self.library.item_by_path(path)
+        if (
+            item is not None
+            and (term.modality in (None, item.modality))
+            and (item.size, item.mtime)
+            == (
+                info.st_size,
+                info.st_mtime,
+            )
+        ):
+            stored = self.library.embedding(item.id, self.key)
+            if stored is not None:
+                return Embedded(term, stored[0], stored[1], item.modality, item.id)
+        if info.st_size > _HASH_FILES_UP_TO:
+            return None
+        modality = term.modality or detect_modality(path)
+        if modality is None:
+            return None
+        try:
+            stored = self.library.embedding_by_hash(hash_file(path), modality, self.key)
         except OSError:
             return None
-        if item is None or (term.modality and term.modality is not item.modality):
-            return None
-        if (item.size, item.mtime) != (info.st_size, info.st_mtime):
-            return None
-        stored = self.library.embedding(item.id, self.model_name)
-        return Embedded(term, stored[0], float(stored[1]), item.modality, item.id) if stored else None
+        return Embedded(term, stored[0], stored[1], modality) if stored else None
 
-    def _require_encoder(self) -> Encoder:
-        if self.model is None:
-            raise QueryError("files and texts need a loaded model")
-        if self._encoder is None:
-            from engine.encoder import Encoder
-
-            self._encoder = Encoder(self.model)
-        return self._encoder
+    def _encode_file(self, term: Term, path: str) -> Embedded:
+        modality = term.modality or detect_modality(path)
+        if modality is None:
+            error = UnsupportedFile(path, "no loader reads this kind of file")
+            raise QueryError(str(error), error)
+        [result] = self._encoder("a file query").encode_files(modality, [path])
+        if not result.ok:
+            raise QueryError(str(result.error), result.error)
+        item = self.library.item_by_path(path)
+        return Embedded(term, result.embedding, result.scale, modality, item.id if item else None)
 
     # -- search and classify ----------------------------------------------------------------
 
     def search(self, terms: list[Term], k: int = 10, modalities: list[Modality] | None = None) -> Results:
         """Top ``k`` per requested modality and across them, excluding the query's own items."""
+        if k < 1:
+            raise QueryError("the number of results must be at least 1")
         embedded = [self.embed_term(t) for t in terms]
         vector = compose([e.vector for e in embedded], [e.term.weight for e in embedded])
         exclude = {e.item_id for e in embedded if e.item_id is not None}
-        index = self.index()
-        by_modality = index.search(vector, k, modalities, exclude)
+        by_modality = self.index.search(vector, k, modalities, exclude)
         merged = sorted((h for hits in by_modality.values() for h in hits), key=lambda h: -h.score)[:k]
         return Results(vector, embedded, by_modality, merged)
 
     def label_embeddings(
         self, labels: list[str], templates: tuple[str, ...] = ZERO_SHOT_TEMPLATES
-    ) -> tuple[np.ndarray, float]:
-        """Unit text embeddings per label (its prompts averaged) and the text logit scale."""
-        key = (tuple(labels), tuple(templates))
-        if key not in self._label_cache:
-            results = self._require_encoder().encode_texts([t.format(label) for label in labels for t in templates])
-            vectors = np.stack([r.embedding for r in results]).reshape(len(labels), len(templates), -1).mean(axis=1)
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Unit text embeddings per label (its prompts averaged) and their scales: stored ones, else encoded
+        (and stored for next time)."""
+        known = self.library.label_vectors(self.key, labels, templates)
+        missing = [label for label in labels if label not in known]
+        if missing:
+            encoder = self._encoder(f"zero-shot labels not embedded yet ({', '.join(missing[:5])})")
+            results = encoder.encode_texts([t.format(label) for label in missing for t in templates])
+            failed = next((r for r in results if not r.ok), None)
+            if failed is not None:
+                raise QueryError(str(failed.error), failed.error)
+            vectors = np.stack([r.embedding for r in results]).reshape(len(missing), len(templates), -1).mean(axis=1)
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-            self._label_cache[key] = (vectors.astype(np.float32), self.model.model.logit_scale(Modality.TEXT))
-        return self._label_cache[key]
+            scales = np.array([r.scale for r in results], np.float32).reshape(len(missing), len(templates)).mean(axis=1)
+            fresh = {label: (vectors[n].astype(np.float32), float(scales[n])) for n, label in enumerate(missing)}
+            self.library.save_label_vectors(self.key, templates, fresh)
+            known.update(fresh)
+        return (
+            np.stack([known[label][0] for label in labels]),
+            np.array([known[label][1] for label in labels], np.float32),
+        )
 
     def classify(
         self, target: Term | Embedded, labels: list[str], templates: tuple[str, ...] = ZERO_SHOT_TEMPLATES
     ) -> list[tuple[str, float]]:
         """Probabilities of each label, best first: softmax of scaled query x scaled label texts."""
-        labels = [label for label in dict.fromkeys(labels) if label.strip()]
+        labels = [label for label in dict.fromkeys(display(label).strip() for label in labels) if label]
         if not labels:
             raise QueryError("no labels to classify against")
         embedded = target if isinstance(target, Embedded) else self.embed_term(target)
-        vectors, text_scale = self.label_embeddings(labels, templates)
-        logits = (embedded.vector * embedded.scale) @ (vectors * text_scale).T
+        vectors, scales = self.label_embeddings(labels, templates)
+        logits = (embedded.vector * embedded.scale) @ (vectors * scales[:, None]).T
         logits = logits - logits.max()
         probabilities = np.exp(logits) / np.exp(logits).sum()
         return sorted(zip(labels, probabilities.tolist(), strict=True), key=lambda p: -p[1])

@@ -78,6 +78,27 @@ def world(tmp_path_factory) -> Path:
 
 
 @pytest.fixture()
+def make_workspace(tmp_path, tiny_weights):
+    """Workspaces on libraries in this test's folder, with the tiny model (closed at the end)."""
+    from engine.workspace import Workspace
+
+    made = []
+
+    def make(*folders, library: str = "lib", **options):
+        workspace = Workspace.open(
+            tmp_path / library, create=True, **{"model": str(tiny_weights), "device": "cpu", **options}
+        )
+        if folders:
+            workspace.index(list(folders))
+        made.append(workspace)
+        return workspace
+
+    yield make
+    for workspace in made:
+        workspace.close()
+
+
+@pytest.fixture()
 def mixed_folder(tmp_path, world) -> Path:
     """A copy of the demo scenes plus broken files and files no loader reads."""
     import shutil

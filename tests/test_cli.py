@@ -41,12 +41,12 @@ def test_status(capsys, library):
     code, out, _ = run(capsys, "status", "--library", library, "--json")
     status = json.loads(out)
     assert code == 0 and status["counts"]["audio"] == {"pending": 0, "embedded": 12, "failed": 1}
-    assert len(status["failed"]) == 3
+    assert len(status["failed"]) == 3 and status["health"] == "ok" and status["model_available"]
     code, out, _ = run(capsys, "status", "--library", library)
     assert "failed: " in out and "broken.csv" in out
 
 
-def test_search_by_file_text_and_item_with_weights(capsys, library, world, tiny_weights):
+def test_search_by_file_text_and_item_with_weights(capsys, library, world, mixed_folder, tiny_weights):
     sound = sorted((world / "audio").iterdir())[0]
     code, out, _ = run(
         capsys,
@@ -78,6 +78,9 @@ def test_search_by_file_text_and_item_with_weights(capsys, library, world, tiny_
     assert 3 not in [hit["id"] for hit in result["merged"]]
     code, out, _ = run(capsys, "search", "--library", library, "--item", "3", "-k", "2", "--merged")
     assert code == 0 and "1." in out
+    by_path = sorted((mixed_folder / "images").glob("dog_*"))[0]
+    code, out, _ = run(capsys, "search", "--library", library, "--item", by_path, "-k", "1", "--json")
+    assert code == 0 and json.loads(out)["query"][0]["modality"] == "vision"
 
 
 def test_classify_probabilities_sum_to_one(capsys, library, world):
@@ -110,15 +113,21 @@ def test_map_png_and_json(capsys, library, tmp_path):
     assert code == 0 and (tmp_path / "map.png").stat().st_size > 1000
 
 
-def test_export_npz_and_parquet(capsys, library, tmp_path):
+def test_export_npz_and_parquet_then_import(capsys, library, tmp_path):
     assert run(capsys, "export", "--library", library, "--out", tmp_path / "e.npz")[0] == 0
     with np.load(tmp_path / "e.npz") as data:
-        assert data["embeddings"].shape == (72, 16) and len(data["paths"]) == 72
+        assert data["embeddings"].shape == (75, 16) and len(data["paths"]) == 75  # 3 failures as NaN rows
     assert run(capsys, "export", "--library", library, "--out", tmp_path / "e.parquet")[0] == 0
     import pyarrow.parquet as pq
 
     table = pq.read_table(tmp_path / "e.parquet")
-    assert table.num_rows == 72 and table.schema.metadata[b"bindscope.model"]
+    assert table.num_rows == 75 and table.schema.metadata[b"bindscope.model"]
+    code, out, _ = run(capsys, "import", tmp_path / "e.parquet", "--library", tmp_path / "copy", "--json")
+    assert code == 0 and json.loads(out)["changed"] == 75
+    code, out, _ = run(capsys, "import", tmp_path / "e.parquet", "--library", tmp_path / "copy", "--json")
+    assert code == 0 and json.loads(out)["changed"] == 0
+    code, out, _ = run(capsys, "search", "--library", tmp_path / "copy", "--item", "1", "-k", "1", "--json")
+    assert code == 0 and json.loads(out)["merged"]
 
 
 def test_models_list(capsys, tmp_path, monkeypatch):
@@ -131,11 +140,34 @@ def test_bad_arguments_and_unusable_libraries_exit_2(capsys, tmp_path, library):
     assert run(capsys, "status", "--library", tmp_path / "nowhere")[0] == 2
     code, _, err = run(capsys, "search", "--library", library)
     assert code == 2 and "give at least one" in err
-    code, _, err = run(capsys, "search", "--library", library, "--file", tmp_path / "missing.wav", "--device", "cpu")
-    assert code == 2 and "missing.wav" in err
+    code, out, err = run(capsys, "search", "--library", library, "--file", tmp_path / "missing.wav", "--json")
+    assert code == 2 and "missing.wav" in err and "missing.wav" in json.loads(out)["message"]
+    for bad in (["-k", "-1"], ["-k", "0"], ["--weight", "nan"], ["--weight", "inf"]):
+        with pytest.raises(SystemExit) as info:
+            main(["search", "--library", str(library), "--item", "1", *bad])
+        assert info.value.code == 2
     with pytest.raises(SystemExit) as info:
         main(["search", "--weight", "2"])
     assert info.value.code == 2
+
+
+def test_a_library_keeps_its_model_on_the_command_line(capsys, library, tmp_path):
+    import torch
+
+    from engine.models.imagebind import ImageBindModel
+    from engine.models.weights import save_safetensors
+    from engine.models.zoo import metadata_for
+    from tests.conftest import tiny_entry
+
+    entry = tiny_entry(out_embed_dim=24)
+    torch.manual_seed(3)
+    other = save_safetensors(ImageBindModel(entry.config), tmp_path / "other.safetensors", metadata_for(entry.config, entry.spec))
+    code, out, err = run(capsys, "search", "--library", library, "--text", "a dog", "--model", other, "--json")
+    assert code == 2 and json.loads(out)["error"] == "WorkspaceError" and "bindscope reembed" in err
+    code, out, _ = run(capsys, "reembed", "--library", library, "--model", other, "--json", "--device", "cpu")
+    assert code == 0 and json.loads(out)["switched"]
+    code, out, _ = run(capsys, "status", "--library", library, "--json")
+    assert json.loads(out)["model"] == str(other)
 
 
 def test_demo_gallery_is_written_in_loader_formats(capsys, tmp_path):

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
-DEVICE_CHOICES = ("auto", "cuda", "cpu")
-PRECISION_CHOICES = ("auto", "float32", "float16", "bfloat16")
+from engine.models.devices import DEVICE_CHOICES, PRECISION_CHOICES
+
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 

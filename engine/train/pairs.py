@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from engine.modality import Modality
-from engine.preprocess import LOADERS, PreprocessError
+from engine.preprocess import PreprocessError, prepare_loader
 from engine.preprocess.safe import load_safely
 from engine.preprocess.spec import PreprocessSpec
 
@@ -89,8 +89,8 @@ def read_pairs(path: str | Path, modality: Modality) -> list[Pair]:
 
 def load_pairs(pairs: list[Pair], modality: Modality, spec: PreprocessSpec, workers: int = 4) -> PairSet:
     """Decode every pair in parallel with the inference loaders; failed rows are kept aside with their errors."""
-    load_image = LOADERS[Modality.VISION]
-    load_other = LOADERS[modality]
+    load_image = prepare_loader(Modality.VISION)  # imported here: imports racing in the pool's threads fail
+    load_other = prepare_loader(modality)
     with ThreadPoolExecutor(workers, thread_name_prefix="bindscope-pairs") as pool:
         images = list(pool.map(lambda p: load_safely(lambda s: load_image(s, spec), p.image), pairs))
         others = list(pool.map(lambda p: load_safely(lambda s: load_other(s, spec), p.other), pairs))

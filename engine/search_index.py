@@ -1,0 +1,276 @@
+"""Nearest-neighbour search over one model's vectors in a library, per modality, always current.
+
+Per-modality search makes "the top k of each requested modality" exact and cheap, and "the top
+k across all" an exact merge. For each modality:
+
+* below ``APPROXIMATE_FROM`` vectors, search is exact: a BLAS matrix-vector product straight over
+  the memory-mapped vector file, nothing loaded or copied;
+* above it, a FAISS ``PCA256,IVF,RaBitQ`` index holds compressed codes (40 bytes a vector at
+  1024 dimensions) and proposes candidates, which are re-ranked exactly from the mapped vectors,
+  so every score shown is exact and float vectors are never loaded whole. Rows committed since
+  the approximate index last grew (its "tail") are searched exactly and merged.
+
+The index never goes stale and is never built inside a query: the committed row counts it
+compares with are one indexed SQLite read, and rows are only ever appended. Writers (indexing,
+import, re-embedding) call ``maintain``, which adds new rows to the approximate index, trains a
+new one when a modality crosses the threshold or has grown ``RETRAIN_GROWTH``-fold since its
+training, and saves it under ``cache/``; other processes pick up the saved file when their tail
+grows. Search hits are vector rows; SQLite turns them into items (duplicates share a row), and
+rows whose items are gone are skipped by fetching further.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.library import Library
+from engine.modality import Modality
+from engine.vectors import VectorStore
+
+APPROXIMATE_FROM = 50_000
+RETRAIN_GROWTH = 4.0
+ADD_STEP = 20_000  # a writer adds its tail to the approximate index (and saves it) once it is this long
+RERANK = 200  # candidates re-ranked exactly, at least
+_TRAIN_PER_LIST = 40
+_ADD_CHUNK = 65_536
+_PCA_DIMS = 256
+
+
+@dataclass(frozen=True)
+class Hit:
+    item_id: int
+    score: float
+    modality: Modality
+
+
+def _faiss():
+    import faiss
+
+    return faiss
+
+
+@dataclass
+class _Approximate:
+    """A trained approximate index over the first ``rows`` vectors of one modality."""
+
+    index: object
+    rows: int
+    trained_rows: int
+
+    @property
+    def nprobe(self) -> int:
+        return self.index_ivf.nprobe
+
+    @property
+    def index_ivf(self):
+        return _faiss().extract_index_ivf(self.index)
+
+
+def exact_top(vectors: np.ndarray, query: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, scores) of the ``k`` best rows of ``vectors @ query``, best first; rows counted from ``offset``."""
+    if not len(vectors) or k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    scores = np.asarray(vectors @ query, np.float32)
+    k = min(k, len(scores))
+    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    order = top[np.argsort(-scores[top], kind="stable")]
+    return order.astype(np.int64) + offset, scores[order]
+
+
+def build_approximate(vectors_at, rows: int, dim: int, seed: int = 0) -> _Approximate:
+    """Train on a sample and add every row (read in chunks through ``vectors_at(start, stop)``)."""
+    faiss = _faiss()
+    lists = int(np.clip(np.sqrt(rows), 16, 4096))
+    reduce = f"PCA{_PCA_DIMS}," if dim > _PCA_DIMS else ""
+    index = faiss.index_factory(dim, f"{reduce}IVF{lists},RaBitQ", faiss.METRIC_L2)
+    ivf = faiss.extract_index_ivf(index)
+    ivf.cp.niter = 10  # routing needs rough centroids; the default 25 rounds triples training for no recall
+    rng = np.random.default_rng(seed)
+    picks = np.sort(rng.choice(rows, size=min(rows, lists * _TRAIN_PER_LIST), replace=False))
+    index.train(np.ascontiguousarray(vectors_at(picks), np.float32))
+    approximate = _Approximate(index, 0, rows)
+    ivf.nprobe = max(16, lists // 32)
+    _add(approximate, vectors_at, rows)
+    return approximate
+
+
+def _add(approximate: _Approximate, vectors_at, rows: int) -> None:
+    for start in range(approximate.rows, rows, _ADD_CHUNK):
+        stop = min(rows, start + _ADD_CHUNK)
+        approximate.index.add(np.ascontiguousarray(vectors_at(slice(start, stop)), np.float32))
+        approximate.rows = stop
+
+
+class SearchIndex:
+    """Search over one model's vectors in a library (``key`` is the model's key in the library)."""
+
+    def __init__(self, library: Library, key: str, approximate_from: int = APPROXIMATE_FROM):
+        self.library = library
+        self.key = key
+        self.approximate_from = approximate_from
+        self.store: VectorStore = library.store(key)
+        self._approximate: dict[Modality, _Approximate] = {}
+        self._loaded_at: dict[Modality, float] = {}
+        self._lock = threading.RLock()
+
+    # -- files ------------------------------------------------------------------------------
+
+    @property
+    def folder(self) -> Path:
+        return self.library.folder / "cache" / f"index-{self.key}"
+
+    def _paths(self, modality: Modality) -> tuple[Path, Path]:
+        return self.folder / f"{modality.value}.faiss", self.folder / f"{modality.value}.json"
+
+    def _load(self, modality: Modality, committed: int) -> None:
+        """Take the saved approximate index when it is valid and covers more rows than the one in memory."""
+        index_path, meta_path = self._paths(modality)
+        try:
+            changed = meta_path.stat().st_mtime
+            if self._loaded_at.get(modality) == changed:
+                return
+            meta = json.loads(meta_path.read_text())
+            rows, trained = int(meta["rows"]), int(meta["trained_rows"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        current = self._approximate.get(modality)
+        if rows > committed or (current is not None and current.rows >= rows):
+            return
+        faiss = _faiss()
+        try:
+            flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if self.library.read_only else 0
+            index = faiss.read_index(str(index_path), flags)
+        except RuntimeError:  # damaged or half-written: the next writer replaces it; search goes on exactly
+            return
+        if index.ntotal != rows or index.d != self.store.dim:
+            return
+        faiss.extract_index_ivf(index).nprobe = int(meta.get("nprobe", 16))
+        self._approximate[modality] = _Approximate(index, rows, trained)
+        self._loaded_at[modality] = changed
+
+    def _save(self, modality: Modality, approximate: _Approximate) -> None:
+        """Index file first, then its description: a reader never takes a half-written pair as valid."""
+        index_path, meta_path = self._paths(modality)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            partial = index_path.with_suffix(f".{os.getpid()}.tmp")
+            _faiss().write_index(approximate.index, str(partial))
+            partial.replace(index_path)
+            meta = {"rows": approximate.rows, "trained_rows": approximate.trained_rows, "nprobe": approximate.nprobe}
+            partial = meta_path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(meta))
+            partial.replace(meta_path)
+            self._loaded_at[modality] = meta_path.stat().st_mtime
+        except (OSError, RuntimeError):  # a full or read-only disk: the index still serves from memory
+            pass
+
+    # -- search -----------------------------------------------------------------------------
+
+    def counts(self) -> dict[Modality, int]:
+        return self.library.store_rows(self.key)
+
+    def search(
+        self,
+        query: np.ndarray,
+        k: int = 10,
+        modalities: list[Modality] | None = None,
+        exclude: set[int] | None = None,
+    ) -> dict[Modality, list[Hit]]:
+        """The ``k`` nearest items of each requested modality (all that have vectors by default), best first."""
+        query = np.ascontiguousarray(np.asarray(query, np.float32).reshape(-1))
+        exclude = exclude or set()
+        committed = self.counts()
+        out: dict[Modality, list[Hit]] = {}
+        for modality in modalities or list(committed):
+            rows = committed.get(modality, 0)
+            out[modality] = self._search_modality(modality, rows, query, k, exclude) if rows else []
+        return out
+
+    def _search_modality(self, modality: Modality, rows: int, query: np.ndarray, k: int, exclude: set[int]):
+        fetch = k + len(exclude)
+        while True:
+            found, scores = self._nearest_rows(modality, rows, query, fetch)
+            owners = self.library.items_at_rows(self.key, modality, found.tolist())
+            hits = [
+                Hit(item_id, float(score), modality)
+                for row, score in zip(found.tolist(), scores.tolist(), strict=True)
+                for item_id in owners.get(row, [])
+                if item_id not in exclude
+            ]
+            if len(hits) >= k or len(found) >= rows:
+                return hits[:k]
+            fetch *= 4  # rows whose items were removed took places: look further
+
+    def _nearest_rows(self, modality: Modality, rows: int, query: np.ndarray, fetch: int):
+        vectors = self.store.view(modality, rows)
+        with self._lock:
+            if rows - self._covered(modality) > 0:
+                self._load(modality, rows)
+            approximate = self._approximate.get(modality)
+            covered = approximate.rows if approximate is not None else 0
+            candidates = np.zeros(0, np.int64)
+            if approximate is not None:
+                wanted = min(covered, max(RERANK, 10 * fetch))
+                _, found = approximate.index.search(query[None], wanted)
+                candidates = found[0][found[0] >= 0]
+        scored_rows, scored = np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if len(candidates):
+            candidates = np.sort(candidates)
+            scored_rows, scored = candidates, np.asarray(vectors[candidates] @ query, np.float32)
+        tail_rows, tail_scores = exact_top(vectors[covered:], query, fetch, offset=covered)
+        all_rows = np.concatenate([scored_rows, tail_rows])
+        all_scores = np.concatenate([scored, tail_scores])
+        order = np.argsort(-all_scores, kind="stable")[:fetch]
+        return all_rows[order], all_scores[order]
+
+    def _covered(self, modality: Modality) -> int:
+        approximate = self._approximate.get(modality)
+        return approximate.rows if approximate is not None else 0
+
+    # -- writers ----------------------------------------------------------------------------
+
+    def maintain(self, final: bool = False) -> None:
+        """Keep the approximate indexes up with the vectors: add tails, train when needed, save.
+
+        Cheap when there is nothing to do; a writer calls it after each committed batch (and with
+        ``final`` at the end, so the saved index covers everything for the next process).
+        """
+        for modality, rows in self.counts().items():
+            with self._lock:
+                self._load(modality, rows)
+                approximate = self._approximate.get(modality)
+                if rows < self.approximate_from:
+                    continue
+                vectors = self.store.view(modality, rows)
+                dim = self.store.dim
+                if approximate is None or rows > RETRAIN_GROWTH * approximate.trained_rows:
+                    approximate = build_approximate(lambda picks, v=vectors: v[picks], rows, dim)
+                elif rows - approximate.rows >= (1 if final else ADD_STEP):
+                    if self.library.read_only:
+                        continue
+                    _add(approximate, lambda picks, v=vectors: v[picks], rows)
+                else:
+                    continue
+                self._approximate[modality] = approximate
+                self._save(modality, approximate)
+
+    def describe(self) -> dict[str, dict]:
+        """Per modality: vectors, how many the approximate index covers (0: exact search), and when it was saved."""
+        out = {}
+        for modality, rows in self.counts().items():
+            self._load(modality, rows)
+            covered = self._covered(modality)
+            saved = self._loaded_at.get(modality)
+            out[modality.value] = {
+                "vectors": rows,
+                "approximate": covered,
+                "saved": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(saved)) if saved else None,
+            }
+        return out

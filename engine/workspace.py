@@ -1,0 +1,632 @@
+"""The application layer: one open library and its model, and every action the app and the command line offer.
+
+Both interfaces are thin views over a ``Workspace`` (as napari's Qt widgets are over its
+``components``): open or create a library, choose its model, index (scan and embed, with
+progress and cancel), import and export embeddings, re-embed with another model, move a root,
+search, classify, map and place a query on the map. Policy lives here, once:
+
+* **A library keeps its model.** Opening a library uses the model it records (name and
+  fingerprint), never silently another. When that model's weights are not on this machine the
+  library still opens: everything that works from stored vectors works (search by items, the
+  map, clusters, zero-shot with stored label vectors); what needs the model (a text or file
+  query, indexing) raises ``ModelMissing``, which says which model and how to get it.
+* **Changing the model is explicit** (``reembed``): the new model's vectors are built beside
+  the old ones, which keep serving searches until the new set is complete.
+* **Offline is not failed**: files on a missing drive keep their items and embeddings.
+
+Long jobs (indexing, import, re-embedding) open their own connection to the library, so the
+app can search from another thread while they run; they keep the search index current as
+each batch is committed. Nothing here imports Qt, and nothing loads the model until it is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.exchange import ImportReport, export, import_embeddings
+from engine.indexer import EmbedReport, ScanReport, embed_items, embed_pending, online, scan
+from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Item, Library, LibraryError, display
+from engine.modality import Modality
+from engine.models.identity import ModelRef
+from engine.models.zoo import ModelEntry, ModelUnavailable, default_entry, resolve
+from engine.preprocess.detect import detect_modality
+from engine.projection import MapMaker, Projection, name_clusters
+from engine.prompts import ZERO_SHOT_TEMPLATES
+from engine.query import Embedded, ModelMissing, QueryError, Results, Searcher, Term, TermCache
+from engine.search_index import APPROXIMATE_FROM, SearchIndex
+
+if TYPE_CHECKING:
+    from engine.encoder import Encoder
+    from engine.models.factory import LoadedModel
+
+Progress = Callable[[str, int, int], None]
+Cancelled = Callable[[], bool]
+
+
+def _never() -> bool:
+    return False
+
+
+class WorkspaceError(Exception):
+    """An action that cannot be done as asked; the message says why and what to do instead."""
+
+
+@dataclass
+class ModelState:
+    """The library's model and whether it can run here."""
+
+    ref: ModelRef | None  # None: the library has no model yet (nothing embedded)
+    available: bool
+    message: str  # what a person reads: the model, or what is missing and how to get it
+    downloadable: bool = False
+
+
+@dataclass
+class RootSummary:
+    id: int
+    path: str
+    state: str  # "online", "missing" or "unreadable"
+    counts: dict[str, dict[str, int]]  # modality -> status -> n
+    offline: int  # items whose file is gone (or all of them, when the folder is not online)
+
+
+@dataclass
+class LibrarySummary:
+    folder: str
+    model: ModelState
+    roots: list[RootSummary]
+    totals: dict[str, dict[str, int]]
+    failed: int
+    offline: int
+    labels: list[str]
+    read_only: bool
+    generation: int
+    reembedding: str | None = None  # the title of the model being built beside the current one
+
+    @property
+    def embedded(self) -> int:
+        return sum(row.get(EMBEDDED, 0) for row in self.totals.values())
+
+    @property
+    def pending(self) -> int:
+        return sum(row.get(PENDING, 0) for row in self.totals.values())
+
+
+@dataclass
+class IndexReport:
+    scan: ScanReport
+    embed: EmbedReport | None
+    model: str | None
+
+
+@dataclass
+class SearchOutcome:
+    results: Results
+    items: dict[int, Item]
+    map_point: tuple[float, float] | None = None
+    probabilities: list[tuple[str, float]] = field(default_factory=list)
+
+    def cards(self) -> list[tuple[Item, float]]:
+        """Each modality's nearest, the other modalities' groups first, best match first: a merged list would
+        show little but the query's own modalities, which always score highest (the modality gap)."""
+        own = {e.modality for e in self.results.terms}
+        groups = sorted(
+            (hits for hits in self.results.by_modality.values() if hits),
+            key=lambda hits: (hits[0].modality in own, -hits[0].score),
+        )
+        return [(self.items[h.item_id], h.score) for group in groups for h in group if h.item_id in self.items]
+
+
+@dataclass
+class MapData:
+    projection: Projection
+    clusters: np.ndarray | None = None
+    cluster_names: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
+
+
+@dataclass
+class ReembedPlan:
+    target: ModelRef
+    items: int  # to embed with the new model
+    offline: int  # waiting for their folder
+    seconds: float  # estimated, from timing the new model on a few of the library's own items
+
+
+@dataclass
+class DroppedFile:
+    """A file offered as a query term: its modality, or why it cannot be one."""
+
+    path: str
+    modality: Modality | None
+    refusal: str | None = None
+    item_id: int | None = None
+
+
+class Workspace:
+    def __init__(
+        self,
+        library: Library,
+        *,
+        model: str | None = None,
+        device: str = "auto",
+        precision: str = "auto",
+        approximate_from: int = APPROXIMATE_FROM,
+    ):
+        """``model``: for a library with no model yet, the one indexing will use (default: the best available);
+        for a library that has one, a path where its checkpoint can be found (it must be the same model)."""
+        self.library = library
+        self.folder = library.folder
+        self.device, self.precision = device, precision
+        self.approximate_from = approximate_from
+        self.requested = model
+        self._loaded: LoadedModel | None = None
+        self._encoder: Encoder | None = None
+        self._model_lock = threading.Lock()
+        self._index: SearchIndex | None = None
+        self._maps: dict[str, MapMaker] = {}
+        self.terms = TermCache()
+
+    @classmethod
+    def open(cls, folder: str | Path, *, create: bool = False, **options) -> Workspace:
+        return cls(Library(folder, create=create), **options)
+
+    def close(self) -> None:
+        self.library.close()
+
+    # -- the model --------------------------------------------------------------------------
+
+    def _entry(self) -> ModelEntry | None:
+        """Where the library's model (or the requested one, for a new library) is found on this machine."""
+        ref = self.library.model
+        if ref is None:
+            return resolve(self.requested) if self.requested else default_entry()
+        for name in (self.requested, ref.name):
+            if not name:
+                continue
+            try:
+                entry = resolve(name)
+            except (ModelUnavailable, ValueError):
+                continue
+            if entry.available:
+                return entry
+        return None
+
+    def model_state(self) -> ModelState:
+        ref = self.library.model
+        try:
+            entry = self._entry()
+        except Exception as error:  # a broken checkpoint description: said, never raised from a status
+            return ModelState(ref, False, str(error))
+        if ref is None:
+            if entry is None or not entry.available:
+                return ModelState(None, False, "no model is available: `bindscope models download imagebind-huge`")
+            return ModelState(None, True, f"{entry.title} (new library)")
+        if entry is None:
+            downloadable = _downloadable(ref.name)
+            return ModelState(ref, False, self._missing_hint(ref), downloadable)
+        return ModelState(ref, True, ref.title)
+
+    @staticmethod
+    def _missing_hint(ref: ModelRef) -> str:
+        if _downloadable(ref.name):
+            return (
+                f"{ref.title} is not on this machine: download it (Settings ▸ Model, or "
+                f"`bindscope models download {ref.name}`)"
+            )
+        return (
+            f"{ref.title} ({display(ref.name)}) is not on this machine: locate the checkpoint "
+            "(Settings ▸ Model ▸ Locate, or --model PATH)"
+        )
+
+    def model(self, what: str = "this") -> LoadedModel:
+        """The library's model, loaded on first use; ``ModelMissing`` names it when it cannot run here."""
+        with self._model_lock:
+            if self._loaded is None:
+                self._loaded = self._load(what)
+            return self._loaded
+
+    def _load(self, what: str) -> LoadedModel:
+        from engine.models.factory import load_model
+        from engine.models.identity import ref_for_entry
+
+        ref = self.library.model
+        entry = self._entry()
+        if entry is None or not entry.available:
+            if ref is None:
+                raise WorkspaceError("no model is available: run `bindscope models download imagebind-huge`")
+            raise ModelMissing(ref, what, self._missing_hint(ref).split(": ", 1)[1])
+        found = ref_for_entry(entry)
+        if ref is not None:
+            if not ref.verified and ref.name == found.name and ref.dim == found.dim:
+                ref = self.library.verify_model(found)
+            if not ref.same_model(found):
+                raise WorkspaceError(
+                    f"{display(str(entry.weights_path))} is not the checkpoint this library was embedded with "
+                    f"({ref.title}, fingerprint {ref.fingerprint[:12]}; this file: {found.fingerprint[:12]}). "
+                    "Locate the right one, or re-embed the library with this model (`bindscope reembed`)."
+                )
+            if found.name != ref.name and not self.library.read_only:
+                self.library.register_model(found)  # found under another path: remember where
+        return load_model(entry, device=self.device, precision=self.precision)
+
+    def ref(self) -> ModelRef:
+        """The library's model, or for a new library the one indexing will use (loading it)."""
+        ref = self.library.model
+        if ref is not None:
+            return ref
+        from engine.models.identity import ref_for_loaded
+
+        return ref_for_loaded(self.model("indexing"))
+
+    def _encoder_for(self, what: str) -> Encoder:
+        from engine.encoder import Encoder
+
+        model = self.model(what)
+        with self._model_lock:
+            if self._encoder is None or self._encoder.model is not model:
+                self._encoder = Encoder(model)
+            return self._encoder
+
+    def use_model(self, loaded: LoadedModel) -> None:
+        """Use an already loaded model (the app loads it once in the background; tests pass tiny ones)."""
+        with self._model_lock:
+            self._loaded, self._encoder = loaded, None
+
+    # -- what the library holds -------------------------------------------------------------
+
+    def summary(self) -> LibrarySummary:
+        library = self.library
+        with library.snapshot() as db:
+            rows = db.execute(
+                "SELECT root_id, modality, status, COUNT(*), SUM(missing) FROM items GROUP BY root_id, modality, status"
+            ).fetchall()
+            roots = library.roots()
+            target = library.model_ref(library.get_meta("reembed_target"))
+        per_root: dict[int | None, dict[str, dict[str, int]]] = {}
+        missing: dict[int | None, int] = {}
+        totals: dict[str, dict[str, int]] = {}
+        for root_id, modality, status, count, gone in rows:
+            per_root.setdefault(root_id, {}).setdefault(modality, {})[status] = count
+            totals.setdefault(modality, {}).setdefault(status, 0)
+            totals[modality][status] += count
+            missing[root_id] = missing.get(root_id, 0) + (gone or 0)
+        summaries = []
+        for root in roots:
+            counts = per_root.get(root.id, {})
+            state = root.state
+            everything = sum(sum(row.values()) for row in counts.values())
+            summaries.append(
+                RootSummary(
+                    root.id, root.path, state, counts, everything if state != "online" else missing.get(root.id, 0)
+                )
+            )
+        return LibrarySummary(
+            str(library.folder),
+            self.model_state(),
+            summaries,
+            totals,
+            sum(row.get(FAILED, 0) for row in totals.values()),
+            sum(r.offline for r in summaries) + missing.get(None, 0),
+            library.labels,
+            library.read_only,
+            library.generation,
+            target.title if target else None,
+        )
+
+    def failed(self, offset: int = 0, limit: int = 200) -> list[Item]:
+        """A page of the failed items (a list of a million is never loaded at once)."""
+        return self.library.items(status=FAILED, offset=offset, limit=limit)
+
+    def items(self, ids: list[int]) -> list[Item]:
+        return self.library.items(ids=ids)
+
+    def item(self, id_or_path: int | str) -> Item | None:
+        """A library item by id, or by its file's path."""
+        if isinstance(id_or_path, int) or (isinstance(id_or_path, str) and id_or_path.isdigit()):
+            return self.library.item(int(id_or_path))
+        return self.library.item_by_path(id_or_path)
+
+    def set_labels(self, labels: list[str]) -> list[str]:
+        """Save the zero-shot labels; with the model here, embed them now so zero-shot works without it later."""
+        saved = self.library.set_labels(labels)
+        if saved and self.library.model is not None and self.model_state().available:
+            self.searcher().label_embeddings(saved)
+        return saved
+
+    # -- indexing -----------------------------------------------------------------------------
+
+    def _writer(self) -> Library:
+        if self.library.read_only:
+            raise LibraryError(f"{self.folder}: the library is read-only here; it can be searched but not changed")
+        return Library(self.folder)
+
+    def index(
+        self,
+        paths: list[str | Path] | None = None,
+        progress: Progress | None = None,
+        cancelled: Cancelled = _never,
+        batch_size: int | None = None,
+    ) -> IndexReport:
+        """Scan ``paths`` (new roots) or every root, then embed what is pending with the library's model."""
+        report = self.scan(paths, progress, cancelled)
+        if cancelled():
+            return IndexReport(report, None, None)
+        embedded = self.embed(progress, cancelled, batch_size)
+        return IndexReport(report, embedded, self.library.model.name if self.library.model else None)
+
+    def scan(self, paths=None, progress: Progress | None = None, cancelled: Cancelled = _never) -> ScanReport:
+        for path in paths or []:
+            if not Path(path).is_dir():
+                raise WorkspaceError(f"{display(os.fspath(path))}: not a folder")
+        writer = self._writer()
+        try:
+            report = ScanReport()
+            for path in paths or [None]:
+                if cancelled():
+                    break
+                report.merge(scan(writer, path, progress, cancelled))
+            return report
+        finally:
+            writer.close()
+
+    def embed(
+        self, progress: Progress | None = None, cancelled: Cancelled = _never, batch_size: int | None = None
+    ) -> EmbedReport:
+        """Embed every pending item with the library's model (a new library takes its first model here)."""
+        if not self.library.count(PENDING):
+            return EmbedReport()
+        model = self.model("indexing")
+        ref = self.ref()
+        writer = self._writer()
+        try:
+            if writer.model is None:
+                writer.set_model(ref)
+            index = SearchIndex(writer, writer.key_of(ref), self.approximate_from)
+            return embed_pending(writer, model, ref, progress, cancelled, batch_size, index)
+        finally:
+            writer.close()
+
+    def import_embeddings(
+        self, source: str | Path, progress: Progress | None = None, cancelled: Cancelled = _never
+    ) -> ImportReport:
+        """Add precomputed embeddings (Parquet files in the interchange schema); searchable when this returns."""
+        writer = self._writer()
+        try:
+            indexes: dict[str, SearchIndex] = {}
+
+            def keep_current() -> None:
+                key = writer.get_meta("model")
+                if key:
+                    indexes.setdefault(key, SearchIndex(writer, key, self.approximate_from)).maintain(final=True)
+
+            return import_embeddings(writer, source, progress, cancelled, after_file=keep_current)
+        finally:
+            writer.close()
+
+    def export(self, out: str | Path, progress: Progress | None = None) -> int:
+        return export(self.library, out, progress)
+
+    def move_root(self, old: str | Path, new: str | Path) -> tuple[int, int]:
+        if not Path(new).is_dir():
+            raise WorkspaceError(f"{display(os.fspath(new))}: not a folder")
+        return self.library.move_root(old, new)
+
+    def remove_root(self, root_id: int) -> None:
+        self.library.remove_root(root_id)
+
+    def forget_missing(self) -> int:
+        """Remove the items whose files were deleted (they are otherwise kept, offline)."""
+        return self.library.remove_missing()
+
+    # -- re-embedding with another model --------------------------------------------------------
+
+    def plan_reembed(self, name: str) -> ReembedPlan:
+        """How many items the model ``name`` would embed, and how long that would take here."""
+        from engine.encoder import Encoder
+        from engine.models.factory import load_model
+        from engine.models.identity import ref_for_entry
+
+        entry = resolve(name)
+        if not entry.available:
+            raise WorkspaceError(f"{entry.title} is not on this machine (expected {entry.weights_path})")
+        target = ref_for_entry(entry)
+        todo, offline = self._reembed_todo(target)
+        sample = [i for i in todo if i.path is not None][:4] or todo[:4]
+        seconds = 0.0
+        if sample:
+            model = load_model(entry, device=self.device, precision=self.precision)
+            encoder = Encoder(model, batch_size=len(sample))
+            started = time.perf_counter()
+            for modality in {i.modality for i in sample}:
+                chosen = [i for i in sample if i.modality is modality]
+                if modality is Modality.TEXT:
+                    encoder.encode_texts([i.source for i in chosen])
+                else:
+                    encoder.encode_files(modality, [i.path for i in chosen])
+            seconds = (time.perf_counter() - started) / len(sample) * len(todo)
+        return ReembedPlan(target, len(todo), offline, seconds)
+
+    def _reembed_todo(self, target: ModelRef) -> tuple[list[Item], int]:
+        """The items the target model has not embedded yet that can be read now, and how many are offline."""
+        return online(self.library, self.library.items_without(self.library.key_of(target) or target.key))
+
+    def reembed(
+        self,
+        name: str,
+        progress: Progress | None = None,
+        cancelled: Cancelled = _never,
+        batch_size: int | None = None,
+        switch_incomplete: bool = False,
+    ) -> tuple[EmbedReport, bool]:
+        """Embed the whole library with the model ``name`` beside the current one, then switch to it; searches
+        keep using the current vectors until then. Rerun to resume after a cancel. Returns (report, switched):
+        the switch waits for offline items unless ``switch_incomplete``."""
+        from engine.models.factory import load_model
+        from engine.models.identity import ref_for_entry
+
+        entry = resolve(name)
+        if not entry.available:
+            raise WorkspaceError(f"{entry.title} is not on this machine (expected {entry.weights_path})")
+        target = ref_for_entry(entry)
+        current = self.library.model
+        if current is not None and current.same_model(target):
+            return EmbedReport(), False
+        model = load_model(entry, device=self.device, precision=self.precision)
+        writer = self._writer()
+        try:
+            key = writer.register_model(target)
+            with writer.transaction():
+                writer.set_meta("reembed_target", key)
+            todo, offline = self._reembed_todo(target)
+            index = SearchIndex(writer, key, self.approximate_from)
+            report = embed_items(writer, model, target, todo, progress, cancelled, batch_size, index)
+            report.offline = offline
+            switched = not report.cancelled and (offline == 0 or switch_incomplete)
+            if switched:
+                writer.set_model(target)
+                with writer.transaction():
+                    writer.set_meta("reembed_target", "")
+        finally:
+            writer.close()
+        if switched:
+            with self._model_lock:
+                self._loaded, self._encoder, self._index = model, None, None
+            self.requested = None
+        return report, switched
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def search_index(self) -> SearchIndex:
+        ref = self.library.model
+        if ref is None:
+            raise WorkspaceError(f"{self.folder}: nothing is embedded yet; index it first")
+        key = self.library.key_of(ref)
+        if self._index is None or self._index.key != key:
+            self._index = SearchIndex(self.library, key, self.approximate_from)
+        return self._index
+
+    def searcher(self) -> Searcher:
+        index = self.search_index()
+        return Searcher(self.library, self.library.model, index, self._encoder_for, self.terms)
+
+    def search(
+        self, terms: list[Term], k: int = 10, modalities: list[Modality] | None = None, labels: list[str] | None = None
+    ) -> SearchOutcome:
+        """The nearest items of each modality, where the query lands on the current map, and its zero-shot labels."""
+        searcher = self.searcher()
+        results = searcher.search(terms, k, modalities)
+        hits = [h for group in results.by_modality.values() for h in group]
+        items = {i.id: i for i in self.library.items(ids=[h.item_id for h in hits])}
+        maker = self._maps.get(searcher.key)
+        point = maker.place(results.vector) if maker is not None else None
+        probabilities = []
+        if labels:
+            try:
+                probabilities = searcher.classify(results.composed(), labels)
+            except ModelMissing:
+                probabilities = []  # labels never embedded, and no model to embed them: no probabilities
+        return SearchOutcome(results, items, point, probabilities)
+
+    def classify(self, target: Term, labels: list[str], templates: tuple[str, ...] = ZERO_SHOT_TEMPLATES):
+        return self.searcher().classify(target, labels, templates)
+
+    def place(self, vector: np.ndarray) -> tuple[float, float] | None:
+        """Where a vector lands on the map last made in this workspace (the query's star)."""
+        ref = self.library.model
+        maker = self._maps.get(self.library.key_of(ref)) if ref else None
+        return maker.place(vector) if maker is not None else None
+
+    def describe_files(self, paths: list[str], pane: Modality | None = None) -> list[DroppedFile]:
+        """What dropped files are: a library item's modality, else detected (reading the file where the name
+        leaves it open); a file no loader reads is refused with the reason. Never call it on a GUI thread."""
+        from engine.preprocess.detect import ACCEPTS
+
+        described = []
+        for path in paths:
+            item = self.library.item_by_path(path)
+            if item is not None and (pane is None or pane is item.modality or item.modality not in ACCEPTS):
+                described.append(DroppedFile(path, item.modality, item_id=item.id))
+                continue
+            fits = pane is not None and Path(path).suffix.lower() in ACCEPTS[pane]
+            modality = detect_modality(path, pane if fits else None)
+            refusal = None if modality is not None else _refusal(Path(path))
+            described.append(DroppedFile(path, modality, refusal, item.id if item else None))
+        return described
+
+    # -- the map --------------------------------------------------------------------------------
+
+    def map(
+        self,
+        on_preview: Callable[[MapData], None] | None = None,
+        clusters: str | None = None,
+        cancelled: Cancelled = _never,
+        apart: bool = False,
+    ) -> MapData | None:
+        """The library's map (cached, updated, or laid out again), optionally with clusters named by the labels."""
+        ref = self.library.model
+        if ref is None:
+            return None
+        key = self.library.key_of(ref)
+        maker = self._maps.get(key)
+        if maker is None:
+            maker = self._maps[key] = MapMaker(self.library, key, apart=apart)
+        projection = maker.compute(lambda p: on_preview and on_preview(MapData(p)), cancelled)
+        if projection is None:
+            return None
+        data = MapData(projection)
+        if clusters:
+            data.clusters = maker.clusters(projection, clusters)
+            labels = self.library.labels
+            if labels:
+                try:
+                    label_vectors, _ = self.searcher().label_embeddings(labels)
+                except ModelMissing:
+                    label_vectors = None
+                if label_vectors is not None:
+                    sample_ids, sample_vectors = maker.sample_vectors()
+                    where = {i: n for n, i in enumerate(projection.ids.tolist())}
+                    assignments = data.clusters[[where[i] for i in sample_ids.tolist()]]
+                    data.cluster_names = name_clusters(sample_vectors, assignments, label_vectors, labels)
+        return data
+
+
+def _downloadable(name: str) -> bool:
+    try:
+        return resolve(name).downloadable
+    except Exception:
+        return False
+
+
+def _refusal(path: Path) -> str:
+    """Why a file cannot be a query term."""
+    if path.suffix.lower() == ".csv":
+        return f"{path.name} is not an IMU recording: no accelerometer or gyroscope columns (ax, ay, az, gx, gy, gz)"
+    return f"{path.name}: BindScope cannot read {path.suffix or 'this kind of'} files"
+
+
+__all__ = [
+    "STATUSES",
+    "DroppedFile",
+    "Embedded",
+    "IndexReport",
+    "LibraryError",
+    "LibrarySummary",
+    "MapData",
+    "ModelMissing",
+    "ModelState",
+    "QueryError",
+    "ReembedPlan",
+    "RootSummary",
+    "SearchOutcome",
+    "Term",
+    "Workspace",
+    "WorkspaceError",
+]

@@ -1,0 +1,116 @@
+"""The search index: exact below the threshold, approximate with exact re-ranking above, never stale."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+
+from engine.modality import Modality
+from engine.search_index import SearchIndex
+from tests.libraries import clustered, library_of, shard, synthetic_ref
+
+
+def brute_force(vectors, modalities, query, modality, k, exclude=()):
+    rows = [r for r in range(len(vectors)) if modalities[r] == modality and r + 1 not in exclude]
+    return [r + 1 for r in sorted(rows, key=lambda r: -float(vectors[r] @ query))[:k]]
+
+
+def test_exact_search_equals_brute_force_per_modality(tmp_path):
+    vectors = clustered(300, 16)
+    modalities = ["vision", "audio", "text"] * 100
+    library = library_of(tmp_path, vectors, modalities)
+    index = SearchIndex(library, library.model.key)
+    query = vectors[0]
+    results = index.search(query, k=5)
+    assert set(results) == {Modality.VISION, Modality.AUDIO, Modality.TEXT}
+    for modality, hits in results.items():
+        assert [h.item_id for h in hits] == brute_force(vectors, modalities, query, modality.value, 5)
+        assert all(h.modality is modality for h in hits)
+        np.testing.assert_allclose(
+            [h.score for h in hits], [float(vectors[h.item_id - 1] @ query) for h in hits], atol=1e-6
+        )
+    assert results[Modality.VISION][0].item_id == 1 and abs(results[Modality.VISION][0].score - 1) < 1e-5
+    excluded = index.search(query, k=5, exclude={1})
+    assert excluded[Modality.VISION][0].item_id != 1
+    assert index.search(query, k=3, modalities=[Modality.DEPTH]) == {Modality.DEPTH: []}
+    everything = index.search(query, k=1000, modalities=[Modality.AUDIO])[Modality.AUDIO]
+    assert len(everything) == 100 and all(a.score >= b.score for a, b in pairwise(everything))
+
+
+def test_approximate_index_reranks_exactly_with_high_recall(tmp_path):
+    drawn = clustered(6100, 32, clusters=120)
+    vectors, queries = drawn[:6000], drawn[6000:]  # queries: fresh draws from the same clusters
+    modalities = ["vision"] * 6000
+    library = library_of(tmp_path, vectors, modalities)
+    index = SearchIndex(library, library.model.key, approximate_from=1000)
+    index.maintain(final=True)
+    assert index.describe()["vision"]["approximate"] == 6000
+    recall = []
+    for query in queries:
+        hits = index.search(query, k=10)[Modality.VISION]
+        truth = brute_force(vectors, modalities, query, "vision", 10)
+        recall.append(len({h.item_id for h in hits} & set(truth)) / 10)
+        np.testing.assert_allclose(
+            [h.score for h in hits], [float(vectors[h.item_id - 1] @ query) for h in hits], atol=1e-5
+        )
+    assert np.mean(recall) >= 0.95, np.mean(recall)
+
+
+def test_new_rows_are_found_without_a_rebuild_and_a_saved_index_is_shared(tmp_path):
+    vectors = clustered(3000, 32, clusters=60)
+    library = library_of(tmp_path, vectors[:2000], ["audio"] * 2000)
+    writer = SearchIndex(library, library.model.key, approximate_from=1000)
+    writer.maintain(final=True)
+    reader = SearchIndex(library, library.model.key, approximate_from=1000)
+    from engine.exchange import import_embeddings
+
+    import_embeddings(
+        library, shard(tmp_path / "more.parquet", vectors[2000:], ["audio"] * 1000, library.model, first=2000)
+    )
+    query = vectors[2500]
+    hit = reader.search(query, k=1)[Modality.AUDIO][0]  # the new row sits in the exact tail
+    assert hit.item_id == 2501 and abs(hit.score - 1) < 1e-5
+    assert reader.describe()["audio"] == {
+        "vectors": 3000,
+        "approximate": 2000,
+        "saved": reader.describe()["audio"]["saved"],
+    }
+    writer.maintain(final=True)
+    assert reader.search(query, k=1)[Modality.AUDIO][0].item_id == 2501
+    assert reader.describe()["audio"]["approximate"] == 3000  # took the writer's saved index
+
+
+def test_damaged_saved_index_is_ignored(tmp_path):
+    vectors = clustered(1500, 16)
+    library = library_of(tmp_path, vectors, ["depth"] * 1500)
+    SearchIndex(library, library.model.key, approximate_from=1000).maintain(final=True)
+    folder = library.folder / "cache" / f"index-{library.model.key}"
+    (folder / "depth.faiss").write_bytes(b"garbage" * 100)
+    index = SearchIndex(library, library.model.key, approximate_from=1000)
+    hit = index.search(vectors[42], k=1)[Modality.DEPTH][0]
+    assert hit.item_id == 43 and index.describe()["depth"]["approximate"] == 0  # exact over the mapped vectors
+
+
+def test_removed_items_are_skipped_and_duplicates_share_a_vector(tmp_path):
+    vectors = clustered(50, 8)
+    library = library_of(tmp_path, vectors, ["text"] * 50)
+    index = SearchIndex(library, library.model.key)
+    library.remove_paths([library.item(1).path])
+    hits = index.search(vectors[0], k=3)[Modality.TEXT]
+    assert 1 not in [h.item_id for h in hits] and len(hits) == 3
+    ref = synthetic_ref(8)
+    from engine.exchange import import_embeddings
+
+    copy = shard(tmp_path / "copy.parquet", vectors[4:5], ["text"], ref, folder="/elsewhere")
+    from engine.exchange import write
+
+    write(
+        copy,
+        {"modality": ["text"], "path": ["/elsewhere/copy.text"], "scale": [1.0], "hash": ["h4"]},
+        vectors[4:5],
+        ref,
+    )
+    import_embeddings(library, copy)  # the same content (hash) at another path
+    twins = index.search(vectors[4], k=2)[Modality.TEXT]
+    assert sorted(h.item_id for h in twins) == [5, 51] and twins[0].score == twins[1].score
