@@ -32,7 +32,7 @@ def _clean(value):
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, str):
-        from engine.library import display
+        from engine.workspace import display
 
         return display(value)
     if isinstance(value, dict):
@@ -48,7 +48,7 @@ def _print_json(value) -> None:
 
 
 def _say(text: str) -> None:
-    from engine.library import display
+    from engine.workspace import display
 
     print(display(text))
 
@@ -102,13 +102,12 @@ def cmd_models(args) -> int:
     from engine.models.zoo import default_entry, entries, resolve
 
     if args.action == "download":
-        from engine.models.factory import fetch_weights
+        from engine.workspace import download_model
 
         if not args.name:
             raise CliError("name the model to download, e.g. `bindscope models download imagebind-huge`")
-        entry = resolve(args.name)
-        bar = _progress_bar(f"downloading {entry.title}")
-        path = fetch_weights(entry, progress=lambda done, total: bar("download", done, total))
+        bar = _progress_bar(f"downloading {args.name}")
+        entry, path = download_model(args.name, progress=lambda done, total: bar("download", done, total))
         bar.close()
         if args.json:
             _print_json({"name": entry.name, "path": str(path)})
@@ -276,7 +275,7 @@ def cmd_roots(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from engine.library import STATUSES
+    from engine.workspace import STATUSES
 
     workspace = _workspace(args)
     summary = workspace.summary()
@@ -329,7 +328,7 @@ class _TermAction(argparse.Action):
     """--file/--text/--item append query terms in the order given."""
 
     def __call__(self, parser, namespace, value, option_string=None):
-        from engine.query import Term
+        from engine.workspace import Term
 
         terms = getattr(namespace, "terms", None) or []
         if self.dest == "item":
@@ -677,37 +676,16 @@ COMMANDS = frozenset(
 
 def _failure(error: BaseException) -> tuple[str, str]:
     """(kind, one-line message) for an error that ends a command."""
-    from engine.exchange import ExchangeError
-    from engine.library import LibraryError
-    from engine.models.download import DownloadError
-    from engine.models.errors import WeightsError
-    from engine.models.runtime import RuntimeUnavailable
-    from engine.models.zoo import ModelUnavailable
-    from engine.query import QueryError
-    from engine.vectors import VectorStoreError
-    from engine.workspace import WorkspaceError
+    from engine.workspace import USER_ERRORS
 
-    expected = (
-        CliError,
-        ExchangeError,
-        LibraryError,
-        DownloadError,
-        WeightsError,
-        RuntimeUnavailable,
-        ModelUnavailable,
-        QueryError,
-        VectorStoreError,
-        WorkspaceError,
-        ValueError,
-    )
     kind = type(error).__name__
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         return "DiskFull", f"the disk is full ({error.filename or 'writing'}); what was committed before is kept"
     if isinstance(error, OSError):
         return kind, f"{error.filename + ': ' if error.filename else ''}{error.strerror or error}"
-    if type(error).__name__ in ("OperationalError", "DatabaseError") and "full" in str(error):
+    if kind in ("OperationalError", "DatabaseError") and "full" in str(error):
         return "DiskFull", f"the disk is full ({error}); what was committed before is kept"
-    if isinstance(error, expected):
+    if isinstance(error, (CliError, ValueError, *USER_ERRORS)):
         return kind, str(error)
     return kind, f"unexpected {kind}: {error}"
 

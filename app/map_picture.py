@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 from app.colours import MODALITY_COLOURS, cluster_colour
 from engine.modality import Modality
-from engine.projection import Projection
+from engine.workspace import Projection
 
 SIZE, MARGIN, LEGEND = 1200, 40, 170
 

@@ -31,17 +31,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.exchange import ImportReport, export, import_embeddings
+from engine.exchange import ExchangeError, ImportReport, export, import_embeddings
 from engine.indexer import EmbedReport, ScanReport, embed_items, embed_pending, online, scan
 from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Item, Library, LibraryError, display
 from engine.modality import Modality
+from engine.models.download import DownloadError
+from engine.models.errors import RuntimeUnavailable, WeightsError
 from engine.models.identity import ModelRef
 from engine.models.zoo import ModelEntry, ModelUnavailable, default_entry, resolve
 from engine.preprocess.detect import detect_modality
 from engine.projection import MapMaker, Projection, name_clusters
 from engine.prompts import ZERO_SHOT_TEMPLATES
 from engine.query import Embedded, ModelMissing, QueryError, Results, Searcher, Term, TermCache
-from engine.search_index import APPROXIMATE_FROM, SearchIndex
+from engine.search_index import APPROXIMATE_FROM, Hit, SearchIndex
+from engine.vectors import VectorStoreError
 
 if TYPE_CHECKING:
     from engine.encoder import Encoder
@@ -57,6 +60,28 @@ def _never() -> bool:
 
 class WorkspaceError(Exception):
     """An action that cannot be done as asked; the message says why and what to do instead."""
+
+
+# What a person is told in one line (the command line's exit 2, the app's status bar); anything else is a bug.
+USER_ERRORS = (
+    WorkspaceError,
+    LibraryError,
+    QueryError,
+    ExchangeError,
+    VectorStoreError,
+    WeightsError,
+    ModelUnavailable,
+    DownloadError,
+    RuntimeUnavailable,
+)
+
+
+def download_model(name: str, progress: Callable[[int, int | None], None] | None = None, cancelled: Cancelled = _never):
+    """Fetch a model's weights into the user cache (resumable); returns its entry and where the weights are."""
+    from engine.models.factory import fetch_weights
+
+    entry = resolve(name)
+    return entry, fetch_weights(entry, progress=progress, cancelled=cancelled)
 
 
 @dataclass
@@ -614,14 +639,18 @@ def _refusal(path: Path) -> str:
 
 __all__ = [
     "STATUSES",
+    "USER_ERRORS",
     "DroppedFile",
     "Embedded",
+    "Hit",
     "IndexReport",
+    "Item",
     "LibraryError",
     "LibrarySummary",
     "MapData",
     "ModelMissing",
     "ModelState",
+    "Projection",
     "QueryError",
     "ReembedPlan",
     "RootSummary",
@@ -629,4 +658,6 @@ __all__ = [
     "Term",
     "Workspace",
     "WorkspaceError",
+    "display",
+    "download_model",
 ]

@@ -16,3 +16,7 @@ class WeightsError(Exception):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class RuntimeUnavailable(RuntimeError):
+    """The requested device or precision does not exist on this machine."""

@@ -9,12 +9,9 @@ from dataclasses import dataclass
 import torch
 
 from engine.models.devices import DEVICE_CHOICES, PRECISION_CHOICES
+from engine.models.errors import RuntimeUnavailable
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-class RuntimeUnavailable(RuntimeError):
-    """The requested device or precision does not exist on this machine."""
 
 
 @dataclass(frozen=True)
