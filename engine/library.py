@@ -242,6 +242,7 @@ class Library:
         if self.read_only and not database.exists():
             raise LibraryError(f"{self.folder}: cannot create a library here (the folder is read-only)")
         self._stores: dict[str, VectorStore] = {}
+        self._timeout = timeout
         self._db = self._connect(database, timeout)
         try:
             if self.read_only:
@@ -281,28 +282,44 @@ class Library:
             )
 
     def _prepare(self) -> None:
-        """Create the schema, or upgrade an older one in place, in one transaction."""
-        with self.transaction() as db:
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            version = self.get_meta("schema_version") if "meta" in tables else None
-            self._check_version(version)
-            upgrade = version is not None and int(version) < SCHEMA_VERSION
-            if upgrade:
-                from engine.migrate import migrate_schema_1
+        """Create the schema or upgrade an older one in place (one transaction); then cut torn vector tails.
 
-                migrate_schema_1(self, db)
-            for statement in _statements(_SCHEMA):  # executescript would commit mid-transaction
-                db.execute(statement)
-            if version is None or upgrade:
+        A library at the current schema is opened without waiting for the write lock, so opening never
+        stalls behind another process's long write (an import holds one transaction per file)."""
+        version = self._version()
+        self._check_version(version)
+        if version is None or int(version) < SCHEMA_VERSION:
+            with self.transaction() as db:
+                version = self._version()  # another process may have done it meanwhile
+                self._check_version(version)
+                if version is not None and int(version) < SCHEMA_VERSION:
+                    from engine.migrate import migrate_schema_1
+
+                    migrate_schema_1(self, db)
+                for statement in _statements(_SCHEMA):  # executescript would commit mid-transaction
+                    db.execute(statement)
                 self.set_meta("schema_version", str(SCHEMA_VERSION))
-            self._cut_torn_tails(db)
-        if upgrade:
-            self._db.execute("VACUUM")  # the vectors left the database: give their pages back to the disk
+            if version is not None:
+                self._db.execute("VACUUM")  # the vectors left the database: give their pages back to the disk
+        self._cut_torn_tails()
 
-    def _cut_torn_tails(self, db: sqlite3.Connection) -> None:
-        """Vectors written by a process killed before its commit are past the committed counts: cut them."""
-        for key, modality, rows in db.execute("SELECT model, modality, rows FROM stores").fetchall():
-            self.store(key).cut(Modality(modality), rows)
+    def _version(self) -> str | None:
+        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+            return None
+        return self.get_meta("schema_version")
+
+    def _cut_torn_tails(self) -> None:
+        """Vectors written by a process killed before its commit lie past the committed counts: cut them, if no
+        writer holds the lock now (a writer overwrites them anyway at its next append)."""
+        try:
+            self._db.execute("PRAGMA busy_timeout = 0")
+            with self.transaction() as db:
+                for key, modality, rows in db.execute("SELECT model, modality, rows FROM stores").fetchall():
+                    self.store(key).cut(Modality(modality), rows)
+        except sqlite3.OperationalError:  # locked by a writer
+            pass
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
 
     # -- plumbing ---------------------------------------------------------------------------
 
