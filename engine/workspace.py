@@ -595,32 +595,41 @@ class Workspace:
         cancelled: Cancelled = _never,
         apart: bool = False,
     ) -> MapData | None:
-        """The library's map (cached, updated, or laid out again), optionally with clusters named by the labels."""
+        """The library's map (cached, updated, or laid out again), optionally with clusters named by the labels.
+
+        It reads through its own connection, so the app can make it on one thread while searching on another;
+        the finished layout stays here to place query vectors (``place``)."""
         ref = self.library.model
         if ref is None:
             return None
-        key = self.library.key_of(ref)
-        maker = self._maps.get(key)
-        if maker is None:
-            maker = self._maps[key] = MapMaker(self.library, key, apart=apart)
-        projection = maker.compute(lambda p: on_preview and on_preview(MapData(p)), cancelled)
-        if projection is None:
-            return None
-        data = MapData(projection)
-        if clusters:
-            data.clusters = maker.clusters(projection, clusters)
-            labels = self.library.labels
-            if labels:
-                try:
-                    label_vectors, _ = self.searcher().label_embeddings(labels)
-                except ModelMissing:
-                    label_vectors = None
-                if label_vectors is not None:
-                    sample_ids, sample_vectors = maker.sample_vectors()
-                    where = {i: n for n, i in enumerate(projection.ids.tolist())}
-                    assignments = data.clusters[[where[i] for i in sample_ids.tolist()]]
-                    data.cluster_names = name_clusters(sample_vectors, assignments, label_vectors, labels)
+        reader = Library(self.folder, read_only=self.library.read_only)
+        try:
+            key = reader.key_of(ref)
+            maker = MapMaker(reader, key, apart=apart)
+            projection = maker.compute(lambda p: on_preview and on_preview(MapData(p)), cancelled)
+            if projection is None:
+                return None
+            data = MapData(projection)
+            if clusters:
+                data.clusters = maker.clusters(projection, clusters)
+                data.cluster_names = self._cluster_names(reader, maker, projection, data.clusters)
+        finally:
+            reader.close()
+        self._maps[key] = maker
         return data
+
+    def _cluster_names(self, reader: Library, maker: MapMaker, projection: Projection, assignments) -> dict:
+        labels = reader.labels
+        if not labels:
+            return {}
+        searcher = Searcher(reader, reader.model, SearchIndex(reader, maker.key), self._encoder_for, self.terms)
+        try:
+            label_vectors, _ = searcher.label_embeddings(labels)
+        except ModelMissing:
+            return {}
+        sample_ids, sample_vectors = maker.sample_vectors()
+        where = {i: n for n, i in enumerate(projection.ids.tolist())}
+        return name_clusters(sample_vectors, assignments[[where[i] for i in sample_ids.tolist()]], label_vectors, labels)
 
 
 def _downloadable(name: str) -> bool:
