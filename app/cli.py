@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import errno
 import json
 import math
 import os
@@ -674,22 +673,6 @@ COMMANDS = frozenset(
 )
 
 
-def _failure(error: BaseException) -> tuple[str, str]:
-    """(kind, one-line message) for an error that ends a command."""
-    from engine.workspace import USER_ERRORS
-
-    kind = type(error).__name__
-    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        return "DiskFull", f"the disk is full ({error.filename or 'writing'}); what was committed before is kept"
-    if isinstance(error, OSError):
-        return kind, f"{error.filename + ': ' if error.filename else ''}{error.strerror or error}"
-    if kind in ("OperationalError", "DatabaseError") and "full" in str(error):
-        return "DiskFull", f"the disk is full ({error}); what was committed before is kept"
-    if isinstance(error, (CliError, ValueError, *USER_ERRORS)):
-        return kind, str(error)
-    return kind, f"unexpected {kind}: {error}"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -702,7 +685,9 @@ def main(argv: list[str] | None = None) -> int:
         print("bindscope: interrupted; finished batches are saved, run the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:  # every failure is one line and exit 2, never a traceback
-        kind, message = _failure(error)
+        from engine.workspace import explain
+
+        kind, message = ("CliError", str(error)) if isinstance(error, (CliError, ValueError)) else explain(error)
         if getattr(args, "json", False):
             _print_json({"error": kind, "message": message})
         print(f"bindscope: {_clean(message)}", file=sys.stderr)

@@ -21,7 +21,9 @@ each batch is committed. Nothing here imports Qt, and nothing loads the model un
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -74,6 +76,22 @@ USER_ERRORS = (
     DownloadError,
     RuntimeUnavailable,
 )
+
+
+def explain(error: BaseException) -> tuple[str, str]:
+    """(kind, one line for a person) for an error that stopped an action, in the app and the command line alike."""
+    kind = type(error).__name__
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return "DiskFull", f"the disk is full ({error.filename or 'writing'}); what was committed before is kept"
+    if isinstance(error, OSError):
+        return kind, f"{error.filename + ': ' if error.filename else ''}{error.strerror or error}"
+    if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
+        return "DiskFull", f"the disk is full ({error}); what was committed before is kept"
+    if isinstance(error, sqlite3.DatabaseError):
+        return "LibraryError", f"the library database is damaged or unusable ({error})"
+    if isinstance(error, USER_ERRORS):
+        return kind, str(error)
+    return kind, f"unexpected {kind}: {error}"
 
 
 def download_model(name: str, progress: Callable[[int, int | None], None] | None = None, cancelled: Cancelled = _never):
@@ -138,6 +156,7 @@ class SearchOutcome:
     items: dict[int, Item]
     map_point: tuple[float, float] | None = None
     probabilities: list[tuple[str, float]] = field(default_factory=list)
+    offline: set[int] = field(default_factory=set)  # items whose file cannot be reached now
 
     def cards(self) -> list[tuple[Item, float]]:
         """Each modality's nearest, the other modalities' groups first, best match first: a merged list would
@@ -187,8 +206,12 @@ class Workspace:
     ):
         """``model``: for a library with no model yet, the one indexing will use (default: the best available);
         for a library that has one, a path where its checkpoint can be found (it must be the same model)."""
-        self.library = library
         self.folder = library.folder
+        self._read_only = library.read_only
+        self._connections = threading.local()
+        self._connections.library = library
+        self._opened = [library]
+        self._opened_lock = threading.Lock()
         self.device, self.precision = device, precision
         self.approximate_from = approximate_from
         self.requested = model
@@ -203,8 +226,23 @@ class Workspace:
     def open(cls, folder: str | Path, *, create: bool = False, **options) -> Workspace:
         return cls(Library(folder, create=create), **options)
 
+    @property
+    def library(self) -> Library:
+        """This thread's connection to the library: the app calls the workspace from two threads, and one
+        SQLite connection must not carry two threads' transactions (WAL lets the connections coexist)."""
+        library = getattr(self._connections, "library", None)
+        if library is None:
+            library = Library(self.folder, read_only=self._read_only)
+            self._connections.library = library
+            with self._opened_lock:
+                self._opened.append(library)
+        return library
+
     def close(self) -> None:
-        self.library.close()
+        with self._opened_lock:
+            for library in self._opened:
+                library.close()
+            self._opened.clear()
 
     # -- the model --------------------------------------------------------------------------
 
@@ -369,7 +407,7 @@ class Workspace:
     # -- indexing -----------------------------------------------------------------------------
 
     def _writer(self) -> Library:
-        if self.library.read_only:
+        if self._read_only:
             raise LibraryError(f"{self.folder}: the library is read-only here; it can be searched but not changed")
         return Library(self.folder)
 
@@ -534,7 +572,7 @@ class Workspace:
         if ref is None:
             raise WorkspaceError(f"{self.folder}: nothing is embedded yet; index it first")
         key = self.library.key_of(ref)
-        if self._index is None or self._index.key != key:
+        if self._index is None or self._index.key != key or self._index.library is not self.library:
             self._index = SearchIndex(self.library, key, self.approximate_from)
         return self._index
 
@@ -550,6 +588,7 @@ class Workspace:
         results = searcher.search(terms, k, modalities)
         hits = [h for group in results.by_modality.values() for h in group]
         items = {i.id: i for i in self.library.items(ids=[h.item_id for h in hits])}
+        offline = self.offline(items.values())
         maker = self._maps.get(searcher.key)
         point = maker.place(results.vector) if maker is not None else None
         probabilities = []
@@ -558,7 +597,12 @@ class Workspace:
                 probabilities = searcher.classify(results.composed(), labels)
             except ModelMissing:
                 probabilities = []  # labels never embedded, and no model to embed them: no probabilities
-        return SearchOutcome(results, items, point, probabilities)
+        return SearchOutcome(results, items, point, probabilities, offline)
+
+    def offline(self, items) -> set[int]:
+        """The ids of the items whose file is gone or whose folder is not reachable now."""
+        states = {root.id: root.state for root in self.library.roots()}
+        return {i.id for i in items if i.path is not None and (i.missing or states.get(i.root_id, "online") != "online")}
 
     def classify(self, target: Term, labels: list[str], templates: tuple[str, ...] = ZERO_SHOT_TEMPLATES):
         return self.searcher().classify(target, labels, templates)
@@ -602,7 +646,7 @@ class Workspace:
         ref = self.library.model
         if ref is None:
             return None
-        reader = Library(self.folder, read_only=self.library.read_only)
+        reader = Library(self.folder, read_only=self._read_only)
         try:
             key = reader.key_of(ref)
             maker = MapMaker(reader, key, apart=apart)
@@ -629,7 +673,9 @@ class Workspace:
             return {}
         sample_ids, sample_vectors = maker.sample_vectors()
         where = {i: n for n, i in enumerate(projection.ids.tolist())}
-        return name_clusters(sample_vectors, assignments[[where[i] for i in sample_ids.tolist()]], label_vectors, labels)
+        return name_clusters(
+            sample_vectors, assignments[[where[i] for i in sample_ids.tolist()]], label_vectors, labels
+        )
 
 
 def _downloadable(name: str) -> bool:
@@ -669,4 +715,5 @@ __all__ = [
     "WorkspaceError",
     "display",
     "download_model",
+    "explain",
 ]
