@@ -1,19 +1,30 @@
-"""The map: the library's UMAP as a pyqtgraph scatter, coloured by modality (or cluster).
+"""The map: the library's 2-D layout, smooth to pan and zoom at a million points.
 
-One scatter item per colour keeps 100k points smooth to pan and zoom. Hovering shows a
-preview; clicking selects a point and asks for its neighbours; box or lasso selection can
-filter the results grid or become a query (the mean of the selection); the current query is
-drawn as a star.
+Drawing costs what the view shows, never more. Zoomed out, the visible points are binned at the view's pixel
+resolution (``np.bincount``: a count and three colour sums per pixel) into one image: each pixel takes the mean colour
+of its points and an opacity that grows with their log count, so modalities keep their colours and clusters read as
+blobs. Panning moves that image, computed with a margin, and recomputes it only when the view leaves it. Zoomed in to
+at most ``POINT_LIMIT`` visible points, those are drawn as real dots, all in one ``drawPixmapFragments`` call. Hover,
+click, box and lasso ask a ``PointIndex`` built once per data set. A small selection is ringed; a large one keeps its
+colours and greys the rest. The map holds only ids, colours and coordinates: it announces the item under the cursor
+by id (``hoverItem``) and the window answers with the item (``show_hover``) for the preview card.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainterPath, QPen
+from pyqtgraph.graphicsItems.LegendItem import ItemSample
+from pyqtgraph.graphicsItems.ScatterPlotItem import Symbols
+
+# pyqtgraph's helper that hands QPainter a NumPy-backed array of fragments (PySide has no list overload).
+from pyqtgraph.Qt.internals import PrimitiveArray
+from PySide6.QtCore import QEvent, QMargins, QObject, QPoint, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -33,29 +44,347 @@ from app.gui.previews import Preview, PreviewLoader
 from engine.modality import Modality
 
 if TYPE_CHECKING:
-    from app.gui.session import MapData
+    from engine.workspace import Item, MapData
 
 PAN, BOX, LASSO = "pan", "box", "lasso"
+POINT_LIMIT = 20_000  # at most this many visible points are drawn as dots; more become a density image
+RING_LIMIT = 2_000  # a selection up to this size is ringed; a larger one is shown by greying everything else
+UNSELECTED = "#c4c4c4"
+HOVER_PIXELS = 6  # how far from a point the cursor may be and still be on it
+SHOW_NEIGHBOURS = 200  # "show on map" zooms so that about this many points surround the item
+DOT_PIXELS = 7
+RING_PIXELS = 13
+STAR_PIXELS = 22
+OPACITY_FLOOR = 0.35  # a pixel with one point is this opaque, so lone points stay visible
+PAN_MARGIN = 0.25  # a density image drawn while panning covers this much of the view's size more on each side
+OPACITY_FULL = 4  # a pixel holding this many times the mean count of the occupied pixels in view is fully opaque
 
 
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
-    """Even-odd rule, vectorised over points: [N, 2] x [M, 2] -> [N] bool."""
-    x, y = points[:, 0], points[:, 1]
-    inside = np.zeros(len(points), dtype=bool)
-    j = len(polygon) - 1
-    for i in range(len(polygon)):
-        xi, yi = polygon[i]
-        xj, yj = polygon[j]
-        crosses = ((yi > y) != (yj > y)) & (x < (xj - xi) * (y - yi) / ((yj - yi) or 1e-12) + xi)
-        inside ^= crosses
-        j = i
+    """Even-odd rule: [N, 2] x [M, 2] -> [N] bool. Points are sorted by y so that each edge tests only its own rows."""
+    order = np.argsort(points[:, 1], kind="stable")
+    x, y = points[order, 0], points[order, 1]
+    inside_sorted = np.zeros(len(points), dtype=bool)
+    for (xi, yi), (xj, yj) in zip(polygon, np.roll(polygon, 1, axis=0), strict=True):
+        if yi == yj:
+            continue  # a horizontal edge crosses no horizontal ray
+        start, stop = np.searchsorted(y, _search_keys(y, (min(yi, yj), max(yi, yj))))  # (yi > y) != (yj > y)
+        rows = slice(int(start), int(stop))
+        inside_sorted[rows] ^= x[rows] < (xj - xi) * (y[rows] - yi) / (yj - yi) + xi
+    inside = np.empty(len(points), dtype=bool)
+    inside[order] = inside_sorted
     return inside
 
 
+def _search_keys(haystack: np.ndarray, keys) -> np.ndarray:
+    """``keys`` in the haystack's dtype, rounded up where they fall between two of its values: searchsorted then finds
+    the places the exact keys would, without copying a float32 haystack to float64 at every call."""
+    exact = np.asarray(keys, dtype=np.float64)
+    rounded = exact.astype(haystack.dtype)
+    below = rounded < exact
+    rounded[below] = np.nextafter(rounded[below], np.inf)
+    return rounded
+
+
+class PointIndex:
+    """The points sorted by y, built once per data set. A horizontal band of the map is one contiguous slice of the
+    sort (two binary searches), so what a view, a lasso or the cursor's surroundings cover costs only the points in
+    their rows, never a pass over all N. Points are named by their position in the sort."""
+
+    def __init__(self, ids: np.ndarray, coords: np.ndarray):
+        self.order = np.argsort(coords[:, 1])
+        self.ids = np.asarray(ids, dtype=np.int64)[self.order]
+        self.x = np.ascontiguousarray(coords[self.order, 0], dtype=np.float32)
+        self.y = np.ascontiguousarray(coords[self.order, 1], dtype=np.float32)
+        self._by_id = np.argsort(self.ids)
+        left, right = float(self.x.min()), float(self.x.max())
+        self.bounds = QRectF(left, float(self.y[0]), right - left, float(self.y[-1] - self.y[0]))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def band(self, low: float, high: float) -> slice:
+        """The points with low <= y < high."""
+        start, stop = np.searchsorted(self.y, _search_keys(self.y, (low, high)))
+        return slice(int(start), int(stop))
+
+    def in_rect(self, rect: QRectF) -> np.ndarray:
+        """Positions of the points with left <= x < right and top <= y < bottom, ascending."""
+        band = self.band(rect.top(), rect.bottom())
+        x = self.x[band]
+        return band.start + np.flatnonzero((x >= rect.left()) & (x < rect.right()))
+
+    def nearest(self, x: float, y: float, radius: float) -> int | None:
+        """The position of the point nearest to (x, y), if one lies within ``radius``."""
+        near = self.in_rect(QRectF(x - radius, y - radius, 2 * radius, 2 * radius))
+        if not near.size:
+            return None
+        squared = (self.x[near] - np.float32(x)) ** 2 + (self.y[near] - np.float32(y)) ** 2
+        best = int(np.argmin(squared))
+        return int(near[best]) if squared[best] <= radius**2 else None
+
+    def reach(self, x: float, y: float, count: int) -> float:
+        """Half the side of a square centred on (x, y) that holds about ``count`` points (doubling from small)."""
+        extent = max(self.bounds.width(), self.bounds.height(), 1e-9)
+        half = extent / 4096
+        while half < extent and len(self.in_rect(QRectF(x - half, y - half, 2 * half, 2 * half))) < count:
+            half *= 2
+        return half
+
+    def in_polygon(self, polygon: np.ndarray) -> np.ndarray:
+        """Positions of the points inside the polygon: only the points inside its bounding box are tested."""
+        (x0, y0), (x1, y1) = polygon.min(axis=0), polygon.max(axis=0)
+        band = self.band(y0, y1)
+        x = self.x[band]
+        candidates = np.flatnonzero((x >= x0) & (x < x1))
+        inside = points_in_polygon(np.column_stack((x[candidates], self.y[band][candidates])), polygon)
+        return band.start + candidates[inside]
+
+    def positions_of(self, ids) -> np.ndarray:
+        """Sorted positions of those ids that are on the map."""
+        ids = np.asarray(ids, dtype=np.int64).ravel()
+        if not len(self) or not ids.size:
+            return np.zeros(0, np.int64)
+        found = np.minimum(np.searchsorted(self.ids, ids, sorter=self._by_id), len(self) - 1)
+        positions = self._by_id[found]
+        return np.unique(positions[self.ids[positions] == ids])
+
+
+def density_image(x: np.ndarray, y: np.ndarray, channels: np.ndarray, view: QRectF, size: QSize) -> np.ndarray:
+    """Premultiplied ARGB32 pixels [H, W] of the points in ``view``, one per screen pixel, row 0 at the view's lowest y.
+
+    ``x, y`` are the points with view.top() <= y < view.bottom() (a band of the index), ``channels`` [3, n] their
+    colours (red, green, blue in 0..1). A pixel takes the mean colour of its points and an opacity that grows with
+    their log count: one count and three colour sums per pixel, each a ``np.bincount``, whatever the palette."""
+    width, height = size.width(), size.height()
+    columns = width + 2  # points left and right of the view land in two spare columns, dropped at the end
+    column = (x - np.float32(view.left())) * np.float32(width / view.width())
+    column += np.float32(1)
+    np.clip(column, 0, columns - 1, out=column)
+    row = (y - np.float32(view.top())) * np.float32(height / view.height())
+    np.clip(row, 0, height - 1, out=row)
+    pixel = row.astype(np.intp) * columns  # intp: what bincount indexes with, so its four calls convert nothing
+    pixel += column.astype(np.intp)
+    counts = np.bincount(pixel, minlength=height * columns)
+    counts.reshape(height, columns)[:, [0, -1]] = 0
+    occupied = np.flatnonzero(counts)
+    count = counts[occupied].astype(np.float32)
+    alpha = np.floor(_opacity(count) * 255)
+    scale = alpha / count
+    argb = alpha.astype(np.uint32) << 24
+    for shift, channel in zip((16, 8, 0), channels, strict=True):
+        sums = np.bincount(pixel, weights=channel, minlength=height * columns)[occupied]
+        argb |= (sums * scale).astype(np.uint32) << shift
+    image = np.zeros(height * columns, np.uint32)
+    image[occupied] = argb
+    return np.ascontiguousarray(image.reshape(height, columns)[:, 1:-1])
+
+
+def _opacity(count: np.ndarray) -> np.ndarray:
+    """Log count relative to the mean over the occupied pixels in view, so that blobs stay saturated at any zoom
+    and lone points stay visible."""
+    full = max(OPACITY_FULL * float(count.mean()), 1.0) if len(count) else 1.0
+    opacity = np.minimum(np.log1p(count) * np.float32(1 / np.log1p(full)), 1)
+    return opacity * np.float32(1 - OPACITY_FLOOR) + np.float32(OPACITY_FLOOR)
+
+
+def _rgb(colour: str) -> tuple[float, float, float]:
+    qcolour = QColor(colour)
+    return qcolour.redF(), qcolour.greenF(), qcolour.blueF()
+
+
+def _colours(data: MapData) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
+    """Each point's colour index, the palette, and the legend's (label, colour) entries."""
+    projection = data.projection
+    if data.clusters is None:
+        codes = np.zeros(len(projection), np.uint8)
+        palette, legend = [], []
+        for modality in Modality:
+            mask = projection.modalities == modality.value
+            count = int(np.count_nonzero(mask))
+            if count:
+                codes[mask] = len(palette)
+                palette.append(MODALITY_COLOURS[modality])
+                legend.append((f"{modality.label} ({count:,})", MODALITY_COLOURS[modality]))
+        return codes, palette, legend
+    clusters, inverse = np.unique(data.clusters, return_inverse=True)
+    colours = [cluster_colour(int(c)) for c in clusters]
+    palette = list(dict.fromkeys(colours))
+    codes = np.array([palette.index(c) for c in colours], np.uint8)[inverse.ravel()]
+    legend = [
+        (f"cluster {c}" + (f": {data.cluster_names[c][0][0]}" if data.cluster_names.get(c) else ""), colour)
+        for c, colour in zip(clusters.tolist(), colours, strict=True)
+    ]
+    return codes, palette, legend
+
+
+def _dot(colour: str) -> Callable[[QPainter], None]:
+    def draw(painter: QPainter) -> None:
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(colour))
+        painter.drawEllipse(QPointF(0, 0), DOT_PIXELS / 2 - 0.5, DOT_PIXELS / 2 - 0.5)
+
+    return draw
+
+
+def _ring(painter: QPainter) -> None:
+    """Dark outside, light inside: visible on light and dark themes and over any colour."""
+    radius = RING_PIXELS / 2 - 1.5
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.setPen(QPen(QColor(0, 0, 0, 200), 2.6))
+    painter.drawEllipse(QPointF(0, 0), radius, radius)
+    painter.setPen(QPen(QColor("#ffffff"), 1.2))
+    painter.drawEllipse(QPointF(0, 0), radius, radius)
+
+
+def _star(painter: QPainter) -> None:
+    painter.scale(STAR_PIXELS - 2, STAR_PIXELS - 2)
+    painter.setPen(QPen(QColor("#000000"), 0))
+    painter.setBrush(QColor("#FFD700"))
+    painter.drawPath(Symbols["star"])
+
+
+class Sprites(pg.GraphicsObject):
+    """Small pictures (dots, rings, a star) centred on data positions, all drawn in one ``drawPixmapFragments`` call.
+
+    Each point names its picture by index (``kinds``); the pictures live side by side in one atlas pixmap. The item
+    covers the whole view, so a point is never clipped by a stale bounding box."""
+
+    def __init__(self, side: int, pictures: list[Callable[[QPainter], None]]):
+        super().__init__()
+        self._side = side
+        self._pictures = pictures
+        self._atlas: QPixmap | None = None
+        self._fragments = PrimitiveArray(QPainter.PixmapFragment, 10)
+        self.x = np.zeros(0, np.float32)
+        self.y = np.zeros(0, np.float32)
+        self.kinds = np.zeros(0, np.uint8)
+        self.ids = np.zeros(0, np.int64)  # the items drawn, when the points are items
+
+    def set_pictures(self, pictures: list[Callable[[QPainter], None]]) -> None:
+        self._pictures, self._atlas = pictures, None
+        self.update()
+
+    def set_points(self, x, y, kinds=None, ids=None) -> None:
+        self.x = np.asarray(x, np.float32)
+        self.y = np.asarray(y, np.float32)
+        self.kinds = np.zeros(len(self.x), np.uint8) if kinds is None else np.asarray(kinds)
+        self.ids = np.zeros(0, np.int64) if ids is None else np.asarray(ids, np.int64)
+        self.update()
+
+    def clear(self) -> None:
+        if len(self.x):
+            self.set_points([], [])
+
+    def viewTransformChanged(self) -> None:
+        self.prepareGeometryChange()
+        super().viewTransformChanged()
+
+    def boundingRect(self) -> QRectF:
+        view = self.viewRect()
+        return QRectF() if view is None else view
+
+    def _atlas_for(self, ratio: float) -> QPixmap:
+        if self._atlas is None or self._atlas.devicePixelRatio() != ratio:
+            side = round(self._side * ratio)
+            atlas = QPixmap(side * len(self._pictures), side)
+            atlas.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(atlas)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            for index, picture in enumerate(self._pictures):
+                painter.save()
+                painter.translate((index + 0.5) * side, side / 2)
+                painter.scale(ratio, ratio)
+                picture(painter)
+                painter.restore()
+            painter.end()
+            atlas.setDevicePixelRatio(ratio)
+            self._atlas = atlas
+        return self._atlas
+
+    def paint(self, painter: QPainter, option=None, widget: QWidget | None = None) -> None:
+        if not len(self.x):
+            return
+        ratio = widget.devicePixelRatioF() if widget is not None else 1.0
+        atlas = self._atlas_for(ratio)
+        to_device = painter.transform()
+        self._fragments.resize(len(self.x))
+        fragments = self._fragments.ndarray()
+        fragments[:, 0] = to_device.m11() * self.x + to_device.m21() * self.y + to_device.dx()
+        fragments[:, 1] = to_device.m12() * self.x + to_device.m22() * self.y + to_device.dy()
+        np.clip(fragments[:, :2], -(2**30), 2**30, out=fragments[:, :2])  # Qt crashes on coordinates near overflow
+        side = atlas.height()
+        fragments[:, 2] = self.kinds.astype(np.float64) * side
+        fragments[:, 3] = 0
+        fragments[:, 4:6] = side
+        fragments[:, 6:8] = 1 / ratio
+        fragments[:, 8:10] = (0, 1)
+        painter.resetTransform()
+        painter.drawPixmapFragments(*self._fragments.drawargs(), atlas)
+
+
+class DensityImage(pg.GraphicsObject):
+    """An image of the points computed for a view (or a view and a margin round it), one image pixel per screen pixel
+    at that zoom; drawn in data coordinates, so a pan only moves it."""
+
+    def __init__(self):
+        super().__init__()
+        self.pixels = np.zeros((0, 0), np.uint32)  # premultiplied ARGB32, row 0 at the rectangle's lowest y
+        self.rect = QRectF()
+        self.current = False  # False once the points or their colours change
+        self._image: QImage | None = None
+
+    def set_pixels(self, pixels: np.ndarray, rect: QRectF) -> None:
+        self.prepareGeometryChange()
+        self.pixels, self.rect, self.current = pixels, QRectF(rect), True
+        height, width = pixels.shape
+        self._image = QImage(pixels.data, width, height, 4 * width, QImage.Format.Format_ARGB32_Premultiplied)
+        self.update()
+
+    def same_scale(self, view: QRectF, size: QSize) -> bool:
+        """Whether one image pixel is one screen pixel of this view: it was computed for this zoom."""
+        if not self.current or not self.pixels.size:
+            return False
+        height, width = self.pixels.shape
+        return math.isclose(self.rect.width() / width, view.width() / size.width(), rel_tol=1e-6) and math.isclose(
+            self.rect.height() / height, view.height() / size.height(), rel_tol=1e-6
+        )
+
+    def covers(self, view: QRectF, size: QSize) -> bool:
+        """Whether the image can be drawn for this view as it is (a pan within its margin)."""
+        return self.same_scale(view, size) and self.rect.contains(view)
+
+    def boundingRect(self) -> QRectF:
+        return self.rect
+
+    def paint(self, painter: QPainter, option=None, widget: QWidget | None = None) -> None:
+        if self._image is not None:
+            painter.drawImage(self.rect, self._image)
+
+
+class _Swatch(ItemSample):
+    """A legend key: a coloured dot. Clicking it hides nothing (the density image blends every colour) and selects
+    nothing behind it."""
+
+    def __init__(self, colour: str):
+        super().__init__(None)
+        self.colour = QColor(colour)
+
+    def paint(self, painter: QPainter, *args) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.colour)
+        painter.drawEllipse(QPointF(10, 10), 4.5, 4.5)
+
+    def mouseClickEvent(self, event) -> None:
+        event.accept()
+
+
 class SelectingViewBox(pg.ViewBox):
-    """A ViewBox whose left drag pans, or draws a selection box or lasso, by mode."""
+    """A ViewBox whose left drag pans, or draws a selection box or lasso, by mode; a left click reports where."""
 
     selected = Signal(object)  # [M, 2] polygon in data coordinates
+    clicked = Signal(object)  # QPointF in data coordinates
 
     def __init__(self):
         super().__init__()
@@ -65,6 +394,13 @@ class SelectingViewBox(pg.ViewBox):
         self._outline.setPen(QPen(QColor("#888888"), 0, Qt.PenStyle.DashLine))
         self._outline.setZValue(1000)
         self.addItem(self._outline, ignoreBounds=True)
+
+    def mouseClickEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            event.accept()
+            self.clicked.emit(self.mapSceneToView(event.scenePos()))
+        else:
+            super().mouseClickEvent(event)
 
     def mouseDragEvent(self, event, axis=None) -> None:
         if self.mode == PAN or event.button() != Qt.MouseButton.LeftButton:
@@ -93,6 +429,7 @@ class SelectingViewBox(pg.ViewBox):
 
 class MapView(QWidget):
     itemClicked = Signal(int)
+    hoverItem = Signal(int)  # the item now under the cursor; answer with show_hover(item)
     filterToSelection = Signal(list)
     searchSelection = Signal(list)
     recolour = Signal(str)  # "modality" or a clustering method
@@ -101,13 +438,57 @@ class MapView(QWidget):
         super().__init__(parent)
         self.previews = previews
         self.data: MapData | None = None
-        self._ids = np.zeros(0, np.int64)
-        self._coords = np.zeros((0, 2), np.float32)
-        self._selection: list[int] = []
+        self.selection: list[int] = []  # ids, ascending
+        self._index: PointIndex | None = None
+        self._codes = np.zeros(0, np.uint8)  # each point's colour in the palette, in the index's order
+        self._palette: list[str] = []
+        self._kinds = np.zeros(0, np.uint8)  # the colour each point is drawn in: its own, or UNSELECTED (last)
+        self._channels = np.zeros((3, 0))  # the same as red, green, blue in 0..1, for the density image
+        self._selected = np.zeros(0, np.int64)  # positions in the index, ascending
+        self._stale = False
+        self._hovered: int | None = None
+        self._hover_at = QPoint()
+        self.hover = _HoverCard(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._toolbar())
+        self.viewbox = SelectingViewBox()
+        self.viewbox.setAspectLocked(True)
+        self.viewbox.disableAutoRange()
+        self.plot = pg.PlotWidget(viewBox=self.viewbox, background=self.palette().base().color())
+        self.viewbox.selected.connect(self._select_polygon)
+        self.viewbox.clicked.connect(self._click)
+        self.viewbox.sigRangeChanged.connect(self._view_changed)
+        self.viewbox.sigResized.connect(self._view_changed)
+        self.plot.hideAxis("left")
+        self.plot.hideAxis("bottom")
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.plot.scene().sigPrepareForPaint.connect(self._draw_visible)
+        self.plot.viewport().installEventFilter(self)
+        self.legend = self.plot.addLegend(
+            offset=(8, 8),
+            labelTextColor=self.palette().text().color(),
+            brush=self.palette().base().color(),
+            sampleType=_Swatch,
+        )
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self._selection_bar())
+        self.density = DensityImage()
+        self.points = Sprites(DOT_PIXELS, [])
+        self.rings = Sprites(RING_PIXELS, [_ring])
+        self.star = Sprites(STAR_PIXELS, [_star])
+        for z, item in enumerate((self.density, self.points, self.rings, self.star)):
+            item.setZValue(z)
+            self.plot.addItem(item, ignoreBounds=True)
+        self.empty = QLabel("The map appears once the library has embedded items.", self.plot)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setStyleSheet("color: palette(placeholder-text); background: transparent;")
+
+    def _toolbar(self) -> QHBoxLayout:
         tools = QHBoxLayout()
         self.modes = QButtonGroup(self)
+        self._mode_buttons: dict[str, QToolButton] = {}
         for mode, text, tip in (
             (PAN, "Pan", "Drag to pan, wheel to zoom"),
             (BOX, "Box", "Drag a box to select"),
@@ -120,6 +501,7 @@ class MapView(QWidget):
             button.setChecked(mode == PAN)
             button.clicked.connect(lambda _=False, m=mode: self.set_mode(m))
             self.modes.addButton(button)
+            self._mode_buttons[mode] = button
             tools.addWidget(button)
         tools.addSpacing(8)
         tools.addWidget(QLabel("Colour:"))
@@ -132,47 +514,25 @@ class MapView(QWidget):
         tools.addStretch(1)
         self.status = QLabel()
         tools.addWidget(self.status)
-        layout.addLayout(tools)
-        self.viewbox = SelectingViewBox()
-        self.viewbox.setAspectLocked(True)
-        self.viewbox.selected.connect(self._select_polygon)
-        self.plot = pg.PlotWidget(viewBox=self.viewbox, background=self.palette().base().color())
-        self.plot.hideAxis("left")
-        self.plot.hideAxis("bottom")
-        self.plot.setMenuEnabled(False)
-        self.legend = self.plot.addLegend(
-            offset=(8, 8), labelTextColor=self.palette().text().color(), brush=self.palette().base().color()
-        )
-        layout.addWidget(self.plot, 1)
-        selection = QHBoxLayout()
+        return tools
+
+    def _selection_bar(self) -> QWidget:
+        bar = QHBoxLayout()
         self.selection_label = QLabel()
-        selection.addWidget(self.selection_label, 1)
+        bar.addWidget(self.selection_label, 1)
         self.filter_button = QPushButton("Show selection in results")
-        self.filter_button.clicked.connect(lambda: self.filterToSelection.emit(self._selection))
+        self.filter_button.clicked.connect(lambda: self.filterToSelection.emit(self.selection))
         self.search_button = QPushButton("Search by selection")
         self.search_button.setToolTip("Use the mean of the selected items as the query")
-        self.search_button.clicked.connect(lambda: self.searchSelection.emit(self._selection))
+        self.search_button.clicked.connect(lambda: self.searchSelection.emit(self.selection))
         clear = QPushButton("Clear")
         clear.clicked.connect(lambda: self.set_selection([]))
         for button in (self.filter_button, self.search_button, clear):
-            selection.addWidget(button)
+            bar.addWidget(button)
         self.selection_bar = QWidget()
-        self.selection_bar.setLayout(selection)
+        self.selection_bar.setLayout(bar)
         self.selection_bar.hide()
-        layout.addWidget(self.selection_bar)
-        self._layers: list[pg.ScatterPlotItem] = []
-        self._highlight = pg.ScatterPlotItem(size=11, pen=pg.mkPen("#ffffff", width=1.5), brush=pg.mkBrush(0, 0, 0, 0))
-        self._query = pg.ScatterPlotItem(
-            size=22, symbol="star", pen=pg.mkPen("#000000", width=1), brush=pg.mkBrush("#FFD700")
-        )
-        self._query.setZValue(20)
-        self._highlight.setZValue(10)
-        self.plot.addItem(self._highlight)
-        self.plot.addItem(self._query)
-        self.hover = _HoverCard(self)
-        self.empty = QLabel("The map appears once the library has embedded items.", self.plot)
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setStyleSheet("color: palette(placeholder-text); background: transparent;")
+        return self.selection_bar
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -180,104 +540,205 @@ class MapView(QWidget):
 
     def set_mode(self, mode: str) -> None:
         self.viewbox.mode = mode
+        self._mode_buttons[mode].setChecked(True)
+
+    # -- data ---------------------------------------------------------------------------------
 
     def set_data(self, data: MapData | None) -> None:
-        """Draw a projection (one layer per colour, each in the legend) and fit the view to it."""
+        """Show a projection, coloured by modality or cluster. A new layout is fitted to the view; recolouring the
+        same layout keeps the view and reuses its index."""
+        new_layout = data is None or self.data is None or data.projection is not self.data.projection
         self.data = data
-        for layer in self._layers:
-            self.plot.removeItem(layer)
-        self._layers = []
         self.legend.clear()
+        self._end_hover()
         if data is None or not len(data.projection):
-            self._ids, self._coords = np.zeros(0, np.int64), np.zeros((0, 2), np.float32)
+            self._index = None
+            self._codes, self._selected, self.selection = np.zeros(0, np.uint8), np.zeros(0, np.int64), []
+            self.density.hide()
+            self.points.clear()
+            self.rings.clear()
+            self.selection_bar.hide()
             self.empty.show()
             self.status.setText("")
             return
         self.empty.hide()
         projection = data.projection
-        self._ids, self._coords = projection.ids, projection.coords
-        many = len(self._ids) > 20_000
-        size = 4 if many else 7
-        if data.clusters is not None:
-            groups = [
-                (
-                    f"cluster {c}" + (f": {data.cluster_names[c][0][0]}" if c in data.cluster_names else ""),
-                    cluster_colour(c),
-                    data.clusters == c,
-                )
-                for c in sorted(set(data.clusters.tolist()))
-            ]
-        else:
-            groups = [
-                (
-                    f"{m.label} ({int((projection.modalities == m.value).sum())})",
-                    MODALITY_COLOURS[m],
-                    projection.modalities == m.value,
-                )
-                for m in Modality
-            ]
-        for name, colour, mask in groups:
-            if not mask.any():
-                continue
-            layer = pg.ScatterPlotItem(
-                pos=self._coords[mask],
-                size=size,
-                pen=None,
-                brush=pg.mkBrush(colour),
-                antialias=not many,
-                data=self._ids[mask],
-                hoverable=True,
-            )
-            layer.sigClicked.connect(self._clicked)
-            layer.sigHovered.connect(self._hovered)
-            self.plot.addItem(layer)
-            self.legend.addItem(layer, name)
-            self._layers.append(layer)
+        if new_layout:
+            self._index = PointIndex(projection.ids, projection.coords)
+        codes, self._palette, legend = _colours(data)
+        self._codes = codes[self._index.order]
+        self.points.set_pictures([_dot(colour) for colour in [*self._palette, UNSELECTED]])
+        for label, colour in legend:
+            self.legend.addItem(_Swatch(colour), label)
         self.status.setText(
-            f"{len(self._ids):,} items · {projection.method.upper()}"
+            f"{len(projection):,} items · {projection.method.upper()}"
             + (" (computing UMAP…)" if projection.method == "pca" else "")
         )
-        self.plot.autoRange()
-        present = set(self._ids.tolist())
-        self.set_selection([i for i in self._selection if i in present])
+        self._select(self._index.positions_of(self.selection))
+        if new_layout:
+            self._fit()
+        self._view_changed()
+
+    def _fit(self) -> None:
+        bounds = QRectF(self._index.bounds)
+        if bounds.width() == 0 or bounds.height() == 0:
+            bounds.adjust(-1, -1, 1, 1)
+        self.viewbox.setRange(bounds, padding=0.04)
 
     def set_query_point(self, point: tuple[float, float] | None) -> None:
-        self._query.setData(pos=[point] if point is not None else [])
+        if point is None:
+            self.star.clear()
+        else:
+            self.star.set_points([point[0]], [point[1]])
 
     def show_item(self, item_id: int) -> None:
-        """Select one item and centre the view on it."""
-        rows = np.flatnonzero(self._ids == item_id)
-        if rows.size:
-            self.set_selection([item_id])
-            x, y = self._coords[rows[0]]
-            span = max(float(np.ptp(self._coords[:, 0])), 1e-6) / 6
-            self.viewbox.setRange(QRectF(x - span, y - span, 2 * span, 2 * span))
+        """Select one item and zoom to it and its nearest neighbours."""
+        if self._index is None:
+            return
+        positions = self._index.positions_of([item_id])
+        if positions.size:
+            self._select(positions)
+            x, y = float(self._index.x[positions[0]]), float(self._index.y[positions[0]])
+            half = self._index.reach(x, y, SHOW_NEIGHBOURS)
+            self.viewbox.setRange(QRectF(x - half, y - half, 2 * half, 2 * half), padding=0)
+
+    # -- selection ----------------------------------------------------------------------------
 
     def set_selection(self, ids: list[int]) -> None:
-        self._selection = list(ids)
-        mask = np.isin(self._ids, self._selection)
-        self._highlight.setData(pos=self._coords[mask])
-        self.selection_bar.setVisible(bool(self._selection))
-        self.selection_label.setText(f"{len(self._selection)} selected")
+        self._select(self._index.positions_of(ids) if self._index is not None else np.zeros(0, np.int64))
+
+    def _select(self, positions: np.ndarray) -> None:
+        self._selected = np.sort(positions)
+        self.selection = np.sort(self._index.ids[self._selected]).tolist() if self._index is not None else []
+        self.selection_bar.setVisible(bool(self.selection))
+        self.selection_label.setText(f"{len(self.selection):,} selected")
+        self._paint_colours()
+        self._redraw()
+
+    def _paint_colours(self) -> None:
+        """Each point's drawn colour: its own, or grey when a large selection leaves it out (once per selection)."""
+        self._kinds = self._codes
+        if len(self._selected) > RING_LIMIT:
+            self._kinds = np.full(len(self._codes), len(self._palette), np.uint8)
+            self._kinds[self._selected] = self._codes[self._selected]
+        rgb = np.array([_rgb(colour) for colour in [*self._palette, UNSELECTED]])
+        self._channels = np.ascontiguousarray(rgb[self._kinds].T)
+        self.density.current = False
 
     def _select_polygon(self, polygon: np.ndarray) -> None:
-        inside = points_in_polygon(self._coords, polygon)
-        self.set_selection(self._ids[inside].tolist())
+        if self._index is not None:
+            self._select(self._index.in_polygon(polygon))
 
-    def _clicked(self, layer, points, event) -> None:
-        if len(points):
-            item_id = int(points[0].data())
-            self.set_selection([item_id])
+    # -- drawing ------------------------------------------------------------------------------
+
+    def _view_changed(self, *_) -> None:
+        """A moving view leaves the hovered point behind."""
+        self._end_hover()
+        self._redraw()
+
+    def _redraw(self) -> None:
+        """Draw again before the next paint (``_draw_visible``)."""
+        self._stale = True
+        self.plot.viewport().update()
+
+    def _draw_visible(self) -> None:
+        """Draw what the view shows: real dots when few points are visible, else a density image. Runs before a paint,
+        once per change of view or data, and reads only the rows of the map that the view spans."""
+        if not self._stale or self._index is None:
+            return
+        self._stale = False
+        view = self.viewbox.viewRect()
+        size = self.viewbox.size().toSize()
+        if view.isEmpty() or size.isEmpty():
+            return
+        band = self._index.band(view.top(), view.bottom())
+        x = self._index.x[band]
+        in_view = (x >= view.left()) & (x < view.right())
+        if np.count_nonzero(in_view) <= POINT_LIMIT:
+            self._draw_points(band.start + np.flatnonzero(in_view))
+            self.density.hide()
+        else:
+            if not self.density.covers(view, size):
+                self._draw_density(view, size)
+            self.density.show()
+            self.points.clear()
+        self._draw_rings(band, view)
+
+    def _draw_density(self, view: QRectF, size: QSize) -> None:
+        """A density image of the view; while panning (same zoom as the last image), of the view and a margin round
+        it, so that the next few pan frames only move the image."""
+        if self.density.same_scale(view, size):
+            margin = QSize(round(size.width() * PAN_MARGIN), round(size.height() * PAN_MARGIN))
+            pixel_width, pixel_height = view.width() / size.width(), view.height() / size.height()
+            view = view.adjusted(
+                -margin.width() * pixel_width,
+                -margin.height() * pixel_height,
+                margin.width() * pixel_width,
+                margin.height() * pixel_height,
+            )
+            size = size.grownBy(QMargins(margin.width(), margin.height(), margin.width(), margin.height()))
+        band = self._index.band(view.top(), view.bottom())
+        pixels = density_image(self._index.x[band], self._index.y[band], self._channels[:, band], view, size)
+        self.density.set_pixels(pixels, view)
+
+    def _draw_points(self, shown: np.ndarray) -> None:
+        kinds = self._kinds[shown]
+        on_top = np.argsort(kinds != len(self._palette), kind="stable")  # greyed points first, under the others
+        shown, kinds = shown[on_top], kinds[on_top]
+        self.points.set_points(self._index.x[shown], self._index.y[shown], kinds, self._index.ids[shown])
+
+    def _draw_rings(self, band: slice, view: QRectF) -> None:
+        """Rings round the selected points in view, when the selection is small enough to ring."""
+        selected = self._selected if len(self._selected) <= RING_LIMIT else self._selected[:0]
+        selected = selected[(selected >= band.start) & (selected < band.stop)]
+        x = self._index.x[selected]
+        selected = selected[(x >= view.left()) & (x < view.right())]
+        self.rings.set_points(self._index.x[selected], self._index.y[selected], ids=self._index.ids[selected])
+
+    # -- pointing -----------------------------------------------------------------------------
+
+    def _point_at(self, here: QPointF) -> int | None:
+        """The position of the point within HOVER_PIXELS of ``here`` (data coordinates), nearest first."""
+        if self._index is None:
+            return None
+        view = self.viewbox.viewRect()
+        pixel = max(view.width() / max(self.viewbox.width(), 1), view.height() / max(self.viewbox.height(), 1))
+        return self._index.nearest(here.x(), here.y(), HOVER_PIXELS * pixel)
+
+    def _click(self, here: QPointF) -> None:
+        position = self._point_at(here)
+        if position is not None:
+            item_id = int(self._index.ids[position])
+            self._select(np.array([position]))
             self.itemClicked.emit(item_id)
 
-    def _hovered(self, layer, points, event) -> None:
-        if not len(points) or self.data is None:
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.MouseMove and event.buttons() == Qt.MouseButton.NoButton:
+            self._hover(event.position().toPoint())
+        elif event.type() == QEvent.Type.Leave:
+            self._end_hover()
+        return False
+
+    def _hover(self, at: QPoint) -> None:
+        position = self._point_at(self.viewbox.mapSceneToView(self.plot.mapToScene(at)))
+        if position is None:
+            self._end_hover()
+            return
+        item_id = int(self._index.ids[position])
+        if item_id != self._hovered:
             self.hover.hide()
-            return
-        item = self.data.items.get(int(points[0].data()))
-        if item is None:
-            return
-        self.hover.show_item(item, self.previews, self.mapFromGlobal(self.cursor().pos()))
+            self._hovered = item_id
+            self._hover_at = self.plot.viewport().mapTo(self, at)
+            self.hoverItem.emit(item_id)
+
+    def _end_hover(self) -> None:
+        self._hovered = None
+        self.hover.hide()
+
+    def show_hover(self, item: Item | None) -> None:
+        """The window's answer to ``hoverItem``: show its card, unless the cursor has moved on."""
+        if item is not None and item.id == self._hovered:
+            self.hover.show_item(item, self.previews, self._hover_at)
 
 
 class _HoverCard(QFrame):
@@ -298,7 +759,7 @@ class _HoverCard(QFrame):
         self._key = ""
         self.hide()
 
-    def show_item(self, item, previews: PreviewLoader, at) -> None:
+    def show_item(self, item: Item, previews: PreviewLoader, at: QPoint) -> None:
         self.label.setText(f"<span style='color:{MODALITY_COLOURS[item.modality]}'>●</span> {item.name[:28]}")
         self._key = previews.key(item.source, item.modality)
         cached = previews.request(item.source, item.modality)
