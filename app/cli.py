@@ -14,6 +14,7 @@ import json
 import math
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from engine.modality import Modality
@@ -52,11 +53,13 @@ def _say(text: str) -> None:
     print(display(text))
 
 
+@contextmanager
 def _progress_bar(description: str):
-    """A tqdm bar on stderr driven by (phase, done, total) callbacks."""
+    """A tqdm bar on stderr driven by (phase, done, total) callbacks; silent when stderr is not a terminal, and
+    cleared however the command ends, so an error line never follows a half-drawn bar."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=description, unit="item", file=sys.stderr, leave=False, dynamic_ncols=True)
+    bar = tqdm(desc=description, unit="item", file=sys.stderr, leave=False, dynamic_ncols=True, disable=None)
 
     def update(phase: str, done: int, total: int | None) -> None:
         bar.set_description(f"{description}: {phase}", refresh=False)
@@ -65,8 +68,10 @@ def _progress_bar(description: str):
         bar.n = done
         bar.refresh()
 
-    update.close = bar.close
-    return update
+    try:
+        yield update
+    finally:
+        bar.close()
 
 
 def _workspace(args, create: bool = False):
@@ -105,9 +110,8 @@ def cmd_models(args) -> int:
 
         if not args.name:
             raise CliError("name the model to download, e.g. `bindscope models download imagebind-huge`")
-        bar = _progress_bar(f"downloading {args.name}")
-        entry, path = download_model(args.name, progress=lambda done, total: bar("download", done, total))
-        bar.close()
+        with _progress_bar(f"downloading {args.name}") as bar:
+            entry, path = download_model(args.name, progress=lambda done, total: bar("download", done, total))
         if args.json:
             _print_json({"name": entry.name, "path": str(path)})
         else:
@@ -148,15 +152,13 @@ def cmd_index(args) -> int:
     if args.ray:
         from engine.cluster import index_on_ray
 
-        bar = _progress_bar("indexing on Ray")
-        report = index_on_ray(
-            workspace, args.paths, args.ray, shards=args.shards, progress=bar, batch_size=args.batch_size
-        )
-        bar.close()
+        with _progress_bar("indexing on Ray") as bar:
+            report = index_on_ray(
+                workspace, args.paths, args.ray, shards=args.shards, progress=bar, batch_size=args.batch_size
+            )
     else:
-        bar = _progress_bar("indexing")
-        report = workspace.index(args.paths, progress=bar, batch_size=args.batch_size)
-        bar.close()
+        with _progress_bar("indexing") as bar:
+            report = workspace.index(args.paths, progress=bar, batch_size=args.batch_size)
     scan, embedded = report.scan, report.embed
     failures = [_item_json(i) for i in workspace.failed(limit=args.failures)]
     summary = {
@@ -184,11 +186,46 @@ def cmd_index(args) -> int:
     return EXIT_OK
 
 
+def cmd_embed_shards(args) -> int:
+    from engine.cluster import embed_shards
+
+    with _progress_bar("embedding on Ray") as bar:
+        report = embed_shards(
+            args.paths,
+            args.model,
+            args.out,
+            args.ray,
+            strip_prefix=args.strip_prefix,
+            prefix=args.prefix,
+            progress=bar,
+            batch_size=args.batch_size,
+        )
+    summary = {
+        "out": str(args.out),
+        "model": report.model,
+        **{k: getattr(report, k) for k in ("files", "embedded", "failed", "ignored", "changed", "offline", "shards")},
+        "warnings": report.warnings,
+    }
+    if args.json:
+        _print_json(summary)
+        return EXIT_OK
+    _say(
+        f"{report.embedded:,} embedded, {report.failed:,} failed, {report.ignored:,} ignored: "
+        f"{len(report.shards):,} shards in {args.out}; `bindscope import {args.out} --library DIR` adds them to a library"
+    )
+    for path in report.changed:
+        _say(f"  changed while it was read (not written; run again): {path}")
+    for path in report.offline:
+        _say(f"  gone while it was read: {path}")
+    for warning in report.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_import(args) -> int:
     workspace = _workspace(args, create=True)
-    bar = _progress_bar("importing")
-    report = workspace.import_embeddings(args.source, progress=bar)
-    bar.close()
+    with _progress_bar("importing") as bar:
+        report = workspace.import_embeddings(args.source, progress=bar)
     summary = {
         "files": report.files,
         "rows": report.rows,
@@ -227,11 +264,10 @@ def cmd_reembed(args) -> int:
         f"{plan.offline:,} offline items wait for their folders); searches keep the current model until it is done",
         file=sys.stderr,
     )
-    bar = _progress_bar(f"re-embedding with {plan.target.title}")
-    report, switched = workspace.reembed(
-        args.to, progress=bar, batch_size=args.batch_size, switch_incomplete=args.switch_anyway
-    )
-    bar.close()
+    with _progress_bar(f"re-embedding with {plan.target.title}") as bar:
+        report, switched = workspace.reembed(
+            args.to, progress=bar, batch_size=args.batch_size, switch_incomplete=args.switch_anyway
+        )
     summary = {
         "model": plan.target.name,
         "embedded": report.embedded,
@@ -315,8 +351,9 @@ def cmd_status(args) -> int:
             _say(f"  failed: {item['path'] or item['text']}: {item['error_kind']}: {item['error']}")
         if summary.failed > len(status["failed"]):
             print(f"  ... and {summary.failed - len(status['failed']):,} more failed (--failures N)")
-    if health != "ok":
-        raise CliError(f"{summary.folder}: the library database is damaged ({health})")
+    if health != "ok":  # reported above (and in the JSON's "health"): the command did its job, the library did not
+        print(f"bindscope: {summary.folder}: the library database is damaged ({health})", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 
@@ -581,6 +618,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--shards", metavar="DIR", help="where the cluster writes its Parquet shards (default: in the library)"
     )
+
+    p = command(
+        "embed-shards",
+        cmd_embed_shards,
+        "embed files on a Ray cluster into Parquet shards, for `bindscope import` into a library elsewhere",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders, as the cluster's workers see them")
+    p.add_argument("--model", required=True, help="the model: a name, or a checkpoint path that every worker has")
+    p.add_argument("--out", required=True, metavar="SHARDS", help="the shards' folder (on storage the workers share)")
+    p.add_argument(
+        "--ray",
+        default="local",
+        metavar="ADDRESS",
+        help="local (this machine's Ray, default), auto (the cluster this machine belongs to) or ray://host:port",
+    )
+    p.add_argument("--strip-prefix", metavar="P", help="the start of the paths as the workers see them ...")
+    p.add_argument("--prefix", metavar="P", help="... and what replaces it in the shards: the desktop's view")
+    p.add_argument("--batch-size", type=_positive, default=None)
 
     p = command("import", cmd_import, "add precomputed embeddings (Parquet files, or a folder of shards)", library=True)
     p.add_argument("source", metavar="FILE_OR_FOLDER")

@@ -204,14 +204,22 @@ def _scan_root(library: Library, root_id: int, root: str, report: ScanReport, pr
 
 
 def online(library: Library, items: list[Item]) -> tuple[list[Item], int]:
-    """The items whose file can be read now (texts always); and how many are offline."""
+    """The items whose file can be read now (texts always); and how many are offline. A file gone from a
+    folder that is online is marked missing now, not at the next scan."""
     states = {root.id: root.state == "online" for root in library.roots()}
-    ready = [
-        item
-        for item in items
-        if item.path is None or (not item.missing and states.get(item.root_id, True) and os.path.exists(item.path))
-    ]
-    return ready, len(items) - len(ready)
+    ready, vanished, offline = [], [], 0
+    for item in items:
+        if item.path is None:
+            ready.append(item)
+        elif item.missing or not states.get(item.root_id, True):
+            offline += 1
+        elif os.path.exists(item.path):
+            ready.append(item)
+        else:
+            vanished.append(item.path)
+    if vanished and not library.read_only:
+        library.set_missing(vanished, True)
+    return ready, offline + len(vanished)
 
 
 def embed_items(

@@ -332,13 +332,6 @@ class Library:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    @property
-    def cache_dir(self) -> Path:
-        """Where derived files go (indexes, maps); creating it may fail on a read-only or full disk."""
-        path = self.folder / "cache"
-        path.mkdir(exist_ok=True)
-        return path
-
     def _require_writable(self) -> None:
         if self.read_only:
             raise LibraryError(f"{self.folder}: the library is read-only here; it can be searched but not changed")

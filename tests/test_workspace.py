@@ -37,6 +37,7 @@ def test_model_and_folder_away_then_back(tmp_path, world, tiny_weights, monkeypa
     first = Workspace.open(tmp_path / "lib", create=True, model=str(weights), device="cpu")
     first.index([drive])
     first.set_labels(["dog", "rain"])
+    assert first.embed_labels() == 2  # stored, so zero-shot works without the model later
     vectors_before = stored_vectors(first.library)
     first.close()
 
