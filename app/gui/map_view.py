@@ -23,7 +23,7 @@ from pyqtgraph.graphicsItems.ScatterPlotItem import Symbols
 
 # pyqtgraph's helper that hands QPainter a NumPy-backed array of fragments (PySide has no list overload).
 from pyqtgraph.Qt.internals import PrimitiveArray
-from PySide6.QtCore import QEvent, QMargins, QObject, QPoint, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -98,7 +98,7 @@ class PointIndex:
         self.y = np.ascontiguousarray(coords[self.order, 1], dtype=np.float32)
         self._by_id = np.argsort(self.ids)
         left, right = float(self.x.min()), float(self.x.max())
-        self.bounds = QRectF(left, float(self.y[0]), right - left, float(self.y[-1] - self.y[0]))
+        self.bounds = QRectF(left, float(self.y[0]), right - left, float(self.y[-1] - self.y[0]))  # may be empty
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -349,10 +349,6 @@ class DensityImage(pg.GraphicsObject):
         return math.isclose(self.rect.width() / width, view.width() / size.width(), rel_tol=1e-6) and math.isclose(
             self.rect.height() / height, view.height() / size.height(), rel_tol=1e-6
         )
-
-    def covers(self, view: QRectF, size: QSize) -> bool:
-        """Whether the image can be drawn for this view as it is (a pan within its margin)."""
-        return self.same_scale(view, size) and self.rect.contains(view)
 
     def boundingRect(self) -> QRectF:
         return self.rect
@@ -658,28 +654,34 @@ class MapView(QWidget):
             self._draw_points(band.start + np.flatnonzero(in_view))
             self.density.hide()
         else:
-            if not self.density.covers(view, size):
+            on_map = view.intersected(self._index.bounds)
+            if not (self.density.same_scale(view, size) and self.density.rect.contains(on_map)):
                 self._draw_density(view, size)
             self.density.show()
             self.points.clear()
         self._draw_rings(band, view)
 
     def _draw_density(self, view: QRectF, size: QSize) -> None:
-        """A density image of the view; while panning (same zoom as the last image), of the view and a margin round
-        it, so that the next few pan frames only move the image."""
-        if self.density.same_scale(view, size):
-            margin = QSize(round(size.width() * PAN_MARGIN), round(size.height() * PAN_MARGIN))
-            pixel_width, pixel_height = view.width() / size.width(), view.height() / size.height()
-            view = view.adjusted(
-                -margin.width() * pixel_width,
-                -margin.height() * pixel_height,
-                margin.width() * pixel_width,
-                margin.height() * pixel_height,
-            )
-            size = size.grownBy(QMargins(margin.width(), margin.height(), margin.width(), margin.height()))
-        band = self._index.band(view.top(), view.bottom())
-        pixels = density_image(self._index.x[band], self._index.y[band], self._channels[:, band], view, size)
-        self.density.set_pixels(pixels, view)
+        """A density image of the part of the view that the map covers; while panning (same zoom as the last image),
+        of a margin round the view too, so that the next pan frames only move the image."""
+        panning = self.density.same_scale(view, size)
+        margin = round(max(size.width(), size.height()) * PAN_MARGIN) if panning else 0
+        rect, pixels = self._on_map(view, size, margin)
+        band = self._index.band(rect.top(), rect.bottom())
+        image = density_image(self._index.x[band], self._index.y[band], self._channels[:, band], rect, pixels)
+        self.density.set_pixels(image, rect)
+
+    def _on_map(self, view: QRectF, size: QSize, margin: int) -> tuple[QRectF, QSize]:
+        """The view grown by ``margin`` pixels a side and cut to the map's bounds, in whole pixels of the view."""
+        pixel_width, pixel_height = view.width() / size.width(), view.height() / size.height()
+        bounds = self._index.bounds
+        left = max(-margin, math.floor((bounds.left() - view.left()) / pixel_width) - 1)  # a pixel to spare
+        right = min(size.width() + margin, math.floor((bounds.right() - view.left()) / pixel_width) + 2)
+        top = max(-margin, math.floor((bounds.top() - view.top()) / pixel_height) - 1)
+        bottom = min(size.height() + margin, math.floor((bounds.bottom() - view.top()) / pixel_height) + 2)
+        origin = QPointF(view.left() + left * pixel_width, view.top() + top * pixel_height)
+        rect = QRectF(origin.x(), origin.y(), (right - left) * pixel_width, (bottom - top) * pixel_height)
+        return rect, QSize(right - left, bottom - top)
 
     def _draw_points(self, shown: np.ndarray) -> None:
         kinds = self._kinds[shown]

@@ -216,6 +216,13 @@ def test_many_points_are_a_density_image_in_their_colours(qtbot, view):
     assert inked_in(picture, images, MODALITY_COLOURS[Modality.VISION])
     assert inked_in(picture, sounds, MODALITY_COLOURS[Modality.AUDIO])
     assert picture.pixelColor(on_screen(view, 5, 3)) == view.palette().base().color()  # six sigmas from both blobs
+    drawn = view.density.pixels
+    view.viewbox.translateBy(x=1.5, y=-1.0)  # a pan moves the image, which covers the whole map, and draws it again
+    picture = view.plot.viewport().grab().toImage()
+    assert view.density.pixels is drawn
+    assert on_screen(view, -5, 3) != images
+    assert inked_in(picture, on_screen(view, -5, 3), MODALITY_COLOURS[Modality.VISION])
+    assert inked_in(picture, on_screen(view, 5, -3), MODALITY_COLOURS[Modality.AUDIO])
 
 
 def test_zoomed_in_the_visible_points_are_drawn_as_themselves(qtbot, view):
