@@ -124,8 +124,10 @@ class PointIndex:
         return int(near[best]) if squared[best] <= radius**2 else None
 
     def reach(self, x: float, y: float, count: int) -> float:
-        """Half the side of a square centred on (x, y) that holds about ``count`` points (doubling from small)."""
-        extent = max(self.bounds.width(), self.bounds.height(), 1e-9)
+        """Half the side of a square centred on (x, y) that holds about ``count`` points (doubling from small), or
+        all of them; a unit if they all lie on one spot."""
+        extent = max(self.bounds.width(), self.bounds.height()) or 1.0
+        count = min(count, len(self))
         half = extent / 4096
         while half < extent and len(self.in_rect(QRectF(x - half, y - half, 2 * half, 2 * half))) < count:
             half *= 2
