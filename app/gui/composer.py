@@ -1,8 +1,9 @@
 """The query composer: one drop pane per modality plus a text box; each term has a preview and a weight.
 
-Dropping a file (or choosing one, or pasting a picture) makes it a term. A file dropped on the
-wrong pane goes to the pane of its modality, and the window says so; a file no loader reads
-is refused with the reason. Weights run from -1 to +1 (negative subtracts); any change emits
+Dropping a file (or choosing one, or pasting a picture) offers it (``filesOffered``); the window
+has the engine say what it is, off the GUI thread (reading it where its name leaves it open), and
+hands back ``add_described``: a file dropped on the wrong pane goes to the pane of its modality,
+and the window says so; a file no loader reads is refused with the reason. Weights run from -1 to +1 (negative subtracts); any change emits
 ``changed`` after a short pause, so dragging a slider asks for one search, not fifty.
 """
 
@@ -31,8 +32,8 @@ from app.colours import MODALITY_COLOURS
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
 from engine.modality import Modality
-from engine.preprocess.detect import ACCEPTS, detect_modality
-from engine.query import Term
+from engine.preprocess.detect import ACCEPTS
+from engine.workspace import DroppedFile, Term
 
 PANES = (Modality.VISION, Modality.AUDIO, Modality.DEPTH, Modality.THERMAL, Modality.IMU, Modality.TEXT)
 
@@ -170,6 +171,7 @@ class QueryComposer(QWidget):
 
     changed = Signal(list)
     message = Signal(str)
+    filesOffered = Signal(list, object)  # paths, the pane's modality (or None)
 
     def __init__(self, previews: PreviewLoader, parent: QWidget | None = None):
         super().__init__(parent)
@@ -208,15 +210,21 @@ class QueryComposer(QWidget):
         return [w.composed for w in self._widgets]
 
     def add_files(self, paths: list[str], pane_modality: Modality | None = None) -> None:
-        """Add files as terms, each in the pane of its own modality; refuse files no loader reads."""
-        for path in paths:
-            detected = detect_modality(path, pane_modality if pane_modality and _fits(path, pane_modality) else None)
-            if detected is None:
-                self.message.emit(_refusal(Path(path)))
+        """Offer files as terms; the window describes them off the GUI thread and calls ``add_described``."""
+        if paths:
+            self.filesOffered.emit([str(p) for p in paths], pane_modality)
+
+    def add_described(self, described: list[DroppedFile], pane_modality: Modality | None = None) -> None:
+        """Add described files as terms, each in the pane of its own modality; refuse files no loader reads."""
+        for file in described:
+            if file.modality is None:
+                self.message.emit(file.refusal)
                 continue
-            if pane_modality is not None and detected is not pane_modality:
-                self.message.emit(f"{Path(path).name} is {detected.label.lower()}: added to the {detected.label} pane")
-            self.add_term(ComposedTerm(Term.file(path, 1.0, detected), detected, Path(path).name, path))
+            name = Path(file.path).name
+            if pane_modality is not None and file.modality is not pane_modality:
+                self.message.emit(f"{name} is {file.modality.label.lower()}: added to the {file.modality.label} pane")
+            # A library file (unchanged) or a copy of one uses its stored embedding: the searcher sees to it.
+            self.add_term(ComposedTerm(Term.file(file.path, 1.0, file.modality), file.modality, name, file.path))
 
     def add_text(self, text: str, weight: float = 1.0) -> None:
         text = text.strip()
@@ -258,15 +266,3 @@ class QueryComposer(QWidget):
             self, f"Add {modality.label.lower()} to the query", "", file_filter(modality)
         )
         self.add_files(paths, modality)
-
-
-def _refusal(path: Path) -> str:
-    """Why a file cannot be a query term."""
-    if path.suffix.lower() == ".csv":
-        return f"{path.name} is not an IMU recording: no accelerometer or gyroscope columns (ax, ay, az, gx, gy, gz)"
-    return f"{path.name}: BindScope cannot read {path.suffix or 'this kind of'} files"
-
-
-def _fits(path: str, modality: Modality) -> bool:
-    """Whether the pane's modality is a plausible reading of the file (a PNG dropped on Thermal is thermal)."""
-    return Path(path).suffix.lower() in ACCEPTS[modality]

@@ -1,17 +1,26 @@
-"""The library sidebar: roots with item counts per modality, failed files with their reasons, and indexing."""
+"""The library sidebar: folders with their state and item counts, the model, failed files, and indexing.
+
+Nothing here lists a million rows: folders are few, and failed files come a page at a time from
+the engine (``FailedFiles`` asks for the rows scrolled to). A folder that is not reachable (an
+unmounted drive) shows as offline with its items kept; a moved folder can be re-pointed.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
+    QTableView,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -22,16 +31,76 @@ from app.colours import MODALITY_COLOURS
 from engine.modality import Modality
 
 if TYPE_CHECKING:
-    from app.gui.session import LibrarySummary
+    from engine.workspace import Item, LibrarySummary
+
+PAGE = 200
+_STATE_TEXT = {"online": "", "missing": "offline: not found", "unreadable": "offline: no permission"}
 
 
 def _count_text(row: dict[str, int]) -> str:
-    parts = [f"{row.get('embedded', 0)}"]
+    parts = [f"{row.get('embedded', 0):,}"]
     if row.get("pending"):
-        parts.append(f"{row['pending']} pending")
+        parts.append(f"{row['pending']:,} pending")
     if row.get("failed"):
-        parts.append(f"{row['failed']} failed")
+        parts.append(f"{row['failed']:,} failed")
     return " · ".join(parts)
+
+
+class FailedFiles(QAbstractTableModel):
+    """The failed files, fetched a page at a time through ``fetch(offset, limit, deliver)`` as they scroll into view."""
+
+    def __init__(self, fetch: Callable[[int, int, Callable[[int, list], None]], None], parent=None):
+        super().__init__(parent)
+        self._fetch = fetch
+        self._total = 0
+        self._rows: dict[int, Item] = {}
+        self._asked: set[int] = set()
+        self._generation = 0
+
+    def reset(self, total: int) -> None:
+        self.beginResetModel()
+        self._total, self._rows, self._asked = total, {}, set()
+        self._generation += 1
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | None = None) -> int:
+        return 0 if parent is not None and parent.isValid() else self._total
+
+    def columnCount(self, parent: QModelIndex | None = None) -> int:
+        return 0 if parent is not None and parent.isValid() else 2
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return ("File", "Reason")[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        item = self._rows.get(index.row())
+        if item is None:
+            self._ask(index.row() // PAGE * PAGE)
+            return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == 0 else None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return item.name if index.column() == 0 else f"{item.error_kind}: {item.error}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (item.path or item.text) if index.column() == 0 else item.error
+        if role == Qt.ItemDataRole.UserRole:
+            return item.path
+        return None
+
+    def _ask(self, offset: int) -> None:
+        if offset in self._asked:
+            return
+        self._asked.add(offset)
+        generation = self._generation
+        self._fetch(offset, PAGE, lambda start, items: self._arrived(generation, start, items))
+
+    def _arrived(self, generation: int, offset: int, items: list) -> None:
+        if generation != self._generation:
+            return
+        for n, item in enumerate(items):
+            self._rows[offset + n] = item
+        if items:
+            self.dataChanged.emit(self.index(offset, 0), self.index(offset + len(items) - 1, 1))
 
 
 class LibraryPanel(QWidget):
@@ -39,9 +108,13 @@ class LibraryPanel(QWidget):
     rescan = Signal()
     cancel = Signal()
     removeRoot = Signal(int)
+    moveRoot = Signal(int)
+    forgetMissing = Signal()
     revealFailed = Signal(str)
+    downloadModel = Signal()
+    locateModel = Signal()
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, fetch_failed: Callable[[int, int, Callable[[int, list], None]], None], parent=None):
         super().__init__(parent)
         self.setMinimumWidth(230)
         layout = QVBoxLayout(self)
@@ -49,6 +122,8 @@ class LibraryPanel(QWidget):
         self.title = QLabel("<b>No library open</b>")
         self.title.setWordWrap(True)
         layout.addWidget(self.title)
+        self.model_banner = self._banner()
+        layout.addWidget(self.model_banner)
         buttons = QHBoxLayout()
         self.add_button = QPushButton("Add folder…")
         self.add_button.setToolTip("Add a folder of files to the library (Ctrl+Shift+A)")
@@ -64,24 +139,36 @@ class LibraryPanel(QWidget):
         self.tree.setColumnWidth(0, 130)
         self.tree.setRootIsDecorated(True)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        remove = QAction("Remove folder from library", self.tree)
-        remove.triggered.connect(self._remove_selected_root)
-        self.tree.addAction(remove)
+        for text, handler in (
+            ("Folder moved… (point to where it is now)", lambda: self._emit_root(self.moveRoot)),
+            ("Remove folder from library", lambda: self._emit_root(self.removeRoot)),
+            ("Forget files that were deleted", self.forgetMissing.emit),
+        ):
+            action = QAction(text, self.tree)
+            action.triggered.connect(handler)
+            self.tree.addAction(action)
         layout.addWidget(self.tree, 3)
         self.failed_label = QLabel("<b>Failed files</b>")
         layout.addWidget(self.failed_label)
-        self.failed = QTreeWidget()
-        self.failed.setHeaderLabels(["File", "Reason"])
+        self.failed_model = FailedFiles(fetch_failed, self)
+        self.failed = QTableView()
+        self.failed.setModel(self.failed_model)
+        self.failed.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.failed.setWordWrap(False)
+        self.failed.verticalHeader().hide()
+        self.failed.verticalHeader().setDefaultSectionSize(20)
+        self.failed.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.failed.horizontalHeader().setStretchLastSection(True)
         self.failed.setColumnWidth(0, 110)
-        self.failed.itemDoubleClicked.connect(
-            lambda item, _: self.revealFailed.emit(item.data(0, Qt.ItemDataRole.UserRole) or "")
+        self.failed.doubleClicked.connect(
+            lambda index: self.revealFailed.emit(self.failed_model.data(index, Qt.ItemDataRole.UserRole) or "")
         )
         layout.addWidget(self.failed, 2)
         progress_row = QHBoxLayout()
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop indexing; finished batches are kept")
+        self.cancel_button.setToolTip("Stop indexing; finished batches are kept (Esc)")
         self.cancel_button.clicked.connect(self.cancel)
         progress_row.addWidget(self.progress, 1)
         progress_row.addWidget(self.cancel_button)
@@ -91,13 +178,40 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.progress_host)
         self.set_enabled(False)
 
+    def _banner(self) -> QWidget:
+        """Shown when the library's model is not on this machine: what works, and how to get the model."""
+        host = QWidget()
+        host.setObjectName("modelBanner")
+        host.setStyleSheet("#modelBanner { background: palette(alternate-base); border-radius: 4px; }")
+        column = QVBoxLayout(host)
+        column.setContentsMargins(6, 4, 6, 4)
+        self.model_message = QLabel()
+        self.model_message.setWordWrap(True)
+        column.addWidget(self.model_message)
+        row = QHBoxLayout()
+        self.download_button = QPushButton("Download")
+        self.download_button.clicked.connect(self.downloadModel)
+        self.locate_button = QPushButton("Locate checkpoint…")
+        self.locate_button.clicked.connect(self.locateModel)
+        row.addWidget(self.download_button)
+        row.addWidget(self.locate_button)
+        row.addStretch(1)
+        column.addLayout(row)
+        host.hide()
+        return host
+
     def set_enabled(self, enabled: bool) -> None:
         self.add_button.setEnabled(enabled)
         self.rescan_button.setEnabled(enabled)
 
     def show_summary(self, summary: LibrarySummary) -> None:
-        self.set_enabled(True)
-        self.title.setText(f"<b>{Path(summary.folder).name}</b><br><small>{summary.folder}</small>")
+        self.set_enabled(not summary.read_only)
+        readonly = " · read-only" if summary.read_only else ""
+        reembedding = f"<br><small>re-embedding with {summary.reembedding}…</small>" if summary.reembedding else ""
+        self.title.setText(
+            f"<b>{Path(summary.folder).name}</b><br><small>{summary.folder}{readonly}</small>{reembedding}"
+        )
+        self._show_model(summary)
         self.tree.clear()
         if not summary.roots:
             placeholder = QTreeWidgetItem(["Add a folder to start", ""])
@@ -105,9 +219,14 @@ class LibraryPanel(QWidget):
             self.tree.addTopLevelItem(placeholder)
         for root in summary.roots:
             total = sum(sum(row.values()) for row in root.counts.values())
-            node = QTreeWidgetItem([Path(root.path).name or root.path, str(total)])
-            node.setToolTip(0, root.path)
+            state = _STATE_TEXT.get(root.state, root.state)
+            offline = f" · {root.offline:,} offline" if root.offline and root.state == "online" else ""
+            node = QTreeWidgetItem([Path(root.path).name or root.path, f"{total:,}{offline}"])
+            node.setToolTip(0, root.path + (f"\n{state}: its items are kept" if state else ""))
             node.setData(0, Qt.ItemDataRole.UserRole, root.id)
+            if state:
+                node.setText(0, f"{node.text(0)} ({state})")
+                node.setForeground(0, QBrush(QColor("#888888")))
             for modality in Modality:
                 row = root.counts.get(modality.value)
                 if row:
@@ -117,29 +236,34 @@ class LibraryPanel(QWidget):
                     node.addChild(child)
             self.tree.addTopLevelItem(node)
             node.setExpanded(True)
-        self.failed.clear()
-        for item in summary.failed[:500]:
-            row = QTreeWidgetItem([item.name, f"{item.error_kind}: {item.error}"])
-            row.setToolTip(0, item.path or "")
-            row.setToolTip(1, item.error or "")
-            row.setData(0, Qt.ItemDataRole.UserRole, item.path)
-            self.failed.addTopLevelItem(row)
+        self.failed_model.reset(summary.failed)
         self.failed_label.setText(
-            f"<b>Failed files</b> ({len(summary.failed)})" if summary.failed else "<b>Failed files</b> (none)"
+            f"<b>Failed files</b> ({summary.failed:,})" if summary.failed else "<b>Failed files</b> (none)"
         )
 
-    def _remove_selected_root(self) -> None:
+    def _show_model(self, summary: LibrarySummary) -> None:
+        state = summary.model
+        missing = state.ref is not None and not state.available
+        self.model_banner.setVisible(missing)
+        if missing:
+            self.model_message.setText(
+                f"<b>{state.ref.title}</b> is not on this machine. Browsing, search by items, the map and saved "
+                "labels work; text and file queries and indexing need the model."
+            )
+            self.download_button.setVisible(state.downloadable)
+
+    def _emit_root(self, signal) -> None:
         node = self.tree.currentItem()
         while node is not None and node.parent() is not None:
             node = node.parent()
         if node is not None and node.data(0, Qt.ItemDataRole.UserRole) is not None:
-            self.removeRoot.emit(int(node.data(0, Qt.ItemDataRole.UserRole)))
+            signal.emit(int(node.data(0, Qt.ItemDataRole.UserRole)))
 
     def show_progress(self, text: str, done: int, total: int) -> None:
         self.progress_host.show()
         self.progress.setMaximum(max(total, 1))
-        self.progress.setValue(done)
-        self.progress.setFormat(f"{text}: {done:,} / {total:,}" if total else f"{text}…")
+        self.progress.setValue(min(done, max(total, 1)))
+        self.progress.setFormat(f"{text}: {done:,} / {total:,}" if total else f"{text}: {done:,}…")
 
     def hide_progress(self) -> None:
         self.progress_host.hide()

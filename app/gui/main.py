@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from engine.models.devices import DEVICE_CHOICES
+
 STARTED = time.perf_counter()
 EXIT_UNUSABLE = 2
 
@@ -33,9 +35,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--library", metavar="DIR", help="open this library folder")
     parser.add_argument(
-        "--model", help="model name or checkpoint path (default: the last one chosen, else the best available)"
+        "--model",
+        help="the model for new libraries (name or checkpoint path; default: the last one chosen, else the best "
+        "available); a library keeps the model it was embedded with (Settings ▸ Model to locate or change it)",
     )
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where the encoders run")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, help="where the encoders run")
     parser.add_argument(
         "--query",
         action="append",

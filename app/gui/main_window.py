@@ -1,8 +1,10 @@
 """BindScope's main window: library sidebar, query composer, results grid, map and zero-shot panel.
 
-The window is a view. Every engine call (model loading, scanning, encoding, searching,
-mapping, SQLite writes) is a job on the engine thread; the window submits jobs and shows
-what comes back.
+The window is a view over ``engine.workspace.Workspace``. Every engine call is a one-line job on
+the engine threads (``worker.py``): quick ones (searches, the library's summary, describing a
+dropped file) on one, long ones (indexing, the map, loading or downloading the model,
+re-embedding) on the other, so a search answers while the library is being indexed. The
+window submits jobs and shows what comes back; it never touches the workspace itself.
 """
 
 from __future__ import annotations
@@ -38,12 +40,15 @@ from app.gui.zero_shot import ZeroShotPanel
 from engine.demo.concepts import CONCEPT_NAMES
 from engine.modality import Modality
 from engine.preprocess.detect import formats_help
+from engine.workspace import ModelMissing, Term, Workspace, download_model, explain
 
 if TYPE_CHECKING:
-    from app.gui.session import LibrarySummary, MapData, SearchOutcome, Session
+    from engine.workspace import LibrarySummary, MapData, SearchOutcome
 
 ORGANISATION, APPLICATION = "BindScope", "BindScope"
 MAX_RECENT = 8
+SELECTION_MEAN_OF = 500  # a search by a big map selection uses the mean of this many of its items
+LONG_JOBS = {"index": "Indexing", "reembed": "Re-embedding", "import": "Importing"}
 
 
 def demo_gallery_dir() -> Path:
@@ -52,7 +57,7 @@ def demo_gallery_dir() -> Path:
 
 
 class MainWindow(QMainWindow):
-    ready = Signal()  # the model is loaded (or known missing) and the library (if any) is shown
+    ready = Signal()  # the library (if any) is shown and its model loaded, or known to be missing
 
     def __init__(
         self,
@@ -64,14 +69,13 @@ class MainWindow(QMainWindow):
         super().__init__()
         self._library_request = library
         self.settings = settings or QSettings(ORGANISATION, APPLICATION)
-        self.model_choice = model if model is not None else self.settings.value("model", None)
+        self.new_library_model = model if model is not None else self.settings.value("model", None)
         self.device = device or self.settings.value("device", "auto")
-        self.session: Session | None = None
+        self.workspace: Workspace | None = None  # used only inside jobs, on the engine threads
         self.summary: LibrarySummary | None = None
         self.outcome: SearchOutcome | None = None
         self.map_data: MapData | None = None
         self.model_ready = False
-        self.model_description: str | None = None
         self._folders_to_index: list[str] = []
         self._serial = 0
         self._player = None
@@ -79,7 +83,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1500, 940)
 
-        self.engine = EngineThread(self)
+        self.engine = EngineThread(self, describe_error=lambda error: explain(error)[1])
         self.engine.started.connect(self._job_started)
         self.engine.progress.connect(self._job_progress)
         self.engine.partial.connect(lambda key, value: key == "map" and self._show_map(value))
@@ -89,6 +93,7 @@ class MainWindow(QMainWindow):
         self.composer = QueryComposer(self.previews)
         self.composer.changed.connect(lambda *_: self.run_query())
         self.composer.message.connect(self.say)
+        self.composer.filesOffered.connect(self.describe_files)
         self.results = ResultsPanel(self.previews)
         self.results.filtersChanged.connect(self.run_query)
         self.results.useAsQuery.connect(self.use_as_query)
@@ -102,16 +107,21 @@ class MainWindow(QMainWindow):
         self.splitter = splitter
         self.setCentralWidget(splitter)
 
-        self.library_panel = LibraryPanel()
+        self.library_panel = LibraryPanel(self.fetch_failed)
         self.library_panel.addFolder.connect(self.add_folder)
         self.library_panel.rescan.connect(self.rescan)
         self.library_panel.cancel.connect(self.cancel_work)
         self.library_panel.removeRoot.connect(self.remove_root)
+        self.library_panel.moveRoot.connect(self.move_root)
+        self.library_panel.forgetMissing.connect(self.forget_missing)
         self.library_panel.revealFailed.connect(lambda path: path and reveal_in_folder(path))
+        self.library_panel.downloadModel.connect(self.download_library_model)
+        self.library_panel.locateModel.connect(self.locate_library_model)
         self.library_dock = self._dock("Library", self.library_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
 
         self.map_view = MapView(self.previews)
         self.map_view.itemClicked.connect(self.neighbours_of)
+        self.map_view.hoverItem.connect(self.hover_item)
         self.map_view.filterToSelection.connect(self.show_selection)
         self.map_view.searchSelection.connect(self.search_selection)
         self.map_view.recolour.connect(lambda mode: self.refresh_map())
@@ -150,9 +160,9 @@ class MainWindow(QMainWindow):
         self.busy.setTextVisible(True)
         self.busy.hide()
         bar.addPermanentWidget(self.busy)
-        self.model_button = QPushButton("Loading model…")
+        self.model_button = QPushButton("No library open")
         self.model_button.setFlat(True)
-        self.model_button.setToolTip("The active model, device and precision; click to change (Ctrl+,)")
+        self.model_button.setToolTip("The library's model, the device and the precision; click for settings (Ctrl+,)")
         self.model_button.clicked.connect(self.open_settings)
         bar.addPermanentWidget(self.model_button)
 
@@ -184,6 +194,7 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self._action(file, "&Add folder…", self.add_folder, "Ctrl+Shift+A")
         self._action(file, "&Re-scan folders", self.rescan, "F5")
+        self._action(file, "&Import embeddings…", self.import_embeddings, None, "Add Parquet files of embeddings")
         self._action(file, "&Export results…", self.export_results, "Ctrl+E", "Save the current results as CSV or JSON")
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -224,104 +235,120 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("windowState", self.saveState())
         self.settings.setValue("splitter", self.splitter.saveState())
-        session = self.session
-        self.engine.shutdown(final=lambda: session and session.close())
+        workspace = self.workspace
+        self.engine.shutdown(final=lambda: workspace and workspace.close())
         self.previews.shutdown()
         super().closeEvent(event)
 
-    # -- start-up ---------------------------------------------------------------------------
+    # -- start-up and the library -------------------------------------------------------------
 
     def _start(self) -> None:
-        def create(job: Job):
-            from app.gui.session import Session
-
-            self.session = Session()
-
-        self.engine.submit("session", create)
-        self.load_model(self.model_choice, self.device)
         last = self.settings.value("library")
         if self._library_request:  # asked for by name: opened, or created when new
             self.open_library(self._library_request)
         elif last and Path(last).is_dir():
             self.open_library(last)
         else:
+            self.model_ready = True
             self.results.show_message(
                 "Create a library (File ▸ New library) or open one — or start with the demo gallery: "
                 "a synthetic world of dogs, trains, rain and bells seen in every modality.",
                 "Open the demo gallery",
                 self.open_demo_gallery,
             )
-
-    def load_model(self, name: str | None, device: str) -> None:
-        self.model_ready = False
-        previous = self.model_button.text() if self.model_description else "No model — choose one…"
-        self.model_button.setText("Loading model…")
-
-        def run(job: Job):
-            model = self.session.load_model(name, device, progress=self.engine.report(job), cancelled=job.cancelled)
-            return model, self.session.needs_embedding()
-
-        def done(result) -> None:
-            model, needs_embedding = result
-            self.model_ready = True
-            if model is None:
-                self.model_description = None
-                self.model_button.setText("No model — choose one…")
-                self.say(
-                    "No model is available yet. Open Settings (Ctrl+,) to download ImageBind-huge or choose a checkpoint."
-                )
-            else:
-                self.model_description = model.describe()
-                self.model_button.setText(self.model_description)
-                self.say(f"Model ready: {self.model_description}")
-                if needs_embedding:
-                    self.index(None)
+            self.say("Ready.")
             self.ready.emit()
-
-        def failed(message: str) -> None:
-            self.model_ready = True
-            self.model_button.setText(previous)  # the model loaded before, if any, is still the one in use
-            self.say(f"The model could not be loaded: {message}")
-            self.ready.emit()
-
-        self.engine.submit("model", run, "Loading the model", done, failed)
-
-    # -- library ----------------------------------------------------------------------------
 
     def open_library(self, folder: str | Path, then=None) -> None:
+        """Open (or create) a library with the model it keeps; the one open before stays if this fails."""
         folder = str(folder)
+        previous = self.workspace
+        for key in ("index", "map", "reembed", "import"):
+            self.engine.cancel(key)
 
-        def done(summary: LibrarySummary) -> None:
+        def run(job: Job):
+            workspace = Workspace.open(folder, create=True, default_model=self.new_library_model, device=self.device)
+            return workspace, workspace.summary()
+
+        def done(result) -> None:
+            self.workspace, summary = result
+            if previous is not None:
+                self.engine.submit("close", lambda job: previous.close())
             self.settings.setValue("library", folder)
             recent = [folder] + [f for f in self._recent() if f != folder]
             self.settings.setValue("recent", recent[:MAX_RECENT])
             self._refresh_recent()
             self.setWindowTitle(f"BindScope — {Path(folder).name}")
+            self.map_data = None
+            self.map_view.set_data(None)
             self.show_summary(summary)
             self.zero_shot.set_labels(summary.labels)
             self.run_query()
             self.refresh_map()
-            if then is not None:
-                then()
-            elif self.model_ready:
-                self.index_pending()
+            self.load_model(then)
 
-        self.engine.submit(
-            "library",
-            lambda job: self.session.open_library(folder),
-            "Opening the library",
-            done,
-            self._failed("open the library"),
-        )
+        def failed(message: str) -> None:
+            self.model_ready = True
+            self.say(f"Could not open the library: {message}")
+            self.ready.emit()
+
+        self.engine.submit("library", run, "Opening the library", done, failed)
+
+    def load_model(self, then=None) -> None:
+        """Load the library's model in the background (a missing one is said, not an error)."""
+        self.model_ready = False
+        workspace = self.workspace
+
+        def run(job: Job):
+            try:
+                return workspace.model("the app").describe()
+            except ModelMissing as missing:
+                return missing
+
+        def done(result) -> None:
+            self.model_ready = True
+            if isinstance(result, ModelMissing):
+                self.model_button.setText(f"{result.ref.title} — not on this machine")
+                self.say(str(result))
+            else:
+                self.model_button.setText(result)
+                self.say(f"Model ready: {result}")
+                if then is not None:
+                    then()
+                elif self.summary is not None and self.summary.pending:
+                    self.index(None, scan=False)
+            self.ready.emit()
+
+        def failed(message: str) -> None:
+            self.model_ready = True
+            self.model_button.setText("Model unavailable")
+            self.say(f"The model could not be loaded: {message}")
+            self.ready.emit()
+
+        self.engine.submit("model", run, "Loading the model", done, failed, background=True)
 
     def show_summary(self, summary: LibrarySummary) -> None:
         self.summary = summary
         self.library_panel.show_summary(summary)
+        if not summary.model.available or summary.model.ref is None:
+            self.model_button.setText(summary.model.message.split(":")[0])
 
-    def _refresh_summary(self) -> None:
+    def refresh_summary(self) -> None:
+        workspace = self.workspace
         self.engine.submit(
-            "summary", lambda job: self.session.summary(), "", self.show_summary, self._failed("read the library")
+            "summary", lambda job: workspace.summary(), "", self.show_summary, self._failed("read the library")
         )
+
+    def fetch_failed(self, offset: int, limit: int, deliver) -> None:
+        """A page of failed files for the library panel's table, fetched off the GUI thread."""
+        workspace = self.workspace
+        if workspace is not None:
+            self.engine.submit(
+                f"failed-{offset}",
+                lambda job: workspace.failed(offset, limit),
+                "",
+                lambda items: deliver(offset, items),
+            )
 
     def new_library(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the new library")
@@ -344,6 +371,8 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, f=folder: self.open_library(f))
         self.recent_menu.setEnabled(bool(self._recent()))
 
+    # -- indexing -------------------------------------------------------------------------------
+
     def add_folder(self) -> None:
         if self.summary is None:
             self.say("Open or create a library first (File menu).")
@@ -356,69 +385,82 @@ class MainWindow(QMainWindow):
         if self.summary is not None:
             self.index(None)
 
-    def index(self, folder: str | None) -> None:
-        """Scan a new folder (or all roots), then embed everything pending.
+    def index(self, folder: str | None, scan: bool = True) -> None:
+        """Scan a new folder (or all folders), then embed everything pending, in the background.
 
         Folders asked for while an indexing job waits are collected, so the job that replaces the
-        waiting one scans them all.
-        """
+        waiting one scans them all."""
         if folder is not None:
             self._folders_to_index.append(folder)
+        workspace = self.workspace
 
         def run(job: Job):
-            from engine.indexer import ScanReport
-
-            progress = self.engine.report(job)
             folders, self._folders_to_index = self._folders_to_index, []
-            scan = ScanReport()
-            for path in folders or [None]:
-                part = (
-                    self.session.add_folder(path, progress, job.cancelled)
-                    if path
-                    else self.session.rescan(progress, job.cancelled)
-                )
-                scan.added, scan.changed, scan.removed = (
-                    scan.added + part.added,
-                    scan.changed + part.changed,
-                    scan.removed + part.removed,
-                )
-                scan.warnings += part.warnings
-            embedded = self.session.embed(progress, job.cancelled) if self.session.model is not None else None
-            return scan, embedded, self.session.summary()
+            progress, cancelled = self.engine.report(job), job.cancelled
+            if not scan and not folders:
+                return None, workspace.embed(progress, cancelled)
+            report = workspace.index(folders or None, progress, cancelled)
+            return report.scan, report.embed
 
         def done(result) -> None:
-            scan, embedded, summary = result
-            self.show_summary(summary)
+            scanned, embedded = result
             self.library_panel.hide_progress()
-            parts = [f"{scan.added} new, {scan.changed} changed, {scan.removed} removed"]
+            parts = []
+            if scanned is not None:
+                parts.append(f"{scanned.added} new, {scanned.changed} changed, {scanned.missing} now offline")
             if embedded is not None:
                 parts.append(
                     f"{embedded.embedded} embedded, {embedded.failed} failed"
+                    + (f", {embedded.offline} offline" if embedded.offline else "")
                     + (" (cancelled)" if embedded.cancelled else "")
                 )
-            else:
-                parts.append("nothing embedded: no model is loaded")
             self.say("Indexing: " + "; ".join(parts))
-            self.refresh_map()
-            self.run_query()
+            self._after_change()
 
         def failed(message: str) -> None:
             self.library_panel.hide_progress()
             self.say(f"Indexing stopped: {message}")
-            self._refresh_summary()
+            self.refresh_summary()
 
-        self.engine.submit("index", run, "Indexing", done, failed)
+        self.engine.submit("index", run, "Indexing", done, failed, background=True)
 
-    def index_pending(self) -> None:
-        """Embed what an earlier session left pending, or what the current model has not embedded yet."""
-        self.engine.submit(
-            "check", lambda job: self.session.needs_embedding(), "", lambda needed: needed and self.index(None)
-        )
+    def _after_change(self) -> None:
+        """The library changed: show its new state, map and results."""
+        self.refresh_summary()
+        self.refresh_map()
+        self.run_query()
 
     def cancel_work(self) -> None:
-        """Stop indexing (finished batches are kept) or a model download (it resumes next time)."""
-        self.engine.cancel("index")
-        self.engine.cancel("model")
+        """Stop indexing, an import or a re-embed (finished batches are kept), or a download (it resumes)."""
+        for key in ("index", "import", "reembed", "model"):
+            self.engine.cancel(key)
+
+    def import_embeddings(self) -> None:
+        if self.summary is None:
+            self.say("Open or create a library first (File menu).")
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Import embeddings", "", "Parquet (*.parquet)")
+        if not path:
+            return
+        workspace = self.workspace
+
+        def done(report) -> None:
+            self.library_panel.hide_progress()
+            self.say(f"Imported {report.rows:,} rows: {report.changed:,} items added or updated")
+            self._after_change()
+
+        def failed(message: str) -> None:
+            self.library_panel.hide_progress()
+            self.say(f"Import stopped: {message}")
+
+        self.engine.submit(
+            "import",
+            lambda job: workspace.import_embeddings(path, self.engine.report(job), job.cancelled),
+            "Importing",
+            done,
+            failed,
+            background=True,
+        )
 
     def remove_root(self, root_id: int) -> None:
         answer = QMessageBox.question(
@@ -426,18 +468,59 @@ class MainWindow(QMainWindow):
             "Remove folder",
             "Remove this folder and its items from the library? The files themselves are not touched.",
         )
-        if answer != QMessageBox.StandardButton.Yes:
+        if answer == QMessageBox.StandardButton.Yes:
+            workspace = self.workspace
+            self.engine.submit(
+                f"remove-root-{root_id}",
+                lambda job: workspace.remove_root(root_id),
+                "",
+                lambda _: self._after_change(),
+                self._failed("remove the folder"),
+            )
+
+    def move_root(self, root_id: int) -> None:
+        """A folder was moved (or a drive mounted elsewhere): point its items at the new place, keeping embeddings."""
+        old = next((r.path for r in self.summary.roots if r.id == root_id), None) if self.summary else None
+        if old is None:
             return
-        self.engine.submit(
-            f"remove-root-{root_id}",
-            lambda job: self.session.remove_root(root_id),
-            "",
-            lambda s: (self.show_summary(s), self.refresh_map()),
+        new = QFileDialog.getExistingDirectory(self, f"Where is {Path(old).name} now?")
+        if not new:
+            return
+        workspace = self.workspace
+
+        def done(moved) -> None:
+            self.say(f"Moved {moved[1]:,} items to {new}; nothing is encoded again")
+            self._after_change()
+
+        self.engine.submit("move-root", lambda job: workspace.move_root(old, new), "", done, self._failed("move it"))
+
+    def forget_missing(self) -> None:
+        answer = QMessageBox.question(
+            self,
+            "Forget deleted files",
+            "Remove the items whose files are gone from folders that are online? (Items of folders that are not "
+            "reachable now are kept.)",
         )
+        if answer == QMessageBox.StandardButton.Yes:
+            workspace = self.workspace
+            self.engine.submit(
+                "forget",
+                lambda job: workspace.forget_missing(),
+                "",
+                lambda n: (self.say(f"Forgot {n:,} items whose files were deleted"), self._after_change()),
+                self._failed("forget them"),
+            )
 
     def save_labels(self, labels: list[str]) -> None:
-        if self.summary is not None:
-            self.engine.submit("labels", lambda job: self.session.set_labels(labels), "", lambda *_: self.run_query())
+        if self.summary is None:
+            return
+        workspace = self.workspace
+        self.engine.submit("labels", lambda job: workspace.set_labels(labels), "", lambda *_: self._labels_saved())
+
+    def _labels_saved(self) -> None:
+        workspace = self.workspace
+        self.engine.submit("embed-labels", lambda job: workspace.embed_labels(), "", background=True)
+        self.run_query()
 
     def open_demo_gallery(self) -> None:
         """Write the demo world into the user data folder, make it a library and index it."""
@@ -458,12 +541,28 @@ class MainWindow(QMainWindow):
         def done(folder: str) -> None:
             self.open_library(Path(folder) / "library", then=then)
 
-        self.engine.submit("demo", run, "Writing the demo gallery", done, self._failed("write the demo gallery"))
+        self.engine.submit(
+            "demo", run, "Writing the demo gallery", done, self._failed("write the demo gallery"), background=True
+        )
 
     # -- queries ----------------------------------------------------------------------------
 
     def _search_args(self) -> tuple[int, list[Modality], list[str]]:
         return self.results.count.value(), self.results.modalities(), self.zero_shot.labels()
+
+    def describe_files(self, paths: list[str], pane: Modality | None) -> None:
+        """What dropped files are, decided on the engine thread (it may read them); then they become terms."""
+        workspace = self.workspace
+        if workspace is None:
+            self.say("Open a library to search it (File ▸ Open library).")
+            return
+        self.engine.submit(
+            "describe",
+            lambda job: workspace.describe_files(paths, pane),
+            "",
+            lambda described: self.composer.add_described(described, pane),
+            self._failed("read the dropped files"),
+        )
 
     def run_query(self) -> None:
         terms = [c.term for c in self.composer.terms()]
@@ -478,14 +577,16 @@ class MainWindow(QMainWindow):
         if self.summary is None:
             self.results.show_message("Open a library to search it (File ▸ Open library).")
             return
-        k, modalities, labels = self._search_args()
-        self._search(lambda: self.session.search(terms, k, modalities, labels), "Results")
+        self._search(terms, "Results")
 
-    def _search(self, call, title: str) -> None:
+    def _search(self, terms: list[Term], title: str) -> None:
+        k, modalities, labels = self._search_args()
+        workspace = self.workspace
+
         def done(outcome: SearchOutcome) -> None:
             self.outcome = outcome
-            self.results.set_cards(outcome.cards, title)
-            if not outcome.cards:
+            self.results.set_cards(outcome.cards(), title, outcome.offline)
+            if not outcome.cards():
                 self.results.show_message("No embedded items match these modalities yet.")
             self.map_view.set_query_point(outcome.map_point)
             self.zero_shot.show_probabilities(outcome.probabilities)
@@ -494,30 +595,33 @@ class MainWindow(QMainWindow):
             self.results.show_message(f"The query could not run: {message}")
             self.say(message)
 
-        self.engine.submit("search", lambda job: call(), "Searching", done, failed)
-
-    def neighbours_of(self, item_id: int) -> None:
-        k, modalities, labels = self._search_args()
-        self._search(
-            lambda: self.session.neighbours(item_id, k, modalities, labels), "Neighbours of the selected point"
+        self.engine.submit(
+            "search", lambda job: workspace.search(terms, k, modalities, labels), "Searching", done, failed
         )
 
+    def neighbours_of(self, item_id: int) -> None:
+        self._search([Term.item(item_id)], "Neighbours of the selected point")
+
     def search_selection(self, ids: list[int]) -> None:
-        if ids:
-            k, modalities, labels = self._search_args()
-            self._search(
-                lambda: self.session.mean_of(ids, k, modalities, labels), f"Nearest to the mean of {len(ids)} selected"
-            )
+        if not ids:
+            return
+        chosen = ids if len(ids) <= SELECTION_MEAN_OF else ids[:: math.ceil(len(ids) / SELECTION_MEAN_OF)]
+        of = f"{len(chosen):,} of the {len(ids):,}" if len(chosen) < len(ids) else f"{len(ids):,}"
+        self._search([Term.item(i, 1.0 / len(chosen)) for i in chosen], f"Nearest to the mean of {of} selected")
 
     def show_selection(self, ids: list[int]) -> None:
-        from app.gui.session import ResultCard
-
         chosen = ids[:200]
+        workspace = self.workspace
 
         def done(items) -> None:
-            self.results.set_cards([ResultCard(item, math.nan) for item in items], f"Map selection of {len(ids)}")
+            self.results.set_cards([(item, math.nan) for item in items], f"Map selection of {len(ids):,}")
 
-        self.engine.submit("search", lambda job: self.session.items(chosen), "", done)
+        self.engine.submit("search", lambda job: workspace.items(chosen), "", done)
+
+    def hover_item(self, item_id: int) -> None:
+        workspace = self.workspace
+        if workspace is not None:
+            self.engine.submit("hover", lambda job: workspace.item(item_id), "", self.map_view.show_hover)
 
     def use_as_query(self, item) -> None:
         self.composer.clear()
@@ -533,21 +637,25 @@ class MainWindow(QMainWindow):
     # -- the map ----------------------------------------------------------------------------
 
     def refresh_map(self) -> None:
-        """Recompute (or load) the map, coloured as the map's colour menu says."""
+        """Recompute (or load, or update) the map, coloured as the map's colour menu says."""
+        if self.summary is None:
+            return
         colouring = self.map_view.colouring.currentData()
         clusters = None if colouring == "modality" else colouring
+        workspace = self.workspace
 
         def run(job: Job):
-            return self.session.compute_map(self.engine.deliver(job), clusters, job.cancelled)
+            return workspace.map(self.engine.deliver(job), clusters, job.cancelled, apart=True)
 
-        self.engine.submit("map", run, "Computing the map", self._show_map, self._failed("compute the map"))
+        self.engine.submit("map", run, "Computing the map", self._show_map, self._failed("compute the map"), True)
 
     def _show_map(self, data: MapData | None) -> None:
         self.map_data = data
         self.map_view.set_data(data)
         self.map_view.set_query_point(None)
-        if self.composer.terms() and data is not None and data.projection.method != "pca":
-            self.run_query()  # place the current query on the finished map
+        if self.outcome is not None and data is not None and data.projection.method != "pca":
+            vector, workspace = self.outcome.results.vector, self.workspace
+            self.engine.submit("place", lambda job: workspace.place(vector), "", self.map_view.set_query_point)
 
     # -- files, clipboard, sound ------------------------------------------------------------
 
@@ -607,7 +715,7 @@ class MainWindow(QMainWindow):
         self.say(f"Playing {card.item.name}")
 
     def export_results(self) -> None:
-        if self.outcome is None or not self.outcome.cards:
+        if self.outcome is None or not self.outcome.cards():
             self.say("There are no results to export yet.")
             return
         path, _ = QFileDialog.getSaveFileName(self, "Export results", "results.csv", "CSV (*.csv);;JSON (*.json)")
@@ -615,13 +723,13 @@ class MainWindow(QMainWindow):
             rows = [
                 {
                     "rank": r,
-                    "score": None if math.isnan(c.score) else round(c.score, 6),
-                    "modality": c.item.modality.value,
-                    "path": c.item.path,
-                    "text": c.item.text,
-                    "item": c.item.id,
+                    "score": None if math.isnan(score) else round(score, 6),
+                    "modality": item.modality.value,
+                    "path": item.path,
+                    "text": item.text,
+                    "item": item.id,
                 }
-                for r, c in enumerate(self.outcome.cards, start=1)
+                for r, (item, score) in enumerate(self.outcome.cards(), start=1)
             ]
             self.engine.submit(
                 "export",
@@ -631,44 +739,128 @@ class MainWindow(QMainWindow):
                 self._failed("export the results"),
             )
 
-    # -- settings and help ------------------------------------------------------------------
+    # -- settings, the model and help ---------------------------------------------------------
 
     def open_settings(self) -> None:
         from app.gui.settings_dialog import SettingsDialog
         from engine.models.zoo import entries
 
-        dialog = SettingsDialog(
-            entries(),
-            self.model_choice or (self.session.model.name if self.session and self.session.model else None),
-            self.device,
-            self,
-        )
-        if dialog.exec():
-            choice, device = dialog.choice()
-            if not self._confirm_download(choice):
-                return
-            self.model_choice, self.device = choice, device
-            self.settings.setValue("model", self.model_choice)
-            self.settings.setValue("device", self.device)
-            self.load_model(self.model_choice, self.device)
+        state = self.summary.model if self.summary is not None else None
+        dialog = SettingsDialog(entries(), state, self.new_library_model, self.device, self)
+        if not dialog.exec():
+            return
+        choice, device = dialog.choice()
+        self.new_library_model = choice
+        self.settings.setValue("model", choice)
+        if device != self.device:
+            self.device = device
+            self.settings.setValue("device", device)
+            workspace = self.workspace
+            if workspace is not None:
+                self.engine.submit("device", lambda job: workspace.use_device(device), "", lambda _: self.load_model())
+        action = dialog.action or ()
+        if action[:1] == ("download",):
+            self.download_library_model()
+        elif action[:1] == ("locate",):
+            self._locate(action[1])
+        elif action[:1] == ("reembed",):
+            self.plan_reembed(action[1])
 
-    def _confirm_download(self, name: str | None) -> bool:
-        from engine.models.zoo import ModelUnavailable, resolve
-
-        try:
-            entry = resolve(name) if name else None
-        except ModelUnavailable as error:
-            self.say(str(error))
-            return False
-        if entry is None or entry.available or not entry.downloadable:
-            return True
+    def download_library_model(self) -> None:
+        if self.summary is None or self.summary.model.ref is None:
+            return
+        ref = self.summary.model.ref
         answer = QMessageBox.question(
             self,
-            f"Download {entry.title}",
-            f"{entry.title} is not on this machine yet. Download it now? ({entry.summary})\n\n"
-            f"It goes to {entry.weights_path}. Esc stops the download; it resumes where it stopped next time.",
+            f"Download {ref.title}",
+            f"Download {ref.title} now? Esc stops the download; it resumes where it stopped next time.",
         )
-        return answer == QMessageBox.StandardButton.Yes
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+
+        def run(job: Job):
+            return download_model(ref.name, self.engine.report(job), job.cancelled)
+
+        self.engine.submit(
+            "model",
+            run,
+            f"Downloading {ref.title}",
+            lambda _: (self.refresh_summary(), self.load_model()),
+            self._failed("download the model"),
+            background=True,
+        )
+
+    def locate_library_model(self) -> None:
+        from app.gui.settings_dialog import choose_checkpoint
+
+        path = choose_checkpoint(self, "Where is this library's checkpoint?")
+        if path:
+            self._locate(path)
+
+    def _locate(self, path: str) -> None:
+        """Use a checkpoint found elsewhere; it must be the very model the library was embedded with."""
+        workspace = self.workspace
+
+        def run(job: Job):
+            return workspace.locate_model(path).describe()
+
+        def done(description: str) -> None:
+            self.model_button.setText(description)
+            self.say(f"Found the library's model: {description}")
+            self.refresh_summary()
+
+        self.engine.submit("model", run, "Checking the checkpoint", done, self._failed("use that checkpoint"), True)
+
+    def plan_reembed(self, name: str) -> None:
+        """Say what re-embedding with ``name`` means (items, time) and, if confirmed, do it in the background."""
+        workspace = self.workspace
+
+        def confirm(plan) -> None:
+            hours = plan.seconds / 3600
+            answer = QMessageBox.question(
+                self,
+                f"Re-embed with {plan.target.title}",
+                f"Embed {plan.items:,} items with {plan.target.title}: about "
+                + (f"{hours:.1f} hours" if hours >= 1 else f"{plan.seconds / 60:.0f} minutes")
+                + " here."
+                + (f" {plan.offline:,} items are offline; the switch waits for them." if plan.offline else "")
+                + "\n\nSearches keep using the current model until the new set is complete. Cancel at any time "
+                "(Esc); the work done is kept and resumes next time.",
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                self.reembed(name)
+
+        self.engine.submit(
+            "reembed-plan",
+            lambda job: workspace.plan_reembed(name),
+            "Timing the new model",
+            confirm,
+            self._failed("plan the re-embedding"),
+            background=True,
+        )
+
+    def reembed(self, name: str) -> None:
+        workspace = self.workspace
+
+        def run(job: Job):
+            return workspace.reembed(name, self.engine.report(job), job.cancelled)
+
+        def done(result) -> None:
+            report, switched = result
+            self.library_panel.hide_progress()
+            state = (
+                "the library now uses the new model" if switched else "not switched yet (cancelled or offline items)"
+            )
+            self.say(f"Re-embedding: {report.embedded:,} embedded, {report.failed:,} failed; {state}")
+            if switched:
+                self.load_model()
+            self._after_change()
+
+        def failed(message: str) -> None:
+            self.library_panel.hide_progress()
+            self.say(f"Re-embedding stopped: {message}")
+
+        self.engine.submit("reembed", run, "Re-embedding", done, failed, background=True)
 
     def show_formats(self) -> None:
         QMessageBox.information(self, "Supported files", formats_help())
@@ -689,25 +881,22 @@ class MainWindow(QMainWindow):
         return lambda message: self.say(f"Could not {what}: {message}")
 
     def _job_started(self, key: str, label: str) -> None:
-        if label and key not in ("search", "summary", "labels"):
+        if label and key not in ("search", "summary", "labels", "describe", "hover", "place"):
             self.busy.setFormat(label + "…")
             self.busy.setRange(0, 0)
             self.busy.show()
 
     def _job_progress(self, key: str, done, total) -> None:
-        if key == "index":
-            self.library_panel.show_progress("Indexing", done, total)
-        elif key == "model":
+        if key in LONG_JOBS:
+            self.library_panel.show_progress(LONG_JOBS[key], done, total)
+        elif key == "model" and total:
             self.busy.setRange(0, 1000)
-            self.busy.setValue(round(1000 * done / total) if total else 0)
+            self.busy.setValue(round(1000 * done / total))
             self.busy.setFormat(f"Downloading {done / 1e9:.2f} / {total / 1e9:.2f} GB")
-            return
-        if total:
-            self.busy.setRange(0, int(total))
-            self.busy.setValue(int(done))
 
     def _jobs_idle(self) -> None:
-        self.busy.hide()
+        if self.engine.is_idle():
+            self.busy.hide()
 
 
 def write_rows(path: str, rows: list[dict]) -> str:

@@ -1,10 +1,9 @@
-"""Previews a person can read at a glance, one per modality, made off the GUI thread.
+"""Previews made off the GUI thread and cached: ``engine.previews`` decodes, this module colours and caches.
 
-``make_preview`` decodes with the engine's own loaders (so a broken file says why) and returns
-plain arrays: a photo thumbnail; depth and thermal through colour maps (near = warm colours
-for depth, an ironbow palette for heat); a sound's waveform envelope; an IMU recording's six
-channels; a text's first lines. ``PreviewLoader`` runs it on a thread pool and hands the
-result back as a signal; the widgets only paint.
+``PreviewLoader`` runs the engine's ``make_preview`` on a small thread pool, draws depth and
+thermal planes through colour maps (near = bright for depth, plasma; cold = black, hot =
+white-yellow for heat, inferno: matplotlib's perceptually uniform maps bundled with pyqtgraph),
+and hands the result back as a signal; the widgets only paint.
 """
 
 from __future__ import annotations
@@ -12,31 +11,15 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from engine.modality import Modality
-from engine.preprocess.detect import VIDEO_EXTENSIONS
+from engine.previews import Preview, make_preview
 
-THUMBNAIL = 192
-# Matplotlib's perceptually uniform maps, bundled with pyqtgraph: disparity reads near = bright
-# (plasma); thermal reads cold = black, hot = white-yellow (inferno, the usual infrared rendering).
 PALETTES = {"depth": "plasma", "thermal": "inferno"}
-
-
-@dataclass
-class Preview:
-    modality: Modality
-    rgb: np.ndarray | None = None  # [H, W, 3] uint8
-    envelope: np.ndarray | None = None  # [2, W] min and max of a sound per column
-    channels: np.ndarray | None = None  # [6, N] IMU samples
-    text: str | None = None
-    seconds: float | None = None
-    error: str | None = None
 
 
 @functools.cache
@@ -52,95 +35,11 @@ def colour_map(values: np.ndarray, name: str) -> np.ndarray:
     return np.ascontiguousarray(_palette(name).map(values, mode="byte")[..., :3])
 
 
-def _fit(rgb: np.ndarray, size: int) -> np.ndarray:
-    from PIL import Image
-
-    image = Image.fromarray(rgb)
-    image.thumbnail((size, size))
-    return np.asarray(image.convert("RGB"))
-
-
-def make_preview(source: str, modality: Modality, size: int = THUMBNAIL) -> Preview:
-    """Decode ``source`` (a path, or the text of a text item) into something to draw."""
-    from engine.preprocess import PreprocessError
-
-    try:
-        return _PREVIEWERS[modality](source, size)
-    except PreprocessError as error:
-        return Preview(modality, error=error.reason)
-
-
-def _photo(source: str, size: int) -> Preview:
-    if Path(source).suffix.lower() in VIDEO_EXTENSIONS:
-        import cv2
-
-        from engine.preprocess import CorruptFile
-
-        capture = cv2.VideoCapture(source)
-        ok, frame = capture.read()
-        seconds = (capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) / (capture.get(cv2.CAP_PROP_FPS) or 1)
-        capture.release()
-        if not ok:
-            raise CorruptFile(source, "cannot decode the first frame")
-        return Preview(Modality.VISION, rgb=_fit(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), size), seconds=seconds)
-    from engine.preprocess.image import to_rgb
-    from engine.preprocess.pixels import open_picture
-
-    return Preview(Modality.VISION, rgb=_fit(np.asarray(to_rgb(open_picture(source))), size))
-
-
-def _depth(source: str, size: int) -> Preview:
-    from engine.preprocess.depth import read_disparity
-
-    disparity = read_disparity(source)
-    low, high = np.percentile(disparity, [2, 98])  # stretched per map, so near and far read at a glance
-    stretched = (disparity - low) / (high - low) if high > low else np.zeros_like(disparity)
-    return Preview(Modality.DEPTH, rgb=_fit(colour_map(stretched, "depth"), size))
-
-
-def _thermal(source: str, size: int) -> Preview:
-    from engine.preprocess.thermal import read_thermal
-
-    return Preview(Modality.THERMAL, rgb=_fit(colour_map(read_thermal(source), "thermal"), size))
-
-
-def _audio(source: str, size: int) -> Preview:
-    from engine.preprocess.audio import read_waveform
-
-    waveform, rate = read_waveform(source)
-    first = waveform[0].numpy()
-    columns = np.array_split(first, min(size * 2, len(first)))
-    envelope = np.array([[c.min() for c in columns], [c.max() for c in columns]], dtype=np.float32)
-    return Preview(Modality.AUDIO, envelope=envelope, seconds=len(first) / rate)
-
-
-def _imu(source: str, size: int) -> Preview:
-    from engine.preprocess.imu import read_imu
-
-    samples, timestamps = read_imu(source)
-    step = max(1, samples.shape[1] // (size * 2))
-    seconds = float(timestamps[-1] - timestamps[0]) if timestamps is not None and len(timestamps) > 1 else None
-    return Preview(Modality.IMU, channels=np.nan_to_num(samples[:, ::step]).astype(np.float32), seconds=seconds)
-
-
-def _text(source: str, size: int) -> Preview:
-    path = Path(source)
-    if path.suffix.lower() == ".txt" and len(source) < 4096 and path.is_file():
-        from engine.preprocess.text import read_text
-
-        source = read_text(path)
-    lines = source.strip().splitlines()
-    return Preview(Modality.TEXT, text="\n".join(lines[:6])[:400])
-
-
-_PREVIEWERS = {
-    Modality.VISION: _photo,
-    Modality.DEPTH: _depth,
-    Modality.THERMAL: _thermal,
-    Modality.AUDIO: _audio,
-    Modality.IMU: _imu,
-    Modality.TEXT: _text,
-}
+def coloured(preview: Preview) -> Preview:
+    """A depth or thermal preview with its plane drawn into ``rgb``."""
+    if preview.plane is not None and preview.rgb is None:
+        preview.rgb = colour_map(preview.plane, preview.palette)
+    return preview
 
 
 def to_pixmap(rgb: np.ndarray) -> QPixmap:
@@ -181,7 +80,7 @@ class PreviewLoader(QObject):
 
     def _make(self, key: str, source: str, modality: Modality) -> None:
         try:
-            preview = make_preview(source, modality)
+            preview = coloured(make_preview(source, modality))
         except Exception as error:  # a preview that fails says so on its card; it never reaches Qt
             preview = Preview(modality, error=f"{type(error).__name__}: {error}")
         self._made.emit(key, preview)

@@ -26,11 +26,10 @@ from PySide6.QtWidgets import (
 from app.colours import MODALITY_COLOURS
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
-from engine.library import Item
 from engine.modality import Modality
 
 if TYPE_CHECKING:
-    from app.gui.session import ResultCard
+    from engine.workspace import Item
 
 CARD_WIDTH = 200
 
@@ -46,10 +45,19 @@ class Card(QFrame):
     showOnMap = Signal(object)
     play = Signal(object)
 
-    def __init__(self, card: ResultCard, rank: int, previews: PreviewLoader, parent: QWidget | None = None):
+    def __init__(
+        self,
+        item: Item,
+        score: float,
+        rank: int,
+        previews: PreviewLoader,
+        offline: bool = False,
+        parent: QWidget | None = None,
+    ):
         super().__init__(parent)
-        self.item: Item = card.item
-        self.score = card.score
+        self.item = item
+        self.score = score
+        self.offline = offline
         self.setObjectName("card")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFixedWidth(CARD_WIDTH)
@@ -63,8 +71,12 @@ class Card(QFrame):
             f"<span style='color:{MODALITY_COLOURS[self.item.modality]}'>●</span> {self.item.modality.label}"
         )
         header.addWidget(badge)
+        if offline:
+            state = QLabel("<small>offline</small>")
+            state.setToolTip("The file's folder is not reachable now (a drive not mounted?); its embedding is kept")
+            header.addWidget(state)
         header.addStretch(1)
-        score = QLabel("" if math.isnan(card.score) else f"<b>{card.score:.3f}</b>")
+        score = QLabel("" if math.isnan(score) else f"<b>{score:.3f}</b>")
         score.setToolTip("Cosine similarity to the query")
         header.addWidget(score)
         layout.addLayout(header)
@@ -74,7 +86,7 @@ class Card(QFrame):
         name.setMaximumWidth(CARD_WIDTH - 12)
         layout.addWidget(name)
         actions = QHBoxLayout()
-        if self.item.modality is Modality.AUDIO:
+        if self.item.modality is Modality.AUDIO and not offline:
             self.play_button = QToolButton()
             self.play_button.setText("▶ Play")
             self.play_button.setToolTip("Play the sound")
@@ -92,10 +104,13 @@ class Card(QFrame):
         actions.addWidget(more)
         actions.addStretch(1)
         layout.addLayout(actions)
+        self._key = previews.key(self.item.source, self.item.modality)
+        if offline:  # nothing to read: say so rather than report a missing file as broken
+            self.preview.set_preview(Preview(self.item.modality, error="offline: the file is not reachable now"))
+            return
         cached = previews.request(self.item.source, self.item.modality)
         if cached is not None:
             self.preview.set_preview(cached)
-        self._key = previews.key(self.item.source, self.item.modality)
         previews.ready.connect(self._on_preview)
 
     def _on_preview(self, key: str, preview: Preview) -> None:
@@ -112,8 +127,9 @@ class Card(QFrame):
             action.setEnabled(enabled)
             return action
 
-        add("Open file", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path)), path is not None)
-        add("Reveal in folder", lambda: reveal_in_folder(path), path is not None)
+        readable = path is not None and not self.offline
+        add("Open file", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path)), readable)
+        add("Reveal in folder", lambda: reveal_in_folder(path), readable)
         menu.addSeparator()
         add("Use as query", lambda: self.useAsQuery.emit(self.item))
         add("Add to the query", lambda: self.addToQuery.emit(self.item))
@@ -200,14 +216,17 @@ class ResultsPanel(QWidget):
         self.empty_action.setText(action_text or "")
         self.empty_action.setVisible(action is not None)
 
-    def set_cards(self, cards: list[ResultCard], title: str = "Results") -> None:
-        """Show cards grouped by modality, in the order given, each group under its own heading."""
+    def set_cards(
+        self, cards: list[tuple[Item, float]], title: str = "Results", offline: set[int] = frozenset()
+    ) -> None:
+        """Show (item, score) cards grouped by modality, in the order given, each group under its own heading
+        (a score of NaN shows none: a map selection)."""
         for widget in self.cards + self._headings:
             widget.setParent(None)
             widget.deleteLater()
         self.cards, self._headings = [], []
-        for rank, result in enumerate(cards, start=1):
-            card = Card(result, rank, self.previews)
+        for rank, (item, score) in enumerate(cards, start=1):
+            card = Card(item, score, rank, self.previews, item.id in offline)
             card.useAsQuery.connect(self.useAsQuery)
             card.addToQuery.connect(self.addToQuery)
             card.showOnMap.connect(self.showOnMap)

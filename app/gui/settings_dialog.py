@@ -1,6 +1,13 @@
-"""Settings: which model (the demo, ImageBind-huge with download, or a local checkpoint) and which device."""
+"""Settings: the open library's model (kept with the library), the model for new libraries, and the device.
+
+A library keeps the model it was embedded with; here a person can see it, download or locate it
+when it is missing, or choose to re-embed the library with another model (an explicit action
+with its own confirmation). The model chosen for new libraries never changes an existing one.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -9,6 +16,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -18,18 +26,73 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.models.zoo import ModelEntry
+from engine.models.devices import DEVICE_CHOICES, DEVICE_LABELS
+
+if TYPE_CHECKING:
+    from engine.models.zoo import ModelEntry
+    from engine.workspace import ModelState
+
+CHECKPOINTS = "Checkpoints (*.pth *.pt *.safetensors)"
+
+
+def choose_checkpoint(parent: QWidget, title: str = "Choose a checkpoint") -> str | None:
+    path, _ = QFileDialog.getOpenFileName(parent, title, "", CHECKPOINTS)
+    return path or None
 
 
 class SettingsDialog(QDialog):
-    """Returns the chosen model (a zoo name or a checkpoint path) and device via ``choice()``."""
+    """``choice()`` gives the model for new libraries and the device; ``action`` what to do with the library's
+    model: None, ("download",), ("locate", path) or ("reembed", name-or-path)."""
 
-    def __init__(self, entries: list[ModelEntry], current: str | None, device: str, parent: QWidget | None = None):
+    def __init__(
+        self,
+        entries: list[ModelEntry],
+        library_model: ModelState | None,
+        new_library_model: str | None,
+        device: str,
+        parent: QWidget | None = None,
+    ):
         super().__init__(parent)
         self.setWindowTitle("BindScope settings")
-        self.setMinimumWidth(520)
+        self.setMinimumWidth(560)
+        self.action: tuple | None = None
+        self._entries = entries
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("<b>Model</b>"))
+        if library_model is not None and library_model.ref is not None:
+            layout.addWidget(self._library_box(library_model))
+        layout.addWidget(self._new_library_box(entries, new_library_model))
+        form = QFormLayout()
+        self.device = QComboBox()
+        for value in DEVICE_CHOICES:
+            self.device.addItem(DEVICE_LABELS[value], value)
+        self.device.setCurrentIndex(max(0, self.device.findData(device)))
+        form.addRow("Device:", self.device)
+        layout.addLayout(form)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def _library_box(self, state: ModelState) -> QGroupBox:
+        box = QGroupBox("This library's model")
+        column = QVBoxLayout(box)
+        ready = "ready" if state.available else "not on this machine"
+        label = QLabel(f"<b>{state.ref.title}</b> — {ready}<br><small>{state.message}</small>")
+        label.setWordWrap(True)
+        column.addWidget(label)
+        row = QHBoxLayout()
+        if not state.available:
+            if state.downloadable:
+                self.download_button = self._button(row, "Download", lambda: self._finish(("download",)))
+            self.locate_button = self._button(row, "Locate checkpoint…", self._locate)
+        self.reembed_button = self._button(row, "Re-embed with another model…", self._reembed)
+        row.addStretch(1)
+        column.addLayout(row)
+        return box
+
+    def _new_library_box(self, entries: list[ModelEntry], current: str | None) -> QGroupBox:
+        box = QGroupBox("Model for new libraries")
+        column = QVBoxLayout(box)
         self.group = QButtonGroup(self)
         self._names: dict[int, str] = {}
         for index, entry in enumerate(entries):
@@ -38,11 +101,11 @@ class SettingsDialog(QDialog):
             button.setToolTip(f"{entry.summary}\n{entry.weights_path}")
             self.group.addButton(button, index)
             self._names[index] = entry.name
-            layout.addWidget(button)
+            column.addWidget(button)
             summary = QLabel(f"<small>{entry.summary}</small>")
             summary.setWordWrap(True)
             summary.setContentsMargins(24, 0, 0, 4)
-            layout.addWidget(summary)
+            column.addWidget(summary)
             if entry.name == current:
                 button.setChecked(True)
         local_row = QHBoxLayout()
@@ -55,30 +118,37 @@ class SettingsDialog(QDialog):
         local_row.addWidget(self.local)
         local_row.addWidget(self.path, 1)
         local_row.addWidget(browse)
-        layout.addLayout(local_row)
+        column.addLayout(local_row)
         if current and current not in self._names.values():
             self.local.setChecked(True)
             self.path.setText(current)
         if self.group.checkedButton() is None and self.group.buttons():
             self.group.buttons()[0].setChecked(True)
-        form = QFormLayout()
-        self.device = QComboBox()
-        for value, text in (
-            ("auto", "Automatic (CUDA when present, half precision)"),
-            ("cuda", "CUDA GPU"),
-            ("cpu", "CPU (float32)"),
-        ):
-            self.device.addItem(text, value)
-        self.device.setCurrentIndex(max(0, self.device.findData(device)))
-        form.addRow("Device:", self.device)
-        layout.addLayout(form)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        return box
+
+    @staticmethod
+    def _button(row: QHBoxLayout, text: str, handler) -> QPushButton:
+        button = QPushButton(text)
+        button.clicked.connect(handler)
+        row.addWidget(button)
+        return button
+
+    def _finish(self, action: tuple) -> None:
+        self.action = action
+        self.accept()
+
+    def _locate(self) -> None:
+        path = choose_checkpoint(self, "Where is this library's checkpoint?")
+        if path:
+            self._finish(("locate", path))
+
+    def _reembed(self) -> None:
+        name, _ = self.choice()
+        if name:
+            self._finish(("reembed", name))
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", "", "Checkpoints (*.pth *.pt *.safetensors)")
+        path = choose_checkpoint(self)
         if path:
             self.path.setText(path)
             self.local.setChecked(True)

@@ -1,9 +1,12 @@
-"""The one thread that owns the engine: model, library, searches, maps.
+"""The threads that run the engine for the window: one for quick work, one for long jobs.
 
-Widgets never call engine code. They submit jobs here (``submit``); a single long-lived
-thread pulls them from a queue and runs them one at a time, and results, progress and errors
-come back as Qt signals (queued onto the GUI thread). A job submitted under the key of a job
-still waiting replaces it, so a moving slider never piles up searches; long jobs take a
+Widgets never call engine code. They submit jobs here (``submit``); two long-lived threads pull
+them from their queues and run them one at a time each, and results, progress and errors come
+back as Qt signals (queued onto the GUI thread). Quick, interactive work (searches, the library's
+summary, pages of items, describing dropped files) has its own thread, so a search answers while
+a long job (indexing, an import, the map, loading the model, re-embedding) runs on the other;
+the workspace gives long jobs their own database connection. A job submitted under the key of
+a job still waiting replaces it, so a moving slider never piles up searches; long jobs take a
 cancel flag.
 
 The thread is a Python ``threading.Thread``, not a Qt pool thread (superqt's workers run on
@@ -78,8 +81,17 @@ class JobQueue:
             self._ready.notify_all()
 
 
+class _Lane:
+    """One queue and the thread that works through it."""
+
+    def __init__(self, name: str, run: Callable[[_Lane], None]):
+        self.queue = JobQueue()
+        self.current: Job | None = None
+        self.thread = threading.Thread(target=run, args=(self,), name=f"bindscope-{name}", daemon=True)
+
+
 class EngineThread(QObject):
-    """Runs jobs on one background thread.
+    """Runs jobs on two background threads: ``background=True`` jobs on the long-job lane, others on the quick one.
 
     Signals (delivered on the GUI thread): ``started`` and ``progress`` per job, ``finished`` or
     ``failed`` at its end, and ``idle`` after a job when no newer job of its key is waiting. A job's own ``on_done`` /
@@ -94,19 +106,20 @@ class EngineThread(QObject):
     failed = Signal(str, int, str)  # key, serial, message
     idle = Signal()
 
-    def __init__(self, parent: QObject | None = None):
+    def __init__(self, parent: QObject | None = None, describe_error: Callable[[BaseException], str] | None = None):
         super().__init__(parent)
-        self._queue = JobQueue()
         self._serial = count(1)
-        self._current: Job | None = None
         self._lock = threading.Lock()
         self._latest: dict[str, int] = {}
         self._final: Callable[[], Any] | None = None
         self._callbacks: dict[int, Job] = {}
+        self._describe = describe_error or _traceback_line
         self.finished.connect(self._dispatch_done)
         self.failed.connect(self._dispatch_error)
-        self._thread = threading.Thread(target=self._loop, name="bindscope-engine", daemon=True)
-        self._thread.start()
+        self._quick, self._long = _Lane("engine", self._loop), _Lane("engine-long", self._loop)
+        self._lanes = (self._quick, self._long)
+        for lane in self._lanes:
+            lane.thread.start()
 
     def submit(
         self,
@@ -115,12 +128,14 @@ class EngineThread(QObject):
         label: str = "",
         on_done: Callable[[Any], None] | None = None,
         on_error: Callable[[str], None] | None = None,
+        background: bool = False,
     ) -> Job:
-        """Queue ``run(job)`` under ``key``; a waiting job with the same key is dropped."""
+        """Queue ``run(job)`` under ``key`` on the quick lane, or the long-job lane; a waiting job of that key
+        is dropped."""
         job = Job(key, run, label or key, next(self._serial), on_done=on_done, on_error=on_error)
         self._latest[key] = job.serial
         self._callbacks[job.serial] = job
-        replaced = self._queue.put(job)
+        replaced = (self._long if background else self._quick).queue.put(job)
         if replaced is not None:
             self._callbacks.pop(replaced.serial, None)
         return job
@@ -137,21 +152,25 @@ class EngineThread(QObject):
 
     def cancel(self, key: str) -> None:
         """Ask the running or waiting job under ``key`` to stop."""
-        waiting = self._queue.pending(key)
-        if waiting:
-            waiting.cancel.set()
         with self._lock:
-            if self._current is not None and self._current.key == key:
-                self._current.cancel.set()
+            for lane in self._lanes:
+                waiting = lane.queue.pending(key)
+                if waiting:
+                    waiting.cancel.set()
+                if lane.current is not None and lane.current.key == key:
+                    lane.current.cancel.set()
 
     def is_idle(self) -> bool:
-        """No job running and none waiting."""
+        """No job running and none waiting, on either lane."""
         with self._lock:
-            return self._current is None and self._queue.empty()
+            return all(lane.current is None and lane.queue.empty() for lane in self._lanes)
 
     def is_busy(self, key: str) -> bool:
         with self._lock:
-            return (self._current is not None and self._current.key == key) or self._queue.pending(key) is not None
+            return any(
+                (lane.current is not None and lane.current.key == key) or lane.queue.pending(key) is not None
+                for lane in self._lanes
+            )
 
     def report(self, job: Job) -> Callable[..., None]:
         """A progress callback for engine code: ``(done, total)`` or ``(phase, done, total)``."""
@@ -167,34 +186,41 @@ class EngineThread(QObject):
         return lambda value: self.partial.emit(job.key, value)
 
     def shutdown(self, final: Callable[[], Any] | None = None, timeout_s: float = 10.0) -> bool:
-        """Cancel the running job, drop waiting ones, run ``final`` on the engine thread, and wait for it to end."""
+        """Cancel running jobs, drop waiting ones, run ``final`` on the quick lane's thread once both lanes
+        stopped, and wait for it."""
         self._final = final
         with self._lock:
-            if self._current is not None:
-                self._current.cancel.set()
-        self._queue.close()
-        self._thread.join(timeout_s)
-        return not self._thread.is_alive()
+            for lane in self._lanes:
+                if lane.current is not None:
+                    lane.current.cancel.set()
+        self._long.queue.close()
+        self._long.thread.join(timeout_s)
+        self._quick.queue.close()
+        self._quick.thread.join(timeout_s)
+        return not any(lane.thread.is_alive() for lane in self._lanes)
 
-    def _loop(self):
+    def _loop(self, lane: _Lane) -> None:
         while True:
-            job = self._queue.take()
+            job = lane.queue.take()
             if job is None:
-                if self._final is not None:
+                if lane is self._quick and self._final is not None:
                     self._final()
                 return
             with self._lock:
-                self._current = job
+                lane.current = job
             self.started.emit(job.key, job.label)
             try:
                 result = job.run(job)
             except Exception as error:  # a job's failure is reported to the window, never raised into Qt
-                detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-                self.failed.emit(job.key, job.serial, detail)
+                self.failed.emit(job.key, job.serial, self._describe(error))
             else:
                 self.finished.emit(job.key, job.serial, result)
             finally:
                 with self._lock:
-                    self._current = None
-            if self._queue.pending(job.key) is None:
+                    lane.current = None
+            if lane.queue.pending(job.key) is None:
                 self.idle.emit()
+
+
+def _traceback_line(error: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(error), error)).strip()

@@ -17,7 +17,7 @@ def drop(widget, paths) -> None:
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     point = QPointF(widget.width() / 2, widget.height() / 2)
     enter = QDragEnterEvent(
-        point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        point.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     )
     QApplication.sendEvent(widget, enter)
     event = QDropEvent(point, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
@@ -41,11 +41,12 @@ def test_drop_each_modality_on_its_pane(qtbot, make_window, indexed_library, wor
     }
     for modality, path in files.items():
         drop(window.composer.panes[modality], [path])
+        qtbot.waitUntil(lambda m=modality: len(terms_in(window, m)) == 1, timeout=ENGINE_TIMEOUT_MS)
         [term] = terms_in(window, modality)
         assert term.modality is modality and term.source == str(path)
-    qtbot.waitUntil(lambda: len(window.results.cards) > 0, timeout=ENGINE_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.outcome is not None and len(window.outcome.results.terms) == 6, timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
-    assert len(window.outcome.terms) == 6
+    assert window.results.cards
 
 
 def test_wrong_pane_routes_and_unknown_files_are_refused(qtbot, make_window, indexed_library, world, tmp_path):
@@ -54,29 +55,33 @@ def test_wrong_pane_routes_and_unknown_files_are_refused(qtbot, make_window, ind
     window.composer.message.connect(messages.append)
     sound = sorted((world / "audio").iterdir())[0]
     drop(window.composer.panes[Modality.VISION], [sound])
-    assert terms_in(window, Modality.VISION) == [] and len(terms_in(window, Modality.AUDIO)) == 1
+    qtbot.waitUntil(lambda: len(terms_in(window, Modality.AUDIO)) == 1, timeout=ENGINE_TIMEOUT_MS)
+    assert terms_in(window, Modality.VISION) == []
     assert "added to the Audio pane" in messages[-1]
     (tmp_path / "archive.zip").write_bytes(b"PK")
     drop(window.composer.panes[Modality.IMU], [tmp_path / "archive.zip"])
-    assert "cannot read .zip files" in messages[-1]
+    qtbot.waitUntil(lambda: "cannot read .zip files" in messages[-1], timeout=ENGINE_TIMEOUT_MS)
     assert sum(len(terms_in(window, m)) for m in Modality) == 1
 
 
 def test_composing_with_weights_updates_results(qtbot, make_window, indexed_library, world):
     window = make_window(indexed_library)
     drop(window.composer.panes[Modality.VISION], [sorted((world / "images").iterdir())[2]])
+    qtbot.waitUntil(lambda: len(terms_in(window, Modality.VISION)) == 1, timeout=ENGINE_TIMEOUT_MS)
     window.composer.add_text("a dog on the grass")
-    qtbot.waitUntil(lambda: window.outcome is not None and len(window.outcome.terms) == 2, timeout=ENGINE_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: window.outcome is not None and len(window.outcome.results.terms) == 2, timeout=ENGINE_TIMEOUT_MS
+    )
     settle(qtbot, window)
-    before = window.outcome.vector.copy()
+    before = window.outcome.results.vector.copy()
     text_widget = window.composer.panes[Modality.TEXT].terms.itemAt(0).widget()
     text_widget.slider.setValue(-0.5)
-    qtbot.waitUntil(lambda: window.outcome.terms[1].term.weight == -0.5, timeout=ENGINE_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.outcome.results.terms[1].term.weight == -0.5, timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
-    image, text = window.outcome.terms
+    image, text = window.outcome.results.terms
     expected = image.vector - 0.5 * text.vector
-    np.testing.assert_allclose(window.outcome.vector, expected / np.linalg.norm(expected), atol=1e-5)
-    assert not np.allclose(before, window.outcome.vector)
+    np.testing.assert_allclose(window.outcome.results.vector, expected / np.linalg.norm(expected), atol=1e-5)
+    assert not np.allclose(before, window.outcome.results.vector)
     cards = window.results.cards
     assert cards and not any(math.isnan(c.score) for c in cards)
     for modality in {c.item.modality for c in cards}:  # grouped by modality, each group best first
@@ -104,27 +109,30 @@ def test_map_populates_and_click_shows_neighbours(qtbot, make_window, indexed_li
     qtbot.waitUntil(
         lambda: window.map_data is not None and window.map_data.projection.method == "umap", timeout=ENGINE_TIMEOUT_MS
     )
-    assert len(window.map_view._ids) == 72
-    first = int(window.map_view._ids[0])
-    window.map_view.itemClicked.emit(first)
+    ids = window.map_data.projection.ids
+    assert len(ids) == 72
+    first = int(ids[0])
+    window.neighbours_of(first)
     qtbot.waitUntil(lambda: bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
     assert first not in [c.item.id for c in window.results.cards]
-    window.map_view.set_selection([int(i) for i in window.map_view._ids[:5]])
+    window.map_view.set_selection([int(i) for i in ids[:5]])
     window.map_view.filter_button.click()
     qtbot.waitUntil(lambda: "selection" in window.results.title.text(), timeout=ENGINE_TIMEOUT_MS)
     assert len(window.results.cards) == 5
 
 
-def test_failed_files_are_reported(qtbot, make_window, indexed_library):
+def test_failed_files_are_reported_a_page_at_a_time(qtbot, make_window, indexed_library):
     window = make_window(indexed_library)
-    failed = window.library_panel.failed
-    names = {failed.topLevelItem(i).text(0) for i in range(failed.topLevelItemCount())}
-    assert names == {"empty.jpg", "cut.wav", "broken.csv"}
-    reasons = {
-        failed.topLevelItem(i).text(0): failed.topLevelItem(i).text(1) for i in range(failed.topLevelItemCount())
-    }
-    assert reasons["broken.csv"].startswith("InvalidSignal: missing IMU columns")
+    model = window.library_panel.failed_model
+    assert model.rowCount() == 3
+
+    def rows():
+        return {model.data(model.index(r, 0)): model.data(model.index(r, 1)) for r in range(model.rowCount())}
+
+    qtbot.waitUntil(lambda: "…" not in rows(), timeout=ENGINE_TIMEOUT_MS)
+    assert set(rows()) == {"empty.jpg", "cut.wav", "broken.csv"}
+    assert rows()["broken.csv"].startswith("InvalidSignal: missing IMU columns")
 
 
 def test_labels_give_probabilities(qtbot, make_window, indexed_library):
@@ -139,3 +147,31 @@ def test_labels_give_probabilities(qtbot, make_window, indexed_library):
     probabilities = dict(window.outcome.probabilities)
     assert set(probabilities) == {"dog", "cat", "rain"} and abs(sum(probabilities.values()) - 1) < 1e-5
     assert window.zero_shot.bars.count() == 3
+
+
+def test_a_library_whose_model_and_folder_are_away_still_opens_and_searches(qtbot, make_window, tmp_path, mixed_folder, tiny_weights):
+    import shutil
+
+    from engine.workspace import Workspace
+
+    weights = tmp_path / "models" / "mine.safetensors"
+    weights.parent.mkdir()
+    shutil.copy(tiny_weights, weights)
+    workspace = Workspace.open(tmp_path / "lib", create=True, model=str(weights), device="cpu")
+    workspace.index([mixed_folder])
+    workspace.close()
+    shutil.move(mixed_folder, tmp_path / "unmounted")
+    shutil.move(weights.parent, tmp_path / "elsewhere")
+    window = make_window(tmp_path / "lib")
+    panel = window.library_panel
+    assert not panel.model_banner.isHidden() and "mine.safetensors" in panel.model_message.text()
+    assert "not on this machine" in window.model_button.text()
+    root = panel.tree.topLevelItem(0)
+    assert "offline" in root.text(0) and root.text(1).startswith("75")
+    assert window.summary.failed == 3 and window.summary.embedded == 72  # nothing turned failed, nothing removed
+    window.neighbours_of(5)
+    qtbot.waitUntil(lambda: bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    assert all(card.offline for card in window.results.cards)
+    window.composer.add_text("a dog")
+    qtbot.waitUntil(lambda: "needs the model" in window.results.empty.text(), timeout=ENGINE_TIMEOUT_MS)

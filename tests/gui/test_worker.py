@@ -59,3 +59,16 @@ def test_errors_progress_cancel_and_the_final_call(qtbot):
     assert progress == [(5_000_000_000, 6_000_000_000)]  # byte counts beyond 2**31 arrive intact
     assert engine.shutdown(final=lambda: finals.append("closed"))
     assert finals == ["closed"]
+
+
+def test_quick_jobs_answer_while_a_long_job_runs(qtbot):
+    engine = EngineThread()
+    release = threading.Event()
+    done: list[str] = []
+    engine.submit("index", lambda job: release.wait(10), background=True)
+    engine.submit("search", lambda job: "answered", on_done=done.append)
+    qtbot.waitUntil(lambda: done == ["answered"], timeout=5_000)
+    assert engine.is_busy("index") and not engine.is_idle()
+    release.set()
+    qtbot.waitUntil(engine.is_idle, timeout=10_000)
+    engine.shutdown()
