@@ -200,12 +200,15 @@ class Workspace:
         library: Library,
         *,
         model: str | None = None,
+        default_model: str | None = None,
         device: str = "auto",
         precision: str = "auto",
         approximate_from: int = APPROXIMATE_FROM,
     ):
-        """``model``: for a library with no model yet, the one indexing will use (default: the best available);
-        for a library that has one, a path where its checkpoint can be found (it must be the same model)."""
+        """``model``: for a library with no model yet, the one indexing will use; for a library that has one,
+        where its checkpoint is (it must be the same model). ``default_model``: a preference that only applies
+        to a library with no model yet (the app's setting); without either, the best available model."""
+        self.default_model = default_model
         self.folder = library.folder
         self._read_only = library.read_only
         self._connections = threading.local()
@@ -250,7 +253,8 @@ class Workspace:
         """Where the library's model (or the requested one, for a new library) is found on this machine."""
         ref = self.library.model
         if ref is None:
-            return resolve(self.requested) if self.requested else default_entry()
+            chosen = self.requested or self.default_model
+            return resolve(chosen) if chosen else default_entry()
         for name in (self.requested, ref.name):
             if not name:
                 continue
@@ -338,6 +342,17 @@ class Workspace:
                 self._encoder = Encoder(model)
             return self._encoder
 
+    def locate_model(self, path: str | Path) -> LoadedModel:
+        """Use the checkpoint at ``path`` as the library's model; it must be that very model (same fingerprint)."""
+        with self._model_lock:
+            self.requested, self._loaded, self._encoder = os.fspath(path), None, None
+        return self.model("locating the model")
+
+    def use_device(self, device: str) -> None:
+        """Run the model on another device from now on (it is loaded again when next needed)."""
+        with self._model_lock:
+            self.device, self._loaded, self._encoder = device, None, None
+
     def use_model(self, loaded: LoadedModel) -> None:
         """Use an already loaded model (the app loads it once in the background; tests pass tiny ones)."""
         with self._model_lock:
@@ -398,11 +413,16 @@ class Workspace:
         return self.library.item_by_path(id_or_path)
 
     def set_labels(self, labels: list[str]) -> list[str]:
-        """Save the zero-shot labels; with the model here, embed them now so zero-shot works without it later."""
-        saved = self.library.set_labels(labels)
-        if saved and self.library.model is not None and self.model_state().available:
-            self.searcher().label_embeddings(saved)
-        return saved
+        """Save the zero-shot labels with the library."""
+        return self.library.set_labels(labels)
+
+    def embed_labels(self) -> int:
+        """Embed the saved labels not embedded yet (the model must be here), so zero-shot works without it later."""
+        labels = self.library.labels
+        if not labels or self.library.model is None or not self.model_state().available:
+            return 0
+        self.searcher().label_embeddings(labels)
+        return len(labels)
 
     # -- indexing -----------------------------------------------------------------------------
 
@@ -602,7 +622,9 @@ class Workspace:
     def offline(self, items) -> set[int]:
         """The ids of the items whose file is gone or whose folder is not reachable now."""
         states = {root.id: root.state for root in self.library.roots()}
-        return {i.id for i in items if i.path is not None and (i.missing or states.get(i.root_id, "online") != "online")}
+        return {
+            i.id for i in items if i.path is not None and (i.missing or states.get(i.root_id, "online") != "online")
+        }
 
     def classify(self, target: Term, labels: list[str], templates: tuple[str, ...] = ZERO_SHOT_TEMPLATES):
         return self.searcher().classify(target, labels, templates)
