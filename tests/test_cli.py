@@ -161,7 +161,9 @@ def test_a_library_keeps_its_model_on_the_command_line(capsys, library, tmp_path
 
     entry = tiny_entry(out_embed_dim=24)
     torch.manual_seed(3)
-    other = save_safetensors(ImageBindModel(entry.config), tmp_path / "other.safetensors", metadata_for(entry.config, entry.spec))
+    other = save_safetensors(
+        ImageBindModel(entry.config), tmp_path / "other.safetensors", metadata_for(entry.config, entry.spec)
+    )
     code, out, err = run(capsys, "search", "--library", library, "--text", "a dog", "--model", other, "--json")
     assert code == 2 and json.loads(out)["error"] == "WorkspaceError" and "bindscope reembed" in err
     code, out, _ = run(capsys, "reembed", "--library", library, "--model", other, "--json", "--device", "cpu")

@@ -20,7 +20,7 @@ import pytest
 from engine.indexer import scan
 from engine.library import Library, hash_file
 from engine.modality import Modality
-from engine.workspace import Term, Workspace
+from engine.workspace import Term
 from tests.files import write_image, write_imu_csv
 from tests.test_crash_safety import assert_consistent
 
@@ -139,7 +139,9 @@ def test_transient_failures_are_retried_and_vanishing_files_go_offline(tmp_path,
         write_image(folder / f"{n}.png", seed=n)
     workspace = make_workspace()
     original = image.load_image
-    monkeypatch.setattr(image, "load_image", lambda path, *a, **k: (_ for _ in ()).throw(UnreadableFile(path, "I/O error")))
+    monkeypatch.setattr(
+        image, "load_image", lambda path, *a, **k: (_ for _ in ()).throw(UnreadableFile(path, "I/O error"))
+    )
     workspace.index([folder])
     assert workspace.library.count("failed") == 4
     monkeypatch.setattr(image, "load_image", original)
@@ -284,7 +286,9 @@ def test_ctrl_c_during_a_scan_exits_1_without_a_traceback(tmp_path, tiny_weights
             (folder / f"{n:02d}" / f"{m}.txt").write_text(f"caption {n} {m}")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, str(ROOT / "main.py"), "index", str(folder), "--library", str(tmp_path / "lib")]
-    process = subprocess.Popen([*command, "--model", str(tiny_weights), "--device", "cpu"], env=env, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*command, "--model", str(tiny_weights), "--device", "cpu"], env=env, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     while not (tmp_path / "lib" / "library.sqlite").exists() and time.monotonic() < deadline:
         time.sleep(0.05)

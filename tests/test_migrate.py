@@ -41,7 +41,9 @@ def schema_1_library(folder, model: str, vectors: np.ndarray, modalities: list[s
                 "INSERT INTO items(root_id, path, modality, size, mtime, hash, status, updated) VALUES (1, ?, ?, 10, 0, ?, 'embedded', ?)",
                 (f"/archive/{n}.{modality}", modality, f"hash{n}", time.time()),
             )
-            db.execute("INSERT INTO embeddings VALUES (?, ?, ?, ?, ?)", (f"hash{n}", model, modality, vector.tobytes(), 2.5))
+            db.execute(
+                "INSERT INTO embeddings VALUES (?, ?, ?, ?, ?)", (f"hash{n}", model, modality, vector.tobytes(), 2.5)
+            )
         db.execute(
             "INSERT INTO items(root_id, path, modality, size, mtime, hash, status, error_kind, error, updated) "
             "VALUES (1, '/archive/bad.wav', 'audio', 1, 0, 'bad', 'failed', 'CorruptFile', 'damaged', 0)"
@@ -66,7 +68,7 @@ def test_schema_1_migrates_in_place_keeping_every_vector(tmp_path):
         assert "embeddings_v1" not in tables and db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     workspace = Workspace(library)
     outcome = workspace.search([Term.item(1)], k=3, modalities=[Modality.VISION])
-    assert [h.item_id for h in outcome.results.by_modality[Modality.VISION]][0] != 1
+    assert next(h.item_id for h in outcome.results.by_modality[Modality.VISION]) != 1
     library.close()
     assert Library(tmp_path / "lib").count("embedded") == 300  # opened again: nothing to migrate
 

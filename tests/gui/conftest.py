@@ -82,7 +82,9 @@ def make_window(qtbot, tmp_path, tiny_weights, gui_thread_guard):
         qtbot.addWidget(window)
         window.show()
         windows.append(window)
-        qtbot.waitUntil(lambda: window.model_ready and (library is None or window.summary is not None), timeout=ENGINE_TIMEOUT_MS)
+        qtbot.waitUntil(
+            lambda: window.model_ready and (library is None or window.summary is not None), timeout=ENGINE_TIMEOUT_MS
+        )
         settle(qtbot, window)
         return window
 

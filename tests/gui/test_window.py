@@ -44,7 +44,9 @@ def test_drop_each_modality_on_its_pane(qtbot, make_window, indexed_library, wor
         qtbot.waitUntil(lambda m=modality: len(terms_in(window, m)) == 1, timeout=ENGINE_TIMEOUT_MS)
         [term] = terms_in(window, modality)
         assert term.modality is modality and term.source == str(path)
-    qtbot.waitUntil(lambda: window.outcome is not None and len(window.outcome.results.terms) == 6, timeout=ENGINE_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: window.outcome is not None and len(window.outcome.results.terms) == 6, timeout=ENGINE_TIMEOUT_MS
+    )
     settle(qtbot, window)
     assert window.results.cards
 
@@ -149,7 +151,9 @@ def test_labels_give_probabilities(qtbot, make_window, indexed_library):
     assert window.zero_shot.bars.count() == 3
 
 
-def test_a_library_whose_model_and_folder_are_away_still_opens_and_searches(qtbot, make_window, tmp_path, mixed_folder, tiny_weights):
+def test_a_library_whose_model_and_folder_are_away_still_opens_and_searches(
+    qtbot, make_window, tmp_path, mixed_folder, tiny_weights
+):
     import shutil
 
     from engine.workspace import Workspace
