@@ -251,7 +251,7 @@ def test_a_full_disk_stops_indexing_cleanly(tmp_path, world, tiny_weights):  # r
         library = assert_consistent(disk / "lib")
         assert library.count() > 0
     finally:
-        subprocess.run(["umount", disk])
+        subprocess.run(["umount", "--lazy", disk])
 
 
 def test_a_read_only_library_can_be_read(tmp_path, make_workspace, world):  # row 15

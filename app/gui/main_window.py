@@ -77,6 +77,8 @@ class MainWindow(QMainWindow):
         self.map_data: MapData | None = None
         self.model_ready = False
         self._folders_to_index: list[str] = []
+        self._opening = True  # a library is (or may be, until _start decides) being opened: offered files wait
+        self._files_waiting: list[tuple[list[str], Modality | None]] = []
         self._serial = 0
         self._player = None
         self.setWindowTitle("BindScope")
@@ -250,6 +252,10 @@ class MainWindow(QMainWindow):
             self.open_library(last)
         else:
             self.model_ready = True
+            self._opening = False
+            if self._files_waiting:
+                self._files_waiting.clear()
+                self.say("Open a library to search it (File ▸ Open library).")
             self.results.show_message(
                 "Create a library (File ▸ New library) or open one — or start with the demo gallery: "
                 "a synthetic world of dogs, trains, rain and bells seen in every modality.",
@@ -263,6 +269,7 @@ class MainWindow(QMainWindow):
         """Open (or create) a library with the model it keeps; the one open before stays if this fails."""
         folder = str(folder)
         previous = self.workspace
+        self._opening = True
         for key in ("index", "map", "reembed", "import"):
             self.engine.cancel(key)
 
@@ -272,6 +279,7 @@ class MainWindow(QMainWindow):
 
         def done(result) -> None:
             self.workspace, summary = result
+            self._opening = False
             if previous is not None:
                 self.engine.submit("close", lambda job: previous.close())
             self.settings.setValue("library", folder)
@@ -286,9 +294,14 @@ class MainWindow(QMainWindow):
             self.run_query()
             self.refresh_map()
             self.load_model(then)
+            waiting, self._files_waiting = self._files_waiting, []
+            for paths, pane in waiting:
+                self.describe_files(paths, pane)
 
         def failed(message: str) -> None:
             self.model_ready = True
+            self._opening = False
+            self._files_waiting.clear()
             self.say(f"Could not open the library: {message}")
             self.ready.emit()
 
@@ -553,6 +566,9 @@ class MainWindow(QMainWindow):
     def describe_files(self, paths: list[str], pane: Modality | None) -> None:
         """What dropped files are, decided on the engine thread (it may read them); then they become terms."""
         workspace = self.workspace
+        if workspace is None and self._opening:
+            self._files_waiting.append((paths, pane))
+            return
         if workspace is None:
             self.say("Open a library to search it (File ▸ Open library).")
             return

@@ -51,6 +51,29 @@ def test_drop_each_modality_on_its_pane(qtbot, make_window, indexed_library, wor
     assert window.results.cards
 
 
+def test_files_offered_while_the_library_opens_wait_for_it(
+    qtbot, tmp_path, tiny_weights, gui_thread_guard, indexed_library, world
+):
+    """``main.py --library L --query FILE``: the file is offered before the library is open, and still searched."""
+    from PySide6.QtCore import QSettings
+
+    from app.gui.main_window import MainWindow
+
+    gui_thread_guard()
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings, model=str(tiny_weights), device="cpu", library=str(indexed_library))
+    qtbot.addWidget(window)
+    sound = sorted((world / "audio").iterdir())[0]
+    window.composer.add_files([str(sound)])
+    window.show()
+    qtbot.waitUntil(lambda: len(terms_in(window, Modality.AUDIO)) == 1, timeout=ENGINE_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.outcome is not None, timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    assert [e.term.value for e in window.outcome.results.terms] == [str(sound)]
+    assert window.results.cards
+    window.close()
+
+
 def test_wrong_pane_routes_and_unknown_files_are_refused(qtbot, make_window, indexed_library, world, tmp_path):
     window = make_window(indexed_library)
     messages = []
