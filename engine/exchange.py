@@ -16,6 +16,7 @@ until their folder is mounted.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -254,14 +255,18 @@ def import_file(
     if missing or not {"path", "text"} & set(parquet.schema_arrow.names):
         raise ExchangeError(f"{path}: missing columns ({', '.join(sorted(missing) or ['path or text'])})")
     roots = sorted(((r.path.rstrip(os.sep) + os.sep, r.id) for r in library.roots()), reverse=True)
+    places = _Places(roots)
     try:
+        batches = (
+            (batch.num_rows, _rows(batch, ref.dim, places, report))
+            for batch in parquet.iter_batches(batch_size=ROW_GROUP)
+        )
         with library.bulk(ref) as bulk:
-            for batch in parquet.iter_batches(batch_size=ROW_GROUP):
+            for count, (records, vectors, scales, failures) in _ahead(batches):
                 if cancelled():
                     raise _Cancelled
-                records, vectors, scales, failures = _rows(batch, ref.dim, roots, report)
                 bulk.add(records, vectors, scales, failures)
-                report.rows += batch.num_rows
+                report.rows += count
                 report.failures += len(failures)
                 if progress:
                     progress("import", report.rows, 0)
@@ -272,6 +277,23 @@ def import_file(
         ) from None
     report.files += 1
     report.model = ref.name
+
+
+def _ahead(items: Iterator):
+    """Yield ``items``, computing the next one on another thread meanwhile: decoding a row group (Arrow,
+    NumPy) and storing the previous one (SQLite, the vector file) both release the GIL, so on two cores an
+    import takes about the longer of the two instead of their sum."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    done = object()
+    with ThreadPoolExecutor(1, thread_name_prefix="import-decode") as pool:
+        upcoming = pool.submit(next, items, done)
+        while True:
+            item = upcoming.result()
+            if item is done:
+                return
+            upcoming = pool.submit(next, items, done)
+            yield item
 
 
 class _Cancelled(Exception):
@@ -296,56 +318,97 @@ def import_embeddings(
     return report
 
 
-def _rows(batch, dim: int, roots: list[tuple[str, int]], report: ImportReport):
+class _Places:
+    """Paths as the scanner stores them (the folder resolved, the name kept) and their roots, with each folder
+    resolved once: resolving every path of a million-row import cost more than the rest of the import."""
+
+    def __init__(self, roots: list[tuple[str, int]]):
+        self.roots = roots
+        self._folders: dict[str, str] = {}
+        self._modalities: dict[str, Modality] = {}
+
+    def path(self, path: str) -> str:
+        folder, name = os.path.split(os.path.abspath(path))
+        real = self._folders.get(folder)
+        if real is None:
+            real = self._folders[folder] = os.path.realpath(folder)
+        return os.path.join(real, name)
+
+    def root_of(self, path: str) -> int | None:
+        return next((rid for prefix, rid in self.roots if path.startswith(prefix)), None)
+
+    def modality(self, name: str) -> Modality:
+        modality = self._modalities.get(name)
+        if modality is None:
+            modality = self._modalities[name] = Modality.parse(name)
+        return modality
+
+
+def _rows(batch, dim: int, places: _Places, report: ImportReport):
     """A record batch -> (records, their unit vectors, scales, failures); bad rows are noted in the report."""
     count = batch.num_rows
     column = {name: batch.column(name).to_pylist() for name in batch.schema.names if name != "embedding"}
     none = [None] * count
     embedding = batch.column("embedding")
     present = ~np.asarray(embedding.is_null().to_numpy(zero_copy_only=False), bool)
-    vectors = np.full((count, dim), np.nan, np.float32)
-    vectors[present] = np.asarray(embedding.flatten().to_numpy(zero_copy_only=False), np.float32).reshape(-1, dim)
-    records, kept, scales, failures = [], [], [], []
+    flat = np.asarray(embedding.flatten().to_numpy(zero_copy_only=False), np.float32).reshape(-1, dim)
+    if present.all():
+        vectors = flat
+    else:
+        vectors = np.zeros((count, dim), np.float32)
+        vectors[present] = flat
+    usable = present & np.isfinite(vectors).all(axis=1)
+    if not usable.all():
+        vectors = np.where(usable[:, None], vectors, np.float32(0))
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64))
+    scale_of = column["scale"]
+    kinds, errors = column.get("error_kind", none), column.get("error", none)
+    records, kept, failures = [], [], []
     for n in range(count):
-        record = _record(column, n, roots, report)
+        record = _record(column, n, places, report)
         if record is None:
             continue
-        kind, error = column.get("error_kind", none)[n], column.get("error", none)[n]
-        scale = column["scale"][n]
-        if kind is not None:
-            failures.append((record, str(kind), str(error or "")))
+        if kinds[n] is not None:
+            failures.append((record, str(kinds[n]), str(errors[n] or "")))
             continue
-        norm = float(np.linalg.norm(vectors[n])) if present[n] and np.isfinite(vectors[n]).all() else 0.0
-        if not (norm > 0 and scale is not None and np.isfinite(scale)):
+        scale = scale_of[n]
+        if not (norms[n] > 0 and scale is not None and math.isfinite(scale)):
             report.invalid.append(f"{_name(record)}: no finite embedding and scale, and no error")
             continue
         records.append(record)
-        kept.append(vectors[n] if abs(norm - 1.0) < 1e-4 else vectors[n] / norm)  # unit already: kept bit for bit
-        scales.append(scale)
-    matrix = np.stack(kept).astype(np.float32) if kept else np.zeros((0, dim), np.float32)
-    return records, matrix, np.asarray(scales, np.float32), failures
+        kept.append(n)
+    norms = norms[kept]
+    scaled = np.abs(norms - 1.0) >= 1e-4  # unit vectors are kept bit for bit
+    matrix = vectors if len(kept) == count and not scaled.any() else vectors[kept]
+    if scaled.any():
+        matrix[scaled] /= norms[scaled, None].astype(np.float32)
+    scales = np.asarray([scale_of[n] for n in kept], np.float32)
+    return records, matrix, scales, failures
 
 
 def _name(record: Record) -> str:
     return display(record.path) if record.path else repr(record.text)
 
 
-def _record(column: dict[str, list], n: int, roots, report: ImportReport) -> Record | None:
+def _record(column: dict[str, list], n: int, places: _Places, report: ImportReport) -> Record | None:
     """Row ``n`` as a record, or None (noted as invalid)."""
-    none = [None] * (n + 1)
-    path, text = column.get("path", none)[n], column.get("text", none)[n]
+
+    def value(name: str):
+        values = column.get(name)
+        return None if values is None else values[n]
+
+    path, text = value("path"), value("text")
     try:
-        modality = Modality.parse(column["modality"][n] or "")
+        modality = places.modality(column["modality"][n] or "")
     except ValueError:
         report.invalid.append(f"row {report.rows + n + 1}: unknown modality {column['modality'][n]!r}")
         return None
-    size = int(column.get("size", none)[n] or 0)
-    mtime = float(column.get("mtime", none)[n] or 0.0)
-    content_hash = column.get("hash", none)[n]
+    size = int(value("size") or 0)
+    mtime = float(value("mtime") or 0.0)
+    content_hash = value("hash")
     if path:
-        path = os.path.realpath(path)
-        root = next((rid for prefix, rid in roots if path.startswith(prefix)), None)
-        return Record(root, path, None, modality, size, mtime, content_hash or _hash_of(path))
+        path = places.path(path)
+        return Record(places.root_of(path), path, None, modality, size, mtime, content_hash or _hash_of(path))
     if text:
         text = display(text).strip()
         return Record(None, None, text, Modality.TEXT, 0, 0.0, hash_text(text))

@@ -796,26 +796,42 @@ class Library:
         self, db: sqlite3.Connection, key: str, vectors: list[tuple[str, Modality, np.ndarray, float]]
     ) -> int:
         """Inside a write transaction: append the vectors not stored yet; returns how many were new."""
-        by_modality: dict[Modality, dict[str, tuple[np.ndarray, float]]] = {}
-        for content_hash, modality, vector, scale in vectors:
-            by_modality.setdefault(modality, {})[content_hash] = (vector, scale)
+        if not vectors:
+            return 0
+        hashes, modalities, rows, scales = zip(*vectors, strict=True)
+        matrix = np.stack([np.asarray(v, np.float32) for v in rows])
+        return self._append_matrix(db, key, hashes, modalities, matrix, scales)
+
+    def _append_matrix(
+        self,
+        db: sqlite3.Connection,
+        key: str,
+        hashes: Sequence[str],
+        modalities: Sequence[Modality],
+        matrix: np.ndarray,
+        scales: Sequence[float],
+    ) -> int:
+        """``_append_vectors`` for rows of one matrix: a bulk import's batch is stored without being split."""
         store, added = self.store(key), 0
-        for modality, fresh in by_modality.items():
-            known = self._known_hashes(db, key, modality, list(fresh))
-            fresh = {h: v for h, v in fresh.items() if h not in known}
+        for modality in dict.fromkeys(modalities):
+            picked = {h: n for n, (h, m) in enumerate(zip(hashes, modalities, strict=True)) if m is modality}
+            known = self._known_hashes(db, key, modality, list(picked))
+            fresh = [(h, n) for h, n in picked.items() if h not in known]
             if not fresh:
                 continue
             row = db.execute(
                 "SELECT rows FROM stores WHERE model = ? AND modality = ?", (key, modality.value)
             ).fetchone()
             start = row[0] if row else 0
-            matrix = np.stack([np.asarray(v, np.float32) for v, _ in fresh.values()])
-            if not np.isfinite(matrix).all():
+            chosen = np.fromiter((n for _, n in fresh), np.int64, len(fresh))
+            whole = len(chosen) == len(matrix) and bool((chosen == np.arange(len(matrix))).all())
+            block = np.ascontiguousarray(matrix if whole else matrix[chosen], np.float32)
+            if not np.isfinite(block).all():
                 raise ValueError("a vector that is not finite reached the library; nothing of this batch is stored")
-            store.append(modality, start, matrix)
+            store.append(modality, start, block)
             db.executemany(
                 "INSERT INTO embeddings(hash, model, modality, row, scale) VALUES (?, ?, ?, ?, ?)",
-                [(h, key, modality.value, start + n, float(s)) for n, (h, (_, s)) in enumerate(fresh.items())],
+                [(h, key, modality.value, start + i, float(scales[n])) for i, (h, n) in enumerate(fresh)],
             )
             db.execute(
                 "INSERT INTO stores(model, modality, rows) VALUES (?, ?, ?) "
@@ -924,8 +940,8 @@ class BulkWriter:
         error). Items already in the library keep their ids; an unchanged one is left as it is, so adding
         the same batch twice changes nothing."""
         now = time.time()
-        self._library._append_vectors(
-            self._db, self.key, [(r.hash, r.modality, vectors[n], float(scales[n])) for n, r in enumerate(records)]
+        self._library._append_matrix(
+            self._db, self.key, [r.hash for r in records], [r.modality for r in records], vectors, scales
         )
         ok, bad = (EMBEDDED, FAILED) if self._active else (PENDING, PENDING)
         rows = [(r, ok, None, None) for r in records] + [(r, bad, kind, error) for r, kind, error in failures]
