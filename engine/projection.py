@@ -32,6 +32,8 @@ PCA, UMAP = "pca", "umap"
 SAMPLE = 50_000
 PLACE_DIMS = 64
 PLACE_NEIGHBOURS = 10
+PLACE_EXACT_UP_TO = 20_000  # sample points; above, placement searches an IVF index (see Layout._neighbours)
+PLACE_PROBES = 16
 REFRESH_FRACTION = 0.1  # lay the map out again when this share of its points was added or removed
 UMAP_NEIGHBOURS = 30  # with min_dist 0.4: clusters read as blobs rather than specks
 UMAP_EPOCHS = 200
@@ -63,12 +65,23 @@ class Layout:
     basis: np.ndarray  # [D, PLACE_DIMS]
 
     def _neighbours(self):
-        """An exact inner-product index over the reduced sample (FAISS searches in blocks: bounded memory)."""
+        """An inner-product index over the reduced sample (FAISS searches in blocks: bounded memory). Exact for
+        small samples; above ``PLACE_EXACT_UP_TO`` an IVF index probing a few lists: exact search placed a
+        million points in over two minutes (each query pushes every sample point through a heap), and a
+        neighbour that is nearly the nearest places a point as well."""
         if getattr(self, "_index", None) is None:
             import faiss
 
-            self._index = faiss.IndexFlatIP(self.sample_reduced.shape[1])
-            self._index.add(np.ascontiguousarray(self.sample_reduced, np.float32))
+            reduced = np.ascontiguousarray(self.sample_reduced, np.float32)
+            dims = reduced.shape[1]
+            if len(reduced) <= PLACE_EXACT_UP_TO:
+                self._index = faiss.IndexFlatIP(dims)
+            else:
+                lists = int(4 * np.sqrt(len(reduced)))
+                self._index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dims), dims, lists, faiss.METRIC_INNER_PRODUCT)
+                self._index.train(reduced)
+                self._index.nprobe = PLACE_PROBES
+            self._index.add(reduced)
         return self._index
 
     def reduce(self, vectors: np.ndarray) -> np.ndarray:
@@ -95,6 +108,22 @@ def _vectors(library: Library, key: str, modalities: np.ndarray, rows: np.ndarra
     for name in np.unique(modalities):
         modality, mask = Modality(str(name)), modalities == name
         out[mask] = store.gather(modality, committed[modality], rows[mask])
+    return out
+
+
+def _projected(library: Library, key: str, modalities: np.ndarray, rows: np.ndarray, matrix: np.ndarray):
+    """``vectors @ matrix`` for the given (modality, row) pairs, in order, multiplying the mapped file directly
+    where the rows are one run (as they are, chunk by chunk, for a library filled in order): the preview of a
+    million points then reads each vector once instead of copying it first."""
+    store, committed = library.store(key), library.store_rows(key)
+    out = np.empty((len(rows), matrix.shape[1]), np.float32)
+    for name in np.unique(modalities):
+        modality, mask = Modality(str(name)), modalities == name
+        picks = rows[mask]
+        if len(picks) and picks[-1] - picks[0] + 1 == len(picks) and (np.diff(picks) == 1).all():
+            out[mask] = store.view(modality, committed[modality])[picks[0] : picks[-1] + 1] @ matrix
+        else:
+            out[mask] = store.gather(modality, committed[modality], picks) @ matrix
     return out
 
 
@@ -287,10 +316,12 @@ class MapMaker:
         sample = _vectors(self.library, self.key, modalities[picks], rows[picks])
         mean, basis = pca_basis(sample, PLACE_DIMS)
         if on_preview:
+            plane = np.ascontiguousarray(basis[:, :2], np.float32)
             preview = np.empty((len(ids), 2), np.float32)
             for start in range(0, len(ids), _CHUNK):
                 part = slice(start, start + _CHUNK)
-                preview[part] = (_vectors(self.library, self.key, modalities[part], rows[part]) - mean) @ basis[:, :2]
+                preview[part] = _projected(self.library, self.key, modalities[part], rows[part], plane)
+            preview -= mean @ plane
             on_preview(Projection(ids, modalities, preview, PCA, generation))
         method = UMAP if len(sample) > UMAP_NEIGHBOURS + 1 else PCA  # too few points for UMAP: PCA, named so
         if method == PCA:
