@@ -133,6 +133,7 @@ class LibrarySummary:
     read_only: bool
     generation: int
     reembedding: str | None = None  # the title of the model being built beside the current one
+    outside: dict[str, dict[str, int]] = field(default_factory=dict)  # items in no folder (imported, typed)
 
     @property
     def embedded(self) -> int:
@@ -397,6 +398,7 @@ class Workspace:
             library.read_only,
             library.generation,
             target.title if target else None,
+            per_root.get(None, {}),
         )
 
     def failed(self, offset: int = 0, limit: int = 200) -> list[Item]:

@@ -10,6 +10,7 @@ from engine.exchange import ExchangeError, import_embeddings, write
 from engine.library import Library
 from engine.modality import Modality
 from engine.search_index import SearchIndex
+from engine.workspace import Workspace
 from tests.libraries import clustered, library_of, shard, stored_vectors, synthetic_ref
 
 
@@ -97,6 +98,8 @@ def test_bad_rows_are_skipped_and_reported(tmp_path):
     assert any("b.png" in line for line in report.invalid) and any("smell" in line for line in report.invalid)
     assert library.item_by_path("/a.png").status == "embedded"
     assert [i.text for i in library.items(modality=Modality.TEXT)] == ["a caption"]
+    summary = Workspace(library).summary()
+    assert summary.roots == [] and summary.outside == {"vision": {"embedded": 1}, "text": {"embedded": 1}}
 
 
 def test_a_folder_of_shards_imports_complete_files_only(tmp_path):

@@ -213,7 +213,7 @@ class LibraryPanel(QWidget):
         )
         self._show_model(summary)
         self.tree.clear()
-        if not summary.roots:
+        if not summary.roots and not summary.outside:
             placeholder = QTreeWidgetItem(["Add a folder to start", ""])
             placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
             self.tree.addTopLevelItem(placeholder)
@@ -227,19 +227,30 @@ class LibraryPanel(QWidget):
             if state:
                 node.setText(0, f"{node.text(0)} ({state})")
                 node.setForeground(0, QBrush(QColor("#888888")))
-            for modality in Modality:
-                row = root.counts.get(modality.value)
-                if row:
-                    child = QTreeWidgetItem([f"● {modality.label}", _count_text(row)])
-                    child.setToolTip(1, "embedded · pending · failed")
-                    child.setForeground(0, QBrush(QColor(MODALITY_COLOURS[modality])))
-                    node.addChild(child)
-            self.tree.addTopLevelItem(node)
-            node.setExpanded(True)
+            self._add_group(node, root.counts)
+        if summary.outside:
+            total = sum(sum(row.values()) for row in summary.outside.values())
+            node = QTreeWidgetItem(["Outside the folders", f"{total:,}"])
+            node.setToolTip(
+                0, "Imported embeddings and texts that belong to no folder of this library: searchable and on the map"
+            )
+            self._add_group(node, summary.outside)
         self.failed_model.reset(summary.failed)
         self.failed_label.setText(
             f"<b>Failed files</b> ({summary.failed:,})" if summary.failed else "<b>Failed files</b> (none)"
         )
+
+    def _add_group(self, node: QTreeWidgetItem, counts: dict[str, dict[str, int]]) -> None:
+        """A top-level node with a child per modality (embedded · pending · failed)."""
+        for modality in Modality:
+            row = counts.get(modality.value)
+            if row:
+                child = QTreeWidgetItem([f"● {modality.label}", _count_text(row)])
+                child.setToolTip(1, "embedded · pending · failed")
+                child.setForeground(0, QBrush(QColor(MODALITY_COLOURS[modality])))
+                node.addChild(child)
+        self.tree.addTopLevelItem(node)
+        node.setExpanded(True)
 
     def _show_model(self, summary: LibrarySummary) -> None:
         state = summary.model

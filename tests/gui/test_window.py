@@ -202,3 +202,22 @@ def test_a_library_whose_model_and_folder_are_away_still_opens_and_searches(
     assert all(card.offline for card in window.results.cards)
     window.composer.add_text("a dog")
     qtbot.waitUntil(lambda: "needs the model" in window.results.empty.text(), timeout=ENGINE_TIMEOUT_MS)
+
+
+def test_imported_items_outside_every_folder_are_listed(qtbot, make_window, tmp_path):
+    """A library filled by `bindscope import` (paths on a drive that is not here, in no folder of the library)."""
+    from engine.exchange import import_embeddings
+    from engine.library import Library
+    from tests.libraries import clustered, shard, synthetic_ref
+
+    library = Library(tmp_path / "imported")
+    modalities = ["vision"] * 12 + ["audio"] * 8
+    import_embeddings(library, shard(tmp_path / "part.parquet", clustered(20, 16), modalities, synthetic_ref(16)))
+    library.close()
+    window = make_window(tmp_path / "imported")
+    tree = window.library_panel.tree
+    [node] = [tree.topLevelItem(n) for n in range(tree.topLevelItemCount())]
+    assert (node.text(0), node.text(1)) == ("Outside the folders", "20")
+    children = {node.child(n).text(0): node.child(n).text(1) for n in range(node.childCount())}
+    assert set(children) == {"● Image", "● Audio"}
+    assert children["● Image"].startswith("12")
