@@ -12,6 +12,8 @@ run over a modality's rows directly from the map, without gathering or copying t
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from engine.modality import Modality
 
 FOLDER = "vectors"
 ROW_DTYPE = np.dtype("<f4")
+_READERS = 16  # reads in flight when re-ranking: a disk serves many at once, a page fault one at a time
 
 
 class VectorStoreError(Exception):
@@ -106,3 +109,33 @@ class VectorStore:
         out = np.empty((len(picks), self.dim), ROW_DTYPE)
         out[order] = self.view(modality, rows)[picks[order]]
         return out
+
+    def read_rows(self, modality: Modality, rows: int, picks: np.ndarray) -> np.ndarray:
+        """Copies of scattered rows (of the first ``rows`` committed), in the order asked, read by concurrent
+        ``pread``s. Re-ranking reads a few hundred random rows a query; through the map they fault in one
+        at a time, which from a cold disk cost 0.2-0.6 s a query at a million vectors and 0.3 s at ten
+        million (a file larger than memory). The GIL is released while each read waits."""
+        picks = np.asarray(picks, np.int64)
+        out = np.empty((len(picks), self.dim), ROW_DTYPE)
+        if not len(picks):
+            return out
+        if picks.min() < 0 or picks.max() >= rows:
+            raise IndexError(f"rows {picks.min()}..{picks.max()} outside the {rows:,} committed")
+        path, size = self.path(modality), self.row_bytes
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+
+            def read(part: np.ndarray) -> None:
+                for n in part.tolist():
+                    if os.preadv(descriptor, [memoryview(out[n]).cast("B")], int(picks[n]) * size) != size:
+                        raise VectorStoreError(f"{path}: shorter than the library says (damaged or replaced)")
+
+            list(_readers().map(read, np.array_split(np.arange(len(picks)), min(_READERS, len(picks)))))
+        finally:
+            os.close(descriptor)
+        return out
+
+
+@cache
+def _readers() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(_READERS, thread_name_prefix="vector-read")
