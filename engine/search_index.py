@@ -271,7 +271,7 @@ class SearchIndex:
         if len(candidates):
             candidates = np.sort(candidates)
             scored_rows = candidates
-            scored = np.asarray(self.store.read_rows(modality, covered, candidates) @ query, np.float32)
+            scored = np.asarray(self.store.gather(modality, covered, candidates) @ query, np.float32)
         tail_rows, tail_scores = exact_top(vectors[covered:], query, fetch, offset=covered)
         all_rows = np.concatenate([scored_rows, tail_rows])
         all_scores = np.concatenate([scored, tail_scores])
