@@ -17,8 +17,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from engine.facts import DEVICE_CHOICES, PRECISION_CHOICES, ZERO_SHOT_TEMPLATES
 from engine.modality import Modality
-from engine.models.devices import DEVICE_CHOICES, PRECISION_CHOICES
 
 EXIT_OK, EXIT_INTERRUPTED, EXIT_FAILED = 0, 1, 2
 
@@ -103,11 +103,9 @@ def _item_json(item) -> dict:
 
 
 def cmd_models(args) -> int:
-    from engine.models.zoo import default_entry, entries, resolve
+    from engine.workspace import active_model, download_model, find_model, models
 
     if args.action == "download":
-        from engine.workspace import download_model
-
         if not args.name:
             raise CliError("name the model to download, e.g. `bindscope models download imagebind-huge`")
         with _progress_bar(f"downloading {args.name}") as bar:
@@ -117,7 +115,7 @@ def cmd_models(args) -> int:
         else:
             _say(f"{entry.title} is at {path}")
         return EXIT_OK
-    active = default_entry()
+    active = active_model()
     rows = [
         {
             "name": e.name,
@@ -127,10 +125,10 @@ def cmd_models(args) -> int:
             "path": str(e.weights_path),
             "summary": e.summary,
         }
-        for e in entries()
+        for e in models()
     ]
     if args.action == "show":
-        wanted = resolve(args.name).name if args.name else None
+        wanted = find_model(args.name).name if args.name else None
         rows = [r for r in rows if (r["name"] == wanted if wanted else r["active"])]
     if args.json:
         _print_json(rows)
@@ -148,17 +146,12 @@ def cmd_models(args) -> int:
 
 
 def cmd_index(args) -> int:
-    workspace = _workspace(args, create=True)
-    if args.ray:
-        from engine.cluster import index_on_ray
+    from engine.workspace import RayCluster
 
-        with _progress_bar("indexing on Ray") as bar:
-            report = index_on_ray(
-                workspace, args.paths, args.ray, shards=args.shards, progress=bar, batch_size=args.batch_size
-            )
-    else:
-        with _progress_bar("indexing") as bar:
-            report = workspace.index(args.paths, progress=bar, batch_size=args.batch_size)
+    workspace = _workspace(args, create=True)
+    backend = RayCluster(args.ray, args.shards) if args.ray else None
+    with _progress_bar("indexing on Ray" if backend else "indexing") as bar:
+        report = workspace.index(args.paths, progress=bar, batch_size=args.batch_size, backend=backend)
     scan, embedded = report.scan, report.embed
     failures = [_item_json(i) for i in workspace.failed(limit=args.failures)]
     summary = {
@@ -187,14 +180,14 @@ def cmd_index(args) -> int:
 
 
 def cmd_embed_shards(args) -> int:
-    from engine.cluster import embed_shards
+    from engine.workspace import RayCluster, embed_shards
 
     with _progress_bar("embedding on Ray") as bar:
         report = embed_shards(
             args.paths,
             args.model,
             args.out,
-            args.ray,
+            RayCluster(args.ray),
             strip_prefix=args.strip_prefix,
             prefix=args.prefix,
             progress=bar,
@@ -314,7 +307,7 @@ def cmd_status(args) -> int:
 
     workspace = _workspace(args)
     summary = workspace.summary()
-    health = workspace.library.quick_check()
+    health = workspace.health()
     counts = {m.value: {s: summary.totals.get(m.value, {}).get(s, 0) for s in STATUSES} for m in Modality}
     status = {
         "library": summary.folder,
@@ -329,7 +322,7 @@ def cmd_status(args) -> int:
         "offline": summary.offline,
         "failed": [_item_json(i) for i in workspace.failed(limit=args.failures)],
         "failed_total": summary.failed,
-        "index": workspace.search_index().describe() if summary.model.ref else {},
+        "index": workspace.index_details(),
     }
     if args.json:
         _print_json(status)
@@ -468,8 +461,6 @@ def cmd_search(args) -> int:
 
 
 def cmd_classify(args) -> int:
-    from engine.prompts import ZERO_SHOT_TEMPLATES
-
     terms = getattr(args, "terms", None)
     if not terms or len(terms) != 1:
         raise CliError("give exactly one --file, --text or --item to classify")
@@ -501,19 +492,7 @@ def cmd_map(args) -> int:
         raise CliError(f"{workspace.folder}: nothing is embedded yet; run `bindscope index` first")
     projection = data.projection
     if out.suffix.lower() == ".json":
-        points = [
-            {
-                "id": int(i),
-                "modality": str(m),
-                "x": float(x),
-                "y": float(y),
-                **({"cluster": int(data.clusters[n])} if data.clusters is not None else {}),
-            }
-            for n, (i, m, (x, y)) in enumerate(
-                zip(projection.ids, projection.modalities, projection.coords, strict=True)
-            )
-        ]
-        out.write_text(json.dumps({"method": projection.method, "points": points}, allow_nan=False))
+        out.write_text(json.dumps(data.to_json(), allow_nan=False))
     else:
         from app.map_picture import draw_map
 
@@ -529,10 +508,10 @@ def cmd_map(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from engine.demo.world import generate
+    from engine.workspace import demo_gallery
 
-    observations = generate(args.out, args.per_concept, seed=args.seed)
-    summary = {"out": str(Path(args.out).resolve()), "scenes": len(observations), "files": 6 * len(observations)}
+    scenes = demo_gallery(args.out, args.per_concept, seed=args.seed)
+    summary = {"out": str(Path(args.out).resolve()), "scenes": scenes, "files": 6 * scenes}
     if args.json:
         _print_json(summary)
     else:
@@ -541,16 +520,17 @@ def cmd_demo(args) -> int:
 
 
 def cmd_train_bind(args) -> int:
-    from engine.train.bind import bind
-    from engine.train.trainer import BindSettings
+    from engine.workspace import train_bind
 
-    settings = BindSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-    run = bind(
+    run = train_bind(
         args.base,
         Modality.parse(args.modality),
         args.pairs,
         args.out,
-        settings,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
         val_fraction=args.val_fraction,
         checkpoint=args.checkpoint,
         device=args.device,
@@ -568,12 +548,10 @@ def cmd_train_bind(args) -> int:
 def cmd_train_demo(args) -> int:
     import tempfile
 
-    from engine.demo.recipe import RecipeSettings, train_demo_model
+    from engine.workspace import train_demo
 
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bindscope-demo-"))
-    report = train_demo_model(
-        work, args.out, RecipeSettings(seed=args.seed), log=lambda line: print(line, file=sys.stderr)
-    )
+    report = train_demo(work, args.out, args.seed, log=lambda line: print(line, file=sys.stderr))
     print(report.table())
     return EXIT_OK
 

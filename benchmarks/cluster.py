@@ -4,7 +4,7 @@
     python benchmarks/cluster.py --per-concept 4 --actors 1 2 4
 
 Every configuration indexes the same files into a fresh library, scan included, through the call the
-command line makes (``Workspace.index``, ``engine.cluster.index_on_ray``); the Ray runs share one
+command line makes (``Workspace.index``, in process or with ``backend=RayCluster(...)``); the Ray runs share one
 local Ray started with as many CPUs as the most actors plus one for decoding. Then the costs a
 cluster adds, measured one by one: a pipeline's start-up (a one-file run, cold and warm), the bytes
 a decoded item puts through the object store and the time to move them, the driver's import rate
@@ -26,11 +26,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.cluster import embed_shards, index_on_ray
+from engine.cluster import embed_shards
 from engine.demo.world import generate
 from engine.exchange import write
 from engine.models.identity import ModelRef
-from engine.workspace import Workspace
+from engine.workspace import RayCluster, Workspace
 
 HUGE_DIM = 1024
 
@@ -56,7 +56,7 @@ def in_process(world: Path, work: Path, model: str) -> tuple[float, int]:
 
 def on_ray(world: Path, work: Path, model: str, actors: int) -> tuple[float, int]:
     workspace = Workspace.open(work / f"ray-{actors}", create=True, model=model, device="cpu")
-    seconds, report = timed(lambda: index_on_ray(workspace, [world], "local", actors=actors))
+    seconds, report = timed(lambda: workspace.index([world], backend=RayCluster("local", actors=actors)))
     workspace.close()
     return seconds, report.embed.embedded + report.embed.failed
 

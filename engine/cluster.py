@@ -12,9 +12,10 @@ a large archive is embedded where the GPUs are, with Ray Data's batch-inference 
 * tasks write each batch as a Parquet shard in the interchange schema (``engine.exchange``), under
   a temporary name renamed once complete; a shard's name is a digest of its model and rows.
 
-``index_on_ray`` drives it for a library: it scans in process, imports every shard as it lands (the
-library is searchable while the cluster works) and, on a re-run, first imports the complete shards
-a killed run left whose rows are all still pending, so only what is missing is embedded again.
+``RayBackend`` is the indexer's backend for a library (``Workspace.index(..., backend=RayCluster(...))``
+chooses it; the indexer's one loop drives it): it imports every shard as it lands (the library is
+searchable while the cluster works) and, on a re-run, first imports the complete shards a killed run
+left whose rows are all still pending, so only what is missing is embedded again.
 ``embed_shards`` is the same pipeline for a cluster that cannot see the library: shards only, their
 paths mapped to the desktop's view of the files.
 
@@ -30,44 +31,38 @@ import logging
 import os
 import stat
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from engine.exchange import PARTIAL_SUFFIX, ExchangeError, ImportReport, file_model, parquet_files, write
-from engine.indexer import EmbedReport, online, walk
-from engine.library import PENDING, Item, Library, display, hash_file
+from engine.exchange import PARTIAL_SUFFIX, ExchangeError, file_model, import_embeddings, parquet_files, write
+from engine.indexer import BackendError, EmbedReport, InProcess, online, record_change, walk
+from engine.library import EMBEDDED, FAILED, PENDING, Item, Library, display, hash_file
 from engine.modality import Modality
 from engine.models.identity import ModelRef
 from engine.preprocess.detect import detect_modality
-from engine.preprocess.errors import DeviceOutOfMemory, PreprocessError, UnreadableFile
-from engine.workspace import IndexReport, Workspace, WorkspaceError
+from engine.preprocess.errors import PreprocessError, UnreadableFile, is_transient
+from engine.progress import Cancelled, Progress, never
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from engine.models.zoo import ModelEntry
     from engine.preprocess.spec import PreprocessSpec
-
-Progress = Callable[[str, int, int], None]
-Cancelled = Callable[[], bool]
+    from engine.search_index import SearchIndex
 
 SHARDS = "shards"  # the default shards folder, inside the library
-_TRANSIENT = frozenset(kind.__name__ for kind in (UnreadableFile, DeviceOutOfMemory))
 _ACTOR_BASE_MEMORY = 1 << 30  # a Python worker with PyTorch imported, before its model (measured: about 0.5 GiB)
 
-# What happened to a row on its way through the pipeline.
-DECODED, EMBEDDED, FAILED, CHANGED, OFFLINE = "decoded", "embedded", "failed", "changed", "offline"
+# Where a row stands on its way through the pipeline: decoded, then the item statuses EMBEDDED or FAILED (the
+# library's own words); CHANGED and OFFLINE rows are not written (the file changed, or went, while it was read).
+DECODED, CHANGED, OFFLINE = "decoded", "changed", "offline"
 
 
-def _never() -> bool:
-    return False
-
-
-class ClusterError(WorkspaceError):
+class ClusterError(BackendError):
     """The cluster cannot do the job (unreachable, no model on its workers...); the message says why."""
 
 
@@ -96,142 +91,104 @@ class ShardsReport:
     cancelled: bool = False
 
 
-# -- the library's path: index_on_ray -----------------------------------------------------------
+# -- the library's path: RayBackend -----------------------------------------------------------------
 
 
-def index_on_ray(
-    workspace: Workspace,
-    paths: list[str | Path] | None,
-    address: str,
-    shards: str | Path | None = None,
-    progress: Progress | None = None,
-    batch_size: int | None = None,
-    cancelled: Cancelled = _never,
-    actors: int | None = None,
-    shard_size: int | None = None,
-) -> IndexReport:
-    """Scan ``paths`` (or every root) here, embed what is pending on the Ray cluster at ``address`` (``local``,
-    ``auto`` or ``ray://host:port``) and import its shards (written to ``shards``, default ``<library>/shards``)
-    as they land. Items whose names a Parquet file cannot carry (not UTF-8) are embedded here afterwards."""
-    scanned = workspace.scan(paths, progress, cancelled)
-    if cancelled():
-        return IndexReport(scanned, None, None)
-    report = EmbedReport()
-    if workspace.library.count(PENDING):
-        loaded = workspace.model("indexing")
-        ref = workspace.ref()
-        folder = Path(shards) if shards is not None else workspace.folder / SHARDS
-        folder.mkdir(parents=True, exist_ok=True)
-        with _connected(address):
-            pipeline = _Pipeline.on_cluster(
-                loaded.entry, ref, workspace.device, workspace.precision, batch_size, actors, shard_size
-            )
-            uncarried = _embed_pending(workspace, pipeline, folder, report, scanned.warnings, progress, cancelled)
-        if uncarried and not report.cancelled:
-            _merge(report, workspace.embed(progress, cancelled, batch_size))
-    model = workspace.library.model
-    return IndexReport(scanned, report, model.name if model else None)
+class RayBackend:
+    """Embeds a library's pending items on the Ray cluster at ``address`` (``local``, ``auto`` or
+    ``ray://host:port``): shards are written to ``folder`` and imported as they land, so the library is searchable
+    while the cluster works. Items whose names a Parquet file cannot carry (not UTF-8) are embedded here by
+    ``in_process``. Used as a context manager: entering connects and sizes the pipeline."""
 
+    def __init__(
+        self,
+        address: str,
+        folder: Path,
+        entry: ModelEntry,
+        in_process: InProcess,
+        device: str = "auto",
+        precision: str = "auto",
+        actors: int | None = None,
+        shard_size: int | None = None,
+    ):
+        self.address, self.folder, self.entry, self.in_process = address, folder, entry, in_process
+        self.device, self.precision, self.actors, self.shard_size = device, precision, actors, shard_size
+        self._stack = contextlib.ExitStack()
+        self.pipeline: _Pipeline | None = None
 
-def _embed_pending(
-    workspace: Workspace,
-    pipeline: _Pipeline,
-    folder: Path,
-    report: EmbedReport,
-    warnings: list[str],
-    progress: Progress | None,
-    cancelled: Cancelled,
-) -> int:
-    """Embed the pending items on the cluster, again while files changed under the workers left new content
-    pending; returns how many items a shard cannot carry (their names are not UTF-8)."""
-    library = workspace.library
-    attempted: set[tuple[int, str]] = set()
-    uncarried = 0
-    while not cancelled():
-        pending = [i for i in library.items(status=PENDING) if (i.id, i.hash) not in attempted]
-        ready, report.offline = online(library, pending)
+    def __enter__(self) -> RayBackend:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._stack.enter_context(_connected(self.address))
+        ref, batch_size = self.in_process.ref, self.in_process.batch_size
+        self.pipeline = _Pipeline.on_cluster(
+            self.entry, ref, self.device, self.precision, batch_size, self.actors, self.shard_size
+        )
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def embed(
+        self, library: Library, items: list[Item], progress: Progress | None, cancelled: Cancelled, index: SearchIndex
+    ) -> EmbedReport:
+        report = EmbedReport()
+        ready, report.offline = online(library, items)
         todo = [i for i in ready if _parquet_can_carry(i)]
-        uncarried = len(ready) - len(todo)
-        attempted.update((i.id, i.hash) for i in todo)
-        if not todo:
-            break
-        todo = _after_leftovers(workspace, folder, pipeline.ref, todo, report, warnings)
-        changed = _run(workspace, pipeline, folder, todo, report, warnings, progress, cancelled)
-        report.changed += changed
-        if not changed:
-            break
-    report.cancelled = cancelled()
-    return uncarried
+        uncarried = [i for i in ready if not _parquet_can_carry(i)]
+        if todo:
+            todo = self._after_leftovers(library, todo, report, index)
+            report.changed += self._run(library, todo, report, progress, cancelled, index)
+        if uncarried and not cancelled():
+            report.add(self.in_process.embed(library, uncarried, progress, cancelled, index))
+        report.cancelled = cancelled()
+        return report
 
+    def _import(self, library: Library, shard: str | Path, report: EmbedReport, index: SearchIndex) -> None:
+        imported = import_embeddings(library, shard, after_file=lambda: index.maintain(final=True))
+        report.embedded += imported.rows - imported.failures - len(imported.invalid)
+        report.failed += imported.failures
+        report.warnings.extend(imported.invalid)
 
-def _after_leftovers(
-    workspace: Workspace, folder: Path, ref: ModelRef, todo: list[Item], report: EmbedReport, warnings: list[str]
-) -> list[Item]:
-    """Import the complete shards a killed run left for these items; returns the items still to embed."""
-    leftovers = _leftover_shards(folder, ref, todo)
-    for shard in leftovers:
-        _count(report, workspace.import_embeddings(shard), warnings)
-    if not leftovers:
-        return todo
-    still = {i.id for i in workspace.library.items(status=PENDING)}
-    return [i for i in todo if i.id in still]
+    def _after_leftovers(
+        self, library: Library, todo: list[Item], report: EmbedReport, index: SearchIndex
+    ) -> list[Item]:
+        """Import the complete shards a killed run left for these items; returns the items still to embed."""
+        leftovers = _leftover_shards(self.folder, self.in_process.ref, todo)
+        for shard in leftovers:
+            self._import(library, shard, report, index)
+        if not leftovers:
+            return todo
+        still = {i.id for i in library.items(status=PENDING)}
+        return [i for i in todo if i.id in still]
 
-
-def _run(
-    workspace: Workspace,
-    pipeline: _Pipeline,
-    folder: Path,
-    todo: list[Item],
-    report: EmbedReport,
-    warnings: list[str],
-    progress: Progress | None,
-    cancelled: Cancelled,
-) -> int:
-    """One pass of the pipeline over ``todo``, importing each shard as it lands; returns how many files changed."""
-    by_path = {i.path: i for i in todo if i.path is not None}
-    done, changed = 0, 0
-    entries = [_Entry(i.path, i.text, i.modality, i.size, i.mtime, i.hash) for i in todo]
-    with Library(workspace.folder) as writer:
-        for landed in pipeline.run(entries, folder):
+    def _run(
+        self,
+        library: Library,
+        todo: list[Item],
+        report: EmbedReport,
+        progress: Progress | None,
+        cancelled: Cancelled,
+        index: SearchIndex,
+    ) -> int:
+        """One pass of the pipeline over ``todo``, importing each shard as it lands; returns how many files changed."""
+        by_path = {i.path: i for i in todo if i.path is not None}
+        done, changed = 0, 0
+        entries = [_Entry(i.path, i.text, i.modality, i.size, i.mtime, i.hash) for i in todo]
+        for landed in self.pipeline.run(entries, self.folder):
             if landed["shard"] is not None:
-                _count(report, workspace.import_embeddings(landed["shard"]), warnings)
+                self._import(library, landed["shard"], report, index)
             gone = [os.fsdecode(p) for p in landed["offline"]]
-            writer.set_missing(gone, True)
+            library.set_missing(gone, True)
             report.offline += len(gone)
             for path in landed["changed"]:
-                _record_change(writer, by_path[os.fsdecode(path)])
+                record_change(library, by_path[os.fsdecode(path)])
             changed += len(landed["changed"])
             done += landed["rows"]
             if progress:
                 progress("embed", done, len(todo))
             if cancelled():
                 break
-    return changed
-
-
-def _record_change(library: Library, item: Item) -> None:
-    """A file whose content is not the scanned content any more: record the new content (pending)."""
-    try:
-        content_hash = hash_file(item.path)
-        info = os.stat(item.path)
-    except OSError:
-        return
-    if content_hash != item.hash:
-        library.upsert_files(item.root_id, [(item.path, item.modality, info.st_size, info.st_mtime, content_hash)])
-
-
-def _count(report: EmbedReport, imported: ImportReport, warnings: list[str]) -> None:
-    report.embedded += imported.rows - imported.failures - len(imported.invalid)
-    report.failed += imported.failures
-    warnings.extend(imported.invalid)
-
-
-def _merge(report: EmbedReport, other: EmbedReport) -> None:
-    report.embedded += other.embedded
-    report.failed += other.failed
-    report.changed += other.changed
-    report.offline = other.offline
-    report.cancelled = other.cancelled
+        return changed
 
 
 def _parquet_can_carry(item: Item) -> bool:
@@ -266,7 +223,7 @@ def _covers(path: Path, ref: ModelRef, wanted: dict[tuple[str | None, str | None
     except (pa.ArrowException, OSError, ExchangeError, KeyError):
         return False
     return bool(rows) and all(
-        wanted.get((row["path"], row["text"])) == row["hash"] and row["error_kind"] not in _TRANSIENT for row in rows
+        wanted.get((row["path"], row["text"])) == row["hash"] and not is_transient(row["error_kind"]) for row in rows
     )
 
 
@@ -282,7 +239,7 @@ def embed_shards(
     prefix: str | None = None,
     progress: Progress | None = None,
     batch_size: int | None = None,
-    cancelled: Cancelled = _never,
+    cancelled: Cancelled = never,
     actors: int | None = None,
     shard_size: int | None = None,
     precision: str = "auto",

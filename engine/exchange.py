@@ -27,6 +27,7 @@ import numpy as np
 from engine.library import EMBEDDED, FAILED, Library, Record, display, hash_file, hash_text
 from engine.modality import Modality
 from engine.models.identity import UNVERIFIED, ModelRef
+from engine.progress import Progress
 
 MODEL_NAME = "bindscope.model"
 MODEL_FINGERPRINT = "bindscope.model_fingerprint"
@@ -34,8 +35,6 @@ MODEL_TITLE = "bindscope.model_title"
 MODEL_DIM = "bindscope.dim"
 ROW_GROUP = 65_536
 PARTIAL_SUFFIX = ".partial"  # a shard still being written (cluster.py renames it when complete)
-
-Progress = Callable[[str, int, int], None]
 
 
 class ExchangeError(Exception):

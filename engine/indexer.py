@@ -20,23 +20,23 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from engine.library import PENDING, Item, Library, Outcome, display, folder_state, hash_file
 from engine.modality import Modality
 from engine.preprocess.detect import detect_modality
+from engine.preprocess.errors import is_transient
+from engine.progress import Cancelled, Progress, never
 
 if TYPE_CHECKING:
     from engine.models.factory import LoadedModel
     from engine.models.identity import ModelRef
     from engine.search_index import SearchIndex
 
-Progress = Callable[[str, int, int], None]  # (phase, done, total)
 _UPSERT_BATCH = 500
-_TRANSIENT = frozenset({"UnreadableFile", "DeviceOutOfMemory"})
 
 
 @dataclass
@@ -62,6 +62,16 @@ class EmbedReport:
     offline: int = 0
     changed: int = 0
     cancelled: bool = False
+    warnings: list[str] = field(default_factory=list)  # rows an imported shard could not give
+
+    def add(self, other: EmbedReport) -> None:
+        """Count ``other`` (a later pass) in; ``offline`` is what the last pass found offline."""
+        self.embedded += other.embedded
+        self.failed += other.failed
+        self.changed += other.changed
+        self.offline = other.offline
+        self.cancelled = other.cancelled
+        self.warnings += other.warnings
 
 
 @dataclass
@@ -120,7 +130,7 @@ def scan(
     library: Library,
     root_path: str | Path | None = None,
     progress: Progress | None = None,
-    cancelled: Callable[[], bool] = lambda: False,
+    cancelled: Cancelled = never,
 ) -> ScanReport:
     """Bring the library's record of one root (or all roots) in line with the disk."""
     report = ScanReport()
@@ -167,7 +177,7 @@ def _scan_root(library: Library, root_id: int, root: str, report: ScanReport, pr
             report.unchanged += 1  # not read again: same size and time, same modality as recorded
             if previous[6]:
                 back.append(key)
-            if previous[4] == "failed" and previous[5] in _TRANSIENT:
+            if previous[4] == "failed" and is_transient(previous[5]):
                 retry.append(key)
             continue
         modality = detect_modality(path)
@@ -222,13 +232,66 @@ def online(library: Library, items: list[Item]) -> tuple[list[Item], int]:
     return ready, offline + len(vanished)
 
 
+class BackendError(Exception):
+    """A backend cannot do the job (a cluster unreachable, no model on its workers...); the message says why."""
+
+
+class Backend(Protocol):
+    """Where pending items are embedded and recorded: in this process (``InProcess``) or on a Ray cluster
+    (``engine.cluster.RayBackend``). ``embed_pending`` is the loop both share."""
+
+    def embed(
+        self, library: Library, items: list[Item], progress: Progress | None, cancelled: Cancelled, index: SearchIndex
+    ) -> EmbedReport:
+        """Embed ``items`` (offline ones counted, not read), record each result in ``library`` as it lands and keep
+        ``index`` current; a bad file is a failure on its item, never a stop."""
+
+
+@dataclass
+class InProcess:
+    """Embedding here, with the model loaded in this process."""
+
+    model: LoadedModel
+    ref: ModelRef
+    batch_size: int | None = None
+
+    def embed(
+        self, library: Library, items: list[Item], progress: Progress | None, cancelled: Cancelled, index: SearchIndex
+    ) -> EmbedReport:
+        return embed_items(library, self.model, self.ref, items, progress, cancelled, self.batch_size, index)
+
+
+def embed_pending(
+    library: Library,
+    backend: Backend,
+    progress: Progress | None = None,
+    cancelled: Cancelled = never,
+    index: SearchIndex | None = None,
+) -> EmbedReport:
+    """Embed every pending item of the library's model with ``backend``, again while files changed under it left
+    new content pending (each content is tried once per run)."""
+    total = EmbedReport()
+    attempted: set[tuple[int, str]] = set()
+    while not cancelled():
+        pending = [i for i in library.items(status=PENDING) if (i.id, i.hash) not in attempted]
+        if not pending:
+            break
+        attempted.update((i.id, i.hash) for i in pending)
+        report = backend.embed(library, pending, progress, cancelled, index)
+        total.add(report)
+        if not report.changed:
+            break
+    total.cancelled = cancelled()
+    return total
+
+
 def embed_items(
     library: Library,
     model: LoadedModel,
     ref: ModelRef,
     items: list[Item],
     progress: Progress | None = None,
-    cancelled: Callable[[], bool] = lambda: False,
+    cancelled: Cancelled = never,
     batch_size: int | None = None,
     index: SearchIndex | None = None,
 ) -> EmbedReport:
@@ -280,7 +343,7 @@ def _encoded_groups(encoder, items: list[Item], cancelled) -> Iterator[tuple[lis
 def _outcome(library: Library, item: Item, result, report: EmbedReport) -> Outcome | None:
     """What to record for one result; None when the file changed or went offline while it was read."""
     if result.ok:
-        if item.path is not None and _changed_since_scan(library, item):
+        if item.path is not None and record_change(library, item):
             report.changed += 1
             return None
         report.embedded += 1
@@ -293,9 +356,9 @@ def _outcome(library: Library, item: Item, result, report: EmbedReport) -> Outco
     return Outcome(item, error_kind=result.error.kind, error=result.error.reason)
 
 
-def _changed_since_scan(library: Library, item: Item) -> bool:
-    """Hash the file again after decoding; if its content is not the scanned content, record the new
-    content (pending) instead of storing this vector under the old hash."""
+def record_change(library: Library, item: Item) -> bool:
+    """Hash the file again after decoding; True when its content is not the scanned content (or it cannot be read):
+    the new content is recorded (pending) instead of a vector stored under the old hash."""
     try:
         content_hash = hash_file(item.path)
         info = os.stat(item.path)
@@ -314,32 +377,3 @@ def _commit(library: Library, ref: ModelRef, chunk: list[Outcome | None], index:
         if index is not None:
             index.maintain()
     return len(chunk)
-
-
-def embed_pending(
-    library: Library,
-    model: LoadedModel,
-    ref: ModelRef,
-    progress: Progress | None = None,
-    cancelled: Callable[[], bool] = lambda: False,
-    batch_size: int | None = None,
-    index: SearchIndex | None = None,
-) -> EmbedReport:
-    """Encode every pending item of the library's model (``ref``, which must be the library's model),
-    again while files changed under the encoder left new content pending."""
-    total = EmbedReport()
-    attempted: set[tuple[int, str]] = set()
-    while not cancelled():
-        pending = [i for i in library.items(status=PENDING) if (i.id, i.hash) not in attempted]
-        if not pending:
-            break
-        attempted.update((i.id, i.hash) for i in pending)
-        report = embed_items(library, model, ref, pending, progress, cancelled, batch_size, index)
-        total.embedded += report.embedded
-        total.failed += report.failed
-        total.changed += report.changed
-        total.offline = report.offline
-        if not report.changed:
-            break
-    total.cancelled = cancelled()
-    return total

@@ -21,6 +21,7 @@ each batch is committed. Nothing here imports Qt, and nothing loads the model un
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sqlite3
@@ -34,7 +35,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.exchange import ExchangeError, ImportReport, export, import_embeddings
-from engine.indexer import EmbedReport, ScanReport, embed_items, embed_pending, online, scan
+from engine.indexer import (
+    Backend,
+    BackendError,
+    EmbedReport,
+    InProcess,
+    ScanReport,
+    embed_items,
+    embed_pending,
+    online,
+    scan,
+)
 from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Item, Library, LibraryError, display
 from engine.modality import Modality
 from engine.models.download import DownloadError
@@ -42,6 +53,8 @@ from engine.models.errors import RuntimeUnavailable, WeightsError
 from engine.models.identity import ModelRef
 from engine.models.zoo import ModelEntry, ModelUnavailable, default_entry, resolve
 from engine.preprocess.detect import detect_modality
+from engine.previews import Preview, make_preview
+from engine.progress import Cancelled, Progress, never
 from engine.projection import MapMaker, Projection, name_clusters
 from engine.prompts import ZERO_SHOT_TEMPLATES
 from engine.query import Embedded, ModelMissing, QueryError, Results, Searcher, Term, TermCache
@@ -52,13 +65,6 @@ if TYPE_CHECKING:
     from engine.encoder import Encoder
     from engine.models.factory import LoadedModel
 
-Progress = Callable[[str, int, int], None]
-Cancelled = Callable[[], bool]
-
-
-def _never() -> bool:
-    return False
-
 
 class WorkspaceError(Exception):
     """An action that cannot be done as asked; the message says why and what to do instead."""
@@ -67,6 +73,7 @@ class WorkspaceError(Exception):
 # What a person is told in one line (the command line's exit 2, the app's status bar); anything else is a bug.
 USER_ERRORS = (
     WorkspaceError,
+    BackendError,
     LibraryError,
     QueryError,
     ExchangeError,
@@ -94,12 +101,115 @@ def explain(error: BaseException) -> tuple[str, str]:
     return kind, f"unexpected {kind}: {error}"
 
 
-def download_model(name: str, progress: Callable[[int, int | None], None] | None = None, cancelled: Cancelled = _never):
+# -- what needs no library: models, the demo world, training, previews, shards for elsewhere ------------
+
+
+def models() -> list[ModelEntry]:
+    """Every model this installation knows, downloaded or not."""
+    from engine.models.zoo import entries
+
+    return entries()
+
+
+def active_model() -> ModelEntry | None:
+    """The model a new library embeds with when none is asked for: the best one on this machine."""
+    return default_entry()
+
+
+def find_model(name: str) -> ModelEntry:
+    """A model by name or checkpoint path."""
+    return resolve(name)
+
+
+def download_model(name: str, progress: Callable[[int, int | None], None] | None = None, cancelled: Cancelled = never):
     """Fetch a model's weights into the user cache (resumable); returns its entry and where the weights are."""
     from engine.models.factory import fetch_weights
 
     entry = resolve(name)
     return entry, fetch_weights(entry, progress=progress, cancelled=cancelled)
+
+
+def demo_gallery(out: str | Path, per_concept: int = 8, seed: int = 0) -> int:
+    """Write a gallery of the synthetic demo world (six files a scene) under ``out``; returns how many scenes."""
+    from engine.demo.world import generate
+
+    return len(generate(out, per_concept, seed=seed))
+
+
+def train_bind(
+    base: str,
+    modality: Modality,
+    pairs: str | Path,
+    out: str | Path,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    val_fraction: float,
+    checkpoint: str | Path | None,
+    device: str,
+    log: Callable[[str], None],
+):
+    """Bind (or fine-tune) ``modality``'s encoder of ``base`` to its frozen image encoder on (image, X) pairs."""
+    from engine.train.bind import bind
+    from engine.train.trainer import BindSettings
+
+    settings = BindSettings(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    return bind(
+        base, modality, pairs, out, settings, val_fraction=val_fraction, checkpoint=checkpoint, device=device, log=log
+    )
+
+
+def train_demo(work: str | Path, out: str | Path, seed: int, log: Callable[[str], None]):
+    """Reproduce the shipped demo model from a freshly generated demo world; returns its evaluation report."""
+    from engine.demo.recipe import RecipeSettings, train_demo_model
+
+    return train_demo_model(work, out, RecipeSettings(seed=seed), log=log)
+
+
+def preview(source: str, modality: Modality) -> Preview:
+    """What a result card or the map shows of a file or text (a thumbnail, a waveform, channels)."""
+    return make_preview(source, modality)
+
+
+def embed_shards(
+    paths: list[str | Path],
+    model: str,
+    out: str | Path,
+    cluster: RayCluster,
+    strip_prefix: str | None = None,
+    prefix: str | None = None,
+    progress: Progress | None = None,
+    batch_size: int | None = None,
+):
+    """Embed files as a Ray cluster's workers see them into Parquet shards, for a library elsewhere."""
+    from engine.cluster import embed_shards
+
+    return embed_shards(
+        paths,
+        model,
+        out,
+        cluster.address,
+        strip_prefix=strip_prefix,
+        prefix=prefix,
+        progress=progress,
+        batch_size=batch_size,
+        actors=cluster.actors,
+        shard_size=cluster.shard_size,
+    )
+
+
+@dataclass(frozen=True)
+class RayCluster:
+    """Index on a Ray cluster instead of in this process: ``address`` is ``local`` (start one here), ``auto`` (the
+    cluster this machine belongs to) or ``ray://host:port``; the shards go to ``shards`` (default: in the library).
+    Ray is imported only when a job runs with this backend: the desktop app never loads it."""
+
+    address: str
+    shards: str | Path | None = None
+    actors: int | None = None
+    shard_size: int | None = None
 
 
 @dataclass
@@ -175,6 +285,23 @@ class MapData:
     projection: Projection
     clusters: np.ndarray | None = None
     cluster_names: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The map as plain JSON values: its method and one point per item (with its cluster, when clustered)."""
+        projection = self.projection
+        points = [
+            {
+                "id": int(i),
+                "modality": str(m),
+                "x": float(x),
+                "y": float(y),
+                **({"cluster": int(self.clusters[n])} if self.clusters is not None else {}),
+            }
+            for n, (i, m, (x, y)) in enumerate(
+                zip(projection.ids, projection.modalities, projection.coords, strict=True)
+            )
+        ]
+        return {"method": projection.method, "points": points}
 
 
 @dataclass
@@ -437,17 +564,20 @@ class Workspace:
         self,
         paths: list[str | Path] | None = None,
         progress: Progress | None = None,
-        cancelled: Cancelled = _never,
+        cancelled: Cancelled = never,
         batch_size: int | None = None,
+        backend: RayCluster | None = None,
     ) -> IndexReport:
-        """Scan ``paths`` (new roots) or every root, then embed what is pending with the library's model."""
+        """Scan ``paths`` (new roots) or every root here, then embed what is pending with the library's model, in
+        this process or on the Ray cluster ``backend`` names."""
         report = self.scan(paths, progress, cancelled)
         if cancelled():
             return IndexReport(report, None, None)
-        embedded = self.embed(progress, cancelled, batch_size)
+        embedded = self.embed(progress, cancelled, batch_size, backend)
+        report.warnings += embedded.warnings
         return IndexReport(report, embedded, self.library.model.name if self.library.model else None)
 
-    def scan(self, paths=None, progress: Progress | None = None, cancelled: Cancelled = _never) -> ScanReport:
+    def scan(self, paths=None, progress: Progress | None = None, cancelled: Cancelled = never) -> ScanReport:
         for path in paths or []:
             if not Path(path).is_dir():
                 raise WorkspaceError(f"{display(os.fspath(path))}: not a folder")
@@ -463,7 +593,11 @@ class Workspace:
             writer.close()
 
     def embed(
-        self, progress: Progress | None = None, cancelled: Cancelled = _never, batch_size: int | None = None
+        self,
+        progress: Progress | None = None,
+        cancelled: Cancelled = never,
+        batch_size: int | None = None,
+        backend: RayCluster | None = None,
     ) -> EmbedReport:
         """Embed every pending item with the library's model (a new library takes its first model here)."""
         if not self.library.count(PENDING):
@@ -475,12 +609,30 @@ class Workspace:
             if writer.model is None:
                 writer.set_model(ref)
             index = SearchIndex(writer, writer.key_of(ref), self.approximate_from)
-            return embed_pending(writer, model, ref, progress, cancelled, batch_size, index)
+            with self._backend(backend, InProcess(model, ref, batch_size)) as chosen:
+                return embed_pending(writer, chosen, progress, cancelled, index)
         finally:
             writer.close()
 
+    def _backend(self, cluster: RayCluster | None, in_process: InProcess) -> contextlib.AbstractContextManager[Backend]:
+        if cluster is None:
+            return contextlib.nullcontext(in_process)
+        from engine.cluster import SHARDS, RayBackend
+
+        folder = Path(cluster.shards) if cluster.shards is not None else self.folder / SHARDS
+        return RayBackend(
+            cluster.address,
+            folder,
+            in_process.model.entry,
+            in_process,
+            self.device,
+            self.precision,
+            cluster.actors,
+            cluster.shard_size,
+        )
+
     def import_embeddings(
-        self, source: str | Path, progress: Progress | None = None, cancelled: Cancelled = _never
+        self, source: str | Path, progress: Progress | None = None, cancelled: Cancelled = never
     ) -> ImportReport:
         """Add precomputed embeddings (Parquet files in the interchange schema); searchable when this returns."""
         writer = self._writer()
@@ -503,6 +655,14 @@ class Workspace:
         if not Path(new).is_dir():
             raise WorkspaceError(f"{display(os.fspath(new))}: not a folder")
         return self.library.move_root(old, new)
+
+    def health(self) -> str:
+        """ "ok", or what SQLite's quick check found damaged in the library's database."""
+        return self.library.quick_check()
+
+    def index_details(self) -> dict:
+        """How the search index is built (exact or approximate, per modality), for the status; {} before any model."""
+        return self.search_index().describe() if self.library.model is not None else {}
 
     def remove_root(self, root_id: int) -> None:
         self.library.remove_root(root_id)
@@ -547,7 +707,7 @@ class Workspace:
         self,
         name: str,
         progress: Progress | None = None,
-        cancelled: Cancelled = _never,
+        cancelled: Cancelled = never,
         batch_size: int | None = None,
         switch_incomplete: bool = False,
     ) -> tuple[EmbedReport, bool]:
@@ -660,7 +820,7 @@ class Workspace:
         self,
         on_preview: Callable[[MapData], None] | None = None,
         clusters: str | None = None,
-        cancelled: Cancelled = _never,
+        cancelled: Cancelled = never,
         apart: bool = False,
     ) -> MapData | None:
         """The library's map (cached, updated, or laid out again), optionally with clusters named by the labels.
@@ -729,15 +889,25 @@ __all__ = [
     "MapData",
     "ModelMissing",
     "ModelState",
+    "Preview",
     "Projection",
     "QueryError",
+    "RayCluster",
     "ReembedPlan",
     "RootSummary",
     "SearchOutcome",
     "Term",
     "Workspace",
     "WorkspaceError",
+    "active_model",
+    "demo_gallery",
     "display",
     "download_model",
+    "embed_shards",
     "explain",
+    "find_model",
+    "models",
+    "preview",
+    "train_bind",
+    "train_demo",
 ]

@@ -12,8 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.cli import main
-from engine.cluster import SHARDS, index_on_ray
+from engine.cluster import SHARDS
 from engine.exchange import schema, write
+from engine.workspace import RayCluster
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow  # each runs a Ray pipeline: seconds of actor start-up, even for 75 files
@@ -125,7 +126,7 @@ def test_a_rerun_after_the_driver_was_killed_embeds_only_what_is_missing(
     (shards / f"{written[2].name}.0123abcd.partial").write_bytes(written[2].read_bytes()[:200])
     before = set(shards.glob("*.parquet"))
 
-    report = index_on_ray(resumed, [mixed_folder], "local", shards=shards, batch_size=8)
+    report = resumed.index([mixed_folder], batch_size=8, backend=RayCluster("local", shards))
 
     new = set(shards.glob("*.parquet")) - before
     assert new and set().union(*(paths_in(shard) for shard in new)) == lost

@@ -7,7 +7,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from engine.indexer import embed_pending, scan, walk
+from engine.indexer import InProcess, embed_pending, scan, walk
 from engine.library import Library, LibraryError
 from engine.modality import Modality
 from engine.models.identity import ref_for_loaded
@@ -25,7 +25,7 @@ def test_index_mixed_folder_with_broken_files(tmp_path, mixed_folder, tiny_model
     assert report.added == 72 + 3  # 12 scenes x 6 files, plus three broken ones
     assert report.ignored == 1  # notes.zip; hidden folders are skipped entirely
     library.set_model(tiny_ref)
-    result = embed_pending(library, tiny_model, tiny_ref)
+    result = embed_pending(library, InProcess(tiny_model, tiny_ref))
     assert (result.embedded, result.failed) == (72, 3)
     counts = library.counts()
     assert {m.value: counts.get((m.value, "embedded"), 0) for m in Modality} == {m.value: 12 for m in Modality}
@@ -41,7 +41,7 @@ def test_rescan_keeps_moved_and_gone_files_without_reencoding(tmp_path, mixed_fo
     library = Library(tmp_path / "lib")
     scan(library, mixed_folder)
     library.set_model(tiny_ref)
-    embed_pending(library, tiny_model, tiny_ref)
+    embed_pending(library, InProcess(tiny_model, tiny_ref))
     photo = sorted((mixed_folder / "images").glob("dog_*"))[0]
     kept_id = library.item_by_path(photo).id
     moved = mixed_folder / "elsewhere" / "renamed_dog.jpg"
@@ -59,7 +59,7 @@ def test_rescan_keeps_moved_and_gone_files_without_reencoding(tmp_path, mixed_fo
     assert gone.missing and gone.status == "embedded"  # offline, not removed, not failed
     pending = library.items(status="pending")
     assert [os.path.basename(i.path) for i in pending] == ["cat_0000.txt"]
-    result = embed_pending(library, tiny_model, tiny_ref)
+    result = embed_pending(library, InProcess(tiny_model, tiny_ref))
     assert (result.embedded, result.failed) == (1, 0)
     assert library.remove_missing() == 1 and library.item_by_path(sound) is None
 
@@ -69,7 +69,7 @@ def test_texts_and_labels_are_items_and_settings(tmp_path, tiny_model, tiny_ref)
     ids = library.add_texts(["a dog", "rain on a roof", "a dog", "  "])
     assert len(ids) == 3 and ids[0] == ids[2]
     library.set_model(tiny_ref)
-    embed_pending(library, tiny_model, tiny_ref)
+    embed_pending(library, InProcess(tiny_model, tiny_ref))
     assert library.counts() == {("text", "embedded"): 2}
     library.set_labels(["dog", "cat", "dog", ""])
     assert Library(tmp_path / "lib").labels == ["dog", "cat"]
@@ -81,7 +81,7 @@ def test_switching_models_marks_items_pending_and_back(tmp_path, mixed_folder, t
     library = Library(tmp_path / "lib")
     scan(library, mixed_folder / "text")
     library.set_model(tiny_ref)
-    embed_pending(library, tiny_model, tiny_ref)
+    embed_pending(library, InProcess(tiny_model, tiny_ref))
     library.set_model(synthetic_ref(16, "another"))
     assert library.counts() == {("text", "pending"): 12}
     library.set_model(tiny_ref)
@@ -94,7 +94,7 @@ def test_database_is_wal_consistent_and_counts_generations(tmp_path, mixed_folde
     scan(library, mixed_folder)
     after_scan = library.generation
     library.set_model(tiny_ref)
-    embed_pending(library, tiny_model, tiny_ref)
+    embed_pending(library, InProcess(tiny_model, tiny_ref))
     assert before < after_scan < library.generation
     assert library.quick_check() == "ok"
     with sqlite3.connect(tmp_path / "lib" / "library.sqlite") as db:
@@ -107,7 +107,7 @@ def test_removing_a_root_removes_its_items(tmp_path, world, tiny_model, tiny_ref
     scan(library, world / "text")
     scan(library, world / "audio")
     library.set_model(tiny_ref)
-    embed_pending(library, tiny_model, tiny_ref)
+    embed_pending(library, InProcess(tiny_model, tiny_ref))
     text_root = next(r for r in library.roots() if r.path.endswith("text"))
     library.remove_root(text_root.id)
     assert {i.modality for i in library.items()} == {Modality.AUDIO}
@@ -171,7 +171,7 @@ def test_hostile_files_never_stop_a_scan(tmp_path, tiny_model, tiny_ref):
     library = Library(tmp_path / "lib")
     assert scan(library, folder).added == 4
     library.set_model(tiny_ref)
-    embed_pending(library, tiny_model, tiny_ref)
+    embed_pending(library, InProcess(tiny_model, tiny_ref))
     failed = {os.path.basename(i.path): i.error_kind for i in library.items(status="failed")}
     assert failed == {"empty.npy": "EmptyFile", "cut.npz": "CorruptFile", "bomb.png": "FileTooLarge"}
 
@@ -192,7 +192,7 @@ def test_a_torn_vector_tail_is_cut_on_open(tmp_path, world, tiny_model, tiny_ref
     library = Library(tmp_path / "lib")
     scan(library, world / "text")
     library.set_model(tiny_ref)
-    embed_pending(library, tiny_model, tiny_ref)
+    embed_pending(library, InProcess(tiny_model, tiny_ref))
     store = library.store(library.model.key)
     path = store.path(Modality.TEXT)
     size = path.stat().st_size

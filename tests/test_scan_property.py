@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.indexer import embed_pending, scan
+from engine.indexer import InProcess, embed_pending, scan
 from engine.library import Library, hash_file
 from engine.models.identity import ref_for_loaded
 from tests.files import write_image
@@ -75,7 +75,7 @@ def test_any_tree_scans_to_a_consistent_library(plan, tiny_model):
         assert reports[0].added == readable == library.count()
         ref = ref_for_loaded(tiny_model)
         library.set_model(ref)
-        embed_pending(library, tiny_model, ref)
+        embed_pending(library, InProcess(tiny_model, ref))
         assert library.count("pending") == 0
         assert_consistent(base / "lib")
         for item in library.items(status="embedded"):

@@ -31,8 +31,8 @@ from superqt import QElidingLabel, QLabeledDoubleSlider
 from app.colours import MODALITY_COLOURS
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
+from engine.facts import ACCEPTS
 from engine.modality import Modality
-from engine.preprocess.detect import ACCEPTS
 from engine.workspace import DroppedFile, Term
 
 PANES = (Modality.VISION, Modality.AUDIO, Modality.DEPTH, Modality.THERMAL, Modality.IMU, Modality.TEXT)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from engine.models.devices import DEVICE_CHOICES
+from engine.facts import DEVICE_CHOICES
 
 STARTED = time.perf_counter()
 EXIT_UNUSABLE = 2
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setStyle("Fusion")  # follows the system's light or dark scheme
     from PySide6.QtGui import QIcon
 
-    from engine.models.zoo import RESOURCES
+    from engine.facts import RESOURCES
 
     app.setWindowIcon(QIcon(str(RESOURCES / "icons" / "bindscope.svg")))
 

@@ -37,9 +37,8 @@ from app.gui.previews import PreviewLoader
 from app.gui.results import ResultsPanel, reveal_in_folder
 from app.gui.worker import EngineThread, Job
 from app.gui.zero_shot import ZeroShotPanel
-from engine.demo.concepts import CONCEPT_NAMES
+from engine.facts import DEMO_LABELS, formats_help
 from engine.modality import Modality
-from engine.preprocess.detect import formats_help
 from engine.workspace import ModelMissing, Term, Workspace, download_model, explain
 
 if TYPE_CHECKING:
@@ -540,15 +539,15 @@ class MainWindow(QMainWindow):
         gallery = demo_gallery_dir()
 
         def run(job: Job):
-            from engine.demo.world import generate
+            from engine.workspace import demo_gallery
 
             if not (gallery / "files" / "manifest.csv").is_file():
-                generate(gallery / "files", per_concept=8)
+                demo_gallery(gallery / "files", per_concept=8)
             return str(gallery)
 
         def then() -> None:
-            self.zero_shot.set_labels(list(CONCEPT_NAMES))
-            self.save_labels(list(CONCEPT_NAMES))
+            self.zero_shot.set_labels(list(DEMO_LABELS))
+            self.save_labels(list(DEMO_LABELS))
             self.index(str(gallery / "files"))
 
         def done(folder: str) -> None:
@@ -759,10 +758,10 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         from app.gui.settings_dialog import SettingsDialog
-        from engine.models.zoo import entries
+        from engine.workspace import models
 
         state = self.summary.model if self.summary is not None else None
-        dialog = SettingsDialog(entries(), state, self.new_library_model, self.device, self)
+        dialog = SettingsDialog(models(), state, self.new_library_model, self.device, self)
         if not dialog.exec():
             return
         choice, device = dialog.choice()

@@ -1,6 +1,6 @@
 """Previews made off the GUI thread and cached: ``engine.previews`` decodes, this module colours and caches.
 
-``PreviewLoader`` runs the engine's ``make_preview`` on a small thread pool, draws depth and
+``PreviewLoader`` runs the workspace's ``preview`` on a small thread pool, draws depth and
 thermal planes through colour maps (near = bright for depth, plasma; cold = black, hot =
 white-yellow for heat, inferno: matplotlib's perceptually uniform maps bundled with pyqtgraph),
 and hands the result back as a signal; the widgets only paint.
@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from engine.modality import Modality
-from engine.previews import Preview, make_preview
+from engine.workspace import Preview, preview
 
 PALETTES = {"depth": "plasma", "thermal": "inferno"}
 
@@ -80,10 +80,10 @@ class PreviewLoader(QObject):
 
     def _make(self, key: str, source: str, modality: Modality) -> None:
         try:
-            preview = coloured(make_preview(source, modality))
+            shown = coloured(preview(source, modality))
         except Exception as error:  # a preview that fails says so on its card; it never reaches Qt
-            preview = Preview(modality, error=f"{type(error).__name__}: {error}")
-        self._made.emit(key, preview)
+            shown = Preview(modality, error=f"{type(error).__name__}: {error}")
+        self._made.emit(key, shown)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.models.devices import DEVICE_CHOICES, DEVICE_LABELS
+from engine.facts import DEVICE_CHOICES, DEVICE_LABELS
 
 if TYPE_CHECKING:
-    from engine.models.zoo import ModelEntry
+    from engine.facts import ModelEntry
     from engine.workspace import ModelState
 
 CHECKPOINTS = "Checkpoints (*.pth *.pt *.safetensors)"

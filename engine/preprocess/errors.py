@@ -56,3 +56,18 @@ class DeviceOutOfMemory(PreprocessError):
     """The file is fine but the device had no memory for it at that moment: smaller batches or a later try can work."""
 
     transient = True
+
+
+def is_transient(kind: str | None) -> bool:
+    """Whether a failure recorded under ``kind`` (an error's class name, as stored) may pass on a later try:
+    the class's own ``transient``, so the rule is written once, on the classes."""
+    return kind in _TRANSIENT_KINDS
+
+
+def _kinds(base: type[PreprocessError]):
+    yield base
+    for sub in base.__subclasses__():
+        yield from _kinds(sub)
+
+
+_TRANSIENT_KINDS = frozenset(kind.__name__ for kind in _kinds(PreprocessError) if kind.transient)
