@@ -40,7 +40,8 @@ import numpy as np
 
 from engine.exchange import PARTIAL_SUFFIX, ExchangeError, file_model, import_embeddings, parquet_files, write
 from engine.indexer import BackendError, EmbedReport, InProcess, online, record_change, walk
-from engine.library import EMBEDDED, FAILED, PENDING, Item, Library, display, hash_file
+from engine.library import EMBEDDED, FAILED, PENDING, Item, Library
+from engine.library.files import display, hash_file
 from engine.modality import Modality
 from engine.models.identity import ModelRef
 from engine.preprocess.detect import detect_modality

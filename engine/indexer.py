@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from engine.library import PENDING, Item, Library, Outcome, display, folder_state, hash_file
+from engine.library import FAILED, PENDING, Item, Library, Outcome
+from engine.library.files import display, folder_state, hash_file
 from engine.modality import Modality
 from engine.preprocess.detect import detect_modality
 from engine.preprocess.errors import is_transient
@@ -173,11 +174,11 @@ def _scan_root(library: Library, root_id: int, root: str, report: ScanReport, pr
             continue
         seen.add(key)
         previous = known.get(key)
-        if previous and previous[0] == info.st_size and previous[1] == info.st_mtime:
+        if previous and previous.size == info.st_size and previous.mtime == info.st_mtime:
             report.unchanged += 1  # not read again: same size and time, same modality as recorded
-            if previous[6]:
+            if previous.missing:
                 back.append(key)
-            if previous[4] == "failed" and is_transient(previous[5]):
+            if previous.status == FAILED and is_transient(previous.error_kind):
                 retry.append(key)
             continue
         modality = detect_modality(path)
@@ -205,9 +206,9 @@ def _scan_root(library: Library, root_id: int, root: str, report: ScanReport, pr
     if cancelled():
         return
     gone = [p for p, state in known.items() if p not in seen and not _under(p, walked.unreadable)]
-    moved = [p for p in gone if known[p][2] in added_hashes]  # the file is here under another name
+    moved = {p for p in gone if known[p].hash in added_hashes}  # the file is here under another name
     library.remove_paths(moved)
-    newly_missing = [p for p in gone if p not in set(moved) and not known[p][6]]
+    newly_missing = [p for p in gone if p not in moved and not known[p].missing]
     library.set_missing(newly_missing, True)
     report.removed += len(moved)
     report.missing += len(newly_missing)

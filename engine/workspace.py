@@ -46,7 +46,8 @@ from engine.indexer import (
     online,
     scan,
 )
-from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Item, Library, LibraryError, display
+from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Item, Library, LibraryError
+from engine.library.files import display
 from engine.modality import Modality
 from engine.models.download import DownloadError
 from engine.models.errors import RuntimeUnavailable, WeightsError
@@ -481,29 +482,22 @@ class Workspace:
         with self._model_lock:
             self.device, self._loaded, self._encoder = device, None, None
 
-    def use_model(self, loaded: LoadedModel) -> None:
-        """Use an already loaded model (the app loads it once in the background; tests pass tiny ones)."""
-        with self._model_lock:
-            self._loaded, self._encoder = loaded, None
-
     # -- what the library holds -------------------------------------------------------------
 
     def summary(self) -> LibrarySummary:
         library = self.library
-        with library.snapshot() as db:
-            rows = db.execute(
-                "SELECT root_id, modality, status, COUNT(*), SUM(missing) FROM items GROUP BY root_id, modality, status"
-            ).fetchall()
+        with library.snapshot():
+            tally = library.tally()
             roots = library.roots()
             target = library.model_ref(library.get_meta("reembed_target"))
         per_root: dict[int | None, dict[str, dict[str, int]]] = {}
         missing: dict[int | None, int] = {}
         totals: dict[str, dict[str, int]] = {}
-        for root_id, modality, status, count, gone in rows:
-            per_root.setdefault(root_id, {}).setdefault(modality, {})[status] = count
-            totals.setdefault(modality, {}).setdefault(status, 0)
-            totals[modality][status] += count
-            missing[root_id] = missing.get(root_id, 0) + (gone or 0)
+        for row in tally:
+            per_root.setdefault(row.root_id, {}).setdefault(row.modality, {})[row.status] = row.items
+            totals.setdefault(row.modality, {}).setdefault(row.status, 0)
+            totals[row.modality][row.status] += row.items
+            missing[row.root_id] = missing.get(row.root_id, 0) + row.missing
         summaries = []
         for root in roots:
             counts = per_root.get(root.id, {})

@@ -43,7 +43,6 @@ DESCRIPTIONS: dict[Modality, str] = {
     Modality.IMU: "CSV with ax, ay, az, gx, gy, gz columns (optional timestamp), or .npy/.npz [6, T] or [T, 6]",
     Modality.TEXT: ".txt files (UTF-8), or typed text",
 }
-SUPPORTED_EXTENSIONS = frozenset().union(*ACCEPTS.values())
 
 _NAME_HINTS = {
     Modality.DEPTH: frozenset({"depth", "disparity", "disp"}),

@@ -18,22 +18,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.library.schema import SCHEMA, statements
 from engine.modality import Modality
 from engine.models.identity import UNVERIFIED, ModelRef
 
 if TYPE_CHECKING:
-    from engine.library import Library
+    from engine.library.database import Database
 
 _CHUNK = 8192
 
 
-def migrate_schema_1(library: Library, db: sqlite3.Connection) -> None:
-    from engine.library import _SCHEMA, _statements
-
+def migrate_schema_1(library: Database, db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE items ADD COLUMN missing INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE embeddings RENAME TO embeddings_v1")
     db.execute("DROP INDEX IF EXISTS items_hash")  # schema 2 indexes (hash, modality)
-    for statement in _statements(_SCHEMA):
+    for statement in statements(SCHEMA):
         db.execute(statement)
     keys: dict[str, str] = {}
     for (name,) in db.execute("SELECT DISTINCT model FROM embeddings_v1").fetchall():
@@ -57,7 +56,7 @@ def _title(name: str) -> str:
     return next((e.title for e in entries() if e.name == name), name)
 
 
-def _move_model(library: Library, db: sqlite3.Connection, name: str) -> str:
+def _move_model(library: Database, db: sqlite3.Connection, name: str) -> str:
     first = db.execute("SELECT vector FROM embeddings_v1 WHERE model = ? LIMIT 1", (name,)).fetchone()
     dim = len(first[0]) // 4
     key = library.register_model(_unverified_ref(name, dim), db)

@@ -1,0 +1,215 @@
+"""The library's connection: opening (create, upgrade, read-only), transactions, meta values and settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Self
+
+from engine.library.migrate import migrate_schema_1
+from engine.library.rows import LibraryError
+from engine.library.schema import DATABASE, SCHEMA, SCHEMA_VERSION, statements
+from engine.modality import Modality
+from engine.vectors import VectorStore
+
+
+def stored(path: str) -> str | bytes:
+    """A path as the database keeps it: text, or the raw bytes when they are not UTF-8."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+
+
+def loaded(value: str | bytes | None) -> str | None:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+class Database:
+    """The connection to one library's database, opened, created or upgraded in place; the model's vector files."""
+
+    def __init__(self, folder: str | Path, *, create: bool = True, timeout: float = 60.0, read_only: bool = False):
+        self.folder = Path(folder).expanduser().resolve()
+        database = self.folder / DATABASE
+        if not database.exists():
+            if not create or read_only:
+                raise LibraryError(f"{self.folder}: not a BindScope library (no {DATABASE})")
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise LibraryError(f"{self.folder}: cannot create the library folder ({error.strerror})") from None
+        self.read_only = read_only or not os.access(self.folder, os.W_OK)
+        self.read_only |= database.exists() and not os.access(database, os.W_OK)
+        if self.read_only and not database.exists():
+            raise LibraryError(f"{self.folder}: cannot create a library here (the folder is read-only)")
+        self._stores: dict[str, VectorStore] = {}
+        self._timeout = timeout
+        self._db = self._connect(database, timeout)
+        try:
+            if self.read_only:
+                self._check_version(self.get_meta("schema_version"))
+            else:
+                self._prepare()
+        except sqlite3.DatabaseError as error:
+            self._db.close()
+            raise LibraryError(f"{self.folder}: the library database is unusable ({error})") from None
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _connect(self, database: Path, timeout: float) -> sqlite3.Connection:
+        try:
+            if self.read_only:
+                # A read-only folder cannot hold WAL's shared-memory file: read the database as it stands.
+                uri = f"{database.as_uri()}?mode=ro&immutable=1"
+                db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
+            else:
+                db = sqlite3.connect(database, timeout=timeout, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.row_factory = sqlite3.Row
+            return db
+        except sqlite3.DatabaseError as error:
+            raise LibraryError(f"{self.folder}: the library database is unusable ({error})") from None
+
+    def _check_version(self, version: str | None) -> None:
+        if version is not None and int(version) > SCHEMA_VERSION:
+            raise LibraryError(f"{self.folder}: made by a newer BindScope (schema {version}); update BindScope")
+        if self.read_only and version is not None and int(version) < SCHEMA_VERSION:
+            raise LibraryError(
+                f"{self.folder}: made by an older BindScope (schema {version}); "
+                "it must be upgraded in place, which a read-only folder does not allow"
+            )
+
+    def _prepare(self) -> None:
+        """Create the schema or upgrade an older one in place (one transaction); then cut torn vector tails.
+
+        A library at the current schema is opened without waiting for the write lock, so opening never
+        stalls behind another process's long write (an import holds one transaction per file)."""
+        version = self._version()
+        self._check_version(version)
+        if version is None or int(version) < SCHEMA_VERSION:
+            with self.transaction() as db:
+                version = self._version()  # another process may have done it meanwhile
+                self._check_version(version)
+                if version is not None and int(version) < SCHEMA_VERSION:
+                    migrate_schema_1(self, db)
+                for statement in statements(SCHEMA):  # executescript would commit mid-transaction
+                    db.execute(statement)
+                self.set_meta("schema_version", str(SCHEMA_VERSION))
+            if version is not None:
+                self._db.execute("VACUUM")  # the vectors left the database: give their pages back to the disk
+        self._cut_torn_tails()
+
+    def _version(self) -> str | None:
+        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
+            return None
+        return self.get_meta("schema_version")
+
+    def _cut_torn_tails(self) -> None:
+        """Vectors written by a process killed before its commit lie past the committed counts: cut them, if no
+        writer holds the lock now (a writer overwrites them anyway at its next append)."""
+        try:
+            self._db.execute("PRAGMA busy_timeout = 0")
+            with self.transaction() as db:
+                for key, modality, rows in db.execute("SELECT model, modality, rows FROM stores").fetchall():
+                    self.store(key).cut(Modality(modality), rows)
+        except sqlite3.OperationalError:  # locked by a writer
+            pass
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+
+    def store(self, key: str) -> VectorStore:
+        """The vector files of the model with this key."""
+        if key not in self._stores:
+            row = self._db.execute("SELECT dim FROM models WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                raise LibraryError(f"{self.folder}: no model {key} is recorded in this library")
+            self._stores[key] = VectorStore(self.folder, key, int(row[0]))
+        return self._stores[key]
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise LibraryError(f"{self.folder}: the library is read-only here; it can be searched but not changed")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT: one writer at a time, all or nothing."""
+        self._require_writable()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: several queries see one consistent state while a writer works."""
+        self._db.execute("BEGIN")
+        try:
+            yield self._db
+        finally:
+            self._db.execute("COMMIT")
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def _bump(self) -> None:
+        """Called inside every write transaction that changes items or embeddings."""
+        self._db.execute(
+            """INSERT INTO meta(key, value) VALUES ('generation', '1')
+               ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"""
+        )
+
+    @property
+    def generation(self) -> int:
+        """A counter bumped with every change to items or embeddings: caches compare it in O(1)."""
+        return int(self.get_meta("generation", "0"))
+
+    def quick_check(self) -> str:
+        """SQLite's ``PRAGMA quick_check``: "ok", or what is damaged."""
+        rows = [r[0] for r in self._db.execute("PRAGMA quick_check").fetchall()]
+        return "ok" if rows == ["ok"] else "; ".join(rows[:5])
+
+    # -- settings kept with the library ----------------------------------------------------
+
+    @property
+    def labels(self) -> list[str]:
+        """The zero-shot label list saved with the library."""
+        try:
+            labels = json.loads(self.get_meta("labels", "[]"))
+        except ValueError:
+            return []
+        return [label for label in labels if isinstance(label, str)] if isinstance(labels, list) else []
+
+    def set_labels(self, labels: Iterable[str]) -> list[str]:
+        cleaned = list(dict.fromkeys(label.strip() for label in labels if label.strip()))
+        with self.transaction():
+            self.set_meta("labels", json.dumps(cleaned))
+        return cleaned
