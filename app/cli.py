@@ -160,7 +160,7 @@ def cmd_index(args) -> int:
         "embedded": embedded.embedded if embedded else 0,
         "failed": embedded.failed if embedded else 0,
         "offline": embedded.offline if embedded else 0,
-        "model": report.model,
+        "model": report.model_name,
         "failures": failures,
     }
     if args.json:
@@ -170,7 +170,7 @@ def cmd_index(args) -> int:
         f"{scan.added} new, {scan.changed} changed, {scan.removed} moved, {scan.missing} now missing, "
         f"{scan.unchanged} unchanged; {summary['embedded']} embedded, {summary['failed']} failed"
         + (f", {summary['offline']} offline" if summary["offline"] else "")
-        + (f" ({report.model})" if report.model else "")
+        + (f" ({report.model_name})" if report.model_name else "")
     )
     for item in failures:
         _say(f"  failed: {item['path'] or item['text']}: {item['error_kind']}: {item['error']}")

@@ -18,13 +18,13 @@ named by the nearest labels of a user's label list.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from engine.cache import cache_folder, save_atomically
 from engine.library import Library
 from engine.modality import Modality
 
@@ -232,7 +232,7 @@ class MapMaker:
 
     def __init__(self, library: Library, key: str, apart: bool = False, sample: int = SAMPLE):
         self.library, self.key, self.apart, self.sample = library, key, apart, sample
-        self.path = library.folder / "cache" / f"map-{key}.npz"
+        self.path = cache_folder(library.folder) / f"map-{key}.npz"
         self.layout: Layout | None = None
         self.anchors: np.ndarray | None = None  # per point: the sample row nearest to it
 
@@ -343,29 +343,24 @@ class MapMaker:
         return projection
 
     def _save(self, projection: Projection, rows: np.ndarray, anchors: np.ndarray) -> None:
+        """Saved with its generation (``engine.cache``); a failed save leaves the map shown, made again next time."""
         self.anchors, self._rows = anchors, rows
         layout = self.layout
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(f".{os.getpid()}.tmp.npz")
-            np.savez(
-                temporary,
-                ids=projection.ids,
-                modalities=projection.modalities,
-                coords=projection.coords,
-                method=np.array(projection.method),
-                generation=np.array(projection.generation),
-                rows=rows,
-                anchors=anchors,
-                sample_ids=layout.sample_ids,
-                sample_reduced=layout.sample_reduced,
-                sample_coords=layout.sample_coords,
-                mean=layout.mean,
-                basis=layout.basis,
-            )
-            temporary.replace(self.path)
-        except OSError:  # a full or read-only disk: the map is still shown, and made again next time
-            pass
+        arrays = {
+            "ids": projection.ids,
+            "modalities": projection.modalities,
+            "coords": projection.coords,
+            "method": np.array(projection.method),
+            "generation": np.array(projection.generation),
+            "rows": rows,
+            "anchors": anchors,
+            "sample_ids": layout.sample_ids,
+            "sample_reduced": layout.sample_reduced,
+            "sample_coords": layout.sample_coords,
+            "mean": layout.mean,
+            "basis": layout.basis,
+        }
+        save_atomically(self.path, lambda path: np.savez(path, **arrays), suffix=".npz")
 
     def place(self, vector: np.ndarray) -> tuple[float, float] | None:
         """Where a query vector lands on the current map."""

@@ -5,8 +5,8 @@ k across all" an exact merge. For each modality:
 
 * below ``APPROXIMATE_FROM`` vectors, search is exact: a BLAS matrix-vector product straight over
   the memory-mapped vector file, nothing loaded or copied;
-* above it, a FAISS ``PCA256,IVF,RaBitQ`` index holds compressed codes (40 bytes a vector at
-  1024 dimensions) and proposes candidates, which are re-ranked exactly from the mapped vectors,
+* above it, a FAISS IVF index of 1-bit RaBitQ codes of the full vectors (a bit a dimension, no
+  PCA) proposes candidates, which are re-ranked exactly from the mapped vectors,
   so every score shown is exact and float vectors are never loaded whole. Rows committed since
   the approximate index last grew (its "tail") are searched exactly and merged.
 
@@ -14,15 +14,15 @@ The index never goes stale and is never built inside a query: the committed row 
 compares with are one indexed SQLite read, and rows are only ever appended. Writers (indexing,
 import, re-embedding) call ``maintain``, which adds new rows to the approximate index, trains a
 new one when a modality crosses the threshold or has grown ``RETRAIN_GROWTH``-fold since its
-training, and saves it under ``cache/``; other processes pick up the saved file when their tail
+training, and saves it under ``cache/`` (``engine.cache``); other processes pick up the saved file when their tail
 grows. Search hits are vector rows; SQLite turns them into items (duplicates share a row), and
 rows whose items are gone are skipped by fetching further.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.cache import cache_folder, save_atomically
 from engine.library import Library
 from engine.modality import Modality
 from engine.vectors import VectorStore
@@ -164,7 +165,7 @@ class SearchIndex:
 
     @property
     def folder(self) -> Path:
-        return self.library.folder / "cache" / f"index-{self.key}"
+        return cache_folder(self.library.folder) / f"index-{self.key}"
 
     def _paths(self, modality: Modality) -> tuple[Path, Path]:
         return self.folder / f"{modality.value}.faiss", self.folder / f"{modality.value}.json"
@@ -200,23 +201,16 @@ class SearchIndex:
     def _save(self, modality: Modality, approximate: _Approximate) -> None:
         """Index file first, then its description: a reader never takes a half-written pair as valid."""
         index_path, meta_path = self._paths(modality)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            partial = index_path.with_suffix(f".{os.getpid()}.tmp")
-            _faiss().write_index(approximate.index, str(partial))
-            partial.replace(index_path)
-            meta = {
-                "format": FORMAT,
-                "rows": approximate.rows,
-                "trained_rows": approximate.trained_rows,
-                "nprobe": approximate.nprobe,
-            }
-            partial = meta_path.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_text(json.dumps(meta))
-            partial.replace(meta_path)
-            self._loaded_at[modality] = meta_path.stat().st_mtime
-        except (OSError, RuntimeError):  # a full or read-only disk: the index still serves from memory
-            pass
+        meta = {
+            "format": FORMAT,
+            "rows": approximate.rows,
+            "trained_rows": approximate.trained_rows,
+            "nprobe": approximate.nprobe,
+        }
+        saved = save_atomically(index_path, lambda path: _faiss().write_index(approximate.index, str(path)))
+        if saved and save_atomically(meta_path, lambda path: path.write_text(json.dumps(meta))):
+            with contextlib.suppress(OSError):
+                self._loaded_at[modality] = meta_path.stat().st_mtime
 
     # -- search -----------------------------------------------------------------------------
 

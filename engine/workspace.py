@@ -51,6 +51,7 @@ from engine.library.files import display
 from engine.modality import Modality
 from engine.models.download import DownloadError
 from engine.models.errors import RuntimeUnavailable, WeightsError
+from engine.models.handle import ModelHandle
 from engine.models.identity import ModelRef
 from engine.models.zoo import ModelEntry, ModelUnavailable, default_entry, resolve
 from engine.preprocess.detect import detect_modality
@@ -259,7 +260,7 @@ class LibrarySummary:
 class IndexReport:
     scan: ScanReport
     embed: EmbedReport | None
-    model: str | None
+    model_name: str | None  # the library's model after the run (None: nothing embedded yet)
 
 
 @dataclass
@@ -337,19 +338,14 @@ class Workspace:
         """``model``: for a library with no model yet, the one indexing will use; for a library that has one,
         where its checkpoint is (it must be the same model). ``default_model``: a preference that only applies
         to a library with no model yet (the app's setting); without either, the best available model."""
-        self.default_model = default_model
         self.folder = library.folder
         self._read_only = library.read_only
         self._connections = threading.local()
         self._connections.library = library
         self._opened = [library]
         self._opened_lock = threading.Lock()
-        self.device, self.precision = device, precision
+        self.handle = ModelHandle(model, default_model, device, precision)
         self.approximate_from = approximate_from
-        self.requested = model
-        self._loaded: LoadedModel | None = None
-        self._encoder: Encoder | None = None
-        self._model_lock = threading.Lock()
         self._index: SearchIndex | None = None
         self._maps: dict[str, MapMaker] = {}
         self.terms = TermCache()
@@ -380,20 +376,7 @@ class Workspace:
 
     def _entry(self) -> ModelEntry | None:
         """Where the library's model (or the requested one, for a new library) is found on this machine."""
-        ref = self.library.model
-        if ref is None:
-            chosen = self.requested or self.default_model
-            return resolve(chosen) if chosen else default_entry()
-        for name in (self.requested, ref.name):
-            if not name:
-                continue
-            try:
-                entry = resolve(name)
-            except (ModelUnavailable, ValueError):
-                continue
-            if entry.available:
-                return entry
-        return None
+        return self.handle.entry(self.library.model)
 
     def model_state(self) -> ModelState:
         ref = self.library.model
@@ -412,25 +395,22 @@ class Workspace:
 
     @staticmethod
     def _missing_hint(ref: ModelRef) -> str:
+        """What a person reads when the library's model is not here: which one, and how to get it."""
+        named = ref.title if _downloadable(ref.name) else f"{ref.title} ({display(ref.name)})"
+        return f"{named} is not on this machine: {Workspace._how_to_get(ref)}"
+
+    @staticmethod
+    def _how_to_get(ref: ModelRef) -> str:
         if _downloadable(ref.name):
-            return (
-                f"{ref.title} is not on this machine: download it (Settings ▸ Model, or "
-                f"`bindscope models download {ref.name}`)"
-            )
-        return (
-            f"{ref.title} ({display(ref.name)}) is not on this machine: locate the checkpoint "
-            "(Settings ▸ Model ▸ Locate, or --model PATH)"
-        )
+            return f"download it (Settings ▸ Model, or `bindscope models download {ref.name}`)"
+        return "locate the checkpoint (Settings ▸ Model ▸ Locate, or --model PATH)"
 
-    def model(self, what: str = "this") -> LoadedModel:
-        """The library's model, loaded on first use; ``ModelMissing`` names it when it cannot run here."""
-        with self._model_lock:
-            if self._loaded is None:
-                self._loaded = self._load(what)
-            return self._loaded
+    def loaded_model(self, what: str = "this") -> LoadedModel:
+        """The library's network, loaded on first use; ``ModelMissing`` names the model when it cannot run here."""
+        return self.handle.network(lambda: self._usable_entry(what))
 
-    def _load(self, what: str) -> LoadedModel:
-        from engine.models.factory import load_model
+    def _usable_entry(self, what: str) -> ModelEntry:
+        """The library's model as found here, checked to be the very checkpoint the library was embedded with."""
         from engine.models.identity import ref_for_entry
 
         ref = self.library.model
@@ -438,7 +418,7 @@ class Workspace:
         if entry is None or not entry.available:
             if ref is None:
                 raise WorkspaceError("no model is available: run `bindscope models download imagebind-huge`")
-            raise ModelMissing(ref, what, self._missing_hint(ref).split(": ", 1)[1])
+            raise ModelMissing(ref, what, self._how_to_get(ref))
         found = ref_for_entry(entry)
         if ref is not None:
             if not ref.verified and ref.name == found.name and ref.dim == found.dim:
@@ -451,7 +431,7 @@ class Workspace:
                 )
             if found.name != ref.name and not self.library.read_only:
                 self.library.register_model(found)  # found under another path: remember where
-        return load_model(entry, device=self.device, precision=self.precision)
+        return entry
 
     def ref(self) -> ModelRef:
         """The library's model, or for a new library the one indexing will use (loading it)."""
@@ -460,27 +440,19 @@ class Workspace:
             return ref
         from engine.models.identity import ref_for_loaded
 
-        return ref_for_loaded(self.model("indexing"))
+        return ref_for_loaded(self.loaded_model("indexing"))
 
     def _encoder_for(self, what: str) -> Encoder:
-        from engine.encoder import Encoder
-
-        model = self.model(what)
-        with self._model_lock:
-            if self._encoder is None or self._encoder.model is not model:
-                self._encoder = Encoder(model)
-            return self._encoder
+        return self.handle.encoder(self.loaded_model(what))
 
     def locate_model(self, path: str | Path) -> LoadedModel:
         """Use the checkpoint at ``path`` as the library's model; it must be that very model (same fingerprint)."""
-        with self._model_lock:
-            self.requested, self._loaded, self._encoder = os.fspath(path), None, None
-        return self.model("locating the model")
+        self.handle.locate(path)
+        return self.loaded_model("locating the model")
 
     def use_device(self, device: str) -> None:
         """Run the model on another device from now on (it is loaded again when next needed)."""
-        with self._model_lock:
-            self.device, self._loaded, self._encoder = device, None, None
+        self.handle.use_device(device)
 
     # -- what the library holds -------------------------------------------------------------
 
@@ -596,7 +568,7 @@ class Workspace:
         """Embed every pending item with the library's model (a new library takes its first model here)."""
         if not self.library.count(PENDING):
             return EmbedReport()
-        model = self.model("indexing")
+        model = self.loaded_model("indexing")
         ref = self.ref()
         writer = self._writer()
         try:
@@ -619,8 +591,8 @@ class Workspace:
             folder,
             in_process.model.entry,
             in_process,
-            self.device,
-            self.precision,
+            self.handle.device,
+            self.handle.precision,
             cluster.actors,
             cluster.shard_size,
         )
@@ -681,7 +653,7 @@ class Workspace:
         sample = [i for i in todo if i.path is not None][:4] or todo[:4]
         seconds = 0.0
         if sample:
-            model = load_model(entry, device=self.device, precision=self.precision)
+            model = load_model(entry, device=self.handle.device, precision=self.handle.precision)
             encoder = Encoder(model, batch_size=len(sample))
             started = time.perf_counter()
             for modality in {i.modality for i in sample}:
@@ -718,7 +690,7 @@ class Workspace:
         current = self.library.model
         if current is not None and current.same_model(target):
             return EmbedReport(), False
-        model = load_model(entry, device=self.device, precision=self.precision)
+        model = load_model(entry, device=self.handle.device, precision=self.handle.precision)
         writer = self._writer()
         try:
             key = writer.register_model(target)
@@ -736,9 +708,8 @@ class Workspace:
         finally:
             writer.close()
         if switched:
-            with self._model_lock:
-                self._loaded, self._encoder, self._index = model, None, None
-            self.requested = None
+            self.handle.adopt(model)
+            self._index = None
         return report, switched
 
     # -- queries ------------------------------------------------------------------------------

@@ -46,7 +46,8 @@ def test_a_broken_contract_is_reported(tmp_path):
         ("app/cli.py", "import engine.indexer", "Only the workspace is a door"),
         ("app/gui/composer.py", "import engine.preprocess.detect", "Only the workspace is a door"),
         ("engine/cluster.py", "import engine.workspace", "The engine's floors"),
-        ("engine/vectors.py", "import engine.indexer", "The engine's floors"),
+        ("engine/search_index.py", "import engine.query", "The engine's floors"),
+        ("engine/library/files.py", "import engine.library.database", "The library package"),
         ("engine/modality.py", "import engine.models", "The engine's floors"),
     ],
 )

@@ -313,7 +313,7 @@ class MainWindow(QMainWindow):
 
         def run(job: Job):
             try:
-                return workspace.model("the app").describe()
+                return workspace.loaded_model("the app").describe()
             except ModelMissing as missing:
                 return missing
 

@@ -1,0 +1,86 @@
+"""A library's network on this machine: which checkpoint, loaded once on first use, and its encoder.
+
+The workspace holds one ``ModelHandle``. It knows where a model is found (the checkpoint asked for,
+else the one the library records, else, for a new library, the preferred or best available one),
+loads it once under a lock (two threads may ask at once) and drops what was loaded when the device
+or the checkpoint changes. What a library requires of the model (its fingerprint) is the
+workspace's to check, through the ``check`` it passes to ``network``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.models.errors import ModelUnavailable
+from engine.models.identity import ModelRef
+from engine.models.zoo import ModelEntry, default_entry, resolve
+
+if TYPE_CHECKING:
+    from engine.encoder import Encoder
+    from engine.models.factory import LoadedModel
+
+
+class ModelHandle:
+    def __init__(self, requested: str | None, preferred: str | None, device: str, precision: str):
+        """``requested``: the checkpoint (or name) given for this session; ``preferred``: the model a new library
+        takes when none is requested (the app's setting)."""
+        self.requested, self.preferred = requested, preferred
+        self.device, self.precision = device, precision
+        self._network: LoadedModel | None = None
+        self._encoder: Encoder | None = None
+        self._lock = threading.Lock()
+
+    def entry(self, recorded: ModelRef | None) -> ModelEntry | None:
+        """Where the model recorded by a library (or, with none recorded, the one a new library takes) is found here;
+        None when it is not on this machine."""
+        if recorded is None:
+            chosen = self.requested or self.preferred
+            return resolve(chosen) if chosen else default_entry()
+        for name in (self.requested, recorded.name):
+            if not name:
+                continue
+            try:
+                entry = resolve(name)
+            except (ModelUnavailable, ValueError):
+                continue
+            if entry.available:
+                return entry
+        return None
+
+    def network(self, check: Callable[[], ModelEntry]) -> LoadedModel:
+        """The loaded network, loaded on first use from the entry ``check`` returns (it raises when the model cannot
+        be used)."""
+        from engine.models.factory import load_model
+
+        with self._lock:
+            if self._network is None:
+                self._network = load_model(check(), device=self.device, precision=self.precision)
+            return self._network
+
+    def encoder(self, network: LoadedModel) -> Encoder:
+        """The encoder over ``network``, made once for it."""
+        from engine.encoder import Encoder
+
+        with self._lock:
+            if self._encoder is None or self._encoder.model is not network:
+                self._encoder = Encoder(network)
+            return self._encoder
+
+    def locate(self, path: str | Path) -> None:
+        """Use the checkpoint at ``path`` from now on (loaded when next needed)."""
+        with self._lock:
+            self.requested, self._network, self._encoder = os.fspath(path), None, None
+
+    def use_device(self, device: str) -> None:
+        """Run on another device from now on (loaded again when next needed)."""
+        with self._lock:
+            self.device, self._network, self._encoder = device, None, None
+
+    def adopt(self, network: LoadedModel) -> None:
+        """Use ``network``, already loaded (the model a re-embed has just switched the library to)."""
+        with self._lock:
+            self.requested, self._network, self._encoder = None, network, None
