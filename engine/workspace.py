@@ -443,7 +443,9 @@ class Workspace:
         return ref_for_loaded(self.loaded_model("indexing"))
 
     def _encoder_for(self, what: str) -> Encoder:
-        return self.handle.encoder(self.loaded_model(what))
+        from engine.encoder import Encoder
+
+        return self.handle.runner(self.loaded_model(what), Encoder)
 
     def locate_model(self, path: str | Path) -> LoadedModel:
         """Use the checkpoint at ``path`` as the library's model; it must be that very model (same fingerprint)."""

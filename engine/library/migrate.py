@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -23,12 +23,24 @@ from engine.modality import Modality
 from engine.models.identity import UNVERIFIED, ModelRef
 
 if TYPE_CHECKING:
-    from engine.library.database import Database
+    from engine.vectors import VectorStore
 
 _CHUNK = 8192
 
 
-def migrate_schema_1(library: Database, db: sqlite3.Connection) -> None:
+class Upgraded(Protocol):
+    """What the upgrade needs of the library it runs in (the library opening it, inside its transaction)."""
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def register_model(self, ref: ModelRef, db: sqlite3.Connection | None = None) -> str: ...
+
+    def store(self, key: str) -> VectorStore: ...
+
+
+def migrate_schema_1(library: Upgraded, db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE items ADD COLUMN missing INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE embeddings RENAME TO embeddings_v1")
     db.execute("DROP INDEX IF EXISTS items_hash")  # schema 2 indexes (hash, modality)
@@ -56,7 +68,7 @@ def _title(name: str) -> str:
     return next((e.title for e in entries() if e.name == name), name)
 
 
-def _move_model(library: Database, db: sqlite3.Connection, name: str) -> str:
+def _move_model(library: Upgraded, db: sqlite3.Connection, name: str) -> str:
     first = db.execute("SELECT vector FROM embeddings_v1 WHERE model = ? LIMIT 1", (name,)).fetchone()
     dim = len(first[0]) // 4
     key = library.register_model(_unverified_ref(name, dim), db)

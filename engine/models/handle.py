@@ -1,4 +1,4 @@
-"""A library's network on this machine: which checkpoint, loaded once on first use, and its encoder.
+"""A library's network on this machine: which checkpoint, loaded once on first use, and what runs it.
 
 The workspace holds one ``ModelHandle``. It knows where a model is found (the checkpoint asked for,
 else the one the library records, else, for a new library, the preferred or best available one),
@@ -13,15 +13,16 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from engine.models.errors import ModelUnavailable
 from engine.models.identity import ModelRef
 from engine.models.zoo import ModelEntry, default_entry, resolve
 
 if TYPE_CHECKING:
-    from engine.encoder import Encoder
     from engine.models.factory import LoadedModel
+
+Runner = TypeVar("Runner")  # what runs batches through the network (the encoder, on the floor above)
 
 
 class ModelHandle:
@@ -31,7 +32,7 @@ class ModelHandle:
         self.requested, self.preferred = requested, preferred
         self.device, self.precision = device, precision
         self._network: LoadedModel | None = None
-        self._encoder: Encoder | None = None
+        self._runner = None
         self._lock = threading.Lock()
 
     def entry(self, recorded: ModelRef | None) -> ModelEntry | None:
@@ -61,26 +62,24 @@ class ModelHandle:
                 self._network = load_model(check(), device=self.device, precision=self.precision)
             return self._network
 
-    def encoder(self, network: LoadedModel) -> Encoder:
-        """The encoder over ``network``, made once for it."""
-        from engine.encoder import Encoder
-
+    def runner(self, network: LoadedModel, make: Callable[[LoadedModel], Runner]) -> Runner:
+        """What ``make`` builds over ``network`` (the encoder), made once for it and dropped with it."""
         with self._lock:
-            if self._encoder is None or self._encoder.model is not network:
-                self._encoder = Encoder(network)
-            return self._encoder
+            if self._runner is None or self._runner.model is not network:
+                self._runner = make(network)
+            return self._runner
 
     def locate(self, path: str | Path) -> None:
         """Use the checkpoint at ``path`` from now on (loaded when next needed)."""
         with self._lock:
-            self.requested, self._network, self._encoder = os.fspath(path), None, None
+            self.requested, self._network, self._runner = os.fspath(path), None, None
 
     def use_device(self, device: str) -> None:
         """Run on another device from now on (loaded again when next needed)."""
         with self._lock:
-            self.device, self._network, self._encoder = device, None, None
+            self.device, self._network, self._runner = device, None, None
 
     def adopt(self, network: LoadedModel) -> None:
         """Use ``network``, already loaded (the model a re-embed has just switched the library to)."""
         with self._lock:
-            self.requested, self._network, self._encoder = None, network, None
+            self.requested, self._network, self._runner = None, network, None
