@@ -58,7 +58,8 @@ def gui_thread_guard(monkeypatch):
             (engine.preprocess.detect, "detect_modality"),
             (engine.workspace, "detect_modality"),
             (engine.previews, "make_preview"),
-            (app.gui.previews, "make_preview"),
+            (app.gui.previews, "preview"),
+            (engine.workspace, "make_preview"),
             (LoadedModel, "embed"),
             (Library, "__init__"),
         ):
