@@ -74,15 +74,48 @@ class _Approximate:
         return self.index.nprobe
 
 
+def ranked(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The order that ranks (rows, scores): best score first, equal scores by row, so ties never depend on k."""
+    return np.lexsort((rows, -scores))
+
+
 def exact_top(vectors: np.ndarray, query: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, scores) of the ``k`` best rows of ``vectors @ query``, best first; rows counted from ``offset``."""
+    """(rows, scores) of the ``k`` best rows of ``vectors @ query``, best first (ties by row); rows counted from
+    ``offset``. Every row tied with the k-th is considered, so the result for k is the first k of any larger k's."""
     if not len(vectors) or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     scores = np.asarray(vectors @ query, np.float32)
     k = min(k, len(scores))
-    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-    order = top[np.argsort(-scores[top], kind="stable")]
+    if k < len(scores):
+        kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
+        top = np.flatnonzero(scores >= kth)
+    else:
+        top = np.arange(len(scores))
+    order = top[ranked(top, scores[top])][:k]
     return order.astype(np.int64) + offset, scores[order]
+
+
+def merge_ranked(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray], count: int):
+    """The first ``count`` of two rankings merged head by head (better score first, ties by row). Each place
+    depends only on the places before it in both inputs, so a longer merge extends a shorter one."""
+    if not len(second[0]):
+        return first[0][:count], first[1][:count]
+    if not len(first[0]):
+        return second[0][:count], second[1][:count]
+    rows, scores, a, b = [], [], 0, 0
+    (rows_a, scores_a), (rows_b, scores_b) = (
+        (first[0].tolist(), first[1].tolist()),
+        (second[0].tolist(), second[1].tolist()),
+    )
+    while len(rows) < count and (a < len(rows_a) or b < len(rows_b)):
+        take_a = b >= len(rows_b) or (a < len(rows_a) and (scores_a[a], -rows_a[a]) >= (scores_b[b], -rows_b[b]))
+        if take_a:
+            rows.append(rows_a[a]), scores.append(scores_a[a])
+            a += 1
+        else:
+            rows.append(rows_b[b]), scores.append(scores_b[b])
+            b += 1
+    return np.array(rows, np.int64), np.array(scores, np.float32)
 
 
 def nearest_centroids(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -151,10 +184,11 @@ def _add(approximate: _Approximate, vectors_at, rows: int) -> None:
 class SearchIndex:
     """Search over one model's vectors in a library (``key`` is the model's key in the library)."""
 
-    def __init__(self, library: Library, key: str, approximate_from: int = APPROXIMATE_FROM):
+    def __init__(self, library: Library, key: str, approximate_from: int = APPROXIMATE_FROM, rerank: int = RERANK):
         self.library = library
         self.key = key
         self.approximate_from = approximate_from
+        self.rerank = rerank
         self.store: VectorStore = library.store(key)
         self._approximate: dict[Modality, _Approximate] = {}
         self._loaded_at: dict[Modality, float] = {}
@@ -256,27 +290,47 @@ class SearchIndex:
             fetch *= 4  # rows whose items were removed took places: look further
 
     def _nearest_rows(self, modality: Modality, rows: int, query: np.ndarray, fetch: int):
+        """The best ``fetch`` rows of a modality and their exact scores: the approximate index's ranking merged
+        with the exact ranking of the rows it does not cover yet."""
         vectors = self.store.view(modality, rows)
         with self._lock:
             if rows - self._covered(modality) > 0:
                 self._load(modality, rows)
             approximate = self._approximate.get(modality)
-            covered = approximate.rows if approximate is not None else 0
-            candidates = np.zeros(0, np.int64)
-            if approximate is not None:
-                wanted = min(covered, max(RERANK, 10 * fetch))
-                _, found = approximate.index.search(query[None], wanted)
-                candidates = found[0][found[0] >= 0]
-        scored_rows, scored = np.zeros(0, np.int64), np.zeros(0, np.float32)
-        if len(candidates):
-            candidates = np.sort(candidates)
-            scored_rows = candidates
-            scored = np.asarray(self.store.gather(modality, covered, candidates) @ query, np.float32)
-        tail_rows, tail_scores = exact_top(vectors[covered:], query, fetch, offset=covered)
-        all_rows = np.concatenate([scored_rows, tail_rows])
-        all_scores = np.concatenate([scored, tail_scores])
-        order = np.argsort(-all_scores, kind="stable")[:fetch]
-        return all_rows[order], all_scores[order]
+        covered = approximate.rows if approximate is not None else 0
+        tail = exact_top(vectors[covered:], query, fetch, offset=covered)
+        if approximate is None:
+            return tail
+        return merge_ranked(self._approximate_ranking(modality, approximate, vectors, query, fetch), tail, fetch)
+
+    def _approximate_ranking(self, modality: Modality, approximate: _Approximate, vectors, query, fetch: int):
+        """The best ``fetch`` rows the approximate index covers, by exact score, found in tiers whose sizes never
+        depend on k: the first ``rerank // 10`` places come from the best ``rerank`` candidates, the next from 4x
+        as many, ..., the last tier from every row. So the results for k are always the first k of the results
+        for a larger k, and for k up to ``rerank // 10`` they are the exact ranking of one candidate set."""
+        covered = approximate.rows
+        rows, scores, filled, wanted = [], [], 0, self.rerank
+        while filled < min(fetch, covered):
+            if wanted * 4 > covered:  # the last tier: every covered row, exactly
+                found, found_scores = exact_top(vectors[:covered], query, fetch + filled)
+                places = covered
+            else:
+                with self._lock:
+                    _, candidates = approximate.index.search(query[None], wanted)
+                found = np.sort(candidates[0][candidates[0] >= 0])
+                found_scores = np.asarray(self.store.gather(modality, covered, found) @ query, np.float32)
+                order = ranked(found, found_scores)
+                found, found_scores = found[order], found_scores[order]
+                places = wanted // 10
+            if filled:
+                fresh = ~np.isin(found, np.concatenate(rows))
+                found, found_scores = found[fresh], found_scores[fresh]
+            take = min(places - filled, len(found))
+            rows.append(found[:take])
+            scores.append(found_scores[:take])
+            filled += take
+            wanted *= 4
+        return np.concatenate(rows)[:fetch], np.concatenate(scores)[:fetch]
 
     def _covered(self, modality: Modality) -> int:
         approximate = self._approximate.get(modality)
