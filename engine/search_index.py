@@ -38,6 +38,7 @@ APPROXIMATE_FROM = 50_000
 RETRAIN_GROWTH = 4.0
 ADD_STEP = 20_000  # a writer adds its tail to the approximate index (and saves it) once it is this long
 RERANK = 200  # candidates re-ranked exactly, at least
+PER_PLACE = 10  # candidates re-ranked for each place they fill (the first 20 results from the best 200)
 FORMAT = 2  # saved indexes of another format are ignored (searched exactly) until a writer rebuilds them
 _MAX_LISTS = 4096
 _MIN_NPROBE = 64  # at 10M vectors around 2,000 centres, 16 of 3,162 lists held 90% of the true top 10
@@ -140,12 +141,29 @@ def kmeans(sample: np.ndarray, count: int, rng: np.random.Generator, rounds: int
     return centroids
 
 
-def nprobe_for(lists: int, rows: int) -> int:
-    """Lists a query probes: enough to scan ``_SCANNED`` codes. Neighbours spread over more lists than their
+def nprobe_for(lists: int, rows: int, scanned: int = _SCANNED, least: int = _MIN_NPROBE) -> int:
+    """Lists a query probes: enough to scan ``scanned`` codes. Neighbours spread over more lists than their
     share when the data has more clusters than the index has lists; measured on 1024-d vectors around 2,000
     centres (benchmarks/search.py's), 16 of 316 lists at 100k held 79% of the true top 10 after re-ranking,
     158 of them 99%, while 16 of 1,000 lists at 1M held 99%. Scanning 1-bit codes is cheap (~1.5 ms at 100k)."""
-    return int(min(lists, max(_MIN_NPROBE, np.ceil(lists * _SCANNED / rows))))
+    return int(min(lists, max(least, np.ceil(lists * scanned / rows))))
+
+
+@dataclass(frozen=True)
+class Effort:
+    """How hard an approximate search looks: the candidates it re-ranks exactly (the first tier, see
+    ``SearchIndex._approximate_ranking``) and the codes it scans to find them (at least ``least_lists`` lists)."""
+
+    rerank: int = RERANK
+    scanned: int = _SCANNED
+    least_lists: int = _MIN_NPROBE
+
+    def parameters(self, index):
+        faiss = _faiss()
+        parameters = faiss.IVFRaBitQSearchParameters()
+        parameters.nprobe = nprobe_for(index.nlist, max(1, index.ntotal), self.scanned, self.least_lists)
+        parameters.qb = index.qb
+        return parameters
 
 
 def build_approximate(vectors_at, rows: int, dim: int, seed: int = 0) -> _Approximate:
@@ -184,11 +202,11 @@ def _add(approximate: _Approximate, vectors_at, rows: int) -> None:
 class SearchIndex:
     """Search over one model's vectors in a library (``key`` is the model's key in the library)."""
 
-    def __init__(self, library: Library, key: str, approximate_from: int = APPROXIMATE_FROM, rerank: int = RERANK):
+    def __init__(self, library: Library, key: str, approximate_from: int = APPROXIMATE_FROM, effort: Effort = Effort()):
         self.library = library
         self.key = key
         self.approximate_from = approximate_from
-        self.rerank = rerank
+        self.effort = effort
         self.store: VectorStore = library.store(key)
         self._approximate: dict[Modality, _Approximate] = {}
         self._loaded_at: dict[Modality, float] = {}
@@ -305,23 +323,26 @@ class SearchIndex:
 
     def _approximate_ranking(self, modality: Modality, approximate: _Approximate, vectors, query, fetch: int):
         """The best ``fetch`` rows the approximate index covers, by exact score, found in tiers whose sizes never
-        depend on k: the first ``rerank // 10`` places come from the best ``rerank`` candidates, the next from 4x
-        as many, ..., the last tier from every row. So the results for k are always the first k of the results
-        for a larger k, and for k up to ``rerank // 10`` they are the exact ranking of one candidate set."""
+        depend on k: the first ``effort.rerank // PER_PLACE`` places come from the best ``effort.rerank``
+        candidates, the next from 4x as many, ..., the last tier from every row. So the results for k are
+        always the first k of the results for a larger k, and for k up to ``effort.rerank // PER_PLACE`` they
+        are the exact ranking of one candidate set."""
         covered = approximate.rows
-        rows, scores, filled, wanted = [], [], 0, self.rerank
+        rows, scores, filled, wanted = [], [], 0, self.effort.rerank
         while filled < min(fetch, covered):
             if wanted * 4 > covered:  # the last tier: every covered row, exactly
                 found, found_scores = exact_top(vectors[:covered], query, fetch + filled)
                 places = covered
             else:
                 with self._lock:
-                    _, candidates = approximate.index.search(query[None], wanted)
+                    _, candidates = approximate.index.search(
+                        query[None], wanted, params=self.effort.parameters(approximate.index)
+                    )
                 found = np.sort(candidates[0][candidates[0] >= 0])
                 found_scores = np.asarray(self.store.gather(modality, covered, found) @ query, np.float32)
                 order = ranked(found, found_scores)
                 found, found_scores = found[order], found_scores[order]
-                places = wanted // 10
+                places = wanted // PER_PLACE
             if filled:
                 fresh = ~np.isin(found, np.concatenate(rows))
                 found, found_scores = found[fresh], found_scores[fresh]

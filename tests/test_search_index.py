@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.modality import Modality
-from engine.search_index import SearchIndex
+from engine.search_index import Effort, SearchIndex
 from tests.libraries import clustered, library_of, shard, synthetic_ref
 
 
@@ -164,7 +164,7 @@ def test_results_for_k_are_the_first_k_of_a_larger_k(tied_library, rows, weights
     exclude = {rows[0] + 1}
     for index in (
         SearchIndex(library, library.model.key),  # exact: below the threshold
-        SearchIndex(library, library.model.key, approximate_from=1000, rerank=rerank),
+        SearchIndex(library, library.model.key, approximate_from=1000, effort=Effort(rerank=rerank)),
     ):
         few = ranking(index.search(query, small, exclude=exclude)[Modality.VISION])
         many = ranking(index.search(query, large, exclude=exclude)[Modality.VISION])
@@ -176,7 +176,7 @@ def test_approximate_search_with_every_candidate_equals_exact_search(tied_librar
     """Past the tiers of candidates the ranking is exact: the two regimes agree, ties included."""
     library, vectors = tied_library
     exact = SearchIndex(library, library.model.key)
-    approximate = SearchIndex(library, library.model.key, approximate_from=1000, rerank=2000)
+    approximate = SearchIndex(library, library.model.key, approximate_from=1000, effort=Effort(rerank=2000))
     assert approximate.describe()["vision"]["approximate"] == 6400
     for row in (0, 17, 399, 4242):
         assert ranking(approximate.search(vectors[row], 150)[Modality.VISION]) == ranking(
