@@ -5,7 +5,7 @@ calls the app and the command line make, each beside a brute-force NumPy baselin
     python benchmarks/archive.py --sizes 100k 1m          # the libraries only
     python benchmarks/archive.py --sizes 10m --work /big  # the index alone, its files on another disk
     python benchmarks/archive.py --sizes 1m --no-map      # skip the map (UMAP on 50k points takes minutes)
-    python benchmarks/archive.py --data hard --sizes 1m --no-map --no-cold   # issue 20's hard, tied data
+    python benchmarks/archive.py --data hard --sizes 1m --search-only   # issue 20's hard, tied data
 
 A library of N items: 1024-d unit vectors around 2,000 centres (benchmarks/search.py's generator),
 written as Parquet shards of 100k rows in the interchange schema (paths on a drive that is not
@@ -216,12 +216,17 @@ def percentiles(times_ms: np.ndarray) -> str:
     return f"p50 {np.percentile(times_ms, 50):7.2f} ms  p99 {np.percentile(times_ms, 99):7.2f} ms"
 
 
-def import_library(vectors: np.ndarray, folder: Path) -> Path:
-    """Shards, then ``bindscope import`` and the NumPy baseline, each in a child; prints both. Returns the library."""
+def import_library(vectors: np.ndarray, folder: Path, baseline: bool = True) -> Path:
+    """Shards, then ``bindscope import`` and the NumPy baseline (8.8 GB at 1M), each in a child; prints both.
+    Returns the library."""
     shards = write_shards(folder / "shards", vectors)
     library = folder / "library"
     ours = run_measured([*BINDSCOPE, "import", str(shards), "--library", str(library), "--json"])
     rows = json.loads(ours.output)["rows"]
+    if not baseline:
+        print(f"import       bindscope import: {ours.seconds:7.1f} s, peak {gigabytes(ours.peak)} ({rows:,} rows)")
+        shutil.rmtree(shards)
+        return library
     numpy = child("numpy-import", str(shards), str(folder / "baseline.npy"))
     (folder / "baseline.npy").unlink()
     print(
@@ -340,11 +345,11 @@ def measure_library(size: int, data: Data, args, rng: np.random.Generator) -> No
     folder = Path(tempfile.mkdtemp(prefix=f"library-{size}-", dir=args.work))
     try:
         vectors = data.draw(size, rng)
-        library = import_library(vectors, folder)
+        library = import_library(vectors, folder, baseline=not args.search_only)
         query_latencies(vectors, library, args.queries, rng)
-        if not args.no_cold:
+        if not args.search_only:
             cold_search(library, size, rng)
-        if not args.no_map:
+        if not (args.no_map or args.search_only):
             map_times(vectors, library)
     finally:
         shutil.rmtree(folder)
@@ -446,7 +451,9 @@ def main() -> None:
     parser.add_argument("--library-up-to", type=size_of, default=1_000_000, help="larger sizes: the index alone")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--no-map", action="store_true", help="skip the map")
-    parser.add_argument("--no-cold", action="store_true", help="skip the cold `bindscope search` processes")
+    parser.add_argument(
+        "--search-only", action="store_true", help="only import and Workspace.search: no NumPy import, cold CLI or map"
+    )
     parser.add_argument("--data", choices=DATA, default="clustered", help="hard: 3,000 clusters, near-tied neighbours")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()), help="where the files go")
     args = parser.parse_args()
