@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.modality import Modality
-from engine.search_index import APPROXIMATE_FROM, Effort, SearchIndex
+from engine.search_index import APPROXIMATE_FROM, PER_PLACE, Effort, SearchIndex
 from tests.libraries import clustered, library_of, shard, synthetic_ref
 
 
@@ -169,7 +169,7 @@ def test_results_for_k_are_the_first_k_of_a_larger_k(tied_library, rows, weights
         few = ranking(index.search(query, small, exclude=exclude)[Modality.VISION])
         many = ranking(index.search(query, large, exclude=exclude)[Modality.VISION])
         assert len(few) == small and few == many[:small]
-        assert all(a[1] > b[1] or (a[1] == b[1] and a[0] < b[0]) for a, b in pairwise(few[: rerank // 10]))
+        assert all(a[1] > b[1] or (a[1] == b[1] and a[0] < b[0]) for a, b in pairwise(few[: rerank // PER_PLACE]))
 
 
 def test_approximate_search_with_every_candidate_equals_exact_search(tied_library):
