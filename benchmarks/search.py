@@ -2,6 +2,7 @@
 
     python benchmarks/search.py                    # libraries of 10k and 100k vectors of 1024 dimensions
     python benchmarks/search.py --sizes 10000 200000 --queries 300
+    python benchmarks/search.py --data hard        # 3,000 clusters, neighbours at nearly equal distance
 
 Each size is a library made through the real import path (Parquet shards in the interchange
 schema, imported by ``Workspace.import_embeddings``, which also builds the approximate index), and
@@ -19,6 +20,8 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +38,7 @@ SHARD_ROWS = 100_000
 REF = ModelRef("archive-synthetic", "5e7f" * 8, "Synthetic 1024-d", 1024)
 
 
+@cache
 def centres_of(dim: int, count: int = 2000, seed: int = 0) -> np.ndarray:
     """Random unit cluster centres; data and queries must both be drawn around the same ones."""
     rng = np.random.default_rng(seed)
@@ -52,6 +56,26 @@ def clustered(count: int, dim: int, centres: np.ndarray, rng: np.random.Generato
         )
         out[start : start + n] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
+
+
+@dataclass(frozen=True)
+class Data:
+    """Synthetic unit vectors around cluster centres; queries are fresh draws from the same centres."""
+
+    centres: int
+    spread: float  # the noise's length against the centre's: 4 x spread
+    description: str
+
+    def draw(self, count: int, rng: np.random.Generator, dim: int = REF.dim) -> np.ndarray:
+        return clustered(count, dim, centres_of(dim, self.centres), rng, self.spread)
+
+
+DATA = {
+    "clustered": Data(2000, 0.35, "around 2,000 centres"),
+    # More clusters than the index has lists at 1M, and a query's 10th and 11th neighbours ~0.002 apart in
+    # cosine (its 50th ~0.04 below its 1st): the index must tell nearly tied neighbours apart.
+    "hard": Data(3000, 0.35, "around 3,000 centres, neighbours at nearly equal distance"),
+}
 
 
 def write_shards(folder: Path, vectors: np.ndarray, ref: ModelRef = REF) -> Path:
@@ -124,17 +148,18 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--data", choices=DATA, default="clustered", help="hard: 3,000 clusters, near-tied neighbours")
     args = parser.parse_args()
     rng = np.random.default_rng(1)
-    centres = centres_of(REF.dim)
+    data = DATA[args.data]
     print(
-        f"# {REF.dim}-d unit vectors, k={args.k}, {args.queries} single queries through SearchIndex.search; "
+        f"# {REF.dim}-d unit vectors {data.description}, k={args.k}, {args.queries} single queries through SearchIndex.search; "
         f"approximate index from {APPROXIMATE_FROM:,} vectors"
     )
     for size in args.sizes:
         with tempfile.TemporaryDirectory(prefix="bindscope-search-") as folder:
-            vectors = clustered(size, REF.dim, centres, rng)
-            queries = clustered(args.queries, REF.dim, centres, rng)
+            vectors = data.draw(size, rng)
+            queries = data.draw(args.queries, rng)
             print(measure(vectors, queries, args.k, Path(folder)), flush=True)
 
 

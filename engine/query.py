@@ -239,14 +239,15 @@ class Searcher:
     # -- search and classify ----------------------------------------------------------------
 
     def search(self, terms: list[Term], k: int = 10, modalities: list[Modality] | None = None) -> Results:
-        """Top ``k`` per requested modality and across them, excluding the query's own items."""
+        """Top ``k`` per requested modality and across them, excluding the query's own items; equal scores rank
+        by item id, so the results for k are the first k of the results for any larger k."""
         if k < 1:
             raise QueryError("the number of results must be at least 1")
         embedded = [self.embed_term(t) for t in terms]
         vector = compose([e.vector for e in embedded], [e.term.weight for e in embedded])
         exclude = {e.item_id for e in embedded if e.item_id is not None}
         by_modality = self.index.search(vector, k, modalities, exclude)
-        merged = sorted((h for hits in by_modality.values() for h in hits), key=lambda h: -h.score)[:k]
+        merged = sorted((h for hits in by_modality.values() for h in hits), key=lambda h: (-h.score, h.item_id))[:k]
         return Results(vector, embedded, by_modality, merged)
 
     def label_embeddings(

@@ -5,8 +5,8 @@ k across all" an exact merge. For each modality:
 
 * below ``APPROXIMATE_FROM`` vectors, search is exact: a BLAS matrix-vector product straight over
   the memory-mapped vector file, nothing loaded or copied;
-* above it, a FAISS IVF index of 1-bit RaBitQ codes of the full vectors (a bit a dimension, no
-  PCA) proposes candidates, which are re-ranked exactly from the mapped vectors,
+* above it, a FAISS IVF index of 1-bit RaBitQ codes (136 bytes a vector at 1024 dimensions)
+  proposes candidates, which are re-ranked exactly from the mapped vectors,
   so every score shown is exact and float vectors are never loaded whole. Rows committed since
   the approximate index last grew (its "tail") are searched exactly and merged.
 
@@ -38,11 +38,14 @@ from engine.vectors import VectorStore
 APPROXIMATE_FROM = 50_000
 RETRAIN_GROWTH = 4.0
 ADD_STEP = 20_000  # a writer adds its tail to the approximate index (and saves it) once it is this long
-RERANK = 200  # candidates re-ranked exactly, at least
+# Candidates re-ranked exactly: the first 100 places of a modality (the app's "Show 100") come from one set.
+# 200 of them held 0.90 of the true top 10 at 1M on issue 20's hard data (3,000 clusters, near-tied neighbours).
+RERANK = 1000
+PER_PLACE = 10  # candidates re-ranked for each place they fill (the first 100 results from the best 1,000)
 FORMAT = 2  # saved indexes of another format are ignored (searched exactly) until a writer rebuilds them
 _MAX_LISTS = 4096
 _MIN_NPROBE = 64  # at 10M vectors around 2,000 centres, 16 of 3,162 lists held 90% of the true top 10
-_SCANNED = 50_000  # codes a query scans at least: probing fewer lists missed true neighbours (see nprobe_for)
+_SCANNED = 100_000  # codes a query scans at least: probing fewer lists missed true neighbours (see nprobe_for)
 _TRAIN_PER_LIST = 32
 _KMEANS_ROUNDS = 8
 _ADD_CHUNK = 65_536
@@ -75,15 +78,48 @@ class _Approximate:
         return self.index.nprobe
 
 
+def ranked(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The order that ranks (rows, scores): best score first, equal scores by row, so ties never depend on k."""
+    return np.lexsort((rows, -scores))
+
+
 def exact_top(vectors: np.ndarray, query: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, scores) of the ``k`` best rows of ``vectors @ query``, best first; rows counted from ``offset``."""
+    """(rows, scores) of the ``k`` best rows of ``vectors @ query``, best first (ties by row); rows counted from
+    ``offset``. Every row tied with the k-th is considered, so the result for k is the first k of any larger k's."""
     if not len(vectors) or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     scores = np.asarray(vectors @ query, np.float32)
     k = min(k, len(scores))
-    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-    order = top[np.argsort(-scores[top], kind="stable")]
+    if k < len(scores):
+        kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
+        top = np.flatnonzero(scores >= kth)
+    else:
+        top = np.arange(len(scores))
+    order = top[ranked(top, scores[top])][:k]
     return order.astype(np.int64) + offset, scores[order]
+
+
+def merge_ranked(first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray], count: int):
+    """The first ``count`` of two rankings merged head by head (better score first, ties by row). Each place
+    depends only on the places before it in both inputs, so a longer merge extends a shorter one."""
+    if not len(second[0]):
+        return first[0][:count], first[1][:count]
+    if not len(first[0]):
+        return second[0][:count], second[1][:count]
+    rows, scores, a, b = [], [], 0, 0
+    (rows_a, scores_a), (rows_b, scores_b) = (
+        (first[0].tolist(), first[1].tolist()),
+        (second[0].tolist(), second[1].tolist()),
+    )
+    while len(rows) < count and (a < len(rows_a) or b < len(rows_b)):
+        take_a = b >= len(rows_b) or (a < len(rows_a) and (scores_a[a], -rows_a[a]) >= (scores_b[b], -rows_b[b]))
+        if take_a:
+            rows.append(rows_a[a]), scores.append(scores_a[a])
+            a += 1
+        else:
+            rows.append(rows_b[b]), scores.append(scores_b[b])
+            b += 1
+    return np.array(rows, np.int64), np.array(scores, np.float32)
 
 
 def nearest_centroids(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -108,12 +144,29 @@ def kmeans(sample: np.ndarray, count: int, rng: np.random.Generator, rounds: int
     return centroids
 
 
-def nprobe_for(lists: int, rows: int) -> int:
-    """Lists a query probes: enough to scan ``_SCANNED`` codes. Neighbours spread over more lists than their
+def nprobe_for(lists: int, rows: int, scanned: int = _SCANNED, least: int = _MIN_NPROBE) -> int:
+    """Lists a query probes: enough to scan ``scanned`` codes. Neighbours spread over more lists than their
     share when the data has more clusters than the index has lists; measured on 1024-d vectors around 2,000
     centres (benchmarks/search.py's), 16 of 316 lists at 100k held 79% of the true top 10 after re-ranking,
     158 of them 99%, while 16 of 1,000 lists at 1M held 99%. Scanning 1-bit codes is cheap (~1.5 ms at 100k)."""
-    return int(min(lists, max(_MIN_NPROBE, np.ceil(lists * _SCANNED / rows))))
+    return int(min(lists, max(least, np.ceil(lists * scanned / rows))))
+
+
+@dataclass(frozen=True)
+class Effort:
+    """How hard an approximate search looks: the candidates it re-ranks exactly (the first tier, see
+    ``SearchIndex._approximate_ranking``) and the codes it scans to find them (at least ``least_lists`` lists)."""
+
+    rerank: int = RERANK
+    scanned: int = _SCANNED
+    least_lists: int = _MIN_NPROBE
+
+    def parameters(self, index):
+        faiss = _faiss()
+        parameters = faiss.IVFRaBitQSearchParameters()
+        parameters.nprobe = nprobe_for(index.nlist, max(1, index.ntotal), self.scanned, self.least_lists)
+        parameters.qb = index.qb
+        return parameters
 
 
 def build_approximate(vectors_at, rows: int, dim: int, seed: int = 0) -> _Approximate:
@@ -152,10 +205,11 @@ def _add(approximate: _Approximate, vectors_at, rows: int) -> None:
 class SearchIndex:
     """Search over one model's vectors in a library (``key`` is the model's key in the library)."""
 
-    def __init__(self, library: Library, key: str, approximate_from: int = APPROXIMATE_FROM):
+    def __init__(self, library: Library, key: str, approximate_from: int = APPROXIMATE_FROM, effort: Effort = Effort()):
         self.library = library
         self.key = key
         self.approximate_from = approximate_from
+        self.effort = effort
         self.store: VectorStore = library.store(key)
         self._approximate: dict[Modality, _Approximate] = {}
         self._loaded_at: dict[Modality, float] = {}
@@ -250,27 +304,50 @@ class SearchIndex:
             fetch *= 4  # rows whose items were removed took places: look further
 
     def _nearest_rows(self, modality: Modality, rows: int, query: np.ndarray, fetch: int):
+        """The best ``fetch`` rows of a modality and their exact scores: the approximate index's ranking merged
+        with the exact ranking of the rows it does not cover yet."""
         vectors = self.store.view(modality, rows)
         with self._lock:
             if rows - self._covered(modality) > 0:
                 self._load(modality, rows)
             approximate = self._approximate.get(modality)
-            covered = approximate.rows if approximate is not None else 0
-            candidates = np.zeros(0, np.int64)
-            if approximate is not None:
-                wanted = min(covered, max(RERANK, 10 * fetch))
-                _, found = approximate.index.search(query[None], wanted)
-                candidates = found[0][found[0] >= 0]
-        scored_rows, scored = np.zeros(0, np.int64), np.zeros(0, np.float32)
-        if len(candidates):
-            candidates = np.sort(candidates)
-            scored_rows = candidates
-            scored = np.asarray(self.store.gather(modality, covered, candidates) @ query, np.float32)
-        tail_rows, tail_scores = exact_top(vectors[covered:], query, fetch, offset=covered)
-        all_rows = np.concatenate([scored_rows, tail_rows])
-        all_scores = np.concatenate([scored, tail_scores])
-        order = np.argsort(-all_scores, kind="stable")[:fetch]
-        return all_rows[order], all_scores[order]
+        covered = approximate.rows if approximate is not None else 0
+        tail = exact_top(vectors[covered:], query, fetch, offset=covered)
+        if approximate is None:
+            return tail
+        return merge_ranked(self._approximate_ranking(modality, approximate, vectors, query, fetch), tail, fetch)
+
+    def _approximate_ranking(self, modality: Modality, approximate: _Approximate, vectors, query, fetch: int):
+        """The best ``fetch`` rows the approximate index covers, by exact score, found in tiers whose sizes never
+        depend on k: the first ``effort.rerank // PER_PLACE`` places come from the best ``effort.rerank``
+        candidates, the next from 4x as many, ..., the last tier from every row. So the results for k are
+        always the first k of the results for a larger k, and for k up to ``effort.rerank // PER_PLACE`` they
+        are the exact ranking of one candidate set."""
+        covered = approximate.rows
+        rows, scores, filled, wanted = [], [], 0, self.effort.rerank
+        while filled < min(fetch, covered):
+            if wanted * 4 > covered:  # the last tier: every covered row, exactly
+                found, found_scores = exact_top(vectors[:covered], query, fetch + filled)
+                places = covered
+            else:
+                with self._lock:
+                    _, candidates = approximate.index.search(
+                        query[None], wanted, params=self.effort.parameters(approximate.index)
+                    )
+                found = np.sort(candidates[0][candidates[0] >= 0])
+                found_scores = np.asarray(self.store.gather(modality, covered, found) @ query, np.float32)
+                order = ranked(found, found_scores)
+                found, found_scores = found[order], found_scores[order]
+                places = wanted // PER_PLACE
+            if filled:
+                fresh = ~np.isin(found, np.concatenate(rows))
+                found, found_scores = found[fresh], found_scores[fresh]
+            take = min(places - filled, len(found))
+            rows.append(found[:take])
+            scores.append(found_scores[:take])
+            filled += take
+            wanted *= 4
+        return np.concatenate(rows)[:fetch], np.concatenate(scores)[:fetch]
 
     def _covered(self, modality: Modality) -> int:
         approximate = self._approximate.get(modality)
