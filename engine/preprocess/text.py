@@ -1,7 +1,16 @@
-"""Texts -> CLIP BPE token ids, identical to the reference tokenizer.
+"""Texts -> CLIP BPE token ids, identical to the reference tokenizer for every text that fits the context.
 
 open_clip's ``SimpleTokenizer`` is the same BPE (same vocabulary, ftfy + HTML clean-up,
-lower-casing, end token kept last when a text is cut), so it is used rather than a copy.
+lower-casing, end token kept last when a text is cut), so its vocabulary, clean-up and BPE are
+used rather than a copy. It encodes a whole text before cutting it to the context, and BPE is
+quadratic in a word's length (one 1 MB word never finished), so the text is cut first:
+
+* only the first ``context x _RAW_CHARS_PER_TOKEN`` characters are cleaned (cut at a space);
+* words are encoded one by one until the context is full;
+* a word is cut to the characters its share of the context can hold (no token is longer than
+  the vocabulary's longest), so only a word that could never fit is shortened.
+
+A text that fits (at most ``context - 2`` tokens) gives exactly the reference's tokens.
 """
 
 from __future__ import annotations
@@ -28,12 +37,48 @@ def import_dependencies() -> None:
     _tokenizer()
 
 
+# Raw characters cleaned per context token: a text that fits holds at most 32 characters a token,
+# so only runs of white space, HTML entities or mojibake many times that long are ever cut.
+_RAW_CHARS_PER_TOKEN = 256
+
+
+@lru_cache(maxsize=1)
+def _longest_token() -> int:
+    """The most byte-characters one vocabulary entry spans (32 for CLIP's)."""
+    return max(len(token.removesuffix("</w>")) for token in _tokenizer().encoder)
+
+
 def tokenize(texts: str | list[str], spec: PreprocessSpec | None = None) -> torch.Tensor:
     """Texts -> LongTensor [N, context_length] (start token, BPE ids, end token, zero padding)."""
     spec = spec or DEFAULT_SPEC
     if isinstance(texts, str):
         texts = [texts]
-    return _tokenizer()(list(texts), context_length=spec.text_context_length)
+    tokenizer = _tokenizer()
+    context = spec.text_context_length
+    result = torch.zeros(len(texts), context, dtype=torch.long)
+    for row, text in enumerate(texts):
+        ids = [tokenizer.sot_token_id, *leading_tokens(text, context - 2), tokenizer.eot_token_id]
+        result[row, : len(ids)] = torch.tensor(ids)
+    return result
+
+
+def leading_tokens(text: str, limit: int) -> list[int]:
+    """The first ``limit`` BPE ids of ``text``, as the reference's ``encode(text)[:limit]``, in time bounded by ``limit``."""
+    import regex
+
+    tokenizer = _tokenizer()
+    raw_limit = max(limit, 1) * _RAW_CHARS_PER_TOKEN
+    if len(text) > raw_limit:
+        space = max(text.rfind(" ", 0, raw_limit), text.rfind("\n", 0, raw_limit))
+        text = text[: space if space > 0 else raw_limit]
+    ids: list[int] = []
+    for word in regex.finditer(tokenizer.pat, tokenizer.clean_fn(text)):
+        if len(ids) >= limit:
+            break
+        encoded = "".join(tokenizer.byte_encoder[b] for b in word.group().encode("utf-8"))
+        encoded = encoded[: (limit - len(ids)) * _longest_token()]
+        ids.extend(tokenizer.encoder[piece] for piece in tokenizer.bpe(encoded).split(" "))
+    return ids[:limit]
 
 
 def read_text(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> str:
