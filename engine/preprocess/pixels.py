@@ -8,10 +8,15 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from engine.preprocess.errors import CorruptFile, FileTooLarge, UnsupportedFile
 from engine.preprocess.files import DEFAULT_LIMITS, Limits, check_file
+
+# A PNG's text chunks (XMP, comments) may each inflate to 1 MB by default, or the picture is refused:
+# valid photos with large XMP were called damaged. One chunk may now fill the whole text budget
+# Pillow keeps per picture (64 MB), which still bounds a text bomb.
+PngImagePlugin.MAX_TEXT_CHUNK = PngImagePlugin.MAX_TEXT_MEMORY
 
 SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
 # Leading bytes of the formats Pillow reads: a file that starts like one but fails is damaged, not foreign.
