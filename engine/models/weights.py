@@ -77,7 +77,9 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
 
     metadata = read_metadata(path)
     if METADATA_CHECKSUM_KEY in metadata and metadata[METADATA_CHECKSUM_KEY] != metadata_checksum(metadata):
-        raise WeightsError(path, "its metadata (model config, preprocessing) does not match its checksum; it was edited")
+        raise WeightsError(
+            path, "its metadata (model config, preprocessing) does not match its checksum; it was edited"
+        )
     expected = metadata.get(CHECKSUM_METADATA_KEY)
     try:
         tensors = load_file(str(path))

@@ -46,7 +46,9 @@ def read_waveform(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple
         if "possibly a pipe" in reason:  # libsndfile's words for a regular file in which it finds no sound
             with path.open("rb") as handle:
                 tagged = handle.read(3) == b"ID3"
-            raise CorruptFile(path, "an ID3 tag with no audio after it" if tagged else "no sound data found in it") from None
+            raise CorruptFile(
+                path, "an ID3 tag with no audio after it" if tagged else "no sound data found in it"
+            ) from None
         raise CorruptFile(path, f"cannot decode the sound ({reason})") from None
     if info.samplerate <= 0:
         raise CorruptFile(path, "the sound reports no sample rate")

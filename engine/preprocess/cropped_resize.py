@@ -56,9 +56,7 @@ def _pass(pixels: np.ndarray, taps: list[tuple[int, np.ndarray]]) -> np.ndarray:
     return out
 
 
-def resized_crop(
-    pixels: np.ndarray, new_height: int, new_width: int, top: int, left: int, size: int
-) -> np.ndarray:
+def resized_crop(pixels: np.ndarray, new_height: int, new_width: int, top: int, left: int, size: int) -> np.ndarray:
     """``pixels`` [H, W, C] uint8 resized to ``new_height x new_width`` (Pillow bicubic), then cropped
     at (top, left) to ``size x size``; only the crop's rows and columns are ever computed."""
     height, width = pixels.shape[:2]

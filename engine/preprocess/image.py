@@ -23,7 +23,6 @@ from engine.preprocess.cropped_resize import resized_crop
 from engine.preprocess.detect import VIDEO_EXTENSIONS
 from engine.preprocess.errors import CorruptFile, InvalidSignal
 from engine.preprocess.files import DEFAULT_LIMITS, Limits, check_file
-from engine.preprocess.pixels import import_dependencies as import_picture_plugins
 from engine.preprocess.pixels import (
     MAX_SCALED_PIXELS,
     centre_crop_origin,
@@ -31,6 +30,7 @@ from engine.preprocess.pixels import (
     open_picture,
     scaled_size,
 )
+from engine.preprocess.pixels import import_dependencies as import_picture_plugins
 from engine.preprocess.spec import DEFAULT_SPEC, PreprocessSpec
 
 
@@ -155,7 +155,7 @@ def _read_frames(capture, indices: list[int], path: Path, size: int) -> dict[int
             frames[index] = last_good
             continue
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        full = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0
+        full = torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255.0)
         last_good = frames[index] = _short_side_scale(full[:, None], size)[:, 0]
     return frames
 

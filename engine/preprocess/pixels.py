@@ -88,7 +88,7 @@ def scaled_size(height: int, width: int, size: int) -> tuple[int, int]:
 
 def centre_crop_origin(height: int, width: int, size: int) -> tuple[int, int]:
     """(top, left) of the ``size`` x ``size`` centre crop, rounded as torchvision's ``CenterCrop``."""
-    return int(round((height - size) / 2.0)), int(round((width - size) / 2.0))
+    return round((height - size) / 2.0), round((width - size) / 2.0)
 
 
 def resize_center_crop(plane: torch.Tensor, size: int, max_scaled_pixels: int = MAX_SCALED_PIXELS) -> torch.Tensor:

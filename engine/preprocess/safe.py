@@ -15,7 +15,9 @@ def load_safely(load: Callable[[str], torch.Tensor], source: str) -> torch.Tenso
     except PreprocessError as error:
         return error
     except (MemoryError, torch.OutOfMemoryError) as error:  # the machine's state, not the file's: retried later
-        return DeviceOutOfMemory(source, f"out of memory while decoding it ({type(error).__name__}); it will be tried again")
+        return DeviceOutOfMemory(
+            source, f"out of memory while decoding it ({type(error).__name__}); it will be tried again"
+        )
     except RuntimeError as error:
         if "allocate memory" in str(error):  # torch's CPU allocator failing
             return DeviceOutOfMemory(source, "out of memory while decoding it; it will be tried again")

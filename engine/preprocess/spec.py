@@ -84,7 +84,14 @@ class PreprocessSpec:
 
 
 # The spec's sizes a network's positions and stems fix: each must equal the config's field of that name.
-_FIXED_BY_CONFIG = ("image_size", "video_frames", "text_context_length", "audio_num_mel_bins", "audio_target_len", "imu_length")
+_FIXED_BY_CONFIG = (
+    "image_size",
+    "video_frames",
+    "text_context_length",
+    "audio_num_mel_bins",
+    "audio_target_len",
+    "imu_length",
+)
 
 
 def config_mismatches(config, spec: PreprocessSpec) -> list[str]:
