@@ -139,8 +139,8 @@ def _read_frames(capture, indices: list[int], path: Path, size: int) -> dict[int
     """The frames at ``indices``, each scaled (short side ``size``) as soon as it is decoded.
 
     The reference scales a clip's stacked frames, plane by plane: scaling each frame alone gives
-    the same values, and only one full-resolution float frame is ever held (a 6000 x 6000
-    video kept ten of them, 2.4 GB).
+    the same values, and only one full-resolution float plane is held at a time (a 6000 x 6000
+    video kept ten full frames, 2.4 GB).
     """
     import cv2
 
@@ -155,8 +155,8 @@ def _read_frames(capture, indices: list[int], path: Path, size: int) -> dict[int
             frames[index] = last_good
             continue
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        full = torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255.0)
-        last_good = frames[index] = _short_side_scale(full[:, None], size)[:, 0]
+        planes = [torch.from_numpy(rgb[..., c]).float().div_(255.0)[None, None] for c in range(3)]
+        last_good = frames[index] = torch.cat([_short_side_scale(plane, size) for plane in planes])[:, 0]
     return frames
 
 

@@ -8,7 +8,8 @@ quadratic in a word's length (one 1 MB word never finished), so the text is cut 
 * only the first ``context x _RAW_CHARS_PER_TOKEN`` characters are cleaned (cut at a space);
 * words are encoded one by one until the context is full;
 * a word is cut to the characters its share of the context can hold (no token is longer than
-  the vocabulary's longest), so only a word that could never fit is shortened.
+  the vocabulary's longest), so only a word that could never fit is shortened;
+* BPE merges through a heap (``byte_pair_encode``), the reference's merges in O(n log n).
 
 A text that fits (at most ``context - 2`` tokens) gives exactly the reference's tokens.
 """
@@ -77,8 +78,52 @@ def leading_tokens(text: str, limit: int) -> list[int]:
             break
         encoded = "".join(tokenizer.byte_encoder[b] for b in word.group().encode("utf-8"))
         encoded = encoded[: (limit - len(ids)) * _longest_token()]
-        ids.extend(tokenizer.encoder[piece] for piece in tokenizer.bpe(encoded).split(" "))
+        ids.extend(tokenizer.encoder[piece] for piece in byte_pair_encode(encoded, tokenizer.bpe_ranks))
     return ids[:limit]
+
+
+def byte_pair_encode(word: str, ranks: dict[tuple[str, str], int]) -> list[str]:
+    """The reference's BPE of one word (``SimpleTokenizer.bpe``) in O(n log n) instead of O(n^2).
+
+    The reference repeatedly merges every occurrence of the lowest-ranked pair, left to right,
+    and rescans the word. Here the pairs wait in a heap by (rank, position): all pairs of the
+    lowest rank are merged in position order, skipping those an earlier merge consumed, and the
+    pairs a merge creates join the heap (never with the same rank: a merged symbol is longer than
+    either half). The same merges in the same order, so the same pieces.
+    """
+    import heapq
+    import itertools
+
+    symbols = [*word[:-1], word[-1] + "</w>"]
+    following = list(range(1, len(symbols) + 1))
+    preceding = list(range(-1, len(symbols) - 1))
+    heap = [(ranks[pair], i, pair) for i, pair in enumerate(itertools.pairwise(symbols)) if pair in ranks]
+    heapq.heapify(heap)
+
+    def push(left: int) -> None:
+        right = following[left] if left >= 0 else len(symbols)
+        if left >= 0 and right < len(symbols):
+            pair = (symbols[left], symbols[right])
+            if pair in ranks:
+                heapq.heappush(heap, (ranks[pair], left, pair))
+
+    while heap:
+        rank = heap[0][0]
+        batch = []
+        while heap and heap[0][0] == rank:
+            batch.append(heapq.heappop(heap))
+        for _, left, pair in sorted(batch, key=lambda entry: entry[1]):
+            right = following[left]
+            if symbols[left] is None or right >= len(symbols) or (symbols[left], symbols[right]) != pair:
+                continue  # consumed or changed by an earlier merge
+            symbols[left] = pair[0] + pair[1]
+            symbols[right] = None
+            following[left] = following[right]
+            if following[left] < len(symbols):
+                preceding[following[left]] = left
+            push(preceding[left])
+            push(left)
+    return [symbol for symbol in symbols if symbol is not None]
 
 
 def read_text(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> str:
