@@ -19,7 +19,7 @@ def _escaped(match: re.Match) -> str:
 
 
 def printable(text: str) -> str:
-    """``text`` on one line with every control character shown as an escape (``\\x1b``, ``\\n``);
+    """``text`` on one line with every control character shown as an escape (``\\x1b``, ``\\x0a``);
     bytes that are not UTF-8 shown as replacement characters."""
     from engine.workspace import display
 
