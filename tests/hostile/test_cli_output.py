@@ -3,6 +3,8 @@ refused with one line."""
 
 from __future__ import annotations
 
+import pytest
+
 from app.terminal import printable
 from tests.test_hostile import cli
 
@@ -12,14 +14,15 @@ def test_control_characters_are_escaped_on_one_line():
     assert printable("caf\udcc3.jpg") == "caf\ufffd.jpg"
 
 
+@pytest.mark.slow
 def test_paths_and_errors_from_files_are_printed_escaped(tmp_path, make_workspace):  # row 13
     folder = tmp_path / "f"
     folder.mkdir()
     (folder / "evil\x1b[2J\nname.txt").write_text("a dog in the park")
     (folder / "bad\x1b]0;pwned\x07.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     library = make_workspace(folder).folder
-    search = cli("search", "--text", "dog", "-k", "5", "--library", library)
-    status = cli("status", "--library", library)
+    search = cli("search", "--text", "dog", "-k", "5", "--library", library, timeout=600)
+    status = cli("status", "--library", library, timeout=600)
     for result in (search, status):
         assert result.returncode == 0, result.stderr
         assert "\x1b" not in result.stdout and "\x07" not in result.stdout
