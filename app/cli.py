@@ -14,6 +14,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,15 +43,21 @@ def _clean(value):
     return value
 
 
+def _printable(text: str) -> str:
+    from app.terminal import printable
+
+    return printable(text)
+
+
 def _print_json(value) -> None:
     json.dump(_clean(value), sys.stdout, indent=2, ensure_ascii=False, allow_nan=False)
     sys.stdout.write("\n")
 
 
-def _say(text: str) -> None:
-    from engine.workspace import display
-
-    print(display(text))
+def _say(*lines: str) -> None:
+    """Print each line for a person: control characters from files and libraries escaped."""
+    for line in lines:
+        print(_printable(line))
 
 
 @contextmanager
@@ -136,7 +143,7 @@ def cmd_models(args) -> int:
     for r in rows:
         mark = "*" if r["active"] else " "
         state = "ready" if r["available"] else "not downloaded"
-        print(f"{mark} {r['name']:16s} {state:15s} {r['summary']}")
+        _say(f"{mark} {r['name']:16s} {state:15s} {r['summary']}")
     if active is None:
         print("no model is available yet: `bindscope models download imagebind-huge`", file=sys.stderr)
     return EXIT_OK
@@ -175,7 +182,7 @@ def cmd_index(args) -> int:
     for item in failures:
         _say(f"  failed: {item['path'] or item['text']}: {item['error_kind']}: {item['error']}")
     for warning in scan.warnings:
-        print(f"  warning: {warning}", file=sys.stderr)
+        print(f"  warning: {_printable(warning)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -211,7 +218,7 @@ def cmd_embed_shards(args) -> int:
     for path in report.offline:
         _say(f"  gone while it was read: {path}")
     for warning in report.warnings:
-        print(f"  warning: {warning}", file=sys.stderr)
+        print(f"  warning: {_printable(warning)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -287,18 +294,18 @@ def cmd_roots(args) -> int:
             raise CliError("give the old and the new folder: `bindscope roots move OLD NEW --library DIR`")
         roots, items = workspace.move_root(args.old, args.new)
         result = {"roots": roots, "items": items}
-        message = f"moved {roots} root(s) and {items:,} items from {args.old} to {args.new}; nothing is encoded again"
+        lines = [f"moved {roots} root(s) and {items:,} items from {args.old} to {args.new}; nothing is encoded again"]
     elif args.action == "forget-missing":
         removed = workspace.forget_missing()
-        result, message = {"removed": removed}, f"forgot {removed:,} items whose files are gone"
+        result, lines = {"removed": removed}, [f"forgot {removed:,} items whose files are gone"]
     else:
         summary = workspace.summary()
         result = [{"id": r.id, "path": r.path, "state": r.state, "offline": r.offline} for r in summary.roots]
-        message = "\n".join(f"{r['path']}  ({r['state']}, {r['offline']:,} offline)" for r in result) or "no roots"
+        lines = [f"{r['path']}  ({r['state']}, {r['offline']:,} offline)" for r in result] or ["no roots"]
     if args.json:
         _print_json(result)
     else:
-        _say(message)
+        _say(*lines)
     return EXIT_OK
 
 
@@ -345,7 +352,9 @@ def cmd_status(args) -> int:
         if summary.failed > len(status["failed"]):
             print(f"  ... and {summary.failed - len(status['failed']):,} more failed (--failures N)")
     if health != "ok":  # reported above (and in the JSON's "health"): the command did its job, the library did not
-        print(f"bindscope: {summary.folder}: the library database is damaged ({health})", file=sys.stderr)
+        print(
+            f"bindscope: {_printable(f'{summary.folder}: the library database is damaged ({health})')}", file=sys.stderr
+        )
         return EXIT_FAILED
     return EXIT_OK
 
@@ -371,6 +380,13 @@ def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more")
     return value
 
 
@@ -412,7 +428,10 @@ def _resolved(workspace, terms):
     out = []
     for term in terms:
         if term.kind == "item":
-            item = workspace.item(term.value)
+            try:
+                item = workspace.item(term.value)
+            except OverflowError:  # digits beyond any id SQLite can hold
+                item = None
             if item is None:
                 raise CliError(f"no library item {term.value!r} (give an item id or the path of a file in the library)")
             term = dataclasses.replace(term, value=item.id)
@@ -591,7 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     runtime(p, precision=True)
     p.add_argument("--batch-size", type=_positive, default=None)
-    p.add_argument("--failures", type=int, default=50, metavar="N", help="list at most N failed files (default 50)")
+    p.add_argument("--failures", type=_count, default=50, metavar="N", help="list at most N failed files (default 50)")
     p.add_argument("--ray", metavar="ADDRESS", help="embed on a Ray cluster: local, auto or ray://host:port")
     p.add_argument(
         "--shards", metavar="DIR", help="where the cluster writes its Parquet shards (default: in the library)"
@@ -665,7 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(
         "status", cmd_status, "counts per modality and status, failed files, and the library's health", library=True
     )
-    p.add_argument("--failures", type=int, default=50, metavar="N", help="list at most N failed files (default 50)")
+    p.add_argument("--failures", type=_count, default=50, metavar="N", help="list at most N failed files (default 50)")
 
     p = command("demo", cmd_demo, "write a gallery of the synthetic demo world")
     p.add_argument("--out", required=True, metavar="DIR")
@@ -707,6 +726,7 @@ COMMANDS = frozenset(
 
 
 def main(argv: list[str] | None = None) -> int:
+    warnings.simplefilter("ignore")  # numpy's and scikit-learn's warnings are for developers; failures have their line
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -723,7 +743,7 @@ def main(argv: list[str] | None = None) -> int:
         kind, message = ("CliError", str(error)) if isinstance(error, (CliError, ValueError)) else explain(error)
         if getattr(args, "json", False):
             _print_json({"error": kind, "message": message})
-        print(f"bindscope: {_clean(message)}", file=sys.stderr)
+        print(f"bindscope: {_printable(message)}", file=sys.stderr)
         return EXIT_FAILED
 
 

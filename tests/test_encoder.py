@@ -103,11 +103,11 @@ def test_decoder_crash_becomes_an_item_error(tmp_path, tiny_model, monkeypatch):
     from engine.preprocess import depth as depth_module
 
     def explode(path, spec=None, *, limits=None):
-        raise MemoryError("decoder ran out of memory")
+        raise IndexError("decoder bug")
 
     monkeypatch.setattr(depth_module, "load_depth", explode)
     [result] = Encoder(tiny_model).encode_files(Modality.DEPTH, [tmp_path / "x.png"])
-    assert isinstance(result.error, CorruptFile) and "MemoryError" in str(result.error)
+    assert isinstance(result.error, CorruptFile) and "IndexError" in str(result.error)
 
 
 def test_device_out_of_memory_is_transient_not_a_corrupt_file(tmp_path, tiny_model, monkeypatch):

@@ -14,7 +14,7 @@ from engine.models.imagebind import ImageBindModel
 from engine.models.runtime import Runtime, choose_runtime
 from engine.models.weights import WeightsError, check_compatible, check_finite, read_state_dict
 from engine.models.zoo import ModelEntry, ModelUnavailable, resolve
-from engine.preprocess.spec import PreprocessSpec
+from engine.preprocess.spec import PreprocessSpec, config_mismatches
 
 
 @dataclass
@@ -88,6 +88,9 @@ def load_model(
             raise ModelUnavailable(f"{entry.title} is not on this machine (expected {entry.weights_path}){hint}")
         fetch_weights(entry, progress, cancelled)
     path = entry.weights_path
+    mismatches = config_mismatches(entry.config, entry.spec)
+    if mismatches:
+        raise WeightsError(path, "its preprocessing does not fit its network: " + "; ".join(mismatches))
     if entry.weights.min_bytes and path.stat().st_size < entry.weights.min_bytes:
         raise WeightsError(
             path,

@@ -35,6 +35,8 @@ def read_header(path: str | Path) -> dict:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         raise WeightsError(path, f"not a readable safetensors file (its header is not JSON: {error})") from None
+    except RecursionError:
+        raise WeightsError(path, "not a readable safetensors file (its header nests too deeply)") from None
     if not isinstance(header, dict):
         raise WeightsError(path, "not a readable safetensors file (its header is not a JSON object)")
     return header

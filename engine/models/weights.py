@@ -6,8 +6,9 @@ what is wrong (missing, truncated, not a checkpoint, missing/unexpected keys, sh
 mismatches, NaN weights, damaged tensors) instead of a traceback from deep inside torch.
 
 Safetensors files written here carry a SHA-256 of their tensors in the metadata
-(``bindscope.sha256``); loading verifies it, so bytes damaged inside a tensor, which the
-format itself cannot notice, are caught.
+(``bindscope.sha256``) and one of the rest of the metadata, config and spec included
+(``bindscope.metadata_sha256``); loading verifies both, so bytes damaged inside a tensor, which
+the format itself cannot notice, and a description edited apart from its tensors are caught.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from engine.models.errors import WeightsError
 from engine.models.safetensors_header import read_metadata
 
 CHECKSUM_METADATA_KEY = "bindscope.sha256"
+METADATA_CHECKSUM_KEY = "bindscope.metadata_sha256"
 _WRAPPER_KEYS = ("state_dict", "model", "module")
 _MAX_LISTED = 6
 # torch dtype -> the name safetensors gives it in a file's header
@@ -73,7 +75,12 @@ def _load_without_mmap(path: Path) -> dict:
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
-    expected = read_metadata(path).get(CHECKSUM_METADATA_KEY)
+    metadata = read_metadata(path)
+    if METADATA_CHECKSUM_KEY in metadata and metadata[METADATA_CHECKSUM_KEY] != metadata_checksum(metadata):
+        raise WeightsError(
+            path, "its metadata (model config, preprocessing) does not match its checksum; it was edited"
+        )
+    expected = metadata.get(CHECKSUM_METADATA_KEY)
     try:
         tensors = load_file(str(path))
     except Exception as error:  # SafetensorError, or anything else a damaged file provokes
@@ -94,6 +101,12 @@ def checksum_of(path: str | Path) -> str | None:
     if path.suffix != ".safetensors":
         return None
     return read_metadata(path).get(CHECKSUM_METADATA_KEY)
+
+
+def metadata_checksum(metadata: Mapping[str, str]) -> str:
+    """SHA-256 over every metadata entry but itself (the tensors' checksum among them), in sorted key order."""
+    covered = {key: value for key, value in metadata.items() if key != METADATA_CHECKSUM_KEY}
+    return hashlib.sha256(json.dumps(covered, sort_keys=True).encode()).hexdigest()
 
 
 def tensors_checksum(tensors: Mapping[str, torch.Tensor]) -> str:
@@ -208,5 +221,6 @@ def save_safetensors(
         if dtype is not None and value.is_floating_point():
             value = value.to(dtype)
         tensors[key] = value.contiguous()
-    save_file(tensors, str(path), metadata={**(metadata or {}), CHECKSUM_METADATA_KEY: tensors_checksum(tensors)})
+    metadata = {**(metadata or {}), CHECKSUM_METADATA_KEY: tensors_checksum(tensors)}
+    save_file(tensors, str(path), metadata={**metadata, METADATA_CHECKSUM_KEY: metadata_checksum(metadata)})
     return path

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 from engine.modality import Modality
+from engine.preprocess.files import is_regular_file
 from engine.preprocess.imu_columns import column_role, is_number
 
 IMAGE_EXTENSIONS = frozenset(
@@ -105,6 +106,8 @@ def detect_modality(path: str | Path, override: Modality | str | None = None) ->
         return Modality.parse(override)
     path = Path(path)
     ext = path.suffix.lower()
+    if not is_regular_file(path):  # a FIFO or a device is never opened; the loader says what it is
+        return guess_from_name(path)
     if ext in CSV_EXTENSIONS:
         return _detect_csv(path)
     if ext in ARRAY_EXTENSIONS:

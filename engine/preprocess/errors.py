@@ -53,7 +53,8 @@ class InvalidSignal(PreprocessError):
 
 
 class DeviceOutOfMemory(PreprocessError):
-    """The file is fine but the device had no memory for it at that moment: smaller batches or a later try can work."""
+    """The file is fine but the device (GPU or host memory) had no memory for it at that moment: smaller batches
+    or a later try can work."""
 
     transient = True
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,25 +37,36 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+def is_regular_file(path: str | Path) -> bool:
+    """True for a regular file (symlinks followed), without opening it: a FIFO or a device is never opened."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def check_file(path: str | Path, limits: Limits = DEFAULT_LIMITS, max_bytes: int | None = None) -> Path:
-    """The checks every loader starts with: it exists, is a readable file, is not empty or too large."""
+    """The checks every loader starts with: it exists, is a readable regular file, is not empty or too large.
+
+    The file is opened without blocking and checked through the open descriptor, so a FIFO, a
+    device or a socket (or one swapped in after a look at the name) is refused instead of read forever.
+    """
     path = Path(path)
     try:
-        stat = path.stat()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise UnreadableFile(path, "no such file") from None
     except OSError as error:
         raise UnreadableFile(path, f"cannot read it ({error.strerror or error})") from None
-    if not path.is_file():
+    try:
+        info = os.fstat(descriptor)
+    finally:
+        os.close(descriptor)
+    if not stat.S_ISREG(info.st_mode):
         raise UnreadableFile(path, "not a regular file")
-    if stat.st_size == 0:
+    if info.st_size == 0:
         raise EmptyFile(path, "the file is empty (0 bytes)")
     limit = max_bytes if max_bytes is not None else limits.max_file_bytes
-    if stat.st_size > limit:
-        raise FileTooLarge(path, f"{stat.st_size:,} bytes is over the {limit:,}-byte limit")
-    try:
-        with path.open("rb"):
-            pass
-    except OSError as error:
-        raise UnreadableFile(path, f"cannot open it ({error.strerror or error})") from None
+    if info.st_size > limit:
+        raise FileTooLarge(path, f"{info.st_size:,} bytes is over the {limit:,}-byte limit")
     return path

@@ -19,11 +19,18 @@ import torch.nn.functional as F
 from PIL import Image
 
 from engine.preprocess.clips import clip_spans
+from engine.preprocess.cropped_resize import resized_crop
 from engine.preprocess.detect import VIDEO_EXTENSIONS
 from engine.preprocess.errors import CorruptFile, InvalidSignal
 from engine.preprocess.files import DEFAULT_LIMITS, Limits, check_file
+from engine.preprocess.pixels import (
+    MAX_SCALED_PIXELS,
+    centre_crop_origin,
+    is_sixteen_bit,
+    open_picture,
+    scaled_size,
+)
 from engine.preprocess.pixels import import_dependencies as import_picture_plugins
-from engine.preprocess.pixels import is_sixteen_bit, open_picture
 from engine.preprocess.spec import DEFAULT_SPEC, PreprocessSpec
 
 
@@ -57,9 +64,26 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def transform_picture(image: Image.Image, spec: PreprocessSpec = DEFAULT_SPEC) -> torch.Tensor:
-    """A decoded picture -> [3, S, S] normalised tensor."""
-    return _transform(spec.image_size, spec.image_mean, spec.image_std)(to_rgb(image))
+def transform_picture(
+    image: Image.Image, spec: PreprocessSpec = DEFAULT_SPEC, max_scaled_pixels: int = MAX_SCALED_PIXELS
+) -> torch.Tensor:
+    """A decoded picture -> [3, S, S] normalised tensor.
+
+    Where enlarging the whole picture would exceed ``max_scaled_pixels`` (a 1 x 100,000 strip
+    becomes 224 x 22.4 million), only the centre crop's pixels are resampled, with Pillow's
+    arithmetic: the same values, bit for bit. A picture that shrinks is never larger than its
+    decoded self, which the pixel limit bounds.
+    """
+    from torchvision.transforms.functional import normalize, to_tensor
+
+    rgb = to_rgb(image)
+    size = spec.image_size
+    new_h, new_w = scaled_size(rgb.height, rgb.width, size)
+    if min(rgb.height, rgb.width) >= size or new_h * new_w <= max_scaled_pixels:
+        return _transform(size, spec.image_mean, spec.image_std)(rgb)
+    top, left = centre_crop_origin(new_h, new_w, size)
+    crop = resized_crop(np.asarray(rgb), new_h, new_w, top, left, size)
+    return normalize(to_tensor(crop), mean=list(spec.image_mean), std=list(spec.image_std))
 
 
 def load_image(
@@ -98,20 +122,26 @@ def load_video(
             first = int(start * fps)
             last = max(first, min(count, int(end * fps)) - 1)
             wanted.append(torch.linspace(first, last, spec.video_frames).long().tolist())
-        frames = _read_frames(capture, sorted({i for clip in wanted for i in clip}), path)
+        frames = _read_frames(capture, sorted({i for clip in wanted for i in clip}), path, spec.image_size)
     finally:
         capture.release()
     mean = torch.tensor(spec.image_mean).view(3, 1, 1, 1)
     std = torch.tensor(spec.image_std).view(3, 1, 1, 1)
     outputs = []
     for clip in wanted:
-        video = torch.stack([frames[i] for i in clip], dim=1)  # [3, T, H, W] in [0, 1]
-        video = (_short_side_scale(video, spec.image_size) - mean) / std
+        video = torch.stack([frames[i] for i in clip], dim=1)  # [3, T, h, w] in [0, 1], short side scaled
+        video = (video - mean) / std
         outputs.extend(_spatial_crops(video, spec.image_size, spec.video_spatial_crops))
     return torch.stack(outputs)
 
 
-def _read_frames(capture, indices: list[int], path: Path) -> dict[int, torch.Tensor]:
+def _read_frames(capture, indices: list[int], path: Path, size: int) -> dict[int, torch.Tensor]:
+    """The frames at ``indices``, each scaled (short side ``size``) as soon as it is decoded.
+
+    The reference scales a clip's stacked frames, plane by plane: scaling each frame alone gives
+    the same values, and only one full-resolution float plane is held at a time (a 6000 x 6000
+    video kept ten full frames, 2.4 GB).
+    """
     import cv2
 
     frames: dict[int, torch.Tensor] = {}
@@ -125,7 +155,8 @@ def _read_frames(capture, indices: list[int], path: Path) -> dict[int, torch.Ten
             frames[index] = last_good
             continue
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        last_good = frames[index] = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0
+        planes = [torch.from_numpy(rgb[..., c]).float().div_(255.0)[None, None] for c in range(3)]
+        last_good = frames[index] = torch.cat([_short_side_scale(plane, size) for plane in planes])[:, 0]
     return frames
 
 

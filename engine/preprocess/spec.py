@@ -62,6 +62,12 @@ class PreprocessSpec:
     imu_length: int = 2000
     imu_sample_rate: float = 200.0
 
+    def __post_init__(self) -> None:
+        check_bounds(self, SPEC_BOUNDS)
+        check_bounds(self.depth_sensor, SENSOR_BOUNDS, "depth_sensor.")
+        if self.depth_max_metres <= self.depth_min_metres:
+            raise ValueError("PreprocessSpec.depth_max_metres must be above depth_min_metres")
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -75,6 +81,73 @@ class PreprocessSpec:
 
     def replace(self, **changes) -> PreprocessSpec:
         return dataclasses.replace(self, **changes)
+
+
+# The spec's sizes a network's positions and stems fix: each must equal the config's field of that name.
+_FIXED_BY_CONFIG = (
+    "image_size",
+    "video_frames",
+    "text_context_length",
+    "audio_num_mel_bins",
+    "audio_target_len",
+    "imu_length",
+)
+
+
+def config_mismatches(config, spec: PreprocessSpec) -> list[str]:
+    """The spec's sizes that differ from what ``config``'s network takes (empty when the two agree)."""
+    return [
+        f"{name} is {getattr(spec, name)!r:.40} but the network takes {getattr(config, name)!r}"
+        for name in _FIXED_BY_CONFIG
+        if getattr(spec, name) != getattr(config, name)
+    ]
+
+
+_SIZE = (1, 4096)  # pixels, tokens, mel bins, frames or samples a network input can have on a side
+_POSITIVE = (1e-9, 1e9)
+# What each spec field may be. A spec is read from a checkpoint's metadata or a JSON beside it,
+# and every cost of preprocessing follows from it (clips x seconds x rate samples, size^2
+# pixels...): these bounds keep one input's cost within what the architecture takes, before any
+# allocation. The sizes a network fixes must also equal its config's (``config_mismatches``).
+SPEC_BOUNDS: dict[str, tuple[float, float]] = {
+    "image_size": _SIZE,
+    "image_mean": (-1e3, 1e3),
+    "image_std": _POSITIVE,
+    "video_frames": (1, 64),
+    "video_clips": (1, 16),
+    "video_clip_seconds": (0.01, 60.0),
+    "video_spatial_crops": (1, 3),
+    "text_context_length": (2, 4096),
+    "audio_sample_rate": (1000, 192_000),
+    "audio_num_mel_bins": (1, 1024),
+    "audio_target_len": _SIZE,
+    "audio_clip_seconds": (0.025, 60.0),
+    "audio_clips": (1, 16),
+    "audio_mean": (-1e3, 1e3),
+    "audio_std": _POSITIVE,
+    "depth_units_per_metre": _POSITIVE,
+    "depth_min_metres": _POSITIVE,
+    "depth_max_metres": _POSITIVE,
+    "depth_max_disparity": _POSITIVE,
+    "depth_mean": (-1e3, 1e3),
+    "depth_std": _POSITIVE,
+    "thermal_mean": (-1e3, 1e3),
+    "thermal_std": _POSITIVE,
+    "imu_length": (1, 100_000),
+    "imu_sample_rate": (0.1, 100_000.0),
+}
+SENSOR_BOUNDS: dict[str, tuple[float, float]] = {"baseline": _POSITIVE, "focal_length": _POSITIVE}
+
+
+def check_bounds(instance, bounds: dict[str, tuple[float, float]], prefix: str = "") -> None:
+    """``ValueError`` naming the first field of ``instance`` (or element of a tuple field) outside its bounds."""
+    for name, (low, high) in bounds.items():
+        value = getattr(instance, name)
+        for element in value if isinstance(value, tuple) else (value,):
+            if not low <= element <= high:
+                raise ValueError(
+                    f"{type(instance).__name__}.{prefix}{name} is {element!r:.40}; it must be from {low:g} to {high:g}"
+                )
 
 
 def checked_fields(cls, values) -> dict:
