@@ -13,6 +13,7 @@ from engine.modality import Modality
 from engine.models.download import Progress, download
 from engine.models.imagebind import ImageBindModel
 from engine.models.runtime import Runtime, choose_runtime
+from engine.models.runtimes.openvino_towers import CONVERTIBLE, OpenVINOTowers
 from engine.models.weights import WeightsError, check_compatible, check_finite, read_state_dict
 from engine.models.zoo import ModelEntry, ModelUnavailable, resolve
 from engine.preprocess.spec import PreprocessSpec
@@ -45,8 +46,6 @@ class LoadedModel:
         """The towers this runtime runs through OpenVINO with int8 weights (none unless the runtime is int8)."""
         if not self.runtime.int8:
             return ()
-        from engine.models.runtimes.openvino_towers import CONVERTIBLE
-
         trunks = self.model.modality_trunks
         size = {m: sum(p.numel() for p in trunks[m.value].parameters()) for m in CONVERTIBLE}
         return tuple(m for m in CONVERTIBLE if size[m] >= self.runtime.int8_min_parameters)
@@ -73,7 +72,6 @@ class LoadedModel:
     def _openvino_towers(self):
         if self._openvino is None:
             from engine.models.identity import ref_for_loaded
-            from engine.models.runtimes.openvino_towers import OpenVINOTowers
 
             self._openvino = OpenVINOTowers(self.model, ref_for_loaded(self).fingerprint)
         return self._openvino
