@@ -321,6 +321,7 @@ def cmd_status(args) -> int:
         "model": summary.model.ref.name if summary.model.ref else None,
         "model_available": summary.model.available,
         "model_message": summary.model.message,
+        "vectors_made_by": workspace.library.get_meta("vectors_made_by"),
         "reembedding": summary.reembedding,
         "read_only": summary.read_only,
         "health": health,
@@ -335,6 +336,8 @@ def cmd_status(args) -> int:
         _print_json(status)
     else:
         _say(f"library {summary.folder} ({summary.model.message}{', read-only' if summary.read_only else ''})")
+        if status["vectors_made_by"]:
+            _say(f"  vectors made by {status['vectors_made_by']}")
         if health != "ok":
             _say(f"  DAMAGED: {health}")
         for root in status["roots"]:

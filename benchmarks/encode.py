@@ -7,9 +7,14 @@ for text), transposing in and out of every trunk as the reference does.
     python benchmarks/encode.py                       # ImageBind-huge, random weights, CPU float32
     python benchmarks/encode.py --batch-size 8 --device cuda --precision float16
     python benchmarks/encode.py --config demo --modalities vision audio
+    python benchmarks/encode.py --runtimes --config demo     # the CPU's int8 runtime vs PyTorch float32
 
 Prints one line per modality: items/s for BindScope and the baseline, and their ratio.
 The baseline always runs in float32 (the reference has no mixed-precision path).
+With ``--runtimes`` it times the product path (``LoadedModel.embed``) with the CPU's int8 runtime
+(OpenVINO, int8 weights, every convertible tower) beside PyTorch float32 on the same weights (the
+named checkpoint's, else random) and reports min/mean cosine of the int8 vectors to the float32 ones.
+The first int8 call of a tower converts it (cached), so the warm-up call is not timed.
 """
 
 from __future__ import annotations
@@ -107,6 +112,39 @@ def items_per_second(
     return batch.shape[0] * repeats / (time.perf_counter() - start)
 
 
+def compare_runtimes(args) -> None:
+    from engine.models.factory import LoadedModel, load_model
+
+    entry = resolve(args.config)
+    if entry.available:
+        exact = load_model(entry, device="cpu", precision="float32")
+    else:
+        torch.manual_seed(0)
+        exact = LoadedModel(entry, ImageBindModel(entry.config).eval(), choose_runtime("cpu", "float32"))
+    fast = LoadedModel(entry, exact.model, choose_runtime("cpu", "int8"))
+    weights = "trained" if entry.available else "random"
+    print(
+        f"# {entry.title}, {weights} weights, batch {args.batch_size}, {args.repeats} repeats, {torch.get_num_threads()} threads"
+    )
+    for name in args.modalities:
+        modality = Modality(name)
+        batch = synthetic_batch(modality, entry.spec, args.batch_size)
+        speeds, outputs = {}, {}
+        for label, model in (("float32", exact), ("int8", fast)):
+            outputs[label] = model.embed(modality, batch)  # warm-up (and the first int8 use converts)
+            start = time.perf_counter()
+            for _ in range(args.repeats):
+                model.embed(modality, batch)
+            speeds[label] = args.batch_size * args.repeats / (time.perf_counter() - start)
+        cosine = torch.nn.functional.cosine_similarity(outputs["int8"], outputs["float32"])
+        runtime = "OpenVINO int8" if modality in fast.int8_towers else "PyTorch"
+        print(
+            f"{name:8s} float32 {speeds['float32']:8.2f} items/s   {runtime} {speeds['int8']:8.2f} items/s   "
+            f"ratio {speeds['int8'] / speeds['float32']:5.2f}x   cosine min {cosine.min():.6f} mean {cosine.mean():.6f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -120,9 +158,13 @@ def main() -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--precision", default="auto", choices=["auto", "float32", "float16", "bfloat16"])
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--runtimes", action="store_true", help="the CPU's int8 runtime against PyTorch float32")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.runtimes:
+        compare_runtimes(args)
+        return
 
     entry = resolve(args.config)
     runtime = choose_runtime(args.device, args.precision)

@@ -304,6 +304,8 @@ def embed_items(
     report = EmbedReport()
     items, report.offline = online(library, items)
     encoder = Encoder(model, batch_size=batch_size)
+    if items:
+        library.set_meta("vectors_made_by", model.vectors_made_by())
     total, done = len(items), 0
     for group, results in _encoded_groups(encoder, items, cancelled):
         chunk: list[Outcome] = []

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -12,6 +13,7 @@ from engine.modality import Modality
 from engine.models.download import Progress, download
 from engine.models.imagebind import ImageBindModel
 from engine.models.runtime import Runtime, choose_runtime
+from engine.models.runtimes.openvino_towers import CONVERTIBLE, OpenVINOTowers
 from engine.models.weights import WeightsError, check_compatible, check_finite, read_state_dict
 from engine.models.zoo import ModelEntry, ModelUnavailable, resolve
 from engine.preprocess.spec import PreprocessSpec, config_mismatches
@@ -22,6 +24,7 @@ class LoadedModel:
     entry: ModelEntry
     model: ImageBindModel
     runtime: Runtime
+    _openvino: object | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -38,13 +41,40 @@ class LoadedModel:
     def describe(self) -> str:
         return f"{self.entry.title} on {self.runtime.describe()}"
 
+    @cached_property
+    def int8_towers(self) -> tuple[Modality, ...]:
+        """The towers this runtime runs through OpenVINO with int8 weights (none unless the runtime is int8)."""
+        if not self.runtime.int8:
+            return ()
+        trunks = self.model.modality_trunks
+        size = {m: sum(p.numel() for p in trunks[m.value].parameters()) for m in CONVERTIBLE}
+        return tuple(m for m in CONVERTIBLE if size[m] >= self.runtime.int8_min_parameters)
+
+    def vectors_made_by(self) -> str:
+        """Which runtime and precision compute each modality's vectors, as a library records it."""
+        fast = self.int8_towers
+        exact = [m.value for m in Modality if m not in fast]
+        if not fast:
+            return f"PyTorch, {self.runtime.describe()}"
+        made = f"OpenVINO int8 weights ({', '.join(m.value for m in fast)})"
+        return made + (f"; PyTorch float32 ({', '.join(exact)})" if exact else "")
+
     @torch.inference_mode()
     def embed(self, modality: Modality, batch: torch.Tensor) -> torch.Tensor:
         """A batch on any device -> the model's post-processed (scaled) outputs in float32 on the CPU."""
+        if modality in self.int8_towers:
+            return self._openvino_towers().run(modality, batch.float() if batch.is_floating_point() else batch)
         batch = batch.to(self.runtime.device, non_blocking=self.runtime.is_cuda)
         with self.runtime.autocast():
             out = self.model.encode(modality, batch)
         return out.float().cpu()
+
+    def _openvino_towers(self):
+        if self._openvino is None:
+            from engine.models.identity import ref_for_loaded
+
+            self._openvino = OpenVINOTowers(self.model, ref_for_loaded(self).fingerprint)
+        return self._openvino
 
 
 def fetch_weights(

@@ -1,0 +1,85 @@
+"""The CPU's int8 runtime (OpenVINO, int8 weights) stays faithful to PyTorch float32, and its cache heals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.demo.world import generate
+from engine.modality import Modality
+from engine.models.factory import LoadedModel, load_model
+from engine.models.runtime import choose_runtime
+from engine.preprocess import prepare_loader, tokenize
+
+pytest.importorskip("openvino")
+pytest.importorskip("nncf")
+
+PROMPTS = ["a dog barking", "a red car on a wet road", "rain on a tin roof", "a bell", "someone walking"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        folder = tmp_path_factory.mktemp("cache")
+        patch.setenv("BINDSCOPE_CACHE_DIR", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def demo_int8(cache) -> LoadedModel:
+    return load_model("demo", device="cpu", precision="int8")
+
+
+@pytest.fixture(scope="module")
+def demo_inputs(demo_int8, tmp_path_factory) -> dict[Modality, torch.Tensor]:
+    world = tmp_path_factory.mktemp("world")
+    observations = generate(world, per_concept=1, seed=3)
+    inputs = {Modality.TEXT: torch.stack([tokenize(p, demo_int8.spec)[0] for p in PROMPTS])}
+    for modality in Modality:
+        if modality is not Modality.TEXT:
+            load = prepare_loader(modality)
+            inputs[modality] = torch.stack(
+                [load(world / o.files[modality.value], demo_int8.spec) for o in observations]
+            )
+    return inputs
+
+
+def _float32(model: LoadedModel, modality: Modality, batch: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        return model.model.encode(modality, batch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("modality", list(Modality), ids=lambda m: m.value)
+def test_int8_vectors_keep_cosine_to_float32_on_trained_weights(demo_int8, demo_inputs, modality):
+    batch = demo_inputs[modality]
+    cosine = torch.nn.functional.cosine_similarity(
+        demo_int8.embed(modality, batch), _float32(demo_int8, modality, batch)
+    )
+    assert cosine.min() >= 0.9995, f"{modality.value}: min cosine {cosine.min():.6f}"
+
+
+def test_auto_keeps_small_towers_exact_and_float32_is_pytorch(tiny_model):
+    auto = LoadedModel(tiny_model.entry, tiny_model.model, choose_runtime("cpu", "auto"))
+    exact = LoadedModel(tiny_model.entry, tiny_model.model, choose_runtime("cpu", "float32"))
+    assert auto.int8_towers == () and exact.int8_towers == ()
+    assert exact.vectors_made_by() == "PyTorch, CPU, float32"
+    tokens = torch.stack([tokenize(p, tiny_model.spec)[0] for p in PROMPTS])
+    assert torch.equal(exact.embed(Modality.TEXT, tokens), _float32(tiny_model, Modality.TEXT, tokens))
+
+
+@pytest.mark.slow
+def test_a_truncated_cache_is_rebuilt(tiny_model, cache):
+    from engine.models.runtimes.openvino_towers import OpenVINOTowers
+
+    tokens = torch.stack([tokenize(p, tiny_model.spec)[0] for p in PROMPTS])
+    first = OpenVINOTowers(tiny_model.model, "tiny-truncated")
+    expected = first.run(Modality.TEXT, tokens)
+    weights = first.folder / "text" / "model.bin"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    messages: list[str] = []
+    again = OpenVINOTowers(tiny_model.model, "tiny-truncated", report=messages.append)
+    assert torch.equal(again.run(Modality.TEXT, tokens), expected)
+    assert "unusable" in messages[0] and "rebuilding" in messages[0]
+    assert any("converted" in message for message in messages)
+    assert weights.stat().st_size > 0 and (first.folder / "text" / "manifest.json").is_file()
