@@ -76,10 +76,21 @@ def load_video(
     path: str | Path, spec: PreprocessSpec | None = None, *, limits: Limits = DEFAULT_LIMITS
 ) -> torch.Tensor:
     """The reference's video recipe with OpenCV decoding: [clips x crops, 3, frames, S, S]."""
-    import cv2
-
     spec = spec or DEFAULT_SPEC
     path = check_file(path, limits)
+    capture, fps, count = open_video(path, limits)
+    try:
+        wanted = clip_frames(count, fps, spec)
+        frames = _read_frames(capture, sorted({i for clip in wanted for i in clip}), path)
+    finally:
+        capture.release()
+    return frames_to_clips(frames, wanted, spec)
+
+
+def open_video(path: Path, limits: Limits = DEFAULT_LIMITS):
+    """An opened ``cv2.VideoCapture`` of a checked file, its frame rate and frame count; the caller releases it."""
+    import cv2
+
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
@@ -92,15 +103,24 @@ def load_video(
         height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         if width * height > limits.max_pixels:
             raise InvalidSignal(path, f"{width}x{height} frames are over the pixel limit")
-        duration = count / fps
-        wanted: list[list[int]] = []
-        for start, end in clip_spans(duration, spec.video_clip_seconds, spec.video_clips):
-            first = int(start * fps)
-            last = max(first, min(count, int(end * fps)) - 1)
-            wanted.append(torch.linspace(first, last, spec.video_frames).long().tolist())
-        frames = _read_frames(capture, sorted({i for clip in wanted for i in clip}), path)
-    finally:
+    except BaseException:
         capture.release()
+        raise
+    return capture, fps, count
+
+
+def clip_frames(count: int, fps: float, spec: PreprocessSpec = DEFAULT_SPEC) -> list[list[int]]:
+    """The frame indices of each clip the reference samples from a video of ``count`` frames at ``fps``."""
+    wanted = []
+    for start, end in clip_spans(count / fps, spec.video_clip_seconds, spec.video_clips):
+        first = int(start * fps)
+        last = max(first, min(count, int(end * fps)) - 1)
+        wanted.append(torch.linspace(first, last, spec.video_frames).long().tolist())
+    return wanted
+
+
+def frames_to_clips(frames: dict[int, torch.Tensor], wanted: list[list[int]], spec: PreprocessSpec) -> torch.Tensor:
+    """Decoded [3, H, W] frames in [0, 1] by index -> [clips x crops, 3, frames, S, S], normalised."""
     mean = torch.tensor(spec.image_mean).view(3, 1, 1, 1)
     std = torch.tensor(spec.image_std).view(3, 1, 1, 1)
     outputs = []
@@ -124,9 +144,20 @@ def _read_frames(capture, indices: list[int], path: Path) -> dict[int, torch.Ten
                 raise CorruptFile(path, f"cannot decode frame {index}")
             frames[index] = last_good
             continue
-        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        last_good = frames[index] = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0
+        last_good = frames[index] = frame_tensor(rgb_frame(frame))
     return frames
+
+
+def rgb_frame(frame: np.ndarray) -> np.ndarray:
+    """OpenCV's BGR uint8 [H, W, 3] -> RGB uint8 [H, W, 3]."""
+    import cv2
+
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def frame_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """RGB uint8 [H, W, 3] -> float [3, H, W] in [0, 1]."""
+    return torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0
 
 
 def _short_side_scale(video: torch.Tensor, size: int) -> torch.Tensor:
