@@ -26,6 +26,7 @@ from engine.models.factory import LoadedModel
 from engine.preprocess import DeviceOutOfMemory, InvalidSignal, PreprocessError, prepare_loader, tokenize
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
 from engine.preprocess.safe import load_safely
+from engine.segments import Segment, SegmentEmbeddings
 
 Progress = Callable[[int, int], None]
 _OUT_OF_RANGE = "the model's output is not finite (NaN or infinity): the input drives it out of range"
@@ -90,6 +91,65 @@ class Encoder:
         return self._iterate(
             modality, [str(p) for p in paths], lambda source: loader(source, spec, limits=limits), progress, cancelled
         )
+
+    def encode_segments(
+        self,
+        modality: Modality,
+        path: str | Path,
+        progress: Progress | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+        *,
+        hop_fraction: float = 0.5,
+    ) -> SegmentEmbeddings:
+        """Embed every window of one long recording (see ``engine.segments``) in batches, in time order.
+
+        One thread decodes the file front to back, a batch ahead of the model. A file that cannot
+        be read raises its ``PreprocessError``; a window that fails (no input, or a non-finite
+        output) is listed in ``failed`` and the others go on. ``progress(done, total)`` counts windows.
+        """
+        from engine.preprocess.segments import open_segments
+
+        prepare_loader(modality)
+        stream = open_segments(modality, path, self.model.spec, hop_fraction=hop_fraction, limits=self.limits)
+        result = SegmentEmbeddings(str(path))
+        spans: list[tuple[float, float]] = []
+        batch: list[tuple[int, str, torch.Tensor]] = []
+
+        def flush() -> None:
+            for outcome in self._run(modality, batch):
+                start, end = spans[outcome.index]
+                if outcome.ok:
+                    result.segments.append(Segment(start, end, outcome.embedding))
+                else:
+                    result.failed.append((start, end, outcome.error))
+            batch.clear()
+            if progress:
+                progress(len(spans), stream.total)
+
+        result.complete = False
+        with ThreadPoolExecutor(1, thread_name_prefix="bindscope-segments") as pool:
+            ahead = deque(pool.submit(next, stream.inputs, None) for _ in range(self.batch_size))
+            try:
+                while not cancelled():
+                    window = ahead.popleft().result()
+                    if window is None:
+                        result.complete = True
+                        break
+                    ahead.append(pool.submit(next, stream.inputs, None))
+                    spans.append((window.start, window.end))
+                    if isinstance(window.input, PreprocessError):
+                        result.failed.append((window.start, window.end, window.input))
+                    else:
+                        batch.append((len(spans) - 1, str(path), window.input))
+                    if len(batch) >= self.batch_size:
+                        flush()
+            finally:
+                for future in ahead:
+                    future.cancel()
+        stream.inputs.close()
+        if batch and result.complete:
+            flush()
+        return result
 
     def _tokenize(self, text: str) -> torch.Tensor:
         return tokenize(text, self.model.spec)[0]

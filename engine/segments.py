@@ -34,12 +34,13 @@ segments with the item; a model change re-embeds them like every other vector.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
 from engine.modality import Modality
+from engine.preprocess.errors import PreprocessError
 from engine.preprocess.spec import PreprocessSpec
 
 SEGMENTED = (Modality.AUDIO, Modality.VISION, Modality.IMU)  # vision: video files only
@@ -51,6 +52,16 @@ class Segment(NamedTuple):
     start: float
     end: float
     vector: np.ndarray
+
+
+@dataclass
+class SegmentEmbeddings:
+    """A file's embedded windows in time order; windows that failed say why; ``complete`` is False when cancelled."""
+
+    source: str
+    segments: list[Segment] = field(default_factory=list)
+    failed: list[tuple[float, float, PreprocessError]] = field(default_factory=list)
+    complete: bool = True
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ back as its ``PreprocessError``; a file that cannot be read at all raises one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -44,7 +44,7 @@ class SegmentStream(NamedTuple):
     """A file's windows: how many there will be (for progress) and the inputs, decoded as they are iterated."""
 
     total: int
-    inputs: Iterator[SegmentInput]
+    inputs: Generator[SegmentInput, None, None]
 
 
 def open_segments(
@@ -65,7 +65,7 @@ def open_segments(
         return _audio_segments(path, spec, hop_fraction, limits)
     if modality is Modality.VISION:
         if Path(path).suffix.lower() not in VIDEO_EXTENSIONS:
-            return SegmentStream(0, iter(()))
+            return SegmentStream(0, (window for window in ()))
         return _video_segments(path, spec, hop_fraction, limits)
     if modality is Modality.IMU:
         return _imu_segments(path, spec, hop_fraction, limits)
