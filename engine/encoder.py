@@ -103,15 +103,17 @@ class Encoder:
     ) -> SegmentEmbeddings:
         """Embed every window of one long recording (see ``engine.segments``) in batches, in time order.
 
-        One thread decodes the file front to back, a batch ahead of the model. A file that cannot
-        be read raises its ``PreprocessError``; a window that fails (no input, or a non-finite
-        output) is listed in ``failed`` and the others go on. ``progress(done, total)`` counts windows.
+        The file is read once, front to back; the worker threads turn windows into model inputs
+        ahead of the model. A file that cannot be read raises its ``PreprocessError``; a window
+        that fails (no input, or a non-finite output) is listed in ``failed`` and the others go
+        on. ``progress(done, total)`` counts windows; ``cancelled()`` stops between windows.
         """
         from engine.preprocess.segments import open_segments
 
         prepare_loader(modality)
+        source = str(path)
         stream = open_segments(modality, path, self.model.spec, hop_fraction=hop_fraction, limits=self.limits)
-        result = SegmentEmbeddings(str(path))
+        result = SegmentEmbeddings(source, complete=False)
         spans: list[tuple[float, float]] = []
         batch: list[tuple[int, str, torch.Tensor]] = []
 
@@ -126,29 +128,34 @@ class Encoder:
             if progress:
                 progress(len(spans), stream.total)
 
-        result.complete = False
-        with ThreadPoolExecutor(1, thread_name_prefix="bindscope-segments") as pool:
-            ahead = deque(pool.submit(next, stream.inputs, None) for _ in range(self.batch_size))
+        ahead: deque[tuple[float, float, Future]] = deque()
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="bindscope-segments") as pool:
             try:
                 while not cancelled():
-                    window = ahead.popleft().result()
-                    if window is None:
+                    for window in stream.inputs:
+                        ahead.append(
+                            (window.start, window.end, pool.submit(load_safely, lambda _, w=window: w.make(), source))
+                        )
+                        if len(ahead) >= self.batch_size * 2 + self.workers:
+                            break
+                    if not ahead:
                         result.complete = True
                         break
-                    ahead.append(pool.submit(next, stream.inputs, None))
-                    spans.append((window.start, window.end))
-                    if isinstance(window.input, PreprocessError):
-                        result.failed.append((window.start, window.end, window.input))
+                    start, end, future = ahead.popleft()
+                    spans.append((start, end))
+                    outcome = future.result()
+                    if isinstance(outcome, PreprocessError):
+                        result.failed.append((start, end, outcome))
                     else:
-                        batch.append((len(spans) - 1, str(path), window.input))
+                        batch.append((len(spans) - 1, source, outcome))
                     if len(batch) >= self.batch_size:
                         flush()
+                if batch and result.complete:
+                    flush()
             finally:
-                for future in ahead:
+                for _, _, future in ahead:
                     future.cancel()
-        stream.inputs.close()
-        if batch and result.complete:
-            flush()
+                stream.inputs.close()
         return result
 
     def _tokenize(self, text: str) -> torch.Tensor:

@@ -63,3 +63,14 @@ def test_an_unreadable_file_raises_its_typed_error(tmp_path, tiny_model):
     (tmp_path / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" * 10)
     with pytest.raises(CorruptFile, match="broken.wav"):
         Encoder(tiny_model, workers=1).encode_segments(Modality.AUDIO, tmp_path / "broken.wav")
+
+
+def test_a_window_that_fails_is_listed_and_the_others_go_on(tmp_path, tiny_model):
+    window = int(tiny_model.spec.imu_length)
+    values = np.random.default_rng(4).normal(0, 1, (window * 3, 6))
+    values[window * 2 :, 3] = np.nan  # the last window's gx holds no numbers
+    np.save(tmp_path / "gap.npy", values)
+    result = Encoder(tiny_model, batch_size=2, workers=1).encode_segments(Modality.IMU, tmp_path / "gap.npy")
+    assert result.complete and len(result.segments) == 4
+    assert [(start, end) for start, end, _ in result.failed] == [(window * 2 / 200, window * 3 / 200)]
+    assert "channel gx" in str(result.failed[0][2])

@@ -9,13 +9,16 @@ pending windows sample are kept, as uint8. IMU recordings are read whole, as the
 reads them (an hour at 200 Hz is 720,000 rows, 40 MB as float64; ``Limits.max_imu_rows``
 caps it).
 
-A window that cannot be made an input (an IMU span whose channel holds no numbers) comes
-back as its ``PreprocessError``; a file that cannot be read at all raises one.
+Reading is sequential; turning a window's samples into the model input (resampling, fbank,
+frame scaling, IMU resampling) is left to the window's ``make()``, so that callers can run
+it in threads. ``make()`` raises the window's ``PreprocessError`` (an IMU span whose channel
+holds no numbers); a file that cannot be read at all raises one as it is opened or read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,7 +27,7 @@ import torch
 
 from engine.modality import Modality
 from engine.preprocess.detect import VIDEO_EXTENSIONS
-from engine.preprocess.errors import CorruptFile, InvalidSignal, PreprocessError
+from engine.preprocess.errors import CorruptFile
 from engine.preprocess.files import DEFAULT_LIMITS, Limits, check_file
 from engine.preprocess.spec import DEFAULT_SPEC, PreprocessSpec
 from engine.segments import window_plan, window_starts
@@ -33,11 +36,11 @@ _READ_BLOCK_SECONDS = 30.0
 
 
 class SegmentInput(NamedTuple):
-    """One window: ``start``/``end`` in seconds, and its model input or why it has none."""
+    """One window: ``start``/``end`` in seconds, and ``make()`` -> its model input, from samples already read."""
 
     start: float
     end: float
-    input: torch.Tensor | PreprocessError
+    make: Callable[[], torch.Tensor]
 
 
 class SegmentStream(NamedTuple):
@@ -87,8 +90,6 @@ def _audio_segments(path, spec: PreprocessSpec, hop_fraction: float, limits: Lim
 def _audio_windows(path: Path, spec: PreprocessSpec, rate: int, channels: int, window: int, starts: list[int]):
     import soundfile
 
-    from engine.preprocess.audio import finite_samples, waveform_to_clips
-
     if not starts:
         return
     block = max(window, round(_READ_BLOCK_SECONDS * rate))
@@ -103,12 +104,16 @@ def _audio_windows(path: Path, spec: PreprocessSpec, rate: int, channels: int, w
                     kept = np.concatenate([kept, data])
                 if len(kept) < window:  # the header promised more samples than the file holds
                     break
-                samples = finite_samples(kept[:window], path)
-                yield SegmentInput(
-                    start / rate, (start + window) / rate, waveform_to_clips(samples, rate, spec, path=path)
-                )
+                make = partial(_audio_input, kept[:window].copy(), rate, spec, path)
+                yield SegmentInput(start / rate, (start + window) / rate, make)
     except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
         raise CorruptFile(path, f"cannot decode the sound ({error})") from None
+
+
+def _audio_input(samples: np.ndarray, rate: int, spec: PreprocessSpec, path) -> torch.Tensor:
+    from engine.preprocess.audio import finite_samples, waveform_to_clips
+
+    return waveform_to_clips(finite_samples(samples, path), rate, spec, path=path)
 
 
 def _video_segments(path, spec: PreprocessSpec, hop_fraction: float, limits: Limits) -> SegmentStream:
@@ -124,7 +129,7 @@ def _video_segments(path, spec: PreprocessSpec, hop_fraction: float, limits: Lim
 
 
 def _video_windows(path: Path, spec: PreprocessSpec, limits: Limits, fps: float, window: int, starts: list[int]):
-    from engine.preprocess.image import clip_frames, frame_tensor, frames_to_clips, open_video, rgb_frame
+    from engine.preprocess.image import clip_frames, open_video, rgb_frame
 
     if not starts:
         return
@@ -146,14 +151,21 @@ def _video_windows(path: Path, spec: PreprocessSpec, limits: Limits, fps: float,
                         last_good = kept[index] = rgb_frame(frame)
             if last_good is None:
                 raise CorruptFile(path, f"cannot decode frame {indices[0]}")
-            frames = {i: frame_tensor(kept.get(i, last_good)) for i in indices}
+            frames = {i: kept.get(i, last_good) for i in indices}
             wanted = [[start + i for i in clip] for clip in offsets]
-            yield SegmentInput(start / fps, (start + window) / fps, frames_to_clips(frames, wanted, spec))
+            make = partial(_video_input, frames, wanted, spec)
+            yield SegmentInput(start / fps, (start + window) / fps, make)
             following = plans[number + 1][1][0] if number + 1 < len(plans) else index + 1
             for i in [i for i in kept if i < following]:
                 del kept[i]
     finally:
         capture.release()
+
+
+def _video_input(frames: dict[int, np.ndarray], wanted: list[list[int]], spec: PreprocessSpec) -> torch.Tensor:
+    from engine.preprocess.image import frame_tensor, frames_to_clips
+
+    return frames_to_clips({i: frame_tensor(frame) for i, frame in frames.items()}, wanted, spec)
 
 
 def _imu_segments(path, spec: PreprocessSpec, hop_fraction: float, limits: Limits) -> SegmentStream:
@@ -195,8 +207,5 @@ def _imu_windows(path, spec: PreprocessSpec, rate: float, window: int, cuts):
     from engine.preprocess.imu import imu_to_tensor
 
     for start, samples, timestamps in cuts:
-        try:
-            tensor = imu_to_tensor(samples, timestamps, spec, path=path)
-        except InvalidSignal as error:
-            tensor = error
-        yield SegmentInput(start / rate, (start + window) / rate, tensor)
+        make = partial(imu_to_tensor, samples, timestamps, spec, path=path)
+        yield SegmentInput(start / rate, (start + window) / rate, make)

@@ -62,7 +62,7 @@ def test_audio_windows_equal_the_cut_files(tmp_path, rate, channels, suffix, sec
     for number, segment in enumerate(segments):
         cut = tmp_path / f"cut{number}{suffix}"
         soundfile.write(cut, decoded[round(segment.start * rate) : round(segment.end * rate)], rate, subtype="PCM_16")
-        assert torch.equal(segment.input, load_audio(cut, SMALL)), (segment.start, segment.end)
+        assert torch.equal(segment.make(), load_audio(cut, SMALL)), (segment.start, segment.end)
 
 
 def test_a_short_sound_has_no_segments(tmp_path):
@@ -100,7 +100,7 @@ def test_video_windows_equal_the_cut_files(tmp_path):
     for number, segment in enumerate(segments):
         cut = tmp_path / f"cut{number}.avi"
         _write_video(cut, range(round(segment.start * fps), round(segment.end * fps)), fps)
-        assert torch.equal(segment.input, load_image(cut, SMALL)), segment.start
+        assert torch.equal(segment.make(), load_image(cut, SMALL)), segment.start
 
 
 def test_a_picture_has_no_segments(tmp_path):
@@ -132,7 +132,7 @@ def test_imu_windows_equal_the_cut_files(tmp_path):
         rows = (elapsed >= segment.start) & (elapsed < segment.end)
         cut = tmp_path / f"cut{number}.csv"
         _write_imu(cut, parsed[rows, 0], parsed[rows, 1:])
-        assert torch.equal(segment.input, load_imu(cut, SMALL)), segment.start
+        assert torch.equal(segment.make(), load_imu(cut, SMALL)), segment.start
 
 
 def test_imu_without_timestamps_is_cut_by_rows(tmp_path):
@@ -143,13 +143,14 @@ def test_imu_without_timestamps_is_cut_by_rows(tmp_path):
     for segment in segments:
         rows = values[round(segment.start * 200) : round(segment.end * 200)]
         np.save(tmp_path / "cut.npy", rows)
-        assert torch.equal(segment.input, load_imu(tmp_path / "cut.npy", SMALL))
+        assert torch.equal(segment.make(), load_imu(tmp_path / "cut.npy", SMALL))
 
 
 def test_an_imu_window_without_numbers_is_its_own_error(tmp_path):
     values = np.random.default_rng(3).normal(0, 1, (1000, 6))
     values[500:, 0] = np.nan
     np.save(tmp_path / "gap.npy", values)
-    inputs = [s.input for s in open_segments(Modality.IMU, tmp_path / "gap.npy", SMALL).inputs]
-    assert isinstance(inputs[-1], InvalidSignal) and "channel ax" in str(inputs[-1])
-    assert isinstance(inputs[0], torch.Tensor)
+    segments = list(open_segments(Modality.IMU, tmp_path / "gap.npy", SMALL).inputs)
+    assert isinstance(segments[0].make(), torch.Tensor)
+    with pytest.raises(InvalidSignal, match="channel ax"):
+        segments[-1].make()
