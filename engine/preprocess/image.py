@@ -81,7 +81,7 @@ def load_video(
     capture, fps, count = open_video(path, limits)
     try:
         wanted = clip_frames(count, fps, spec)
-        frames = _read_frames(capture, sorted({i for clip in wanted for i in clip}), path)
+        frames = _read_frames(capture, sorted({i for clip in wanted for i in clip}), spec.image_size, path)
     finally:
         capture.release()
     return frames_to_clips(frames, wanted, spec)
@@ -120,18 +120,17 @@ def clip_frames(count: int, fps: float, spec: PreprocessSpec = DEFAULT_SPEC) -> 
 
 
 def frames_to_clips(frames: dict[int, torch.Tensor], wanted: list[list[int]], spec: PreprocessSpec) -> torch.Tensor:
-    """Decoded [3, H, W] frames in [0, 1] by index -> [clips x crops, 3, frames, S, S], normalised."""
+    """``scaled_frame``s by index -> [clips x crops, 3, frames, S, S], normalised."""
     mean = torch.tensor(spec.image_mean).view(3, 1, 1, 1)
     std = torch.tensor(spec.image_std).view(3, 1, 1, 1)
     outputs = []
     for clip in wanted:
-        video = torch.stack([frames[i] for i in clip], dim=1)  # [3, T, H, W] in [0, 1]
-        video = (_short_side_scale(video, spec.image_size) - mean) / std
+        video = (torch.stack([frames[i] for i in clip], dim=1) - mean) / std  # [3, T, H, W]
         outputs.extend(_spatial_crops(video, spec.image_size, spec.video_spatial_crops))
     return torch.stack(outputs)
 
 
-def _read_frames(capture, indices: list[int], path: Path) -> dict[int, torch.Tensor]:
+def _read_frames(capture, indices: list[int], size: int, path: Path) -> dict[int, torch.Tensor]:
     import cv2
 
     frames: dict[int, torch.Tensor] = {}
@@ -144,7 +143,7 @@ def _read_frames(capture, indices: list[int], path: Path) -> dict[int, torch.Ten
                 raise CorruptFile(path, f"cannot decode frame {index}")
             frames[index] = last_good
             continue
-        last_good = frames[index] = frame_tensor(rgb_frame(frame))
+        last_good = frames[index] = scaled_frame(rgb_frame(frame), size)
     return frames
 
 
@@ -155,9 +154,14 @@ def rgb_frame(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
-def frame_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """RGB uint8 [H, W, 3] -> float [3, H, W] in [0, 1]."""
-    return torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0
+def scaled_frame(rgb: np.ndarray, size: int) -> torch.Tensor:
+    """RGB uint8 [H, W, 3] -> float [3, H', W'] in [0, 1], short side scaled to ``size``.
+
+    The reference scales a clip's frames together, but bilinear scaling never mixes frames, so
+    scaling each frame as it is decoded gives the same numbers while keeping only the small one.
+    """
+    frame = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255.0
+    return _short_side_scale(frame[:, None], size)[:, 0]
 
 
 def _short_side_scale(video: torch.Tensor, size: int) -> torch.Tensor:

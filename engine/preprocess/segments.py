@@ -7,12 +7,13 @@ the file: sound is read in 30 s blocks and only the samples from the current win
 kept, plus a copy of each window waiting for its thread (benchmarks/moments.py: an hour of
 16 kHz audio, 220 MB as float32, is embedded with the peak memory growing by about 50 MB,
 the model's batches included); video frames are grabbed in order and only those the
-pending windows sample are kept, as uint8. IMU recordings are read whole, as the IMU loader
+pending windows sample are kept, each scaled as it is decoded (short side to ``image_size``:
+about 1 MB a 16:9 frame, whatever its resolution). IMU recordings are read whole, as the IMU loader
 reads them (an hour at 200 Hz is 720,000 rows, 40 MB as float64; ``Limits.max_imu_rows``
 caps it).
 
 Reading is sequential; turning a window's samples into the model input (resampling, fbank,
-frame scaling, IMU resampling) is left to the window's ``make()``, so that callers can run
+video normalisation and crops, IMU resampling) is left to the window's ``make()``, so that callers can run
 it in threads. ``make()`` raises the window's ``PreprocessError`` (an IMU span whose channel
 holds no numbers); a file that cannot be read at all raises one as it is opened or read.
 """
@@ -131,7 +132,7 @@ def _video_segments(path, spec: PreprocessSpec, hop_fraction: float, limits: Lim
 
 
 def _video_windows(path: Path, spec: PreprocessSpec, limits: Limits, fps: float, window: int, starts: list[int]):
-    from engine.preprocess.image import clip_frames, open_video, rgb_frame
+    from engine.preprocess.image import clip_frames, frames_to_clips, open_video, rgb_frame, scaled_frame
 
     if not starts:
         return
@@ -140,7 +141,7 @@ def _video_windows(path: Path, spec: PreprocessSpec, limits: Limits, fps: float,
     needed = {i for _, indices in plans for i in indices}
     capture, _, _ = open_video(path, limits)
     try:
-        kept: dict[int, np.ndarray] = {}
+        kept: dict[int, torch.Tensor] = {}
         index, last_good = -1, None
         for number, (start, indices) in enumerate(plans):
             while index < indices[-1]:
@@ -150,24 +151,18 @@ def _video_windows(path: Path, spec: PreprocessSpec, limits: Limits, fps: float,
                 if index in needed:
                     ok, frame = capture.retrieve()
                     if ok:
-                        last_good = kept[index] = rgb_frame(frame)
+                        last_good = kept[index] = scaled_frame(rgb_frame(frame), spec.image_size)
             if last_good is None:
                 raise CorruptFile(path, f"cannot decode frame {indices[0]}")
             frames = {i: kept.get(i, last_good) for i in indices}
             wanted = [[start + i for i in clip] for clip in offsets]
-            make = partial(_video_input, frames, wanted, spec)
+            make = partial(frames_to_clips, frames, wanted, spec)
             yield SegmentInput(start / fps, (start + window) / fps, make)
             following = plans[number + 1][1][0] if number + 1 < len(plans) else index + 1
             for i in [i for i in kept if i < following]:
                 del kept[i]
     finally:
         capture.release()
-
-
-def _video_input(frames: dict[int, np.ndarray], wanted: list[list[int]], spec: PreprocessSpec) -> torch.Tensor:
-    from engine.preprocess.image import frame_tensor, frames_to_clips
-
-    return frames_to_clips({i: frame_tensor(frame) for i, frame in frames.items()}, wanted, spec)
 
 
 def _imu_segments(path, spec: PreprocessSpec, hop_fraction: float, limits: Limits) -> SegmentStream:
