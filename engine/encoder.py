@@ -152,6 +152,8 @@ class Encoder:
                         flush()
                 if batch and result.complete:
                     flush()
+                elif result.complete and progress:  # the last windows all failed before the model
+                    progress(len(spans), stream.total)
             finally:
                 for _, _, future in ahead:
                     future.cancel()
