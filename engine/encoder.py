@@ -26,6 +26,7 @@ from engine.models.factory import LoadedModel
 from engine.preprocess import DeviceOutOfMemory, InvalidSignal, PreprocessError, prepare_loader, tokenize
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
 from engine.preprocess.safe import load_safely
+from engine.segments import Segment, SegmentEmbeddings
 
 Progress = Callable[[int, int], None]
 _OUT_OF_RANGE = "the model's output is not finite (NaN or infinity): the input drives it out of range"
@@ -90,6 +91,74 @@ class Encoder:
         return self._iterate(
             modality, [str(p) for p in paths], lambda source: loader(source, spec, limits=limits), progress, cancelled
         )
+
+    def encode_segments(
+        self,
+        modality: Modality,
+        path: str | Path,
+        progress: Progress | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+        *,
+        hop_fraction: float = 0.5,
+    ) -> SegmentEmbeddings:
+        """Embed every window of one long recording (see ``engine.segments``) in batches, in time order.
+
+        The file is read once, front to back; the worker threads turn windows into model inputs
+        ahead of the model. A file that cannot be read raises its ``PreprocessError``; a window
+        that fails (no input, or a non-finite output) is listed in ``failed`` and the others go
+        on. ``progress(done, total)`` counts windows; ``cancelled()`` stops between windows.
+        """
+        from engine.preprocess.segments import open_segments
+
+        prepare_loader(modality)
+        source = str(path)
+        stream = open_segments(modality, path, self.model.spec, hop_fraction=hop_fraction, limits=self.limits)
+        result = SegmentEmbeddings(source, complete=False)
+        spans: list[tuple[float, float]] = []
+        batch: list[tuple[int, str, torch.Tensor]] = []
+
+        def flush() -> None:
+            for outcome in self._run(modality, batch):
+                start, end = spans[outcome.index]
+                if outcome.ok:
+                    result.segments.append(Segment(start, end, outcome.embedding))
+                else:
+                    result.failed.append((start, end, outcome.error))
+            batch.clear()
+            if progress:
+                progress(len(spans), stream.total)
+
+        ahead: deque[tuple[float, float, Future]] = deque()
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="bindscope-segments") as pool:
+            try:
+                while not cancelled():
+                    for window in stream.inputs:
+                        ahead.append(
+                            (window.start, window.end, pool.submit(load_safely, lambda _, w=window: w.make(), source))
+                        )
+                        if len(ahead) >= self.batch_size * 2 + self.workers:
+                            break
+                    if not ahead:
+                        result.complete = True
+                        break
+                    start, end, future = ahead.popleft()
+                    spans.append((start, end))
+                    outcome = future.result()
+                    if isinstance(outcome, PreprocessError):
+                        result.failed.append((start, end, outcome))
+                    else:
+                        batch.append((len(spans) - 1, source, outcome))
+                    if len(batch) >= self.batch_size:
+                        flush()
+                if batch and result.complete:
+                    flush()
+                elif result.complete and progress:  # the last windows all failed before the model
+                    progress(len(spans), stream.total)
+            finally:
+                for _, _, future in ahead:
+                    future.cancel()
+                stream.inputs.close()
+        return result
 
     def _tokenize(self, text: str) -> torch.Tensor:
         return tokenize(text, self.model.spec)[0]

@@ -37,6 +37,18 @@ def read_waveform(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple
     import soundfile
 
     path = check_file(path, limits)
+    sound_info(path, limits)
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
+        raise CorruptFile(path, f"cannot decode the sound ({error})") from None
+    return finite_samples(data, path), int(rate)
+
+
+def sound_info(path: Path, limits: Limits = DEFAULT_LIMITS):
+    """libsndfile's header of a checked file (rate, frames, channels), refused when unreadable or too long."""
+    import soundfile
+
     try:
         info = soundfile.info(str(path))
     except soundfile.LibsndfileError as error:
@@ -56,10 +68,11 @@ def read_waveform(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple
         raise FileTooLarge(
             path, f"{info.frames / info.samplerate:,.0f} s is over the {limits.max_audio_seconds:,.0f} s limit"
         )
-    try:
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
-        raise CorruptFile(path, f"cannot decode the sound ({error})") from None
+    return info
+
+
+def finite_samples(data: np.ndarray, path) -> torch.Tensor:
+    """Decoded [samples, channels] float32 -> [channels, samples], NaN and infinity read as silence."""
     if data.shape[0] == 0:
         raise InvalidSignal(path, "the sound has no samples")
     finite = np.isfinite(data)
@@ -67,7 +80,7 @@ def read_waveform(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple
         raise InvalidSignal(path, "every sample is NaN or infinite")
     if not finite.all():
         data = np.where(finite, data, 0.0).astype(np.float32)
-    return torch.from_numpy(np.ascontiguousarray(data.T)), int(rate)
+    return torch.from_numpy(np.ascontiguousarray(data.T))
 
 
 def waveform_to_clips(

@@ -100,10 +100,21 @@ def load_video(
     path: str | Path, spec: PreprocessSpec | None = None, *, limits: Limits = DEFAULT_LIMITS
 ) -> torch.Tensor:
     """The reference's video recipe with OpenCV decoding: [clips x crops, 3, frames, S, S]."""
-    import cv2
-
     spec = spec or DEFAULT_SPEC
     path = check_file(path, limits)
+    capture, fps, count = open_video(path, limits)
+    try:
+        wanted = clip_frames(count, fps, spec)
+        frames = _read_frames(capture, sorted({i for clip in wanted for i in clip}), spec.image_size, path)
+    finally:
+        capture.release()
+    return frames_to_clips(frames, wanted, spec)
+
+
+def open_video(path: Path, limits: Limits = DEFAULT_LIMITS):
+    """An opened ``cv2.VideoCapture`` of a checked file, its frame rate and frame count; the caller releases it."""
+    import cv2
+
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
@@ -116,32 +127,34 @@ def load_video(
         height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         if width * height > limits.max_pixels:
             raise InvalidSignal(path, f"{width}x{height} frames are over the pixel limit")
-        duration = count / fps
-        wanted: list[list[int]] = []
-        for start, end in clip_spans(duration, spec.video_clip_seconds, spec.video_clips):
-            first = int(start * fps)
-            last = max(first, min(count, int(end * fps)) - 1)
-            wanted.append(torch.linspace(first, last, spec.video_frames).long().tolist())
-        frames = _read_frames(capture, sorted({i for clip in wanted for i in clip}), path, spec.image_size)
-    finally:
+    except BaseException:
         capture.release()
+        raise
+    return capture, fps, count
+
+
+def clip_frames(count: int, fps: float, spec: PreprocessSpec = DEFAULT_SPEC) -> list[list[int]]:
+    """The frame indices of each clip the reference samples from a video of ``count`` frames at ``fps``."""
+    wanted = []
+    for start, end in clip_spans(count / fps, spec.video_clip_seconds, spec.video_clips):
+        first = int(start * fps)
+        last = max(first, min(count, int(end * fps)) - 1)
+        wanted.append(torch.linspace(first, last, spec.video_frames).long().tolist())
+    return wanted
+
+
+def frames_to_clips(frames: dict[int, torch.Tensor], wanted: list[list[int]], spec: PreprocessSpec) -> torch.Tensor:
+    """``scaled_frame``s by index -> [clips x crops, 3, frames, S, S], normalised."""
     mean = torch.tensor(spec.image_mean).view(3, 1, 1, 1)
     std = torch.tensor(spec.image_std).view(3, 1, 1, 1)
     outputs = []
     for clip in wanted:
-        video = torch.stack([frames[i] for i in clip], dim=1)  # [3, T, h, w] in [0, 1], short side scaled
-        video = (video - mean) / std
+        video = (torch.stack([frames[i] for i in clip], dim=1) - mean) / std  # [3, T, H, W]
         outputs.extend(_spatial_crops(video, spec.image_size, spec.video_spatial_crops))
     return torch.stack(outputs)
 
 
-def _read_frames(capture, indices: list[int], path: Path, size: int) -> dict[int, torch.Tensor]:
-    """The frames at ``indices``, each scaled (short side ``size``) as soon as it is decoded.
-
-    The reference scales a clip's stacked frames, plane by plane: scaling each frame alone gives
-    the same values, and only one full-resolution float plane is held at a time (a 6000 x 6000
-    video kept ten full frames, 2.4 GB).
-    """
+def _read_frames(capture, indices: list[int], size: int, path: Path) -> dict[int, torch.Tensor]:
     import cv2
 
     frames: dict[int, torch.Tensor] = {}
@@ -154,10 +167,27 @@ def _read_frames(capture, indices: list[int], path: Path, size: int) -> dict[int
                 raise CorruptFile(path, f"cannot decode frame {index}")
             frames[index] = last_good
             continue
-        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        planes = [torch.from_numpy(rgb[..., c]).float().div_(255.0)[None, None] for c in range(3)]
-        last_good = frames[index] = torch.cat([_short_side_scale(plane, size) for plane in planes])[:, 0]
+        last_good = frames[index] = scaled_frame(rgb_frame(frame), size)
     return frames
+
+
+def rgb_frame(frame: np.ndarray) -> np.ndarray:
+    """OpenCV's BGR uint8 [H, W, 3] -> RGB uint8 [H, W, 3]."""
+    import cv2
+
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def scaled_frame(rgb: np.ndarray, size: int) -> torch.Tensor:
+    """RGB uint8 [H, W, 3] -> float [3, H', W'] in [0, 1], short side scaled to ``size``.
+
+    The reference scales a clip's frames together, but bilinear scaling never mixes frames, so
+    scaling each frame as it is decoded gives the same numbers while keeping only the small one.
+    Each colour plane is scaled alone, so only one full-resolution float plane is held at a time (a
+    6000 x 6000 video kept whole float frames: 2.4 GB).
+    """
+    planes = [torch.from_numpy(np.ascontiguousarray(rgb[..., c])).float().div_(255.0)[None, None] for c in range(3)]
+    return torch.cat([_short_side_scale(plane, size) for plane in planes])[:, 0]
 
 
 def _short_side_scale(video: torch.Tensor, size: int) -> torch.Tensor:
