@@ -274,8 +274,10 @@ class Workspace:
         except Exception as error:  # a broken checkpoint description: said, never raised from a status
             return ModelState(ref, False, str(error))
         if ref is None:
-            if entry is None or not entry.available:
+            if entry is None:
                 return ModelState(None, False, "no model is available: `bindscope models download imagebind-huge`")
+            if not entry.available:  # asked for by name: said, never swapped for another
+                return ModelState(None, False, entry.missing, entry.downloadable)
             return ModelState(None, True, f"{entry.title} (new library)")
         if entry is None:
             downloadable = _downloadable(ref.name)
@@ -309,7 +311,9 @@ class Workspace:
         entry = self._entry()
         if entry is None or not entry.available:
             if ref is None:
-                raise WorkspaceError("no model is available: run `bindscope models download imagebind-huge`")
+                raise WorkspaceError(
+                    entry.missing if entry else "no model is available: run `bindscope models download imagebind-huge`"
+                )
             raise ModelMissing(ref, what, self._missing_hint(ref).split(": ", 1)[1])
         found = ref_for_entry(entry)
         if ref is not None:

@@ -39,6 +39,7 @@ from app.gui.worker import EngineThread, Job
 from app.gui.zero_shot import ZeroShotPanel
 from engine.demo.concepts import CONCEPT_NAMES
 from engine.modality import Modality
+from engine.places import default_library
 from engine.preprocess.detect import formats_help
 from engine.workspace import ModelMissing, Term, Workspace, download_model, explain
 
@@ -250,6 +251,8 @@ class MainWindow(QMainWindow):
             self.open_library(self._library_request)
         elif last and Path(last).is_dir():
             self.open_library(last)
+        elif default_library().is_dir():  # made by the command line, which uses it when no --library is given
+            self.open_library(default_library())
         else:
             self.model_ready = True
             self._opening = False
