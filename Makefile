@@ -41,7 +41,7 @@ wheel: $(TEST_STAMP)
 	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
 
 bundle: $(RUN_STAMP)
-	$(PIP) 'pyinstaller==6.22.3'
+	$(PIP) -e '.[gui,bundle]'
 	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/bindscope.spec
 	$(BIN)/python packaging/check_glibc.py dist/BindScope
 

@@ -175,7 +175,17 @@ def cmd_models(args) -> int:
 # -- index, import, export, re-embed, roots ---------------------------------------------------
 
 
+def _need_ray() -> None:
+    """The cluster backend is an extra (the desktop bundle leaves it out): say so instead of an import error."""
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise CliError("running on Ray needs the cluster extra: pip install 'bindscope[cluster]'")
+
+
 def cmd_index(args) -> int:
+    if args.ray:
+        _need_ray()
     workspace = _workspace(args, create=True)
     if args.ray:
         from engine.cluster import index_on_ray
@@ -215,6 +225,7 @@ def cmd_index(args) -> int:
 
 
 def cmd_embed_shards(args) -> int:
+    _need_ray()
     from engine.cluster import embed_shards
 
     with _progress_bar("embedding on Ray") as bar:

@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             window.composer.add_text(entry)
     if folders:
-        _add_folders_when_ready(window, folders)
+        add_folders_when_ready(window, folders)
     window.show()
     if args.screenshot:
         print(f"window visible after {time.perf_counter() - STARTED:.2f} s", file=sys.stderr)
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     return app.exec()
 
 
-def _add_folders_when_ready(window, folders: list[str]) -> None:
+def add_folders_when_ready(window, folders: list[str]) -> None:
     """Index folders named on the command line into the library the window opens (once it is open)."""
 
     def add() -> None:
