@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q $(if $(filter cpu,$(TORCH)),--extra-index-url https://download.pytorch.org/whl/cpu)
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed
+BUNDLE := dist/BindScope/bindscope-app
 
 .PHONY: run test lint wheel bundle deb clean
 
@@ -45,8 +46,12 @@ bundle: $(RUN_STAMP)
 	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/bindscope.spec
 	$(BIN)/python packaging/check_glibc.py dist/BindScope
 
-deb: bundle
+# The .deb of the bundle in dist/ (built first when there is none).
+deb: $(BUNDLE)
 	$(BIN)/python packaging/deb.py dist/BindScope --out dist
+
+$(BUNDLE):
+	$(MAKE) bundle
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build dist

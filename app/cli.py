@@ -162,9 +162,10 @@ def cmd_models(args) -> int:
     if args.json:
         _print_json(rows)
         return EXIT_OK
+    downloadable = {e.name for e in entries() if e.downloadable}
     for r in rows:
         mark = "*" if r["active"] else " "
-        state = "ready" if r["available"] else "not downloaded"
+        state = "ready" if r["available"] else ("not downloaded" if r["name"] in downloadable else "missing")
         print(f"{mark} {r['name']:16s} {state:15s} {r['summary']}")
         print(f"  {'':16s} licence: {r['licence']}")
     if active is None:

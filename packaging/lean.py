@@ -16,6 +16,8 @@ from pathlib import PurePath
 LEFT_OUT_MODULES = [
     "ray",
     "pandas",
+    "polars",  # optional readers of pyarrow and friends; the app writes and reads Parquet with pyarrow
+    "duckdb",
     "triton",
     "pytest",
     "_pytest",
@@ -31,7 +33,8 @@ LEFT_OUT_MODULES = [
     "torch.utils.tensorboard",
 ]
 LAZY_TORCH_LIBRARIES = {"libtorch_cuda_linalg.so", "libcaffe2_nvrtc.so"}  # dlopened by torch when first needed
-HOST_LIBRARIES = {"libstdc++.so.6", "libgcc_s.so.1", "libexpat.so.1"}  # the system's own, older-glibc ones
+# The system's own: the C++ runtime and expat (the host's need a newer glibc) and libmvec (a part of glibc itself).
+HOST_LIBRARIES = {"libstdc++.so.6", "libgcc_s.so.1", "libexpat.so.1", "libmvec.so.1"}
 
 
 def lean_binaries(binaries: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
