@@ -1,25 +1,57 @@
-# Two commands: `make run` starts the app, `make test` runs the tests. Both set up .venv on first use.
+# `make run` starts the app, `make test` runs the tests, `make wheel` builds the wheel, `make bundle` the desktop
+# bundle and `make deb` the Debian package. Each sets up .venv with what it needs on first use.
+#   make run PYTHON=python3.12   choose the interpreter (BindScope needs Python 3.11 or 3.12)
+#   make run TORCH=cpu           PyTorch's CPU-only wheels (no CUDA libraries: about 5 GB less)
 PYTHON ?= python3
+TORCH ?=
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+PIP := $(BIN)/python -m pip install --disable-pip-version-check -q $(if $(filter cpu,$(TORCH)),--extra-index-url https://download.pytorch.org/whl/cpu)
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed
+BUNDLE := dist/BindScope/bindscope-app
 
-.PHONY: run test lint clean
+.PHONY: run test lint wheel bundle deb clean
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]'
-	@touch $(STAMP)
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' || \
+		{ echo "BindScope needs Python 3.11 or 3.12; $(PYTHON) is $$($(PYTHON) -V 2>&1): try make run PYTHON=python3.12" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
 
-run: $(STAMP)
+# The app and the command line: no Ray, no test tools.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[gui]'
+	@touch $@
+
+# Everything the tests need, the cluster backend (Ray) included.
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) -e '.[dev]'
+	@touch $@ $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/python main.py $(ARGS)
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+wheel: $(TEST_STAMP)
+	$(BIN)/python -m build --wheel --no-isolation --outdir dist .
+
+bundle: $(RUN_STAMP)
+	$(PIP) -e '.[gui,bundle]'
+	$(BIN)/pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/bindscope.spec
+	$(BIN)/python packaging/check_glibc.py dist/BindScope
+
+# The .deb of the bundle in dist/ (built first when there is none).
+deb: $(BUNDLE)
+	$(BIN)/python packaging/deb.py dist/BindScope --out dist
+
+$(BUNDLE):
+	$(MAKE) bundle
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist

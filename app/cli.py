@@ -3,7 +3,9 @@
 Progress goes to stderr, results to stdout; ``--json`` prints strict machine-readable JSON
 (schemas in the README; no NaN or Infinity), an error included, as ``{"error": kind, "message":
 ...}``. The exit code is 0 when a command did its job, even if some files failed (they are
-reported), 1 only when interrupted, and 2 for every other failure, with one line naming the cause.
+reported), 1 only when interrupted, and 2 for every other failure, with one line naming the cause;
+a mistyped command line too (``{"error": "UsageError", ...}`` under ``--json``). Without ``--library``
+a command uses the default library, the one the app opens first (``$BINDSCOPE_LIBRARY`` overrides).
 """
 
 from __future__ import annotations
@@ -26,6 +28,26 @@ EXIT_OK, EXIT_INTERRUPTED, EXIT_FAILED = 0, 1, 2
 
 class CliError(Exception):
     """A command that cannot run: printed as ``bindscope: <message>`` with exit code 2."""
+
+
+class UsageError(Exception):
+    """A command line argparse refuses: its usage and message on stderr (and JSON under ``--json``), exit 2."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str):
+        super().__init__(message)
+        self.parser = parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are raised, so ``main`` can print them as JSON when ``--json`` was asked."""
+
+    def error(self, message: str):
+        raise UsageError(self, message)
+
+
+# Shell completion hints for shtab (its FILE and DIRECTORY, written here so building the parser needs no shtab).
+FILES = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
+FOLDERS = {"bash": "_shtab_compgen_dirs", "zsh": "_files -/", "tcsh": "d"}
 
 
 def _clean(value):
@@ -82,10 +104,11 @@ def _progress_bar(description: str):
 
 
 def _workspace(args, create: bool = False):
+    from engine.facts import default_library
     from engine.workspace import Workspace
 
     return Workspace.open(
-        args.library,
+        args.library or default_library(),
         create=create,
         model=getattr(args, "model", None),
         device=getattr(args, "device", "auto"),
@@ -115,10 +138,13 @@ def cmd_models(args) -> int:
     if args.action == "download":
         if not args.name:
             raise CliError("name the model to download, e.g. `bindscope models download imagebind-huge`")
+        licence = find_model(args.name).weights.licence
+        if licence:
+            print(f"licence: {licence}", file=sys.stderr)
         with _progress_bar(f"downloading {args.name}") as bar:
             entry, path = download_model(args.name, progress=lambda done, total: bar("download", done, total))
         if args.json:
-            _print_json({"name": entry.name, "path": str(path)})
+            _print_json({"name": entry.name, "path": str(path), "licence": entry.weights.licence})
         else:
             _say(f"{entry.title} is at {path}")
         return EXIT_OK
@@ -131,6 +157,7 @@ def cmd_models(args) -> int:
             "active": active is not None and e.name == active.name,
             "path": str(e.weights_path),
             "summary": e.summary,
+            "licence": e.weights.licence,
         }
         for e in models()
     ]
@@ -140,10 +167,12 @@ def cmd_models(args) -> int:
     if args.json:
         _print_json(rows)
         return EXIT_OK
+    downloadable = {e.name for e in models() if e.downloadable}
     for r in rows:
         mark = "*" if r["active"] else " "
-        state = "ready" if r["available"] else "not downloaded"
+        state = "ready" if r["available"] else ("not downloaded" if r["name"] in downloadable else "missing")
         _say(f"{mark} {r['name']:16s} {state:15s} {r['summary']}")
+        _say(f"  {'':16s} licence: {r['licence']}")
     if active is None:
         print("no model is available yet: `bindscope models download imagebind-huge`", file=sys.stderr)
     return EXIT_OK
@@ -152,8 +181,19 @@ def cmd_models(args) -> int:
 # -- index, import, export, re-embed, roots ---------------------------------------------------
 
 
+def _need_ray() -> None:
+    """The cluster backend is an extra (the desktop bundle leaves it out): say so instead of an import error."""
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise CliError("running on Ray needs the cluster extra: pip install 'bindscope[cluster]'")
+
+
 def cmd_index(args) -> int:
     from engine.workspace import RayCluster
+
+    if args.ray:
+        _need_ray()
 
     workspace = _workspace(args, create=True)
     backend = RayCluster(args.ray, args.shards) if args.ray else None
@@ -187,6 +227,7 @@ def cmd_index(args) -> int:
 
 
 def cmd_embed_shards(args) -> int:
+    _need_ray()
     from engine.workspace import RayCluster, embed_shards
 
     with _progress_bar("embedding on Ray") as bar:
@@ -411,7 +452,9 @@ class _WeightAction(argparse.Action):
 
 
 def _add_terms(parser: argparse.ArgumentParser, single: bool = False) -> None:
-    parser.add_argument("--file", dest="file", action=_TermAction, metavar="F", help="a file of any modality")
+    parser.add_argument(
+        "--file", dest="file", action=_TermAction, metavar="F", help="a file of any modality"
+    ).complete = FILES
     parser.add_argument("--text", dest="text", action=_TermAction, metavar="T", help="a text")
     parser.add_argument(
         "--item", dest="item", action=_TermAction, metavar="ID|PATH", help="a library item's id or path"
@@ -578,21 +621,69 @@ def cmd_train_demo(args) -> int:
     return EXIT_OK
 
 
+def cmd_completion(args) -> int:
+    import shtab
+
+    print(shtab.complete(build_parser(), shell=args.shell))
+    return EXIT_OK
+
+
 # -- the parser ----------------------------------------------------------------------------
+
+EXAMPLES = {
+    "bindscope": """examples:
+  bindscope demo --out ~/demo                      write the synthetic demo gallery
+  bindscope index ~/demo                           index it into the default library
+  bindscope search --text "a dog barking" -k 5     nearest items of every modality
+  bindscope --version
+  bindscope completion bash > ~/.local/share/bash-completion/completions/bindscope""",
+    "models": """examples:
+  bindscope models                                 what is installed, and each model's licence
+  bindscope models download imagebind-huge         4.5 GB; CC-BY-NC 4.0 (non-commercial)""",
+    "index": """examples:
+  bindscope index ~/Pictures ~/Sounds              add two folders to the default library
+  bindscope index --library ~/lib --model demo ~/demo
+  bindscope index                                  re-scan the library's folders""",
+    "search": """examples:
+  bindscope search --file bark.wav --text rain --weight 0.5
+  bindscope search --item 42 --modality audio --merged --json""",
+    "classify": """examples:
+  bindscope classify --file bell.wav --labels dog,train,rain,bell""",
+    "map": """examples:
+  bindscope map --out map.png --clusters kmeans""",
+    "export": """examples:
+  bindscope export --out embeddings.parquet""",
+    "import": """examples:
+  bindscope import shards/ --library ~/lib""",
+    "completion": """examples:
+  bindscope completion bash > ~/.local/share/bash-completion/completions/bindscope
+  bindscope completion zsh > ~/.zfunc/_bindscope   (with fpath+=~/.zfunc before compinit)""",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bindscope", description="Explore ImageBind's joint embedding space from the command line."
+    from engine import __version__
+
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog="bindscope",
+        description="Explore ImageBind's joint embedding space from the command line.",
+        epilog=EXAMPLES["bindscope"],
+        formatter_class=raw,
     )
+    parser.add_argument("--version", action="version", version=f"bindscope {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, handler, help_text: str, library: bool = False) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES.get(name), formatter_class=raw)
         p.set_defaults(handler=handler)
         p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
         if library:
-            p.add_argument("--library", required=True, metavar="DIR", help="the library folder")
+            p.add_argument(
+                "--library",
+                metavar="DIR",
+                help="the library folder (default: $BINDSCOPE_LIBRARY, else the app's default library)",
+            ).complete = FOLDERS
         return p
 
     def runtime(p: argparse.ArgumentParser, precision: bool = False) -> None:
@@ -605,7 +696,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="model name (for show and download)")
 
     p = command("index", cmd_index, "add folders to a library and embed what is new or changed", library=True)
-    p.add_argument("paths", nargs="*", metavar="PATH", help="folders to add (none: re-scan the library's folders)")
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH", help="folders to add (none: re-scan the library's folders)"
+    ).complete = FOLDERS
     p.add_argument(
         "--model",
         help="for a new library, the model to embed with (default: the best available); for one that has a "
@@ -711,8 +804,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     runtime(p)
 
+    p = command("completion", cmd_completion, "print a shell completion script (bash, zsh or tcsh)")
+    p.add_argument("shell", choices=["bash", "zsh", "tcsh"])
+
     p = command("train-demo", cmd_train_demo, "reproduce the shipped demo model from the demo world")
-    p.add_argument("--out", default="resources/models", metavar="DIR")
+    p.add_argument("--out", metavar="DIR", help="where to write it (default: over the shipped demo model)")
     p.add_argument(
         "--work", metavar="DIR", help="folder for the generated world and checkpoints (default: a temporary one)"
     )
@@ -730,8 +826,15 @@ COMMANDS = frozenset(
 
 def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")  # numpy's and scikit-learn's warnings are for developers; failures have their line
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as error:
+        if "--json" in argv:
+            _print_json({"error": "UsageError", "message": str(error)})
+        error.parser.print_usage(sys.stderr)
+        print(f"{error.parser.prog}: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     try:
         return args.handler(args)
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do

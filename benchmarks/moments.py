@@ -44,7 +44,7 @@ from engine.models.factory import load_model
 from engine.models.imagebind import ImageBindModel
 from engine.models.zoo import resolve
 from engine.preprocess.segments import open_segments
-from engine.segments import window_plan
+from engine.preprocess.windows import window_plan
 
 EVENT = "bell"
 QUERY = "a bell"

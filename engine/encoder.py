@@ -26,7 +26,7 @@ from engine.models.factory import LoadedModel
 from engine.preprocess import DeviceOutOfMemory, InvalidSignal, PreprocessError, prepare_loader, tokenize
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
 from engine.preprocess.safe import load_safely
-from engine.segments import Segment, SegmentEmbeddings
+from engine.preprocess.windows import Segment, SegmentEmbeddings
 
 Progress = Callable[[int, int], None]
 _OUT_OF_RANGE = "the model's output is not finite (NaN or infinity): the input drives it out of range"
@@ -101,7 +101,7 @@ class Encoder:
         *,
         hop_fraction: float = 0.5,
     ) -> SegmentEmbeddings:
-        """Embed every window of one long recording (see ``engine.segments``) in batches, in time order.
+        """Embed every window of one long recording (see ``engine.preprocess.windows``) in batches, in time order.
 
         The file is read once, front to back; the worker threads turn windows into model inputs
         ahead of the model. A file that cannot be read raises its ``PreprocessError``; a window

@@ -163,11 +163,13 @@ def train_bind(
     )
 
 
-def train_demo(work: str | Path, out: str | Path, seed: int, log: Callable[[str], None]):
-    """Reproduce the shipped demo model from a freshly generated demo world; returns its evaluation report."""
+def train_demo(work: str | Path, out: str | Path | None, seed: int, log: Callable[[str], None]):
+    """Reproduce the shipped demo model from a freshly generated demo world (into the shipped model's
+    folder unless ``out`` is given); returns its evaluation report."""
     from engine.demo.recipe import RecipeSettings, train_demo_model
+    from engine.models.zoo import DEMO
 
-    return train_demo_model(work, out, RecipeSettings(seed=seed), log=log)
+    return train_demo_model(work, out or DEMO.weights_path.parent, RecipeSettings(seed=seed), log=log)
 
 
 def preview(source: str, modality: Modality) -> Preview:
@@ -385,8 +387,10 @@ class Workspace:
         except Exception as error:  # a broken checkpoint description: said, never raised from a status
             return ModelState(ref, False, str(error))
         if ref is None:
-            if entry is None or not entry.available:
+            if entry is None:
                 return ModelState(None, False, "no model is available: `bindscope models download imagebind-huge`")
+            if not entry.available:  # asked for by name: said, never swapped for another
+                return ModelState(None, False, entry.missing, entry.downloadable)
             return ModelState(None, True, f"{entry.title} (new library)")
         if entry is None:
             downloadable = _downloadable(ref.name)
@@ -417,7 +421,9 @@ class Workspace:
         entry = self._entry()
         if entry is None or not entry.available:
             if ref is None:
-                raise WorkspaceError("no model is available: run `bindscope models download imagebind-huge`")
+                raise WorkspaceError(
+                    entry.missing if entry else "no model is available: run `bindscope models download imagebind-huge`"
+                )
             raise ModelMissing(ref, what, self._how_to_get(ref))
         found = ref_for_entry(entry)
         if ref is not None:

@@ -50,6 +50,12 @@ def tiny_entry(name: str = "tiny", weights: Path | None = None, **overrides) -> 
     )
 
 
+@pytest.fixture(autouse=True)
+def no_default_library(tmp_path, monkeypatch):
+    """No test reads or makes the user's default library (the CLI without --library, the app's first start)."""
+    monkeypatch.setenv("BINDSCOPE_LIBRARY", str(tmp_path / "default-library"))
+
+
 @pytest.fixture(scope="session")
 def tiny_model() -> LoadedModel:
     torch.manual_seed(0)

@@ -143,12 +143,45 @@ def test_bad_arguments_and_unusable_libraries_exit_2(capsys, tmp_path, library):
     code, out, err = run(capsys, "search", "--library", library, "--file", tmp_path / "missing.wav", "--json")
     assert code == 2 and "missing.wav" in err and "missing.wav" in json.loads(out)["message"]
     for bad in (["-k", "-1"], ["-k", "0"], ["--weight", "nan"], ["--weight", "inf"]):
-        with pytest.raises(SystemExit) as info:
-            main(["search", "--library", str(library), "--item", "1", *bad])
-        assert info.value.code == 2
-    with pytest.raises(SystemExit) as info:
-        main(["search", "--weight", "2"])
-    assert info.value.code == 2
+        code, _, err = run(capsys, "search", "--library", library, "--item", "1", *bad)
+        assert code == 2 and "usage: bindscope search" in err
+    code, out, err = run(capsys, "search", "--weight", "2", "--json")
+    assert code == 2 and json.loads(out) == {
+        "error": "UsageError",
+        "message": "--weight must follow a --file, --text or --item",
+    }
+    code, out, _ = run(capsys, "serch", "--json")
+    assert code == 2 and json.loads(out)["message"].startswith("argument command: invalid choice: 'serch'")
+
+
+def test_version_completion_and_examples(capsys):
+    from engine import __version__
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out == f"bindscope {__version__}\n"
+    code, out, _ = run(capsys, "completion", "bash")
+    assert code == 0 and "_shtab_bindscope" in out and "search" in out
+    with pytest.raises(SystemExit):
+        main(["index", "--help"])
+    assert "examples:\n  bindscope index ~/Pictures" in capsys.readouterr().out
+
+
+def test_without_library_the_default_one_is_used(capsys, tmp_path, mixed_folder, tiny_weights, monkeypatch):
+    monkeypatch.setenv("BINDSCOPE_LIBRARY", str(tmp_path / "mine"))
+    code, out, _ = run(capsys, "index", mixed_folder / "images", "--model", tiny_weights, "--device", "cpu", "--json")
+    assert code == 0 and json.loads(out)["embedded"] > 0
+    code, out, _ = run(capsys, "status", "--json")
+    assert code == 0 and json.loads(out)["library"] == str(tmp_path / "mine")
+
+
+def test_models_state_the_weights_licence(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("BINDSCOPE_CACHE_DIR", str(tmp_path))
+    code, out, _ = run(capsys, "models", "--json")
+    licences = {m["name"]: m["licence"] for m in json.loads(out)}
+    assert "CC-BY-NC 4.0" in licences["imagebind-huge"] and "non-commercial" in licences["imagebind-huge"]
+    code, out, _ = run(capsys, "models")
+    assert "licence: Meta's ImageBind code and weights are licensed CC-BY-NC 4.0" in out
 
 
 def test_a_library_keeps_its_model_on_the_command_line(capsys, library, tmp_path):

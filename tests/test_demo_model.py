@@ -51,4 +51,3 @@ def test_audio_to_image_retrieval(report):
 def test_demo_is_the_default_without_a_download(monkeypatch, tmp_path):
     monkeypatch.setenv("BINDSCOPE_CACHE_DIR", str(tmp_path))  # no ImageBind-huge here
     assert default_entry().name == "demo"
-    assert default_entry("imagebind-huge").name == "demo"  # chosen but not downloaded: fall back

@@ -196,7 +196,7 @@ def test_a_tree_deeper_than_python_recursion(tmp_path):  # row 9
 
 def test_broken_checkpoint_metadata_is_one_line_and_exit_2(tmp_path):  # row 10
     broken = tmp_path / "broken.safetensors"
-    data = bytearray((ROOT / "resources" / "models" / "demo.safetensors").read_bytes())
+    data = bytearray((ROOT / "engine" / "resources" / "models" / "demo.safetensors").read_bytes())
     header = int.from_bytes(data[:8], "little")
     text = data[8 : 8 + header].decode()
     data[8 : 8 + header] = text.replace('"bindscope.config":"{', '"bindscope.config":"[', 1).encode()

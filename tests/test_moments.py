@@ -9,7 +9,7 @@ import soundfile
 from engine.encoder import Encoder
 from engine.modality import Modality
 from engine.preprocess import CorruptFile
-from engine.segments import Segment
+from engine.preprocess.windows import Segment
 
 
 def _long_sound(path, seconds: float, rate: int = 16000) -> np.ndarray:

@@ -1,4 +1,9 @@
-"""Starting the desktop app: ``python main.py [--library DIR] [--query FILE ...] [--screenshot FILE]``."""
+"""Starting the desktop app: ``bindscope-app [FILE_OR_FOLDER ...] [--library DIR] [--query FILE ...] [--screenshot FILE]``.
+
+Files named on the command line (the desktop entry's ``%F``: "Open with BindScope") start the query;
+folders are added to the library. Everything that stops Qt from starting (no display, a missing xcb
+library) is said in one line with exit code 2 before Qt is imported, instead of Qt's abort.
+"""
 
 from __future__ import annotations
 
@@ -31,9 +36,17 @@ XCB_LIBRARIES = (
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="bindscope", description="BindScope desktop app (run `bindscope <command> --help` for the command line)."
+        prog="bindscope-app", description="BindScope desktop app (run `bindscope --help` for the command line)."
     )
-    parser.add_argument("--library", metavar="DIR", help="open this library folder")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="FILE_OR_FOLDER",
+        help="files start the query (as --query does); folders are added to the library and indexed",
+    )
+    parser.add_argument(
+        "--library", metavar="DIR", help="open this library folder (default: $BINDSCOPE_LIBRARY, else the last one)"
+    )
     parser.add_argument(
         "--model",
         help="the model for new libraries (name or checkpoint path; default: the last one chosen, else the best "
@@ -90,9 +103,42 @@ def platform_plugin_problem(
     )
 
 
+def display_problem(environ: Mapping[str, str] = os.environ, system: str = sys.platform) -> str | None:
+    """One line when Qt would look for an X display and there is none to be had, else None."""
+    if not qt_would_use_xcb(environ, system) or environ.get("WAYLAND_DISPLAY"):
+        return None
+    display = environ.get("DISPLAY")
+    if not display:
+        reason = "no display: DISPLAY is not set"
+    elif not can_connect_x(display):
+        reason = f"cannot connect to the X display {display!r}"
+    else:
+        return None
+    return (
+        f"bindscope: {reason}. Start BindScope inside a desktop session, use the command line "
+        "(`bindscope --help`), or render off-screen with QT_QPA_PLATFORM=offscreen."
+    )
+
+
+def can_connect_x(display: str) -> bool:
+    """Whether an X server answers at ``display``, asked through libxcb as Qt will ask (it aborts if none does)."""
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return True  # no libxcb: platform_plugin_problem names what is missing
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display.encode(), None)
+    try:
+        return xcb.xcb_connection_has_error(connection) == 0
+    finally:
+        xcb.xcb_disconnect(connection)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    problem = platform_plugin_problem(can_load)
+    problem = platform_plugin_problem(can_load) or display_problem()
     if problem:
         print(problem, file=sys.stderr)
         return EXIT_UNUSABLE
@@ -105,25 +151,45 @@ def main(argv: list[str] | None = None) -> int:
     app.setStyle("Fusion")  # follows the system's light or dark scheme
     from PySide6.QtGui import QIcon
 
-    from engine.facts import RESOURCES
+    from engine.facts import resource
 
-    app.setWindowIcon(QIcon(str(RESOURCES / "icons" / "bindscope.svg")))
+    app.setWindowIcon(QIcon(str(resource("icons", "bindscope.svg"))))
 
     from app.gui.main_window import MainWindow
 
     settings = QSettings(args.settings, QSettings.Format.IniFormat) if args.settings else None
-    library = str(Path(args.library).expanduser().resolve()) if args.library else None
+    from engine.facts import chosen_library
+
+    requested = args.library or chosen_library()
+    library = str(Path(requested).expanduser().resolve()) if requested else None
     window = MainWindow(settings, model=args.model, device=args.device, library=library)
-    for entry in args.query:
+    folders = [str(Path(p).resolve()) for p in args.paths if Path(p).is_dir()]
+    for entry in [p for p in args.paths if not Path(p).is_dir()] + args.query:
         if Path(entry).exists():
             window.composer.add_files([entry])
         else:
             window.composer.add_text(entry)
+    if folders:
+        add_folders_when_ready(window, folders)
     window.show()
     if args.screenshot:
         print(f"window visible after {time.perf_counter() - STARTED:.2f} s", file=sys.stderr)
         _capture_when_settled(window, Path(args.screenshot), app)
     return app.exec()
+
+
+def add_folders_when_ready(window, folders: list[str]) -> None:
+    """Index folders named on the command line into the library the window opens (once it is open)."""
+
+    def add() -> None:
+        window.ready.disconnect(add)
+        if window.summary is None:
+            window.say(f"Open or create a library to add {', '.join(folders)} (File menu).")
+            return
+        for folder in folders:
+            window.index(folder)
+
+    window.ready.connect(add)
 
 
 def _capture_when_settled(window, out: Path, app, timeout_s: float = 300.0) -> None:

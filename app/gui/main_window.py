@@ -37,7 +37,7 @@ from app.gui.previews import PreviewLoader
 from app.gui.results import ResultsPanel, reveal_in_folder
 from app.gui.worker import EngineThread, Job
 from app.gui.zero_shot import ZeroShotPanel
-from engine.facts import DEMO_LABELS, formats_help
+from engine.facts import DEMO_LABELS, default_library, formats_help
 from engine.modality import Modality
 from engine.workspace import ModelMissing, Term, Workspace, download_model, explain
 
@@ -249,6 +249,8 @@ class MainWindow(QMainWindow):
             self.open_library(self._library_request)
         elif last and Path(last).is_dir():
             self.open_library(last)
+        elif default_library().is_dir():  # made by the command line, which uses it when no --library is given
+            self.open_library(default_library())
         else:
             self.model_ready = True
             self._opening = False

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.facts import DEVICE_CHOICES, DEVICE_LABELS
+from engine.workspace import find_model
 
 if TYPE_CHECKING:
     from engine.facts import ModelEntry
@@ -84,6 +85,7 @@ class SettingsDialog(QDialog):
         if not state.available:
             if state.downloadable:
                 self.download_button = self._button(row, "Download", lambda: self._finish(("download",)))
+                column.addWidget(_licence_label(find_model(state.ref.name)))
             self.locate_button = self._button(row, "Locate checkpoint…", self._locate)
         self.reembed_button = self._button(row, "Re-embed with another model…", self._reembed)
         row.addStretch(1)
@@ -104,8 +106,9 @@ class SettingsDialog(QDialog):
             column.addWidget(button)
             summary = QLabel(f"<small>{entry.summary}</small>")
             summary.setWordWrap(True)
-            summary.setContentsMargins(24, 0, 0, 4)
+            summary.setContentsMargins(24, 0, 0, 0)
             column.addWidget(summary)
+            column.addWidget(_licence_label(entry))
             if entry.name == current:
                 button.setChecked(True)
         local_row = QHBoxLayout()
@@ -157,3 +160,12 @@ class SettingsDialog(QDialog):
         checked = self.group.checkedId()
         name = self.path.text().strip() or None if checked == len(self._names) else self._names.get(checked)
         return name, self.device.currentData()
+
+
+def _licence_label(entry: ModelEntry) -> QLabel:
+    """The weights' terms, said before anything is downloaded (ImageBind's are non-commercial)."""
+    label = QLabel(f"<small>Licence: {entry.weights.licence or 'not stated by the checkpoint'}</small>")
+    label.setWordWrap(True)
+    label.setContentsMargins(24, 0, 0, 4)
+    label.setOpenExternalLinks(True)
+    return label

@@ -135,7 +135,7 @@ wherever is nearest among those twelve concepts.
 Reproduce it (this run: {minutes:.0f} minutes on 2 CPU cores; seed {settings.seed}):
 
 ```sh
-.venv/bin/python main.py train-demo --out resources/models --seed {settings.seed}
+.venv/bin/python main.py train-demo --out engine/resources/models --seed {settings.seed}
 ```
 
 ## Evaluation on {settings.heldout_per_concept * 12} held-out scenes (never seen in training)

@@ -18,6 +18,7 @@ from engine.models.config import ImageBindConfig
 from engine.models.errors import ModelUnavailable, WeightsError
 from engine.models.safetensors_header import read_metadata
 from engine.preprocess.spec import PreprocessSpec
+from engine.resources import resource
 
 CONFIG_METADATA_KEY = "bindscope.config"
 SPEC_METADATA_KEY = "bindscope.spec"
@@ -30,6 +31,7 @@ class WeightSource:
     min_bytes: int | None = None  # a smaller file is truncated
     bundled: Path | None = None  # shipped inside the application
     sha256: str | None = None  # of the whole file, when published: a download is verified against it
+    licence: str | None = None  # the weights' terms: said before a download and wherever models are listed
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,15 @@ class ModelEntry:
     @property
     def downloadable(self) -> bool:
         return self.weights.url is not None and self.weights.bundled is None
+
+    @property
+    def missing(self) -> str:
+        """Why this model cannot run here and what to do: said when it is asked for by name and not ``available``."""
+        if self.downloadable:
+            return f"{self.title} is not downloaded: `bindscope models download {self.name}` ({self.weights.licence})"
+        if self.name in _REGISTRY:
+            return f"the {self.title} weights are missing from this installation ({self.weights_path}): reinstall BindScope"
+        return f"{self.weights_path}: no such checkpoint"
 
 
 def spec_for(config: ImageBindConfig, **overrides) -> PreprocessSpec:
@@ -82,6 +93,11 @@ def imagebind_huge_config() -> ImageBindConfig:
     )
 
 
+IMAGEBIND_LICENCE = (
+    "Meta's ImageBind code and weights are licensed CC-BY-NC 4.0: non-commercial use only, with attribution "
+    "(https://creativecommons.org/licenses/by-nc/4.0/)"
+)
+
 IMAGEBIND_HUGE = ModelEntry(
     name="imagebind-huge",
     title="ImageBind-huge",
@@ -92,11 +108,10 @@ IMAGEBIND_HUGE = ModelEntry(
         url="https://dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth",
         min_bytes=1_200_786_990 * 4,  # its float32 parameters alone
         sha256=None,  # the authors publish none, and it could not be computed where this was written
+        licence=IMAGEBIND_LICENCE,
     ),
     summary="The released ImageBind (Girdhar et al., CVPR 2023): 1.2 B parameters, 4.5 GB download.",
 )
-
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 
 # The demo model: the same network, small; made by `bindscope train-demo` (engine/demo/recipe.py).
 DEMO_CONFIG = ImageBindConfig(
@@ -139,7 +154,11 @@ DEMO = ModelEntry(
     title="BindScope demo",
     config=DEMO_CONFIG,
     spec=DEMO_SPEC,
-    weights=WeightSource(filename="demo.safetensors", bundled=RESOURCES / "models" / "demo.safetensors"),
+    weights=WeightSource(
+        filename="demo.safetensors",
+        bundled=resource("models", "demo.safetensors"),
+        licence="MIT, like BindScope: trained by BindScope on its synthetic demo world",
+    ),
     summary="A small ImageBind trained on the synthetic demo world (12 concepts); ships with BindScope, no download.",
 )
 
@@ -172,15 +191,9 @@ def resolve(name_or_path: str | Path) -> ModelEntry:
     raise ModelUnavailable(f"unknown model {key!r}: use one of {known}, or a path to a .pth/.safetensors checkpoint")
 
 
-def default_entry(preferred: str | None = None) -> ModelEntry | None:
-    """The user's choice when usable, else ImageBind-huge if downloaded, else the bundled demo model."""
-    if preferred:
-        try:
-            entry = resolve(preferred)
-        except (ModelUnavailable, WeightsError):
-            entry = None
-        if entry is not None and entry.available:
-            return entry
+def default_entry() -> ModelEntry | None:
+    """For a library whose model nobody chose: ImageBind-huge if downloaded, else the bundled demo model.
+    A model asked for by name never falls back to another (``resolve`` it and say ``missing`` instead)."""
     for entry in (_REGISTRY.get("imagebind-huge"), _REGISTRY.get("demo")):
         if entry is not None and entry.available:
             return entry

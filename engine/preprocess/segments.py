@@ -1,7 +1,7 @@
 """A long recording -> the model input of each of its windows, decoded once, front to back.
 
 Each window's input is what the modality's whole-file loader gives for the file cut to that
-window (``engine.segments`` says where the windows lie): the loaders' own functions run on
+window (``engine.preprocess.windows`` says where the windows lie): the loaders' own functions run on
 the window's samples, so the recipe is written once. Memory stays bounded by a window, not
 the file: sound is read in 30 s blocks and only the samples from the current window on are
 kept, plus a copy of each window waiting for its thread (benchmarks/moments.py: an hour of
@@ -33,7 +33,7 @@ from engine.preprocess.detect import VIDEO_EXTENSIONS
 from engine.preprocess.errors import CorruptFile
 from engine.preprocess.files import DEFAULT_LIMITS, Limits, check_file
 from engine.preprocess.spec import DEFAULT_SPEC, PreprocessSpec
-from engine.segments import window_plan, window_starts
+from engine.preprocess.windows import window_plan, window_starts
 
 _READ_BLOCK_SECONDS = 30.0
 

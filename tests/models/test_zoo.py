@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from engine.models.factory import load_model
 from engine.models.runtime import RuntimeUnavailable, choose_runtime
 from engine.models.weights import WeightsError
-from engine.models.zoo import DEMO, IMAGEBIND_HUGE, ModelUnavailable, default_entry, resolve
+from engine.models.zoo import DEMO, IMAGEBIND_HUGE, ModelUnavailable, resolve
 
 
 def test_huge_resolves_to_reference_config_and_spec(monkeypatch, tmp_path):
@@ -42,8 +44,9 @@ def test_local_checkpoint_without_description_assumes_huge(tmp_path):
 
 
 def test_runtime_choices():
-    cpu = choose_runtime("cpu")
-    assert cpu.device.type == "cpu" and cpu.precision == "float32"
+    cpu = choose_runtime("cpu")  # issue 20: large towers run with int8 weights on the CPU by default
+    assert cpu.device.type == "cpu" and cpu.precision == "int8"
+    assert choose_runtime("cpu", "float32").precision == "float32"
     assert choose_runtime("cpu", "bfloat16").precision == "bfloat16"
     with pytest.raises(RuntimeUnavailable, match="float16 needs a CUDA GPU"):
         choose_runtime("cpu", "float16")
@@ -51,13 +54,29 @@ def test_runtime_choices():
         choose_runtime("tpu")
 
 
-def test_a_broken_preferred_checkpoint_falls_back_to_what_is_available(monkeypatch, tmp_path):
+def test_a_broken_checkpoint_description_is_named(monkeypatch, tmp_path):
     monkeypatch.setenv("BINDSCOPE_CACHE_DIR", str(tmp_path))
     (tmp_path / "mine.pth").write_bytes(b"not a checkpoint")
     (tmp_path / "mine.json").write_text("{broken")
     with pytest.raises(WeightsError, match="mine.json: the model description is not valid JSON"):
         resolve(str(tmp_path / "mine.pth"))
-    assert default_entry(str(tmp_path / "mine.pth")).name == "demo"
+
+
+def test_a_model_asked_for_by_name_says_what_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setenv("BINDSCOPE_CACHE_DIR", str(tmp_path))
+    huge = resolve("imagebind-huge")
+    assert "`bindscope models download imagebind-huge`" in huge.missing and "CC-BY-NC 4.0" in huge.missing
+    gone = dataclasses.replace(DEMO, weights=dataclasses.replace(DEMO.weights, bundled=tmp_path / "demo.safetensors"))
+    assert not gone.available
+    assert gone.missing.startswith("the BindScope demo weights are missing from this installation")
+    assert resolve(str(tmp_path / "mine.pth")).missing == f"{tmp_path / 'mine.pth'}: no such checkpoint"
+
+
+def test_the_demo_model_is_package_data():
+    from importlib.resources import files
+
+    assert DEMO.weights_path == files("engine.resources") / "models" / "demo.safetensors"
+    assert DEMO.available
 
 
 def test_the_shipped_demo_model_carries_its_checksum():

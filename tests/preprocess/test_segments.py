@@ -15,7 +15,7 @@ from engine.modality import Modality
 from engine.preprocess import InvalidSignal, load_audio, load_image, load_imu
 from engine.preprocess.segments import open_segments
 from engine.preprocess.spec import DEFAULT_SPEC
-from engine.segments import window_plan, window_starts
+from engine.preprocess.windows import window_plan, window_starts
 
 SMALL = DEFAULT_SPEC.replace(image_size=32, audio_num_mel_bins=32, imu_length=400)  # fast; windows unchanged but IMU
 
