@@ -227,6 +227,7 @@ def cmd_import(args) -> int:
     with _progress_bar("importing") as bar:
         report = workspace.import_embeddings(args.source, progress=bar)
     summary = {
+        "refused": report.refused,
         "files": report.files,
         "rows": report.rows,
         "changed": report.changed,
@@ -243,12 +244,14 @@ def cmd_import(args) -> int:
         )
         for line in report.invalid[:20]:
             _say(f"  invalid: {line}")
-    return EXIT_OK
+        for line in report.refused:
+            _say(f"  refused: {line}")
+    return EXIT_FAILED if report.refused else EXIT_OK
 
 
 def cmd_export(args) -> int:
     workspace = _workspace(args)
-    rows = workspace.export(args.out)
+    rows = workspace.export(args.out, include_failures=args.include_failures)
     if args.json:
         _print_json({"out": str(args.out), "rows": rows})
     else:
@@ -501,9 +504,11 @@ def cmd_map(args) -> int:
         raise CliError(f"{workspace.folder}: nothing is embedded yet; run `bindscope index` first")
     projection = data.projection
     if out.suffix.lower() == ".json":
+        paths = {item.id: item.path for item in workspace.items([int(i) for i in projection.ids])}
         points = [
             {
                 "id": int(i),
+                "path": _clean(paths.get(int(i))),
                 "modality": str(m),
                 "x": float(x),
                 "y": float(y),
@@ -642,6 +647,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("export", cmd_export, "embeddings with paths and modalities as Parquet or NPZ", library=True)
     p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument(
+        "--include-failures", action="store_true", help="also the failed files, as rows without an embedding (Parquet)"
+    )
 
     p = command(
         "reembed",

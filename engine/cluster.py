@@ -170,7 +170,7 @@ def _after_leftovers(
     """Import the complete shards a killed run left for these items; returns the items still to embed."""
     leftovers = _leftover_shards(folder, ref, todo)
     for shard in leftovers:
-        _count(report, workspace.import_embeddings(shard), warnings)
+        _count(report, workspace.import_embeddings(shard, trusted=True), warnings)
     if not leftovers:
         return todo
     still = {i.id for i in workspace.library.items(status=PENDING)}
@@ -194,7 +194,7 @@ def _run(
     with Library(workspace.folder) as writer:
         for landed in pipeline.run(entries, folder):
             if landed["shard"] is not None:
-                _count(report, workspace.import_embeddings(landed["shard"]), warnings)
+                _count(report, workspace.import_embeddings(landed["shard"], trusted=True), warnings)
             gone = [os.fsdecode(p) for p in landed["offline"]]
             writer.set_missing(gone, True)
             report.offline += len(gone)

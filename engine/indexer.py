@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.library import PENDING, Item, Library, Outcome, display, folder_state, hash_file
+from engine.library import PENDING, Item, Library, Outcome, display, folder_state, hash_file, imported
 from engine.modality import Modality
 from engine.preprocess.detect import detect_modality
 
@@ -163,8 +163,8 @@ def _scan_root(library: Library, root_id: int, root: str, report: ScanReport, pr
             continue
         seen.add(key)
         previous = known.get(key)
-        if previous and previous[0] == info.st_size and previous[1] == info.st_mtime:
-            report.unchanged += 1  # not read again: same size and time, same modality as recorded
+        if previous and previous[0] == info.st_size and previous[1] == info.st_mtime and not imported(previous[2]):
+            report.unchanged += 1  # not read again: same size and time, same modality as recorded (and hashed here)
             if previous[6]:
                 back.append(key)
             if previous[4] == "failed" and previous[5] in _TRANSIENT:

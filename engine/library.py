@@ -39,6 +39,7 @@ from engine.vectors import VectorStore
 DATABASE = "library.sqlite"
 SCHEMA_VERSION = 2
 PENDING, EMBEDDED, FAILED = "pending", "embedded", "failed"
+IMPORTED = "import:"  # starts the identity of an imported item: never a hash this library computed from content
 STATUSES = (PENDING, EMBEDDED, FAILED)
 _MAX_VARIABLES = 900
 
@@ -201,6 +202,11 @@ def folder_state(path: str) -> str:
     if not stat.S_ISDIR(info.st_mode):
         return "missing"
     return "online" if os.access(path, os.R_OK | os.X_OK) else "unreadable"
+
+
+def imported(content_hash: str) -> bool:
+    """Whether an identity came with an import (its vector is the file's word, not this library's)."""
+    return content_hash.startswith(IMPORTED)
 
 
 def hash_text(text: str) -> str:
@@ -386,13 +392,16 @@ class Library:
 
     # -- models -----------------------------------------------------------------------------
 
-    def register_model(self, ref: ModelRef, db: sqlite3.Connection | None = None) -> str:
-        """Record a model, or find it recorded under another name; returns its key. Inside the caller's
+    def register_model(self, ref: ModelRef, db: sqlite3.Connection | None = None, rename: bool = True) -> str:
+        """Record a model, or find it recorded under another name (renamed to ``ref``'s unless ``rename`` is
+        False: an imported file never names the library's model); returns its key. Inside the caller's
         transaction when ``db`` is given."""
         if db is None:
             with self.transaction() as db:
-                return self.register_model(ref, db)
+                return self.register_model(ref, db, rename)
         row = db.execute("SELECT key FROM models WHERE fingerprint = ?", (ref.fingerprint,)).fetchone()
+        if row is not None and not rename:
+            return row[0]
         if row is not None:
             db.execute("UPDATE models SET name = ?, title = ? WHERE key = ?", (ref.name, ref.title, row[0]))
             return row[0]
@@ -579,8 +588,11 @@ class Library:
                 if not text:
                     continue
                 content = hash_text(text)
-                db.execute(
-                    "INSERT OR IGNORE INTO items(text, modality, hash, status, updated) VALUES (?, 'text', ?, ?, ?)",
+                db.execute(  # a text added here takes over the same text imported: its vector is computed here
+                    """INSERT INTO items(text, modality, hash, status, updated) VALUES (?, 'text', ?, ?, ?)
+                       ON CONFLICT(text) WHERE text IS NOT NULL DO UPDATE SET hash = excluded.hash,
+                           status = excluded.status, error_kind = NULL, error = NULL, updated = excluded.updated
+                       WHERE items.hash LIKE 'import:%'""",
                     (text, content, self._status_for(db, key, content, Modality.TEXT), now),
                 )
                 ids.append(db.execute("SELECT id FROM items WHERE text = ?", (text,)).fetchone()[0])
@@ -858,7 +870,7 @@ class Library:
         """One write transaction for adding many files with precomputed embeddings (an import): all of it is
         committed, or none of it. The library takes ``ref`` as its model if it has none yet."""
         with self.transaction() as db:
-            key = self.register_model(ref, db)
+            key = self.register_model(ref, db, rename=False)
             if self.get_meta("model") is None:
                 self.set_meta("model", key)
             writer = BulkWriter(self, db, key, self.get_meta("model") == key)
@@ -938,7 +950,9 @@ class BulkWriter:
     ) -> None:
         """Records with their unit vectors and scales, and records that failed elsewhere with (error kind,
         error). Items already in the library keep their ids; an unchanged one is left as it is, so adding
-        the same batch twice changes nothing."""
+        the same batch twice changes nothing. A record updates only an item of the same identity or an
+        imported one (an import never overrides a file this library hashed), and a failure never overrides
+        an embedded item."""
         now = time.time()
         self._library._append_matrix(
             self._db, self.key, [r.hash for r in records], [r.modality for r in records], vectors, scales
@@ -973,7 +987,9 @@ class BulkWriter:
                         root_id = COALESCE(excluded.root_id, items.root_id), modality = excluded.modality,
                         size = excluded.size, mtime = excluded.mtime, hash = excluded.hash, status = excluded.status,
                         error_kind = excluded.error_kind, error = excluded.error, updated = excluded.updated
-                    WHERE items.hash != excluded.hash OR items.status != excluded.status""",
+                    WHERE (items.hash != excluded.hash OR items.status != excluded.status)
+                      AND (items.hash = excluded.hash OR items.hash LIKE 'import:%')
+                      AND NOT (items.status = 'embedded' AND excluded.status = 'failed')""",
                 chosen,
             )
         self.changed += self._db.total_changes - before

@@ -480,9 +480,14 @@ class Workspace:
             writer.close()
 
     def import_embeddings(
-        self, source: str | Path, progress: Progress | None = None, cancelled: Cancelled = _never
+        self,
+        source: str | Path,
+        progress: Progress | None = None,
+        cancelled: Cancelled = _never,
+        trusted: bool = False,
     ) -> ImportReport:
-        """Add precomputed embeddings (Parquet files in the interchange schema); searchable when this returns."""
+        """Add precomputed embeddings (Parquet files in the interchange schema); searchable when this returns.
+        ``trusted``: the cluster's shards of files this library hashed (see ``engine.exchange``)."""
         writer = self._writer()
         try:
             indexes: dict[str, SearchIndex] = {}
@@ -492,12 +497,12 @@ class Workspace:
                 if key:
                     indexes.setdefault(key, SearchIndex(writer, key, self.approximate_from)).maintain(final=True)
 
-            return import_embeddings(writer, source, progress, cancelled, after_file=keep_current)
+            return import_embeddings(writer, source, progress, cancelled, after_file=keep_current, trusted=trusted)
         finally:
             writer.close()
 
-    def export(self, out: str | Path, progress: Progress | None = None) -> int:
-        return export(self.library, out, progress)
+    def export(self, out: str | Path, progress: Progress | None = None, include_failures: bool = False) -> int:
+        return export(self.library, out, progress, include_failures)
 
     def move_root(self, old: str | Path, new: str | Path) -> tuple[int, int]:
         if not Path(new).is_dir():
