@@ -306,10 +306,9 @@ def _bounded(text: str, limit: int) -> str:
 
 
 def _metadata_of(parquet) -> dict[str, str]:
-    return {
-        k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
-        for k, v in (parquet.schema_arrow.metadata or {}).items()
-    }
+    """The file's key-value metadata (where Polars and DuckDB write it) and the Arrow schema's (pyarrow's)."""
+    found = {**(parquet.metadata.metadata or {}), **(parquet.schema_arrow.metadata or {})}
+    return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in found.items()}
 
 
 def file_model(path: Path, parquet) -> ModelRef:
@@ -422,9 +421,7 @@ def _check_columns(path: Path, parquet) -> None:
     names = set(parquet.schema_arrow.names)
     missing = {"modality", "scale"} - names
     if missing or not {"path", "path_bytes", "text"} & names:
-        raise ExchangeError(
-            f"{display(str(path))}: missing columns ({', '.join(sorted(missing) or ['path or text'])})"
-        )
+        raise ExchangeError(f"{display(str(path))}: missing columns ({', '.join(sorted(missing) or ['path or text'])})")
     tests = {
         "is_integer": pa.types.is_integer,
         "is_string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),

@@ -14,7 +14,7 @@ from engine.library import Library, display
 from engine.modality import Modality
 from engine.search_index import SearchIndex
 from engine.workspace import Workspace
-from tests.libraries import clustered, library_of, shard, stored_vectors, synthetic_ref
+from tests.libraries import clustered, library_of, shard, synthetic_ref
 
 
 @pytest.fixture()
@@ -69,7 +69,10 @@ def test_the_export_joins_the_map_and_round_trips_paths_failures_and_vectors(sma
 
     def content(path):
         return {
-            (r["path_bytes"] or r["path"].encode(), r["modality"], r["hash"], r["error_kind"]): (r["embedding"], r["scale"])
+            (r["path_bytes"] or r["path"].encode(), r["modality"], r["hash"], r["error_kind"]): (
+                r["embedding"],
+                r["scale"],
+            )
             for r in _rows(path)
         }
 
