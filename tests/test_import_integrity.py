@@ -69,6 +69,7 @@ def test_a_bait_row_with_a_real_files_hash_never_becomes_its_vector(make_workspa
 
 def test_a_row_naming_a_file_with_its_size_and_time_is_hashed_again_by_the_scan(make_workspace, photo, tmp_path):
     workspace = make_workspace(library="poisoned")
+    workspace.library.add_root(photo.parent)  # a folder added, its files not scanned yet
     info = photo.stat()
     named = rows(1, workspace.ref().dim, path=[str(photo)], hash=["made-up"], size=[info.st_size])
     named["mtime"] = [info.st_mtime]
