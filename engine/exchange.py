@@ -373,7 +373,8 @@ def _check_known_width(path: Path, ref: ModelRef) -> None:
         if width == ref.dim:
             continue
         same = entry.name == ref.name
-        if not same and (entry.weights.sha256 or entry.available):
+        cheap = entry.weights.sha256 or (entry.available and entry.weights_path.suffix == ".safetensors")
+        if not same and cheap:  # a .pth's fingerprint would hash its 4.5 GB: known by its name then
             try:
                 same = ref_for_entry(entry).fingerprint == ref.fingerprint
             except (OSError, ValueError):
@@ -426,7 +427,7 @@ def _check_columns(path: Path, parquet) -> None:
         "is_integer": pa.types.is_integer,
         "is_string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
         "is_binary": lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t),
-        "is_numeric": lambda t: pa.types.is_integer(t) or pa.types.is_floating(t),
+        "is_numeric": lambda t: pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t),
     }
     for name, (wanted, test) in _KINDS.items():
         if name in names:
@@ -614,7 +615,7 @@ class _Reader:
         matrix = vectors if len(kept) == count and not scaled.any() else vectors[kept]
         if scaled.any():  # divided in float64: a norm beyond float32's range must not turn the row into zeros
             matrix[scaled] = (matrix[scaled] / norms[scaled, None]).astype(np.float32)
-        scales = np.asarray([column["scale"][n] for n in kept], np.float32)
+        scales = np.asarray([float(column["scale"][n]) for n in kept], np.float32)
         return records, matrix, scales, failures
 
     def _vectors(self, embedding, first: int) -> tuple[np.ndarray, np.ndarray]:

@@ -175,3 +175,53 @@ def test_a_folder_of_shards_imports_complete_files_only(tmp_path):
     library = Library(tmp_path / "lib")
     report = import_embeddings(library, folder)
     assert (report.files, report.rows, library.count()) == (3, 30, 30)
+
+
+def test_parquet_written_by_polars_imports(tmp_path):
+    polars = pytest.importorskip("polars")
+    vectors = clustered(6, 8)
+    frame = polars.DataFrame(
+        {
+            "modality": ["vision"] * 3 + ["audio"] * 3,
+            "path": [f"/polars/{n}.x" for n in range(6)],
+            "embedding": vectors.tolist(),  # a list column of float64, as Polars makes it from Python lists
+            "scale": [1.0] * 6,
+        }
+    )
+    frame.write_parquet(tmp_path / "polars.parquet", metadata={"bindscope.model": "synthetic", "bindscope.dim": "8"})
+    frame.with_columns(polars.col("embedding").cast(polars.Array(polars.Float32, 8))).write_parquet(
+        tmp_path / "array.parquet", metadata={"bindscope.model": "synthetic"}
+    )
+    library = Library(tmp_path / "lib")
+    for name in ("polars.parquet", "array.parquet"):
+        report = import_embeddings(library, tmp_path / name)
+        assert (report.rows, report.invalid) == (6, [])
+    assert library.count() == 6 and library.model.dim == 8 and library.model.name == "synthetic"
+    item = library.item_by_path("/polars/4.x")
+    np.testing.assert_allclose(library.embedding(item.id, library.model.key)[0], vectors[4], atol=1e-6)
+
+
+def test_parquet_written_by_duckdb_imports_and_other_widths_are_refused(tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    library = library_of(tmp_path, clustered(3, 8), ["vision"] * 3)
+    ref = library.model
+    meta = f"KV_METADATA {{'bindscope.model': '{ref.name}', 'bindscope.model_fingerprint': '{ref.fingerprint}'}}"
+    query = "SELECT 'vision' AS modality, '/duck/' || i || '.png' AS path, {vector} AS embedding, 1.0 AS scale FROM range(4) t(i)"
+    with duckdb.connect() as db:
+        db.execute(
+            f"COPY ({query.format(vector='[1.0, i, 0, 0, 0, 0, 0, 0]::FLOAT[8]')}) TO '{tmp_path}/duck.parquet' (FORMAT parquet, {meta})"
+        )
+        db.execute(
+            f"COPY ({query.format(vector='[1.0, i]::FLOAT[]')}) TO '{tmp_path}/short.parquet' (FORMAT parquet, {meta})"
+        )
+        mixed = "(CASE WHEN i = 2 THEN [1.0, 2.0] ELSE [1.0, 0, 0, 0, 0, 0, 0, 0] END)::FLOAT[]"
+        db.execute(f"COPY ({query.format(vector=mixed)}) TO '{tmp_path}/mixed.parquet' (FORMAT parquet, {meta})")
+    report = import_embeddings(library, tmp_path / "duck.parquet")
+    assert (report.rows, report.changed, report.invalid) == (4, 4, [])
+    stored = library.embedding(library.item_by_path("/duck/1.png").id, ref.key)[0]
+    np.testing.assert_allclose(stored[:2], [2**-0.5] * 2, rtol=1e-6)
+    with pytest.raises(ExchangeError, match="short.parquet: embedded with .*2 dimensions.* 8 dimensions"):
+        import_embeddings(library, tmp_path / "short.parquet")
+    with pytest.raises(ExchangeError, match="mixed.parquet: column 'embedding': row 3 has 2 values"):
+        import_embeddings(library, tmp_path / "mixed.parquet")
+    assert library.count() == 7
