@@ -366,6 +366,7 @@ def _first_length(parquet) -> int | None:
 def _check_known_width(path: Path, ref: ModelRef) -> None:
     """A model this machine knows (by name or fingerprint) has one width: a file claiming another is refused."""
     from engine.models import zoo
+    from engine.models.errors import WeightsError
     from engine.models.identity import ref_for_entry
 
     for entry in zoo.entries():
@@ -377,7 +378,7 @@ def _check_known_width(path: Path, ref: ModelRef) -> None:
         if not same and cheap:  # a .pth's fingerprint would hash its 4.5 GB: known by its name then
             try:
                 same = ref_for_entry(entry).fingerprint == ref.fingerprint
-            except (OSError, ValueError):
+            except (OSError, ValueError, WeightsError):  # weights damaged or gone: known by name only
                 same = False
         if same:
             raise ExchangeError(
