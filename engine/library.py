@@ -592,8 +592,8 @@ class Library:
                     """INSERT INTO items(text, modality, hash, status, updated) VALUES (?, 'text', ?, ?, ?)
                        ON CONFLICT(text) WHERE text IS NOT NULL DO UPDATE SET hash = excluded.hash,
                            status = excluded.status, error_kind = NULL, error = NULL, updated = excluded.updated
-                       WHERE items.hash LIKE 'import:%'""",
-                    (text, content, self._status_for(db, key, content, Modality.TEXT), now),
+                       WHERE substr(items.hash, 1, ?) = ?""",
+                    (text, content, self._status_for(db, key, content, Modality.TEXT), now, len(IMPORTED), IMPORTED),
                 )
                 ids.append(db.execute("SELECT id FROM items WHERE text = ?", (text,)).fetchone()[0])
             self._bump()
@@ -988,7 +988,7 @@ class BulkWriter:
                         size = excluded.size, mtime = excluded.mtime, hash = excluded.hash, status = excluded.status,
                         error_kind = excluded.error_kind, error = excluded.error, updated = excluded.updated
                     WHERE (items.hash != excluded.hash OR items.status != excluded.status)
-                      AND (items.hash = excluded.hash OR items.hash LIKE 'import:%')
+                      AND (items.hash = excluded.hash OR substr(items.hash, 1, {len(IMPORTED)}) = '{IMPORTED}')
                       AND NOT (items.status = 'embedded' AND excluded.status = 'failed')""",
                 chosen,
             )

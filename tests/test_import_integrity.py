@@ -250,3 +250,14 @@ def test_bad_columns_and_cells_are_named(tmp_path):
         ["row 2", "column 'mtime': nan is not a modification time"],
     ]
     assert library.store_rows(library.model.key) == {Modality.VISION: 1}
+
+
+def test_a_text_added_here_takes_over_the_same_text_imported(tmp_path):
+    from engine.library import hash_text
+
+    library = Library(tmp_path / "lib")
+    import_embeddings(library, hostile(tmp_path / "text.parquet", rows(1, path=[None], text=["a dog"])))
+    assert library.items()[0].status == "embedded"
+    (item_id,) = library.add_texts(["a dog"])
+    item = library.item(item_id)
+    assert (item.hash, item.status) == (hash_text("a dog"), "pending")  # embedded here, not with the file's vector
