@@ -465,7 +465,7 @@ def import_file(
         return  # names no model: a new library takes none from an empty file
     roots = sorted(((r.path.rstrip(os.sep) + os.sep, r.id) for r in library.roots()), reverse=True)
     reader = _Reader(path, ref.dim, _Places(roots), report, trusted)
-    done = report.rows
+    done, failed, invalid = report.rows, 0, len(report.invalid)  # the report counts a file once committed
     try:
         batches = (
             (batch.num_rows, reader.rows(batch)) for batch in parquet.iter_batches(batch_size=rows_per_batch(ref.dim))
@@ -476,16 +476,20 @@ def import_file(
                     raise _Cancelled
                 bulk.add(records, vectors, scales, failures)
                 done += count
-                report.failures += len(failures)
+                failed += len(failures)
                 if progress:
                     progress("import", done, 0)
             report.changed += bulk.changed
     except (pa.ArrowException, OSError) as error:
+        del report.invalid[invalid:]
         raise ExchangeError(
             f"{display(str(path))}: damaged after {done - report.rows:,} rows ({error}); nothing of it was imported"
         ) from None
+    except ExchangeError:
+        del report.invalid[invalid:]  # the file's rows were rolled back: so are its notes
+        raise
     report.files += 1
-    report.rows = done
+    report.rows, report.failures = done, report.failures + failed
     report.model = ref.name
 
 
