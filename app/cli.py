@@ -268,6 +268,7 @@ def cmd_import(args) -> int:
     with _progress_bar("importing") as bar:
         report = workspace.import_embeddings(args.source, progress=bar)
     summary = {
+        "refused": report.refused,
         "files": report.files,
         "rows": report.rows,
         "changed": report.changed,
@@ -284,12 +285,14 @@ def cmd_import(args) -> int:
         )
         for line in report.invalid[:20]:
             _say(f"  invalid: {line}")
-    return EXIT_OK
+        for line in report.refused:
+            _say(f"  refused: {line}")
+    return EXIT_FAILED if report.refused else EXIT_OK
 
 
 def cmd_export(args) -> int:
     workspace = _workspace(args)
-    rows = workspace.export(args.out)
+    rows = workspace.export(args.out, include_failures=args.include_failures)
     if args.json:
         _print_json({"out": str(args.out), "rows": rows})
     else:
@@ -557,7 +560,8 @@ def cmd_map(args) -> int:
         raise CliError(f"{workspace.folder}: nothing is embedded yet; run `bindscope index` first")
     projection = data.projection
     if out.suffix.lower() == ".json":
-        out.write_text(json.dumps(data.to_json(), allow_nan=False))
+        paths = {item.id: _clean(item.path) for item in workspace.items([int(i) for i in data.projection.ids])}
+        out.write_text(json.dumps(data.to_json(paths), allow_nan=False))
     else:
         from app.map_picture import draw_map
 
@@ -735,6 +739,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("export", cmd_export, "embeddings with paths and modalities as Parquet or NPZ", library=True)
     p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument(
+        "--include-failures", action="store_true", help="also the failed files, as rows without an embedding (Parquet)"
+    )
 
     p = command(
         "reembed",

@@ -1,16 +1,19 @@
 """The interchange format of libraries and clusters: Parquet (and NPZ for notebooks) export, Parquet import.
 
 One schema serves ``bindscope export``, ``bindscope import`` and the cluster's shards: a row per
-file (or text) with ``modality``, ``path`` or ``text``, ``embedding`` (a fixed-size list of
-float32, null for a failure), ``scale``, and ``hash``, ``size``, ``mtime``, ``error_kind``,
-``error``; the model in the schema metadata (``bindscope.model`` its name, with its fingerprint,
-title and dimension beside it), so a file embedded by another model is refused whole.
+file (or text) with its library ``id``, ``modality``, ``path`` (readable) and ``path_bytes`` (the
+exact bytes, when they are not UTF-8) or ``text``, ``embedding`` (a fixed-size list of float32, null
+for a failure), ``scale``, and ``hash``, ``size``, ``mtime``, ``error_kind``, ``error``; the model in
+the schema metadata (its name, never a local path, its fingerprint, title and dimension) and the
+hash algorithm beside it, so a file embedded by another model is refused whole.
 
-Both directions stream: export writes row groups as it reads the vector files, import reads
-row groups as it writes the library, so a 4 GB file never sits in memory. Each imported file
-is one transaction: a file damaged halfway through leaves the library as it was. Importing the
-same file twice adds nothing. Paths need not exist on this machine: items keep them (offline)
-until their folder is mounted.
+Both directions stream in batches of bounded bytes: export writes row groups as it reads the vector
+files, import reads batches as it writes the library, so a 4 GB file never sits in memory. Each
+imported file is one transaction: a file damaged halfway through leaves the library as it was.
+Importing the same file twice adds nothing. Paths need not exist on this machine, and are never
+read: an imported row's identity is its claimed hash kept apart from the hashes this library
+computes (``engine.library.IMPORTED``), so an imported vector is never taken for a local file's.
+Only the cluster's own shards, for files this library hashed, are imported as trusted.
 """
 
 from __future__ import annotations
@@ -18,22 +21,37 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from engine.library import EMBEDDED, FAILED, Library, Record, display, hash_file, hash_text
+from engine.library import EMBEDDED, FAILED, IMPORTED, Item, Library, Record, display, hash_text, imported
 from engine.modality import Modality
 from engine.models.identity import UNVERIFIED, ModelRef
+from engine.preprocess.files import DEFAULT_LIMITS
 from engine.progress import Progress
 
 MODEL_NAME = "bindscope.model"
 MODEL_FINGERPRINT = "bindscope.model_fingerprint"
 MODEL_TITLE = "bindscope.model_title"
 MODEL_DIM = "bindscope.dim"
-ROW_GROUP = 65_536
+HASH = "bindscope.hash"
+HASH_ALGORITHM = (
+    "blake2b-128: a file's hash is the hex BLAKE2b digest (16 bytes) of its bytes, a text's is 'text:' and that of "
+    "its UTF-8; rows of one hash and modality are one content at several paths and share one vector"
+)
+ROW_GROUP = 65_536  # the most rows in one batch, whatever their width
+BATCH_BYTES = 64 * 1024**2  # the most vector bytes in one batch: wide rows make short batches
+MAX_DIM = 16_384  # wider than any embedding model's output; a wider file is a bomb, not a model
+MAX_SCALE = 100.0  # the models' logit scale is clipped at 100 (engine.models.heads)
+MAX_NAME = 255
+MAX_TITLE = 200
+MAX_HASH = 128
+MAX_ERROR = 2_000
 PARTIAL_SUFFIX = ".partial"  # a shard still being written (cluster.py renames it when complete)
 
 
@@ -47,8 +65,13 @@ class ImportReport:
     rows: int = 0
     changed: int = 0  # items added or updated
     failures: int = 0  # rows recording a failure elsewhere
-    invalid: list[str] = field(default_factory=list)  # rows refused (no path, a vector that is not finite...)
+    invalid: list[str] = field(default_factory=list)  # rows refused: "file: row N: column 'c': why"
+    refused: list[str] = field(default_factory=list)  # files of a folder refused whole, with why
     model: str | None = None
+
+
+def rows_per_batch(dim: int) -> int:
+    return max(1, min(ROW_GROUP, BATCH_BYTES // (4 * dim)))
 
 
 def schema(dim: int):
@@ -56,8 +79,10 @@ def schema(dim: int):
 
     return pa.schema(
         [
+            ("id", pa.int64()),
             ("modality", pa.string()),
             ("path", pa.string()),
+            ("path_bytes", pa.binary()),
             ("text", pa.string()),
             ("embedding", pa.list_(pa.float32(), dim)),
             ("scale", pa.float32()),
@@ -70,15 +95,40 @@ def schema(dim: int):
     )
 
 
+def exported_name(ref: ModelRef) -> str:
+    """The model's name as a file carries it: a zoo name, or a checkpoint's file name (never its local path)."""
+    return os.path.basename(ref.name.rstrip("/\\")) or ref.name
+
+
 def metadata(ref: ModelRef) -> dict[str, str]:
-    return {MODEL_NAME: ref.name, MODEL_FINGERPRINT: ref.fingerprint, MODEL_TITLE: ref.title, MODEL_DIM: str(ref.dim)}
+    return {
+        MODEL_NAME: exported_name(ref),
+        MODEL_FINGERPRINT: ref.fingerprint,
+        MODEL_TITLE: ref.title,
+        MODEL_DIM: str(ref.dim),
+        HASH: HASH_ALGORITHM,
+    }
+
+
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def table(columns: dict[str, list], embeddings: np.ndarray, ref: ModelRef):
-    """A table in the interchange schema: ``columns`` by name, and embeddings whose NaN rows are written as null."""
+    """A table in the interchange schema: ``columns`` by name (``path`` as Python keeps it: a name that is not
+    UTF-8 becomes its readable form plus its exact ``path_bytes``), and embeddings whose NaN rows are null."""
     import pyarrow as pa
 
     target = schema(ref.dim)
+    columns = dict(columns)
+    if "path" in columns:
+        paths = columns["path"]
+        columns["path"] = [None if p is None else display(p) for p in paths]
+        columns["path_bytes"] = [None if p is None or _utf8(p) else os.fsencode(p) for p in paths]
     missing = np.isnan(embeddings).any(axis=1)
     flat = pa.array(np.ascontiguousarray(embeddings, np.float32).reshape(-1), pa.float32())
     arrays = [
@@ -107,31 +157,37 @@ def write(path: Path, columns: dict[str, list], embeddings: np.ndarray, ref: Mod
 # -- export ----------------------------------------------------------------------------------
 
 
-def _export_batches(library: Library, ref: ModelRef) -> Iterator[tuple[dict[str, list], np.ndarray]]:
-    """The embedded and the failed items, a row group at a time: columns, and embeddings (NaN rows for failures)."""
+def _export_batches(
+    library: Library, ref: ModelRef, include_failures: bool
+) -> Iterator[tuple[dict[str, list], np.ndarray]]:
+    """The embedded items (and the failed ones if asked), a batch at a time: columns, and embeddings (NaN rows
+    for failures)."""
     key = library.key_of(ref)
     ids, modalities, rows, scales = library.embedded_rows(key)
     store, committed = library.store(key), library.store_rows(key)
-    for start in range(0, len(ids), ROW_GROUP):
-        part = slice(start, start + ROW_GROUP)
+    step = rows_per_batch(ref.dim)
+    for start in range(0, len(ids), step):
+        part = slice(start, start + step)
         items = library.items(ids=ids[part].tolist())
         vectors = np.empty((len(items), ref.dim), np.float32)
         for name in np.unique(modalities[part]):
             modality, mask = Modality(str(name)), modalities[part] == name
             vectors[mask] = store.gather(modality, committed[modality], rows[part][mask])
         yield _columns(items, scales[part].tolist()), vectors
-    for start in range(0, library.count(FAILED), ROW_GROUP):
-        failed = library.items(status=FAILED, offset=start, limit=ROW_GROUP)
-        yield _columns(failed, [None] * len(failed)), np.full((len(failed), ref.dim), np.nan, np.float32)
+    if include_failures:
+        for start in range(0, library.count(FAILED), step):
+            failed = library.items(status=FAILED, offset=start, limit=step)
+            yield _columns(failed, [None] * len(failed)), np.full((len(failed), ref.dim), np.nan, np.float32)
 
 
-def _columns(items, scales) -> dict[str, list]:
+def _columns(items: list[Item], scales) -> dict[str, list]:
     return {
+        "id": [i.id for i in items],
         "modality": [i.modality.value for i in items],
-        "path": [display(i.path) if i.path is not None else None for i in items],
-        "text": [i.text for i in items],
+        "path": [i.path for i in items],
+        "text": [i.text if i.text is not None else _embedded_text(i) for i in items],
         "scale": list(scales),
-        "hash": [i.hash for i in items],
+        "hash": [i.hash[len(IMPORTED) :] if imported(i.hash) else i.hash for i in items],
         "size": [i.size for i in items],
         "mtime": [i.mtime for i in items],
         "error_kind": [i.error_kind if i.status != EMBEDDED else None for i in items],
@@ -139,8 +195,36 @@ def _columns(items, scales) -> dict[str, list]:
     }
 
 
-def export(library: Library, out: str | Path, progress: Progress | None = None) -> int:
-    """Write the library's embeddings (and its failures) to ``out`` (.parquet, or .npz for notebooks); returns rows."""
+def _embedded_text(item: Item) -> str | None:
+    """A ``.txt`` item's text as it was embedded: its file read (a regular file, at most the text loader's cap)
+    only if the bytes still have the item's hash; None for any other item, or a file changed or gone."""
+    if item.modality is not Modality.TEXT or item.path is None or imported(item.hash):
+        return None
+    try:
+        descriptor = os.open(item.path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > DEFAULT_LIMITS.max_text_bytes:
+            return None
+        os.set_blocking(descriptor, True)
+        raw = os.read(descriptor, DEFAULT_LIMITS.max_text_bytes + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    if hashlib.blake2b(raw, digest_size=16).hexdigest() != item.hash:
+        return None
+    try:
+        return raw.decode("utf-8-sig").strip() or None
+    except UnicodeDecodeError:
+        return None
+
+
+def export(library: Library, out: str | Path, progress: Progress | None = None, include_failures: bool = False) -> int:
+    """Write the library's embedded items (and its failures, if asked: Parquet only, as rows without an
+    embedding) to ``out`` (.parquet, or .npz for notebooks); returns rows."""
     ref = library.model
     if ref is None:
         raise ExchangeError(f"{library.folder}: nothing is embedded yet")
@@ -150,9 +234,13 @@ def export(library: Library, out: str | Path, progress: Progress | None = None) 
     suffix = out.suffix.lower()
     if suffix not in (".parquet", ".npz"):
         raise ExchangeError(f"{out}: export as .parquet or .npz")
+    if include_failures and suffix == ".npz":
+        raise ExchangeError(f"{out}: failures have no embedding to stack; export them as .parquet")
     partial = out.with_name(out.name + PARTIAL_SUFFIX)
     try:
-        count = (_write_parquet if suffix == ".parquet" else _write_npz)(library, ref, partial, progress)
+        count = (_write_parquet if suffix == ".parquet" else _write_npz)(
+            library, ref, partial, progress, include_failures
+        )
         os.replace(partial, out)
     except OSError as error:
         partial.unlink(missing_ok=True)
@@ -160,10 +248,10 @@ def export(library: Library, out: str | Path, progress: Progress | None = None) 
     return count
 
 
-def _write_parquet(library: Library, ref: ModelRef, out: Path, progress: Progress | None) -> int:
+def _write_parquet(library: Library, ref: ModelRef, out: Path, progress: Progress | None, failures: bool) -> int:
     count = 0
     with writer(out, ref) as parquet:
-        for columns, vectors in _export_batches(library, ref):
+        for columns, vectors in _export_batches(library, ref, failures):
             parquet.write_table(table(columns, vectors, ref))
             count += len(vectors)
             if progress:
@@ -171,51 +259,131 @@ def _write_parquet(library: Library, ref: ModelRef, out: Path, progress: Progres
     return count
 
 
-def _write_npz(library: Library, ref: ModelRef, out: Path, progress: Progress | None) -> int:
-    parts = list(_export_batches(library, ref))
-    columns = {name: [v for p in parts for v in p[0][name]] for name in ("modality", "path", "text", "scale")}
+def _write_npz(library: Library, ref: ModelRef, out: Path, progress: Progress | None, failures: bool) -> int:
+    parts = list(_export_batches(library, ref, failures))
+    columns = {name: [v for p in parts for v in p[0][name]] for name in ("id", "modality", "path", "text", "scale")}
     vectors = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, ref.dim), np.float32)
+    paths = columns["path"]
     with out.open("wb") as handle:
         np.savez(
             handle,
+            ids=np.array(columns["id"], np.int64),
             modalities=np.array(columns["modality"], dtype=str),
-            paths=np.array([p or "" for p in columns["path"]], dtype=str),
+            paths=np.array([display(p) if p else "" for p in paths], dtype=str),
+            path_bytes=np.array([os.fsencode(p) if p else b"" for p in paths], dtype=bytes),
             texts=np.array([t or "" for t in columns["text"]], dtype=str),
             embeddings=vectors,
-            scales=np.array([np.nan if s is None else s for s in columns["scale"]], np.float32),
-            model=np.array(ref.name),
+            scales=np.array(columns["scale"], np.float32),
+            model=np.array(exported_name(ref)),
+            model_fingerprint=np.array(ref.fingerprint),
         )
     return len(vectors)
 
 
-# -- import ----------------------------------------------------------------------------------
+# -- import: the file ------------------------------------------------------------------------
 
 
 def parquet_files(source: str | Path) -> list[Path]:
-    """A Parquet file, or the complete Parquet files of a folder (shards still being written are left out)."""
+    """A Parquet file, or the complete Parquet files of a folder (any case of ``.parquet``; shards still being
+    written are left out)."""
     source = Path(source)
     if source.is_dir():
-        return sorted(p for p in source.glob("*.parquet") if p.is_file())
+        return sorted(p for p in source.iterdir() if p.suffix.lower() == ".parquet" and p.is_file())
     if not source.is_file():
         raise ExchangeError(f"{source}: no such file or folder")
     return [source]
 
 
+_FINGERPRINT = re.compile(r"(unverified:)?[0-9a-f]{16,64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _bounded(text: str, limit: int) -> str:
+    """Text from a file made fit to print: control characters out, at most ``limit`` characters."""
+    text = _CONTROL.sub(" ", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _metadata_of(parquet) -> dict[str, str]:
+    """The file's key-value metadata (where Polars and DuckDB write it) and the Arrow schema's (pyarrow's)."""
+    found = {**(parquet.metadata.metadata or {}), **(parquet.schema_arrow.metadata or {})}
+    return {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in found.items()}
+
+
 def file_model(path: Path, parquet) -> ModelRef:
-    """The model a Parquet file was embedded with, from its metadata."""
-    meta = {
-        k.decode("utf-8", "replace"): v.decode("utf-8", "replace")
-        for k, v in (parquet.schema_arrow.metadata or {}).items()
-    }
-    if MODEL_NAME not in meta:
-        raise ExchangeError(f"{path}: no {MODEL_NAME} in the file's metadata; it was not written by BindScope")
-    embedding = parquet.schema_arrow.field("embedding").type if "embedding" in parquet.schema_arrow.names else None
-    dim = getattr(embedding, "list_size", None)
-    if not dim or dim <= 0:
-        raise ExchangeError(f"{path}: the embedding column must be a fixed-size list of floats")
-    name = meta[MODEL_NAME]
+    """The model a Parquet file was embedded with, from its metadata and its embedding column, checked: a name,
+    a fingerprint of the right form, a declared dimension that is the data's, a width a model can have."""
+    meta = _metadata_of(parquet)
+    name = meta.get(MODEL_NAME, "").strip()
+    if not name:
+        raise ExchangeError(f"{display(str(path))}: no {MODEL_NAME} in the file's metadata; its model is unknown")
+    if len(name) > MAX_NAME or _CONTROL.search(name):
+        raise ExchangeError(f"{display(str(path))}: {MODEL_NAME} is not a model name (control characters, or long)")
+    name = exported_name(ModelRef(name, "", name, 1))
     fingerprint = meta.get(MODEL_FINGERPRINT) or UNVERIFIED + hashlib.blake2b(name.encode(), digest_size=8).hexdigest()
-    return ModelRef(name, fingerprint, meta.get(MODEL_TITLE, name), int(dim))
+    if not _FINGERPRINT.fullmatch(fingerprint):
+        raise ExchangeError(f"{display(str(path))}: {MODEL_FINGERPRINT} is not a BindScope fingerprint")
+    dim = _dimension(path, parquet, meta.get(MODEL_DIM))
+    ref = ModelRef(name, fingerprint, _bounded(meta.get(MODEL_TITLE) or name, MAX_TITLE), dim)
+    _check_known_width(path, ref)
+    return ref
+
+
+def _dimension(path: Path, parquet, declared: str | None) -> int:
+    """The embedding width: the column's fixed size, else the declared one, else the first row's length."""
+    import pyarrow as pa
+
+    where = f"{display(str(path))}: column 'embedding'"
+    if "embedding" not in parquet.schema_arrow.names:
+        raise ExchangeError(f"{display(str(path))}: no 'embedding' column")
+    kind = parquet.schema_arrow.field("embedding").type
+    listed = pa.types.is_fixed_size_list(kind) or pa.types.is_list(kind) or pa.types.is_large_list(kind)
+    if not listed or not pa.types.is_floating(kind.value_type):
+        raise ExchangeError(f"{where} must be a list of floats, not {kind}")
+    try:
+        claimed = int(declared) if declared is not None else None
+    except ValueError:
+        raise ExchangeError(f"{display(str(path))}: {MODEL_DIM} is not a number ({declared[:20]!r})") from None
+    dim = kind.list_size if pa.types.is_fixed_size_list(kind) else claimed
+    if dim is None:
+        dim = _first_length(parquet)
+    if claimed is not None and claimed != dim:
+        raise ExchangeError(f"{where} has {dim} values a row, the metadata declares {claimed}")
+    if dim is None or not 0 < dim <= MAX_DIM:
+        raise ExchangeError(f"{where}: {dim} values a row is not an embedding width (1 to {MAX_DIM:,})")
+    return dim
+
+
+def _first_length(parquet) -> int | None:
+    for batch in parquet.iter_batches(batch_size=1, columns=["embedding"]):
+        lengths = batch.column(0).value_lengths().drop_null()
+        if len(lengths):
+            return int(lengths[0].as_py())
+    return None
+
+
+def _check_known_width(path: Path, ref: ModelRef) -> None:
+    """A model this machine knows (by name or fingerprint) has one width: a file claiming another is refused."""
+    from engine.models import zoo
+    from engine.models.errors import WeightsError
+    from engine.models.identity import ref_for_entry
+
+    for entry in zoo.entries():
+        width = entry.config.out_embed_dim
+        if width == ref.dim:
+            continue
+        same = entry.name == ref.name
+        cheap = entry.weights.sha256 or (entry.available and entry.weights_path.suffix == ".safetensors")
+        if not same and cheap:  # a .pth's fingerprint would hash its 4.5 GB: known by its name then
+            try:
+                same = ref_for_entry(entry).fingerprint == ref.fingerprint
+            except (OSError, ValueError, WeightsError):  # weights damaged or gone: known by name only
+                same = False
+        if same:
+            raise ExchangeError(
+                f"{display(str(path))}: {ref.dim}-dimensional embeddings under {entry.title} ({entry.name}), "
+                f"whose embeddings have {width} dimensions; nothing of this file was imported"
+            )
 
 
 def _check_model(path: Path, found: ModelRef, library: Library) -> None:
@@ -227,10 +395,45 @@ def _check_model(path: Path, found: ModelRef, library: Library) -> None:
     )
     if not same or found.dim != wanted.dim:
         raise ExchangeError(
-            f"{path}: embedded with {found.title} ({found.name}, {found.dim} dimensions, fingerprint "
+            f"{display(str(path))}: embedded with {found.title} ({found.name}, {found.dim} dimensions, fingerprint "
             f"{found.fingerprint[:12]}); this library's model is {wanted.title} ({wanted.name}, {wanted.dim} "
-            f"dimensions, fingerprint {wanted.fingerprint[:12]}). Nothing was imported."
+            f"dimensions, fingerprint {wanted.fingerprint[:12]}). Nothing of this file was imported."
         )
+
+
+_KINDS = {  # column -> (what its type must be, the test)
+    "id": ("integers", "is_integer"),
+    "modality": ("text", "is_string"),
+    "path": ("text", "is_string"),
+    "path_bytes": ("binary", "is_binary"),
+    "text": ("text", "is_string"),
+    "scale": ("numbers", "is_numeric"),
+    "hash": ("text", "is_string"),
+    "size": ("numbers", "is_numeric"),
+    "mtime": ("numbers", "is_numeric"),
+    "error_kind": ("text", "is_string"),
+    "error": ("text", "is_string"),
+}
+
+
+def _check_columns(path: Path, parquet) -> None:
+    import pyarrow as pa
+
+    names = set(parquet.schema_arrow.names)
+    missing = {"modality", "scale"} - names
+    if missing or not {"path", "path_bytes", "text"} & names:
+        raise ExchangeError(f"{display(str(path))}: missing columns ({', '.join(sorted(missing) or ['path or text'])})")
+    tests = {
+        "is_integer": pa.types.is_integer,
+        "is_string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+        "is_binary": lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t),
+        "is_numeric": lambda t: pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t),
+    }
+    for name, (wanted, test) in _KINDS.items():
+        if name in names:
+            kind = parquet.schema_arrow.field(name).type
+            if not (tests[test](kind) or pa.types.is_null(kind)):
+                raise ExchangeError(f"{display(str(path))}: column {name!r} must hold {wanted}, not {kind}")
 
 
 def import_file(
@@ -239,42 +442,53 @@ def import_file(
     report: ImportReport,
     progress: Progress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
+    trusted: bool = False,
 ) -> None:
-    """Import one Parquet file in one transaction, streaming its row groups."""
+    """Import one Parquet file in one transaction, streaming batches of bounded bytes. ``trusted``: rows
+    from this library's own cluster run, whose hashes it computed (kept as they are, not as imported)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(path, page_checksum_verification=True)
     except (pa.ArrowException, OSError) as error:
-        raise ExchangeError(f"{path}: not a readable Parquet file ({error})") from None
-    ref = file_model(path, parquet)
+        raise ExchangeError(f"{display(str(path))}: not a readable Parquet file ({error})") from None
+    try:
+        ref = file_model(path, parquet)
+        _check_columns(path, parquet)
+    except (pa.ArrowException, OSError) as error:
+        raise ExchangeError(f"{display(str(path))}: not a readable Parquet file ({error})") from None
     _check_model(path, ref, library)
-    missing = {"modality", "embedding", "scale"} - set(parquet.schema_arrow.names)
-    if missing or not {"path", "text"} & set(parquet.schema_arrow.names):
-        raise ExchangeError(f"{path}: missing columns ({', '.join(sorted(missing) or ['path or text'])})")
+    if parquet.metadata.num_rows == 0:
+        report.files += 1
+        return  # names no model: a new library takes none from an empty file
     roots = sorted(((r.path.rstrip(os.sep) + os.sep, r.id) for r in library.roots()), reverse=True)
-    places = _Places(roots)
+    reader = _Reader(path, ref.dim, _Places(roots), report, trusted)
+    done, failed, invalid = report.rows, 0, len(report.invalid)  # the report counts a file once committed
     try:
         batches = (
-            (batch.num_rows, _rows(batch, ref.dim, places, report))
-            for batch in parquet.iter_batches(batch_size=ROW_GROUP)
+            (batch.num_rows, reader.rows(batch)) for batch in parquet.iter_batches(batch_size=rows_per_batch(ref.dim))
         )
         with library.bulk(ref) as bulk:
             for count, (records, vectors, scales, failures) in _ahead(batches):
                 if cancelled():
                     raise _Cancelled
                 bulk.add(records, vectors, scales, failures)
-                report.rows += count
-                report.failures += len(failures)
+                done += count
+                failed += len(failures)
                 if progress:
-                    progress("import", report.rows, 0)
+                    progress("import", done, 0)
             report.changed += bulk.changed
     except (pa.ArrowException, OSError) as error:
+        del report.invalid[invalid:]
         raise ExchangeError(
-            f"{path}: damaged after {report.rows:,} rows ({error}); nothing of it was imported"
+            f"{display(str(path))}: damaged after {done - report.rows:,} rows ({error}); nothing of it was imported"
         ) from None
+    except ExchangeError:
+        del report.invalid[invalid:]  # the file's rows were rolled back: so are its notes
+        raise
     report.files += 1
+    report.rows, report.failures = done, report.failures + failed
     report.model = ref.name
 
 
@@ -305,16 +519,27 @@ def import_embeddings(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] = lambda: False,
     after_file: Callable[[], None] = lambda: None,
+    trusted: bool = False,
 ) -> ImportReport:
-    """Import a Parquet file or a folder of them; ``after_file`` runs after each (keeping the index current)."""
+    """Import a Parquet file, or a folder of them file by file (a file refused whole is listed in the report's
+    ``refused`` and the others are imported); ``after_file`` runs after each (keeping the index current)."""
     report = ImportReport()
+    folder = Path(source).is_dir()
     for path in parquet_files(source):
         try:
-            import_file(library, path, report, progress, cancelled)
+            import_file(library, path, report, progress, cancelled, trusted)
         except _Cancelled:
             break
+        except ExchangeError as error:
+            if not folder:
+                raise
+            report.refused.append(str(error))
+            continue
         after_file()
     return report
+
+
+# -- import: the rows ------------------------------------------------------------------------
 
 
 class _Places:
@@ -327,7 +552,7 @@ class _Places:
         self._modalities: dict[str, Modality] = {}
 
     def path(self, path: str) -> str:
-        folder, name = os.path.split(os.path.abspath(path))
+        folder, name = os.path.split(os.path.normpath(path))
         real = self._folders.get(folder)
         if real is None:
             real = self._folders[folder] = os.path.realpath(folder)
@@ -343,81 +568,123 @@ class _Places:
         return modality
 
 
-def _rows(batch, dim: int, places: _Places, report: ImportReport):
-    """A record batch -> (records, their unit vectors, scales, failures); bad rows are noted in the report."""
-    count = batch.num_rows
-    column = {name: batch.column(name).to_pylist() for name in batch.schema.names if name != "embedding"}
-    none = [None] * count
-    embedding = batch.column("embedding")
-    present = ~np.asarray(embedding.is_null().to_numpy(zero_copy_only=False), bool)
-    flat = np.asarray(embedding.flatten().to_numpy(zero_copy_only=False), np.float32).reshape(-1, dim)
-    if present.all():
-        vectors = flat
-    else:
+class _BadCell(ValueError):
+    """A cell that makes its row invalid; the message names the column."""
+
+
+_HASH = re.compile(rf"[\x21-\x7e]{{1,{MAX_HASH}}}")
+
+
+class _Reader:
+    """Record batches of one file -> (records, their unit vectors, scales, failures); a bad row is noted in
+    the report with the file, the row and the column, a bad column refuses the file."""
+
+    def __init__(self, path: Path, dim: int, places: _Places, report: ImportReport, trusted: bool):
+        self.where, self.dim, self.places, self.report, self.trusted = display(str(path)), dim, places, report, trusted
+        self.first = 0  # the file's rows before this batch
+
+    def rows(self, batch):
+        first, count = self.first, batch.num_rows
+        self.first += count
+        column = {name: batch.column(name).to_pylist() for name in batch.schema.names if name in _KINDS}
+        vectors, present = self._vectors(batch.column("embedding"), first)
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(vectors).all(axis=1)
+            norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64))
+        kinds, errors = column.get("error_kind"), column.get("error")
+        records, kept, failures = [], [], []
+        for n in range(count):
+            try:
+                record = self._record(column, n)
+                if kinds is not None and kinds[n] is not None:
+                    kind, error = _bounded(kinds[n], 64), _bounded(errors[n] if errors else "", MAX_ERROR)
+                    failures.append((record, kind, error))
+                    continue
+                if not present[n]:
+                    raise _BadCell("column 'embedding': empty, and no error_kind")
+                if not finite[n]:
+                    raise _BadCell("column 'embedding': not finite (NaN, infinity, or beyond float32)")
+                if not norms[n] > 0:
+                    raise _BadCell("column 'embedding': all zeros")
+                scale = column["scale"][n]
+                if scale is None or not (math.isfinite(scale) and 0 < scale <= MAX_SCALE):
+                    raise _BadCell(f"column 'scale': {scale!r} is not a scale (above 0, at most {MAX_SCALE:g})")
+            except _BadCell as bad:
+                self.report.invalid.append(f"{self.where}: row {first + n + 1}: {bad}")
+                continue
+            records.append(record)
+            kept.append(n)
+        norms = norms[kept]
+        scaled = np.abs(norms - 1.0) >= 1e-4  # unit vectors are kept bit for bit
+        matrix = vectors if len(kept) == count and not scaled.any() else vectors[kept]
+        if scaled.any():  # divided in float64: a norm beyond float32's range must not turn the row into zeros
+            matrix[scaled] = (matrix[scaled] / norms[scaled, None]).astype(np.float32)
+        scales = np.asarray([float(column["scale"][n]) for n in kept], np.float32)
+        return records, matrix, scales, failures
+
+    def _vectors(self, embedding, first: int) -> tuple[np.ndarray, np.ndarray]:
+        """The batch's embeddings as float32 rows (zeros where null) and which rows have one; a row of another
+        length refuses the whole file."""
+        import pyarrow as pa
+
+        count, dim = len(embedding), self.dim
+        present = ~np.asarray(embedding.is_null().to_numpy(zero_copy_only=False), bool)
+        if not pa.types.is_fixed_size_list(embedding.type):
+            lengths = np.asarray(embedding.value_lengths().fill_null(dim).to_numpy(zero_copy_only=False))
+            wrong = np.flatnonzero(lengths != dim)
+            if len(wrong):
+                raise ExchangeError(
+                    f"{self.where}: column 'embedding': row {first + int(wrong[0]) + 1} has {int(lengths[wrong[0]])} "
+                    f"values, the file's embeddings {dim}; nothing of this file was imported"
+                )
+        with np.errstate(over="ignore"):
+            flat = np.asarray(embedding.flatten().to_numpy(zero_copy_only=False), np.float32).reshape(-1, dim)
+        if present.all():
+            return flat, present
         vectors = np.zeros((count, dim), np.float32)
         vectors[present] = flat
-    usable = present & np.isfinite(vectors).all(axis=1)
-    if not usable.all():
-        vectors = np.where(usable[:, None], vectors, np.float32(0))
-    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64))
-    scale_of = column["scale"]
-    kinds, errors = column.get("error_kind", none), column.get("error", none)
-    records, kept, failures = [], [], []
-    for n in range(count):
-        record = _record(column, n, places, report)
-        if record is None:
-            continue
-        if kinds[n] is not None:
-            failures.append((record, str(kinds[n]), str(errors[n] or "")))
-            continue
-        scale = scale_of[n]
-        if not (norms[n] > 0 and scale is not None and math.isfinite(scale)):
-            report.invalid.append(f"{_name(record)}: no finite embedding and scale, and no error")
-            continue
-        records.append(record)
-        kept.append(n)
-    norms = norms[kept]
-    scaled = np.abs(norms - 1.0) >= 1e-4  # unit vectors are kept bit for bit
-    matrix = vectors if len(kept) == count and not scaled.any() else vectors[kept]
-    if scaled.any():
-        matrix[scaled] /= norms[scaled, None].astype(np.float32)
-    scales = np.asarray([scale_of[n] for n in kept], np.float32)
-    return records, matrix, scales, failures
+        return vectors, present
 
+    def _record(self, column: dict[str, list], n: int) -> Record:
+        """Row ``n`` as a record; ``_BadCell`` names the column that makes it invalid."""
 
-def _name(record: Record) -> str:
-    return display(record.path) if record.path else repr(record.text)
+        def value(name: str):
+            values = column.get(name)
+            return None if values is None else values[n]
 
-
-def _record(column: dict[str, list], n: int, places: _Places, report: ImportReport) -> Record | None:
-    """Row ``n`` as a record, or None (noted as invalid)."""
-
-    def value(name: str):
-        values = column.get(name)
-        return None if values is None else values[n]
-
-    path, text = value("path"), value("text")
-    try:
-        modality = places.modality(column["modality"][n] or "")
-    except ValueError:
-        report.invalid.append(f"row {report.rows + n + 1}: unknown modality {column['modality'][n]!r}")
-        return None
-    size = int(value("size") or 0)
-    mtime = float(value("mtime") or 0.0)
-    content_hash = value("hash")
-    if path:
-        path = places.path(path)
-        return Record(places.root_of(path), path, None, modality, size, mtime, content_hash or _hash_of(path))
-    if text:
-        text = display(text).strip()
-        return Record(None, None, text, Modality.TEXT, 0, 0.0, hash_text(text))
-    report.invalid.append(f"row {report.rows + n + 1}: neither a path nor a text")
-    return None
-
-
-def _hash_of(path: str) -> str:
-    """A reachable file's content hash; for one that is not, a stable stand-in made of its path."""
-    try:
-        return hash_file(path)
-    except OSError:
-        return "path:" + hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
+        try:
+            modality = self.places.modality(value("modality") or "")
+        except ValueError:
+            raise _BadCell(f"column 'modality': unknown modality {_bounded(str(value('modality')), 40)!r}") from None
+        size, mtime = value("size"), value("mtime")
+        if size is not None and not (math.isfinite(size) and size == int(size) and 0 <= size < 2**62):
+            raise _BadCell(f"column 'size': {size!r} is not a file size")
+        if mtime is not None and not (math.isfinite(mtime) and abs(mtime) < 1e12):
+            raise _BadCell(f"column 'mtime': {mtime!r} is not a modification time")
+        raw = value("path_bytes")
+        path = os.fsdecode(raw) if raw is not None else value("path")
+        text = value("text")
+        if path:
+            if "\0" in path or not os.path.isabs(path):
+                raise _BadCell(
+                    f"column 'path': {_bounded(display(path), 80)!r} is not an absolute path "
+                    "(an import never resolves one against the working folder)"
+                )
+            path = self.places.path(path)
+            claimed = value("hash")
+            if claimed is not None and not _HASH.fullmatch(claimed):
+                raise _BadCell("column 'hash': not a content hash (printable ASCII, at most 128 characters)")
+            identity = claimed or "path:" + hashlib.blake2b(os.fsencode(path), digest_size=16).hexdigest()
+            identity = identity if self.trusted else IMPORTED + identity
+            return Record(
+                self.places.root_of(path), path, None, modality, int(size or 0), float(mtime or 0.0), identity
+            )
+        if text is not None:
+            text = display(text).strip()
+            if not text:
+                raise _BadCell("column 'text': only white space")
+            if len(text) > DEFAULT_LIMITS.max_text_bytes:
+                raise _BadCell(f"column 'text': longer than {DEFAULT_LIMITS.max_text_bytes:,} characters")
+            identity = hash_text(text)
+            return Record(None, None, text, Modality.TEXT, 0, 0.0, identity if self.trusted else IMPORTED + identity)
+        raise _BadCell("columns 'path' and 'text': neither a path nor a text")

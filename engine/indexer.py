@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from engine.library import FAILED, PENDING, Item, Library, Outcome
-from engine.library.files import display, folder_state, hash_file
+from engine.library.files import display, folder_state, hash_file, imported
 from engine.modality import Modality
 from engine.preprocess.detect import detect_modality
 from engine.preprocess.errors import is_transient
@@ -174,8 +174,13 @@ def _scan_root(library: Library, root_id: int, root: str, report: ScanReport, pr
             continue
         seen.add(key)
         previous = known.get(key)
-        if previous and previous.size == info.st_size and previous.mtime == info.st_mtime:
-            report.unchanged += 1  # not read again: same size and time, same modality as recorded
+        if (
+            previous
+            and previous.size == info.st_size
+            and previous.mtime == info.st_mtime
+            and not imported(previous.hash)
+        ):
+            report.unchanged += 1  # not read again: same size and time, same modality as recorded (and hashed here)
             if previous.missing:
                 back.append(key)
             if previous.status == FAILED and is_transient(previous.error_kind):

@@ -290,12 +290,14 @@ class MapData:
     clusters: np.ndarray | None = None
     cluster_names: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
-        """The map as plain JSON values: its method and one point per item (with its cluster, when clustered)."""
+    def to_json(self, paths: dict[int, str | None] | None = None) -> dict:
+        """The map as plain JSON values: its method and one point per item (with its cluster, when clustered,
+        and its path when ``paths`` gives them, so the map joins the export and search results by id or path)."""
         projection = self.projection
         points = [
             {
                 "id": int(i),
+                **({"path": paths.get(int(i))} if paths is not None else {}),
                 "modality": str(m),
                 "x": float(x),
                 "y": float(y),
@@ -606,9 +608,14 @@ class Workspace:
         )
 
     def import_embeddings(
-        self, source: str | Path, progress: Progress | None = None, cancelled: Cancelled = never
+        self,
+        source: str | Path,
+        progress: Progress | None = None,
+        cancelled: Cancelled = never,
+        trusted: bool = False,
     ) -> ImportReport:
-        """Add precomputed embeddings (Parquet files in the interchange schema); searchable when this returns."""
+        """Add precomputed embeddings (Parquet files in the interchange schema); searchable when this returns.
+        ``trusted``: the cluster's shards of files this library hashed (see ``engine.exchange``)."""
         writer = self._writer()
         try:
             indexes: dict[str, SearchIndex] = {}
@@ -618,12 +625,12 @@ class Workspace:
                 if key:
                     indexes.setdefault(key, SearchIndex(writer, key, self.approximate_from)).maintain(final=True)
 
-            return import_embeddings(writer, source, progress, cancelled, after_file=keep_current)
+            return import_embeddings(writer, source, progress, cancelled, after_file=keep_current, trusted=trusted)
         finally:
             writer.close()
 
-    def export(self, out: str | Path, progress: Progress | None = None) -> int:
-        return export(self.library, out, progress)
+    def export(self, out: str | Path, progress: Progress | None = None, include_failures: bool = False) -> int:
+        return export(self.library, out, progress, include_failures)
 
     def move_root(self, old: str | Path, new: str | Path) -> tuple[int, int]:
         if not Path(new).is_dir():

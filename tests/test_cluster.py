@@ -14,6 +14,7 @@ import pytest
 from app.cli import main
 from engine.cluster import SHARDS
 from engine.exchange import schema, write
+from engine.library import IMPORTED
 from engine.workspace import RayCluster
 
 ray = pytest.importorskip("ray")
@@ -31,6 +32,11 @@ def ray_cluster():
 def items_of(workspace) -> dict[str, tuple]:
     """path -> (modality, content hash, status, error kind, error) for every item of a library."""
     return {i.path: (i.modality.value, i.hash, i.status, i.error_kind, i.error) for i in workspace.library.items()}
+
+
+def as_imported(items: dict[str, tuple]) -> dict[str, tuple]:
+    """``items_of`` as an import into another library records them: each hash an imported identity."""
+    return {path: (m, IMPORTED + h, *rest) for path, (m, h, *rest) in items.items()}
 
 
 def vectors_of(workspace, root=None) -> dict[str, np.ndarray]:
@@ -93,7 +99,7 @@ def test_the_library_indexed_on_ray_equals_the_one_indexed_in_process(
     fresh = make_workspace(library="fresh")
     imported = fresh.import_embeddings(shards)
     assert (imported.rows, imported.failures, imported.invalid) == (75, 3, [])
-    assert items_of(fresh) == items_of(in_process)
+    assert items_of(fresh) == as_imported(items_of(in_process))
     assert_same_vectors(vectors_of(fresh), vectors_of(on_ray))
 
 
@@ -120,7 +126,7 @@ def test_a_rerun_after_the_driver_was_killed_embeds_only_what_is_missing(
     # one never finished, one half-written under its temporary name.
     resumed = make_workspace(library="resumed")
     resumed.scan([mixed_folder])
-    resumed.import_embeddings(written[0])
+    resumed.import_embeddings(written[0], trusted=True)  # as the killed driver imported it
     lost = paths_in(written[1])
     written[1].unlink()
     (shards / f"{written[2].name}.0123abcd.partial").write_bytes(written[2].read_bytes()[:200])
@@ -151,5 +157,5 @@ def test_embed_shards_writes_the_desktops_paths_for_a_library_elsewhere(
     imported = desktop.import_embeddings(out)
     assert (imported.rows, imported.failures, imported.invalid) == (75, 3, [])
     expected = {p.replace(str(mixed_folder), "/Volumes/archive"): row for p, row in items_of(in_process).items()}
-    assert items_of(desktop) == expected
+    assert items_of(desktop) == as_imported(expected)
     assert_same_vectors(vectors_of(desktop, "/Volumes/archive"), vectors_of(in_process, mixed_folder))

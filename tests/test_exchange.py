@@ -2,50 +2,111 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from engine.exchange import ExchangeError, import_embeddings, write
-from engine.library import Library
+from engine.exchange import ExchangeError, export, import_embeddings, write
+from engine.library import Library, display
 from engine.modality import Modality
 from engine.search_index import SearchIndex
 from engine.workspace import Workspace
-from tests.libraries import clustered, library_of, shard, stored_vectors, synthetic_ref
+from tests.libraries import clustered, library_of, shard, synthetic_ref
 
 
 @pytest.fixture()
-def indexed(make_workspace, mixed_folder):
-    return make_workspace(mixed_folder)
+def small(make_workspace, world, tmp_path):
+    """A few real files: captions (one under a name that is not UTF-8, one duplicated), pictures, a broken one."""
+    import shutil
+
+    folder = tmp_path / "small"
+    folder.mkdir()
+    captions = sorted((world / "text").iterdir())[:3]
+    shutil.copy(captions[0], folder / "caption.txt")
+    shutil.copy(captions[1], os.fsdecode(bytes(folder) + b"/caf\xe9.txt"))
+    shutil.copy(captions[1], folder / "copy of it.txt")
+    for picture in sorted((world / "images").iterdir())[:2]:
+        shutil.copy(picture, folder / picture.name)
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
+    return make_workspace(folder)
 
 
-def test_export_then_import_reproduces_the_library(indexed, tmp_path):
+def _rows(path) -> list[dict]:
+    return pq.read_table(path).to_pylist()
+
+
+def test_the_export_joins_the_map_and_round_trips_paths_failures_and_vectors(small, tmp_path):
+    library = small.library
     out = tmp_path / "export.parquet"
-    rows = indexed.export(out)
-    assert rows == 75  # 72 embeddings and 3 failures
-    file = pq.ParquetFile(out)
-    meta = file.schema_arrow.metadata
-    assert meta[b"bindscope.model"].decode() == indexed.library.model.name
-    assert meta[b"bindscope.model_fingerprint"].decode() == indexed.library.model.fingerprint
-    assert {"modality", "path", "text", "embedding", "scale", "hash", "size", "mtime", "error_kind", "error"} <= set(
-        file.schema_arrow.names
-    )
+    assert small.export(out) == library.count("embedded") == 5  # embedded rows only: a notebook stacks them
+    rows = _rows(out)
+    assert all(r["embedding"] is not None and r["error_kind"] is None for r in rows)
+    np.stack([r["embedding"] for r in rows])
+    for row in rows:  # the id is the library's, the one map.json and search hits carry
+        item = library.item(row["id"])
+        exact = row["path_bytes"] if row["path_bytes"] is not None else row["path"].encode()
+        assert os.fsencode(item.path) == exact and row["hash"] == item.hash
+    texts = {os.path.basename(r["path"]): r["text"] for r in rows if r["modality"] == "text"}
+    assert texts["caption.txt"] == (small.library.folder.parent / "small" / "caption.txt").read_text().strip()
+    assert texts["caf\ufffd.txt"] == texts["copy of it.txt"] is not None
+    strange = next(r for r in rows if r["path_bytes"] is not None)
+    assert strange["path_bytes"].endswith(b"/caf\xe9.txt") and strange["path"].endswith("/caf\ufffd.txt")
+    meta = pq.ParquetFile(out).schema_arrow.metadata
+    assert meta[b"bindscope.hash"].startswith(b"blake2b-128")
+    assert meta[b"bindscope.model"].decode() == "tiny.safetensors"  # the checkpoint's name, not its path
+    assert b"/" not in meta[b"bindscope.model"]
+
+    whole = tmp_path / "whole.parquet"
+    assert small.export(whole, include_failures=True) == 6
     other = Library(tmp_path / "other")
-    report = import_embeddings(other, out)
-    assert (report.rows, report.changed, report.failures, report.invalid) == (75, 75, 3, [])
-    ids, modalities, vectors = stored_vectors(indexed.library)
-    copied = {i.path: i for i in other.items()}
-    original = {i.path: i for i in indexed.library.items()}
-    assert copied.keys() == original.keys()
-    for item_id, vector in zip(ids.tolist(), vectors, strict=True):
-        path = indexed.library.item(item_id).path
-        found = other.embedding(copied[path].id, other.model.key)
-        np.testing.assert_array_equal(found[0], vector)
-    assert {(i.status, i.error_kind) for i in other.items(status="failed")} == {
-        (i.status, i.error_kind) for i in indexed.library.items(status="failed")
-    }
-    again = import_embeddings(other, out)
-    assert again.changed == 0 and other.count() == 75  # idempotent
+    report = import_embeddings(other, whole)
+    assert (report.rows, report.failures, report.invalid, report.refused) == (6, 1, [], [])
+    again = tmp_path / "again.parquet"
+    assert export(other, again, include_failures=True) == 6
+
+    def content(path):
+        return {
+            (r["path_bytes"] or r["path"].encode(), r["modality"], r["hash"], r["error_kind"]): (
+                r["embedding"],
+                r["scale"],
+            )
+            for r in _rows(path)
+        }
+
+    assert content(again) == content(whole)
+    assert import_embeddings(other, whole).changed == 0  # idempotent
+
+
+def test_map_json_carries_ids_and_paths(small, tmp_path):
+    from app.cli import main
+
+    out = tmp_path / "map.json"
+    assert main(["map", "--out", str(out), "--library", str(small.folder)]) == 0
+    points = json.loads(out.read_text())["points"]
+    assert {p["path"] for p in points} == {display(small.library.item(p["id"]).path) for p in points}
+
+
+def test_an_npz_export_stacks_and_keeps_exact_paths(small, tmp_path):
+    out = tmp_path / "export.npz"
+    assert small.export(out) == 5
+    with np.load(out) as data:
+        assert data["embeddings"].shape == (5, small.library.model.dim) and np.isfinite(data["embeddings"]).all()
+        exact = {bytes(p) for p in data["path_bytes"]}
+        assert {os.fsencode(small.library.item(int(i)).path) for i in data["ids"]} == exact
+    with pytest.raises(ExchangeError, match="as .parquet"):
+        small.export(out, include_failures=True)
+
+
+def test_cluster_shards_always_carry_failures(tmp_path):
+    ref = synthetic_ref(4)
+    columns = {"modality": ["vision"] * 2, "path": ["/a.png", "/b.png"], "scale": [1.0, None]}
+    columns |= {"hash": ["ha", "hb"], "error_kind": [None, "CorruptFile"], "error": [None, "bad"]}
+    vectors = np.array([[1, 0, 0, 0], [np.nan] * 4], np.float32)
+    rows = _rows(write(tmp_path / "shard.parquet", columns, vectors, ref))
+    assert rows[1]["embedding"] is None and rows[1]["error_kind"] == "CorruptFile"
 
 
 def test_a_file_of_another_model_or_dimension_is_refused_whole(tmp_path):
@@ -95,7 +156,8 @@ def test_bad_rows_are_skipped_and_reported(tmp_path):
     library = Library(tmp_path / "lib")
     report = import_embeddings(library, path)
     assert report.changed == 2 and len(report.invalid) == 2
-    assert any("b.png" in line for line in report.invalid) and any("smell" in line for line in report.invalid)
+    assert report.invalid[0].startswith(f"{path}: row 2: column 'embedding': not finite")
+    assert report.invalid[1].startswith(f"{path}: row 3: column 'modality': unknown modality 'smell'")
     assert library.item_by_path("/a.png").status == "embedded"
     assert [i.text for i in library.items(modality=Modality.TEXT)] == ["a caption"]
     summary = Workspace(library).summary()
@@ -113,3 +175,53 @@ def test_a_folder_of_shards_imports_complete_files_only(tmp_path):
     library = Library(tmp_path / "lib")
     report = import_embeddings(library, folder)
     assert (report.files, report.rows, library.count()) == (3, 30, 30)
+
+
+def test_parquet_written_by_polars_imports(tmp_path):
+    polars = pytest.importorskip("polars")
+    vectors = clustered(6, 8)
+    frame = polars.DataFrame(
+        {
+            "modality": ["vision"] * 3 + ["audio"] * 3,
+            "path": [f"/polars/{n}.x" for n in range(6)],
+            "embedding": vectors.tolist(),  # a list column of float64, as Polars makes it from Python lists
+            "scale": [1.0] * 6,
+        }
+    )
+    frame.write_parquet(tmp_path / "polars.parquet", metadata={"bindscope.model": "synthetic", "bindscope.dim": "8"})
+    frame.with_columns(polars.col("embedding").cast(polars.Array(polars.Float32, 8))).write_parquet(
+        tmp_path / "array.parquet", metadata={"bindscope.model": "synthetic"}
+    )
+    library = Library(tmp_path / "lib")
+    for name in ("polars.parquet", "array.parquet"):
+        report = import_embeddings(library, tmp_path / name)
+        assert (report.rows, report.invalid) == (6, [])
+    assert library.count() == 6 and library.model.dim == 8 and library.model.name == "synthetic"
+    item = library.item_by_path("/polars/4.x")
+    np.testing.assert_allclose(library.embedding(item.id, library.model.key)[0], vectors[4], atol=1e-6)
+
+
+def test_parquet_written_by_duckdb_imports_and_other_widths_are_refused(tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    library = library_of(tmp_path, clustered(3, 8), ["vision"] * 3)
+    ref = library.model
+    meta = f"KV_METADATA {{'bindscope.model': '{ref.name}', 'bindscope.model_fingerprint': '{ref.fingerprint}'}}"
+    query = "SELECT 'vision' AS modality, '/duck/' || i || '.png' AS path, {vector} AS embedding, 1.0 AS scale FROM range(4) t(i)"
+    with duckdb.connect() as db:
+        db.execute(
+            f"COPY ({query.format(vector='[1.0, i, 0, 0, 0, 0, 0, 0]::FLOAT[8]')}) TO '{tmp_path}/duck.parquet' (FORMAT parquet, {meta})"
+        )
+        db.execute(
+            f"COPY ({query.format(vector='[1.0, i]::FLOAT[]')}) TO '{tmp_path}/short.parquet' (FORMAT parquet, {meta})"
+        )
+        mixed = "(CASE WHEN i = 2 THEN [1.0, 2.0] ELSE [1.0, 0, 0, 0, 0, 0, 0, 0] END)::FLOAT[]"
+        db.execute(f"COPY ({query.format(vector=mixed)}) TO '{tmp_path}/mixed.parquet' (FORMAT parquet, {meta})")
+    report = import_embeddings(library, tmp_path / "duck.parquet")
+    assert (report.rows, report.changed, report.invalid) == (4, 4, [])
+    stored = library.embedding(library.item_by_path("/duck/1.png").id, ref.key)[0]
+    np.testing.assert_allclose(stored[:2], [2**-0.5] * 2, rtol=1e-6)
+    with pytest.raises(ExchangeError, match="short.parquet: embedded with .*2 dimensions.* 8 dimensions"):
+        import_embeddings(library, tmp_path / "short.parquet")
+    with pytest.raises(ExchangeError, match="mixed.parquet: column 'embedding': row 3 has 2 values"):
+        import_embeddings(library, tmp_path / "mixed.parquet")
+    assert library.count() == 7

@@ -24,7 +24,7 @@ display, folder state: no SQLite). ``Library`` is all of them on one connection.
 from __future__ import annotations
 
 from engine.library.embeddings import BulkWriter, Embeddings
-from engine.library.files import display, folder_state, hash_file, hash_text
+from engine.library.files import IMPORTED, display, folder_state, hash_file, hash_text, imported
 from engine.library.rows import (
     EMBEDDED,
     FAILED,
@@ -48,6 +48,7 @@ class Library(Embeddings):
 __all__ = [
     "EMBEDDED",
     "FAILED",
+    "IMPORTED",
     "PENDING",
     "STATUSES",
     "BulkWriter",
@@ -63,4 +64,5 @@ __all__ = [
     "folder_state",
     "hash_file",
     "hash_text",
+    "imported",
 ]

@@ -22,13 +22,16 @@ from engine.models.identity import ModelRef
 class Embeddings(Items):
     # -- models -----------------------------------------------------------------------------
 
-    def register_model(self, ref: ModelRef, db: sqlite3.Connection | None = None) -> str:
-        """Record a model, or find it recorded under another name; returns its key. Inside the caller's
+    def register_model(self, ref: ModelRef, db: sqlite3.Connection | None = None, rename: bool = True) -> str:
+        """Record a model, or find it recorded under another name (renamed to ``ref``'s unless ``rename`` is
+        False: an imported file never names the library's model); returns its key. Inside the caller's
         transaction when ``db`` is given."""
         if db is None:
             with self.transaction() as db:
-                return self.register_model(ref, db)
+                return self.register_model(ref, db, rename)
         row = db.execute("SELECT key FROM models WHERE fingerprint = ?", (ref.fingerprint,)).fetchone()
+        if row is not None and not rename:
+            return row[0]
         if row is not None:
             db.execute("UPDATE models SET name = ?, title = ? WHERE key = ?", (ref.name, ref.title, row[0]))
             return row[0]
@@ -223,7 +226,7 @@ class Embeddings(Items):
         """One write transaction for adding many files with precomputed embeddings (an import): all of it is
         committed, or none of it. The library takes ``ref`` as its model if it has none yet."""
         with self.transaction() as db:
-            key = self.register_model(ref, db)
+            key = self.register_model(ref, db, rename=False)
             if self.get_meta("model") is None:
                 self.set_meta("model", key)
             writer = BulkWriter(self, db, key, self.get_meta("model") == key)
@@ -303,7 +306,9 @@ class BulkWriter:
     ) -> None:
         """Records with their unit vectors and scales, and records that failed elsewhere with (error kind,
         error). Items already in the library keep their ids; an unchanged one is left as it is, so adding
-        the same batch twice changes nothing."""
+        the same batch twice changes nothing. A record updates only an item of the same identity or an
+        imported one (an import never overrides a file this library hashed), and a failure never overrides
+        an embedded item."""
         now = time.time()
         self._library._append_matrix(
             self._db, self.key, [r.hash for r in records], [r.modality for r in records], vectors, scales
@@ -338,7 +343,9 @@ class BulkWriter:
                         root_id = COALESCE(excluded.root_id, items.root_id), modality = excluded.modality,
                         size = excluded.size, mtime = excluded.mtime, hash = excluded.hash, status = excluded.status,
                         error_kind = excluded.error_kind, error = excluded.error, updated = excluded.updated
-                    WHERE items.hash != excluded.hash OR items.status != excluded.status""",
+                    WHERE (items.hash != excluded.hash OR items.status != excluded.status)
+                      AND (items.hash = excluded.hash OR items.hash LIKE 'import:%')
+                      AND NOT (items.status = 'embedded' AND excluded.status = 'failed')""",
                 chosen,
             )
         self.changed += self._db.total_changes - before

@@ -30,6 +30,14 @@ def folder_state(path: str) -> str:
     return "online" if os.access(path, os.R_OK | os.X_OK) else "unreadable"
 
 
+IMPORTED = "import:"  # starts the identity of an imported item: never a hash this library computed from content
+
+
+def imported(content_hash: str) -> bool:
+    """Whether an identity came with an import (its vector is the file's word, not this library's)."""
+    return content_hash.startswith(IMPORTED)
+
+
 def hash_text(text: str) -> str:
     return "text:" + hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 

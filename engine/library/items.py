@@ -79,8 +79,11 @@ class Items(Database):
                 if not text:
                     continue
                 content = hash_text(text)
-                db.execute(
-                    "INSERT OR IGNORE INTO items(text, modality, hash, status, updated) VALUES (?, 'text', ?, ?, ?)",
+                db.execute(  # a text added here takes over the same text imported: its vector is computed here
+                    """INSERT INTO items(text, modality, hash, status, updated) VALUES (?, 'text', ?, ?, ?)
+                       ON CONFLICT(text) WHERE text IS NOT NULL DO UPDATE SET hash = excluded.hash,
+                           status = excluded.status, error_kind = NULL, error = NULL, updated = excluded.updated
+                       WHERE items.hash LIKE 'import:%'""",
                     (text, content, self._status_for(db, key, content, Modality.TEXT), now),
                 )
                 ids.append(db.execute("SELECT id FROM items WHERE text = ?", (text,)).fetchone()[0])

@@ -68,7 +68,7 @@ def weights_identity(entry: ModelEntry) -> str:
         return "sha256:" + entry.weights.sha256
     path = entry.weights_path
     if path.suffix == ".safetensors":
-        from engine.models.weights import checksum_of
+        from engine.models.safetensors_header import checksum_of
 
         checksum = checksum_of(path)
         if checksum:

@@ -15,6 +15,7 @@ from pathlib import Path
 from engine.models.errors import WeightsError
 
 MAX_HEADER_BYTES = 100 * 1024**2  # safetensors' own cap
+CHECKSUM_METADATA_KEY = "bindscope.sha256"
 
 
 def read_header(path: str | Path) -> dict:
@@ -48,3 +49,16 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise WeightsError(path, "not a readable safetensors file (its __metadata__ is not an object of strings)")
     return metadata
+
+
+def checksum_of(path: str | Path) -> str | None:
+    """The tensors' SHA-256 that BindScope wrote into a safetensors file, from its header alone (fast).
+
+    None for other formats and for safetensors written without one; a ``WeightsError`` when
+    the file is missing or its header is unreadable. It identifies the weights: two files with
+    the same tensors have the same checksum, whatever else their metadata says.
+    """
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        return None
+    return read_metadata(path).get(CHECKSUM_METADATA_KEY)

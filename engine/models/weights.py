@@ -24,9 +24,12 @@ import torch
 from torch import nn
 
 from engine.models.errors import WeightsError
-from engine.models.safetensors_header import read_metadata
+from engine.models.safetensors_header import (  # beside the header reader, which needs no torch
+    CHECKSUM_METADATA_KEY,
+    checksum_of,  # noqa: F401 (part of this module's interface)
+    read_metadata,
+)
 
-CHECKSUM_METADATA_KEY = "bindscope.sha256"
 METADATA_CHECKSUM_KEY = "bindscope.metadata_sha256"
 _WRAPPER_KEYS = ("state_dict", "model", "module")
 _MAX_LISTED = 6
@@ -88,19 +91,6 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     if expected is not None and tensors_checksum(tensors) != expected:
         raise WeightsError(path, "the tensors do not match their checksum; the file is damaged")
     return tensors
-
-
-def checksum_of(path: str | Path) -> str | None:
-    """The tensors' SHA-256 that BindScope wrote into a safetensors file, from its header alone (fast).
-
-    None for other formats and for safetensors written without one; a ``WeightsError`` when
-    the file is missing or its header is unreadable. It identifies the weights: two files with
-    the same tensors have the same checksum, whatever else their metadata says.
-    """
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        return None
-    return read_metadata(path).get(CHECKSUM_METADATA_KEY)
 
 
 def metadata_checksum(metadata: Mapping[str, str]) -> str:
