@@ -135,9 +135,9 @@ def _capture_when_settled(window, out: Path, app, timeout_s: float = 300.0) -> N
 
     def check() -> None:
         busy = (
-            window.engine.is_busy("index")
-            or window.engine.is_busy("map")
-            or window.engine.is_busy("search")
+            window.jobs.is_busy("index")
+            or window.jobs.is_busy("map")
+            or window.jobs.is_busy("search")
             or not window.model_ready
         )
         now = time.monotonic()

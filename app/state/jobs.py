@@ -185,6 +185,10 @@ class Runner:
                 if lane.current is not None and lane.current.slot == slot:
                     lane.current.cancel()
 
+    def waiting(self, slot: str) -> Job | None:
+        """The job of ``slot`` queued and not started yet, if any."""
+        return next((j for lane in self._lanes.values() if (j := lane.queue.pending(slot)) is not None), None)
+
     def running(self) -> list[Job]:
         with self._lock:
             return [lane.current for lane in self._lanes.values() if lane.current is not None]
