@@ -254,8 +254,7 @@ class Workspace:
         """Where the library's model (or the requested one, for a new library) is found on this machine."""
         ref = self.library.model
         if ref is None:
-            chosen = self.requested or self.default_model
-            return resolve(chosen) if chosen else default_entry()
+            return resolve(self.requested) if self.requested else default_entry(self.default_model)
         for name in (self.requested, ref.name):
             if not name:
                 continue
@@ -266,6 +265,10 @@ class Workspace:
             if entry.available:
                 return entry
         return None
+
+    def prefer_model(self, name: str | None) -> None:
+        """The model a library with nothing embedded yet should take (a preference: the best available otherwise)."""
+        self.default_model = name
 
     def model_state(self) -> ModelState:
         ref = self.library.model
