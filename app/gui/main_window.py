@@ -40,20 +40,13 @@ from app.gui.results import ResultsPanel, reveal_in_folder
 from app.gui.worker import GuiPost
 from app.gui.zero_shot import ZeroShotPanel
 from app.state.jobs import Job, Lane, Progress, Runner
+from app.state.offers import readable
 from app.state.query import item_term, selection_term
 from app.state.session import Session
 from engine.demo.concepts import CONCEPT_NAMES
 from engine.modality import Modality
 from engine.preprocess.detect import formats_help
-from engine.workspace import (
-    DroppedFile,
-    ModelMissing,
-    QueryError,
-    Term,
-    Workspace,
-    download_model,
-    explain,
-)
+from engine.workspace import ModelMissing, Term, Workspace, download_model, explain
 
 if TYPE_CHECKING:
     from engine.workspace import LibrarySummary, MapData, SearchOutcome
@@ -963,20 +956,6 @@ class MainWindow(QMainWindow):
             self.busy.setRange(0, 1000)
             self.busy.setValue(round(1000 * progress.done / progress.total))
             self.busy.setFormat(f"Downloading {progress.done / 1e9:.2f} / {progress.total / 1e9:.2f} GB")
-
-
-def readable(workspace: Workspace, file: DroppedFile) -> DroppedFile:
-    """The file, or its refusal when it cannot be read: its embedding is made now (and kept for the search),
-    so a corrupt file is refused with the reason instead of breaking the query it would join."""
-    if file.modality is None or file.item_id is not None:
-        return file
-    try:
-        workspace.search([Term.file(file.path, 1.0, file.modality)], k=1, modalities=[file.modality])
-    except ModelMissing:
-        return file  # it cannot be checked without the model; the search will say so
-    except QueryError as error:
-        return DroppedFile(file.path, None, f"{Path(file.path).name} cannot be used: {error}")
-    return file
 
 
 def write_rows(path: str, rows: list[dict]) -> str:
