@@ -15,7 +15,6 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
 from superqt import QElidingLabel, QLabeledDoubleSlider
 
 from app.colours import MODALITY_COLOURS
+from app.gui.dialogs import LastFolders
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
 from app.state.query import Query, QueryTerm, file_term, item_term, text_term
@@ -170,10 +170,11 @@ class QueryComposer(QWidget):
     message = Signal(str)
     filesOffered = Signal(list, object)  # paths, the pane's modality (or None)
 
-    def __init__(self, previews: PreviewLoader, query: Query, parent: QWidget | None = None):
+    def __init__(self, previews: PreviewLoader, query: Query, folders: LastFolders, parent: QWidget | None = None):
         super().__init__(parent)
         self.previews = previews
         self.query = query
+        self.folders = folders
         self.panes: dict[Modality, DropPane] = {}
         self._widgets: list[TermWidget] = []
         outer = QVBoxLayout(self)
@@ -262,7 +263,7 @@ class QueryComposer(QWidget):
         box.clear()
 
     def _browse(self, modality: Modality) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(
-            self, f"Add {modality.label.lower()} to the query", "", file_filter(modality)
+        paths = self.folders.ask_open_many(
+            self, "query", f"Add {modality.label.lower()} to the query", file_filter(modality)
         )
         self.add_files(paths, modality)

@@ -10,9 +10,9 @@ loads while the map is computed. The window never touches the workspace itself.
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +21,6 @@ from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -33,12 +32,14 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.composer import QueryComposer
+from app.gui.dialogs import LastFolders
 from app.gui.library_panel import LibraryPanel
 from app.gui.map_view import MapView
 from app.gui.previews import PreviewLoader
 from app.gui.results import ResultsPanel, reveal_in_folder
 from app.gui.worker import GuiPost
 from app.gui.zero_shot import ZeroShotPanel
+from app.state.export import export_record, write_export
 from app.state.jobs import Job, Lane, Progress, Runner
 from app.state.offers import readable
 from app.state.query import item_term, selection_term
@@ -93,7 +94,8 @@ class MainWindow(QMainWindow):
         self.jobs.activity.connect(self._show_activity)
         self.previews = PreviewLoader(parent=self)
 
-        self.composer = QueryComposer(self.previews, self.query)
+        self.folders = LastFolders(self.settings)
+        self.composer = QueryComposer(self.previews, self.query, self.folders)
         self._search_pause = QTimer(self, singleShot=True, interval=SEARCH_PAUSE_MS)
         self._search_pause.timeout.connect(self.run_query)
         self.query.changed.connect(lambda _: self._search_pause.start())
@@ -105,6 +107,7 @@ class MainWindow(QMainWindow):
         self.results.addToQuery.connect(self.add_to_query)
         self.results.showOnMap.connect(self.show_on_map)
         self.results.play.connect(self.play)
+        self.results.message.connect(self.say)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.composer)
         splitter.addWidget(self.results)
@@ -119,7 +122,7 @@ class MainWindow(QMainWindow):
         self.library_panel.removeRoot.connect(self.remove_root)
         self.library_panel.moveRoot.connect(self.move_root)
         self.library_panel.forgetMissing.connect(self.forget_missing)
-        self.library_panel.revealFailed.connect(lambda path: path and reveal_in_folder(path))
+        self.library_panel.revealFailed.connect(lambda path: path and self.say(reveal_in_folder(path)))
         self.library_panel.downloadModel.connect(self.download_library_model)
         self.library_panel.locateModel.connect(self.locate_library_model)
         self.library_dock = self._dock("Library", self.library_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -376,12 +379,12 @@ class MainWindow(QMainWindow):
             self._run(f"failed-{offset}", lambda job: workspace.failed(offset, limit), "", lambda i: deliver(offset, i))
 
     def new_library(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the new library")
+        folder = self.folders.ask_folder(self, "library", "Choose an empty folder for the new library")
         if folder:
             self.open_library(folder)
 
     def open_library_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a BindScope library folder")
+        folder = self.folders.ask_folder(self, "library", "Open a BindScope library folder")
         if folder:
             self.open_library(folder)
 
@@ -402,7 +405,7 @@ class MainWindow(QMainWindow):
         if self.summary is None:
             self.say("Open or create a library first (File menu).")
             return
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder to the library")
+        folder = self.folders.ask_folder(self, "add", "Add a folder to the library")
         if folder:
             self.index(folder)
 
@@ -466,7 +469,7 @@ class MainWindow(QMainWindow):
         if self.summary is None:
             self.say("Open or create a library first (File menu).")
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Import embeddings", "", "Parquet (*.parquet)")
+        path = self.folders.ask_open(self, "import", "Import embeddings", "Parquet (*.parquet)")
         if not path:
             return
         workspace = self.workspace
@@ -511,7 +514,7 @@ class MainWindow(QMainWindow):
         old = next((r.path for r in self.summary.roots if r.id == root_id), None) if self.summary else None
         if old is None:
             return
-        new = QFileDialog.getExistingDirectory(self, f"Where is {Path(old).name} now?")
+        new = self.folders.ask_folder(self, "add", f"Where is {Path(old).name} now?")
         if not new:
             return
         workspace = self.workspace
@@ -761,24 +764,20 @@ class MainWindow(QMainWindow):
         if self.outcome is None or not self.outcome.cards():
             self.say("There are no results to export yet.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export results", "results.csv", "CSV (*.csv);;JSON (*.json)")
+        path = self.folders.ask_save(self, "export", "Export results", "results.csv", "CSV (*.csv);;JSON (*.json)")
         if path:
-            rows = [
-                {
-                    "rank": r,
-                    "score": None if math.isnan(score) else round(score, 6),
-                    "modality": item.modality.value,
-                    "path": item.path,
-                    "text": item.text,
-                    "item": item.id,
-                }
-                for r, (item, score) in enumerate(self.outcome.cards(), start=1)
-            ]
+            record = export_record(
+                self.outcome.cards(),
+                self.query.terms,
+                self.session.model_text(),
+                self.settings.value("library", ""),
+                datetime.now().astimezone(),
+            )
             self._run(
                 "export",
-                lambda job: write_rows(path, rows),
+                lambda job: write_export(path, record),
                 "",
-                lambda p: self.say(f"Exported {len(rows)} results to {p}"),
+                lambda p: self.say(f"Exported {len(record['results'])} results to {p}"),
                 self._failed("export the results"),
             )
 
@@ -956,16 +955,3 @@ class MainWindow(QMainWindow):
             self.busy.setRange(0, 1000)
             self.busy.setValue(round(1000 * progress.done / progress.total))
             self.busy.setFormat(f"Downloading {progress.done / 1e9:.2f} / {progress.total / 1e9:.2f} GB")
-
-
-def write_rows(path: str, rows: list[dict]) -> str:
-    import csv
-
-    if path.lower().endswith(".json"):
-        Path(path).write_text(json.dumps(rows, indent=2, ensure_ascii=False))
-    else:
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    return path

@@ -34,9 +34,24 @@ if TYPE_CHECKING:
 CARD_WIDTH = 200
 
 
-def reveal_in_folder(path: str) -> None:
-    """Open the file's folder in the system file manager."""
-    QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+def reveal_in_folder(path: str) -> str:
+    """Open the file's folder in the system file manager; what happened, for the status bar."""
+    folder = Path(path).parent
+    if QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+        return f"Opened {folder} in the file manager"
+    return f"No file manager opens folders on this system: the file is in {folder}"
+
+
+def open_file(path: str) -> str:
+    """Open the file in the application the system has for it; what happened, for the status bar."""
+    if QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+        return f"Opened {Path(path).name}"
+    return f"No application opens {Path(path).name} on this system (its path is in the card's menu: Copy path)"
+
+
+def copy_to_clipboard(text: str, what: str) -> str:
+    QGuiApplication.clipboard().setText(text)
+    return f"Copied {what}"
 
 
 class Card(QFrame):
@@ -44,6 +59,7 @@ class Card(QFrame):
     addToQuery = Signal(object)
     showOnMap = Signal(object)
     play = Signal(object)
+    message = Signal(str)  # what an action did, for the status bar
 
     def __init__(
         self,
@@ -128,17 +144,17 @@ class Card(QFrame):
             return action
 
         readable = path is not None and not self.offline
-        add("Open file", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path)), readable)
-        add("Reveal in folder", lambda: reveal_in_folder(path), readable)
+        add("Open file", lambda: self.message.emit(open_file(path)), readable)
+        add("Reveal in folder", lambda: self.message.emit(reveal_in_folder(path)), readable)
         menu.addSeparator()
         add("Use as query", lambda: self.useAsQuery.emit(self.item))
         add("Add to the query", lambda: self.addToQuery.emit(self.item))
         add("Show on map", lambda: self.showOnMap.emit(self.item))
         menu.addSeparator()
-        add(
-            "Copy path" if path else "Copy text",
-            lambda: QGuiApplication.clipboard().setText(path or self.item.text or ""),
-        )
+        if path:
+            add("Copy path", lambda: self.message.emit(copy_to_clipboard(path, f"the path of {self.item.name}")))
+        else:
+            add("Copy text", lambda: self.message.emit(copy_to_clipboard(self.item.text or "", "the text")))
         return menu
 
     def contextMenuEvent(self, event) -> None:
@@ -149,6 +165,7 @@ class ResultsPanel(QWidget):
     """Modality filter, result count, and the reflowing grid of cards."""
 
     filtersChanged = Signal()
+    message = Signal(str)
     useAsQuery = Signal(object)
     addToQuery = Signal(object)
     showOnMap = Signal(object)
@@ -231,6 +248,7 @@ class ResultsPanel(QWidget):
             card.addToQuery.connect(self.addToQuery)
             card.showOnMap.connect(self.showOnMap)
             card.play.connect(self.play)
+            card.message.connect(self.message)
             self.cards.append(card)
         self.title.setText(f"<b>{title}</b> ({len(cards)})" if cards else f"<b>{title}</b>")
         self.empty.setVisible(not cards)
