@@ -44,8 +44,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--query",
         action="append",
         default=[],
-        metavar="FILE",
-        help="start with this file (or text) in the query; repeatable",
+        metavar="ITEM|FILE|TEXT",
+        help="start with this in the query: a library item's id or path, a file, or a text; repeatable",
     )
     parser.add_argument(
         "--screenshot", metavar="FILE", help="render the main window to a PNG once it is ready, then exit"
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return EXIT_UNUSABLE
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -114,11 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = QSettings(args.settings, QSettings.Format.IniFormat) if args.settings else None
     library = str(Path(args.library).expanduser().resolve()) if args.library else None
     window = MainWindow(settings, model=args.model, device=args.device, library=library)
-    for entry in args.query:
-        if Path(entry).exists():
-            window.composer.add_files([entry])
-        else:
-            window.composer.add_text(entry)
+    if args.query:  # once the library is open: an entry may name one of its items
+        window.ready.connect(
+            lambda: [window.offer_query(entry) for entry in args.query], Qt.ConnectionType.SingleShotConnection
+        )
     window.show()
     if args.screenshot:
         print(f"window visible after {time.perf_counter() - STARTED:.2f} s", file=sys.stderr)

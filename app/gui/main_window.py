@@ -144,7 +144,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self._restore_layout()
-        self.session.status_changed.connect(self.message.setText)
+        self.session.status_changed.connect(lambda text: self.message.setText(text))
         self.session.model_changed.connect(lambda: self.model_button.setText(self.session.model_text()))
         self.query.history_changed.connect(self._show_history)
         self._show_history()
@@ -667,6 +667,24 @@ class MainWindow(QMainWindow):
     def use_as_query(self, item) -> None:
         if item is not None:
             self.query.replace(item_term(item.id, item.modality, item.name, item.source))
+
+    def offer_query(self, entry: str) -> None:
+        """A query given by name (``--query``): a library item's id or path, else a file, else a text."""
+        workspace = self.workspace
+        key = int(entry) if entry.strip().isdigit() else entry
+
+        def found(item) -> None:
+            if item is not None:
+                self.add_to_query(item)
+            elif Path(entry).exists():
+                self.composer.add_files([entry])
+            else:
+                self.composer.add_text(entry)
+
+        if workspace is None:
+            found(None)
+        else:
+            self._run(f"offer-{entry}", lambda job: workspace.item(key), "", found)
 
     def add_to_query(self, item) -> None:
         self.composer.add_item(item.id, item.modality, item.name, item.source)

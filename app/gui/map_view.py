@@ -33,10 +33,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
+from superqt import QElidingLabel
 
 from app.colours import MODALITY_COLOURS, NOISE_LABEL, cluster_colour
 from app.gui.preview_view import PreviewView
@@ -555,11 +557,15 @@ class MapView(QWidget):
         self.colouring.addItem("by modality", "modality")
         self.colouring.addItem("by cluster (k-means)", "kmeans")
         self.colouring.addItem("by cluster (HDBSCAN)", "hdbscan")
+        self.colouring.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.colouring.setMinimumContentsLength(10)
         self.colouring.currentIndexChanged.connect(lambda *_: self.recolour.emit(self.colouring.currentData()))
         tools.addWidget(self.colouring)
-        tools.addStretch(1)
-        self.status = QLabel()
-        tools.addWidget(self.status)
+        self.status = QElidingLabel()  # "1,000,000 items · UMAP (computing UMAP…)" never widens the window
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.setMinimumWidth(40)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        tools.addWidget(self.status, 1)
         return tools
 
     def _selection_bar(self) -> QWidget:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
-    QCheckBox,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -17,11 +16,13 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
+from superqt import QElidingLabel
 
 from app.colours import MODALITY_COLOURS
 from app.gui.preview_view import PreviewView
@@ -179,19 +180,28 @@ class ResultsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
-        self.title = QLabel("<b>Results</b>")
-        bar.addWidget(self.title)
-        bar.addSpacing(12)
-        bar.addWidget(QLabel("Search in:"))
-        self.filters: dict[Modality, QCheckBox] = {}
+        # The header never sets the window's width: the title elides, the modalities are a menu.
+        self.title = QElidingLabel("Results")
+        bold = self.title.font()
+        bold.setBold(True)
+        self.title.setFont(bold)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setMinimumWidth(60)
+        bar.addWidget(self.title, 1)
+        self.search_in = QToolButton()
+        self.search_in.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.search_in.setToolTip("Which modalities the results include")
+        menu = QMenu(self.search_in)
+        self.filters: dict[Modality, QAction] = {}
         for modality in Modality:
-            box = QCheckBox(modality.label)
-            box.setChecked(True)
-            box.setToolTip(f"Include {modality.label.lower()} items in the results")
-            box.toggled.connect(lambda *_: self.filtersChanged.emit())
-            self.filters[modality] = box
-            bar.addWidget(box)
-        bar.addStretch(1)
+            action = menu.addAction(modality.label)
+            action.setCheckable(True)
+            action.setChecked(True)
+            action.toggled.connect(self._filters_changed)
+            self.filters[modality] = action
+        self.search_in.setMenu(menu)
+        self._show_filters()
+        bar.addWidget(self.search_in)
         bar.addWidget(QLabel("Show"))
         self.count = QSpinBox()
         self.count.setRange(1, 100)
@@ -220,6 +230,20 @@ class ResultsPanel(QWidget):
         layout.addWidget(self.empty_action, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(scroll, 1)
         self.show_message("Drop a file on a pane above, or type a text, to find its nearest neighbours in the library.")
+
+    def _filters_changed(self) -> None:
+        self._show_filters()
+        self.filtersChanged.emit()
+
+    def _show_filters(self) -> None:
+        chosen = self.modalities()
+        if len(chosen) == len(self.filters):
+            text = "Search in: all"
+        elif len(chosen) <= 2:
+            text = "Search in: " + ", ".join(m.label for m in chosen) if chosen else "Search in: none"
+        else:
+            text = f"Search in: {len(chosen)} of {len(self.filters)}"
+        self.search_in.setText(text + " ▾")
 
     def modalities(self) -> list[Modality]:
         return [m for m, box in self.filters.items() if box.isChecked()]
@@ -250,7 +274,8 @@ class ResultsPanel(QWidget):
             card.play.connect(self.play)
             card.message.connect(self.message)
             self.cards.append(card)
-        self.title.setText(f"<b>{title}</b> ({len(cards)})" if cards else f"<b>{title}</b>")
+        self.title.setText(f"{title} ({len(cards)})" if cards else title)
+        self.title.setToolTip(self.title.text())
         self.empty.setVisible(not cards)
         if cards:
             self.empty_action.hide()
