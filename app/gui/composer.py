@@ -117,7 +117,7 @@ class DropPane(QFrame):
         self.setAcceptDrops(True)
         self.setObjectName(f"pane-{modality.value}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setMinimumWidth(104)
+        self.setMinimumWidth(92)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         header = QLabel(f"<b><span style='color:{MODALITY_COLOURS[modality]}'>●</span> {modality.label}</b>")

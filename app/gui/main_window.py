@@ -88,7 +88,8 @@ class MainWindow(QMainWindow):
         self._player = None
         self.setWindowTitle("BindScope")
         self.setAcceptDrops(True)
-        self.resize(1500, 940)
+        screen = QGuiApplication.primaryScreen().availableGeometry()  # never larger than the screen: 1280x720 fits
+        self.resize(min(1500, screen.width()), min(940, screen.height()))
 
         self.jobs = Runner(post=GuiPost(self).post, describe_error=lambda error: explain(error)[1])
         self.jobs.activity.connect(self._show_activity)
@@ -139,12 +140,18 @@ class MainWindow(QMainWindow):
         self.side_tabs.addTab(self.map_view, "Map")
         self.side_tabs.addTab(self.zero_shot, "Zero-shot")
         self.side_dock = self._dock("Map and labels", self.side_tabs, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.resizeDocks([self.library_dock, self.side_dock], [250, 470], Qt.Orientation.Horizontal)
+        width = self.width()  # on a small screen the query's six panes keep room between the docks
+        self.resizeDocks(
+            [self.library_dock, self.side_dock],
+            [min(250, width // 6), min(470, width * 2 // 7)],
+            Qt.Orientation.Horizontal,
+        )
 
         self._build_status_bar()
         self._build_menus()
         self._restore_layout()
         self.session.status_changed.connect(lambda text: self.message.setText(text))
+        self.session.library_changed.connect(self.library_panel.show_summary)
         self.session.model_changed.connect(lambda: self.model_button.setText(self.session.model_text()))
         self.query.history_changed.connect(self._show_history)
         self._show_history()
@@ -366,7 +373,6 @@ class MainWindow(QMainWindow):
 
     def show_summary(self, summary: LibrarySummary) -> None:
         self.session.show_summary(summary)
-        self.library_panel.show_summary(summary)
 
     def refresh_summary(self) -> None:
         workspace = self.workspace

@@ -56,8 +56,10 @@ class Session:
         self.model_changed.emit()
 
     def opened(self, summary: LibrarySummary) -> None:
-        self.opening = None
+        folder, self.opening = self.opening, None
         self.show_summary(summary)
+        if folder is not None:
+            self.say(f"Opened {Path(folder).name}; loading its model…")
         self.model_status = ModelStatus.LOADING
         self.model_changed.emit()
 
