@@ -86,6 +86,15 @@ class TermWidget(QFrame):
         self.slider.valueChanged.connect(lambda value: self.weightChanged.emit(self.index, value))
         self.slider.sliderReleased.connect(self.dragEnded)
         layout.addWidget(self.slider)
+        self._preview_key = None
+        if len(composed.parts) > 1:  # a map selection: nothing to preview, its name in full instead
+            self.preview.hide()
+            whole = QLabel(composed.name)
+            whole.setWordWrap(True)
+            whole.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            whole.setMinimumHeight(48)
+            layout.insertWidget(0, whole)
+            return
         cached = previews.request(composed.source, composed.modality)
         if cached is not None:
             self.preview.set_preview(cached)

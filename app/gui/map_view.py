@@ -570,11 +570,13 @@ class MapView(QWidget):
 
     def _selection_bar(self) -> QWidget:
         bar = QHBoxLayout()
-        self.selection_label = QLabel()
+        self.selection_label = QElidingLabel()
+        self.selection_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.selection_label, 1)
-        self.filter_button = QPushButton("Show selection in results")
+        self.filter_button = QPushButton("Show")  # short: the bar never widens the map's dock
+        self.filter_button.setToolTip("Show the selected items in the results")
         self.filter_button.clicked.connect(lambda: self.filterToSelection.emit(self.selection))
-        self.search_button = QPushButton("Search by selection")
+        self.search_button = QPushButton("Search by it")
         self.search_button.setToolTip("Use the mean of the selected items as the query")
         self.search_button.clicked.connect(lambda: self.searchSelection.emit(self.selection))
         clear = QPushButton("Clear")
