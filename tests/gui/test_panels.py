@@ -26,3 +26,26 @@ def test_file_dialogs_open_in_the_last_folder_of_their_kind(tmp_path):
     folders.remember("library", str(tmp_path))
     again = LastFolders(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     assert again.folder("export") == str(tmp_path / "exports") and again.folder("library") == str(tmp_path)
+
+
+def test_the_panes_render_the_query_and_a_selection_shows_its_name_not_a_preview(qtbot, tmp_path):
+    from app.gui.composer import QueryComposer
+    from app.gui.previews import PreviewLoader
+    from app.state.query import Query, selection_term, text_term
+    from engine.modality import Modality
+
+    query = Query()
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    composer = QueryComposer(PreviewLoader(), query, LastFolders(settings))
+    qtbot.addWidget(composer)
+    query.add(text_term("a dog"))
+    query.replace(selection_term(list(range(284)), Modality.DEPTH))
+    [widget] = composer._widgets
+    assert widget.composed.name == "Selection of 284 items" and widget._preview_key is None
+    assert composer.panes[Modality.DEPTH].terms.count() == 1
+    widget.slider.setValue(0.5)  # the slider is an intent: the query changes, the widget stays
+    assert query.terms[0].weight == 0.5 and composer._widgets == [widget]
+    query.undo()
+    assert widget.slider.value() == 1.0 and composer._widgets == [widget]
+    query.undo()
+    assert [w.composed.name for w in composer._widgets] == ["“a dog”"]
