@@ -1,4 +1,4 @@
-"""Starting the desktop app: ``python main.py [--library DIR] [--query FILE ...] [--screenshot FILE]``."""
+"""Starting the desktop app: ``python main.py [--library DIR] [--query ITEM|FILE|TEXT ...] [--screenshot FILE]``."""
 
 from __future__ import annotations
 
