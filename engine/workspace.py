@@ -382,6 +382,10 @@ class Workspace:
         """Where the library's model (or the requested one, for a new library) is found on this machine."""
         return self.handle.entry(self.library.model)
 
+    def prefer_model(self, name: str | None) -> None:
+        """The model a library with nothing embedded yet should take (a preference: the best available otherwise)."""
+        self.handle.preferred = name
+
     def model_state(self) -> ModelState:
         ref = self.library.model
         try:

@@ -1,21 +1,20 @@
 """The query composer: one drop pane per modality plus a text box; each term has a preview and a weight.
 
-Dropping a file (or choosing one, or pasting a picture) offers it (``filesOffered``); the window
-has the engine say what it is, off the GUI thread (reading it where its name leaves it open), and
-hands back ``add_described``: a file dropped on the wrong pane goes to the pane of its modality,
-and the window says so; a file no loader reads is refused with the reason. Weights run from -1 to +1 (negative subtracts); any change emits
-``changed`` after a short pause, so dragging a slider asks for one search, not fifty.
+The panes render the session's ``Query`` (``show_terms`` after each change), so they always show
+what was searched, after an undo too; edits are sent to the query as intents. Dropping a file
+(or choosing one, or pasting a picture) offers it (``filesOffered``); the window has the engine
+say what it is and whether it reads, off the GUI thread, and hands back ``add_described``: a file
+dropped on the wrong pane goes to the pane of its modality, and the window says so; a file that
+cannot be read is refused with the reason. Weights run from -1 to +1 (negative subtracts).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -29,23 +28,15 @@ from PySide6.QtWidgets import (
 from superqt import QElidingLabel, QLabeledDoubleSlider
 
 from app.colours import MODALITY_COLOURS
+from app.gui.dialogs import LastFolders
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
+from app.state.query import Query, QueryTerm, file_term, item_term, text_term
 from engine.facts import ACCEPTS
 from engine.modality import Modality
-from engine.workspace import DroppedFile, Term
+from engine.workspace import DroppedFile
 
 PANES = (Modality.VISION, Modality.AUDIO, Modality.DEPTH, Modality.THERMAL, Modality.IMU, Modality.TEXT)
-
-
-@dataclass
-class ComposedTerm:
-    """A term in the composer and the name and source shown for it."""
-
-    term: Term
-    modality: Modality
-    name: str
-    source: str
 
 
 def file_filter(modality: Modality) -> str:
@@ -54,12 +45,14 @@ def file_filter(modality: Modality) -> str:
 
 
 class TermWidget(QFrame):
-    weightChanged = Signal(object, float)
-    removed = Signal(object)
+    weightChanged = Signal(int, float)  # the term's index in the query, its new weight
+    dragEnded = Signal()
+    removed = Signal(int)
 
-    def __init__(self, composed: ComposedTerm, previews: PreviewLoader, parent: QWidget | None = None):
+    def __init__(self, composed: QueryTerm, index: int, previews: PreviewLoader, parent: QWidget | None = None):
         super().__init__(parent)
         self.composed = composed
+        self.index = index
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setObjectName("term")
         layout = QVBoxLayout(self)
@@ -80,18 +73,28 @@ class TermWidget(QFrame):
         close.setToolTip("Remove this term (Delete)")
         close.setAutoRaise(True)
         close.setFixedSize(18, 18)  # leaves the name the room
-        close.clicked.connect(lambda: self.removed.emit(self))
+        close.clicked.connect(lambda: self.removed.emit(self.index))
         top.addWidget(close)
         layout.addLayout(top)
         self.slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(-1.0, 1.0)
         self.slider.setSingleStep(0.05)
         self.slider.setDecimals(2)
-        self.slider.setValue(composed.term.weight)
+        self.slider.setValue(composed.weight)
         self.slider.setToolTip("Weight: negative subtracts this term from the query")
         self.slider.setAccessibleName(f"Weight of {composed.name}")
-        self.slider.valueChanged.connect(self._on_slider)
+        self.slider.valueChanged.connect(lambda value: self.weightChanged.emit(self.index, value))
+        self.slider.sliderReleased.connect(self.dragEnded)
         layout.addWidget(self.slider)
+        self._preview_key = None
+        if len(composed.parts) > 1:  # a map selection: nothing to preview, its name in full instead
+            self.preview.hide()
+            whole = QLabel(composed.name)
+            whole.setWordWrap(True)
+            whole.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            whole.setMinimumHeight(48)
+            layout.insertWidget(0, whole)
+            return
         cached = previews.request(composed.source, composed.modality)
         if cached is not None:
             self.preview.set_preview(cached)
@@ -102,9 +105,13 @@ class TermWidget(QFrame):
         if key == self._preview_key:
             self.preview.set_preview(preview)
 
-    def _on_slider(self, value: float) -> None:
-        self.composed = replace(self.composed, term=replace(self.composed.term, weight=round(value, 2)))
-        self.weightChanged.emit(self, value)
+    def show_weight(self, composed: QueryTerm) -> None:
+        """The same term with another weight (an undo, or this slider's own move): no signal back."""
+        self.composed = composed
+        if abs(self.slider.value() - composed.weight) > 1e-9:
+            self.slider.blockSignals(True)
+            self.slider.setValue(composed.weight)
+            self.slider.blockSignals(False)
 
 
 class DropPane(QFrame):
@@ -119,7 +126,7 @@ class DropPane(QFrame):
         self.setAcceptDrops(True)
         self.setObjectName(f"pane-{modality.value}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setMinimumWidth(104)
+        self.setMinimumWidth(92)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         header = QLabel(f"<b><span style='color:{MODALITY_COLOURS[modality]}'>●</span> {modality.label}</b>")
@@ -167,15 +174,16 @@ class DropPane(QFrame):
 
 
 class QueryComposer(QWidget):
-    """All panes; ``changed`` carries the current list of terms after edits settle."""
+    """All panes, rendering ``query``; edits go to the query."""
 
-    changed = Signal(list)
     message = Signal(str)
     filesOffered = Signal(list, object)  # paths, the pane's modality (or None)
 
-    def __init__(self, previews: PreviewLoader, parent: QWidget | None = None):
+    def __init__(self, previews: PreviewLoader, query: Query, folders: LastFolders, parent: QWidget | None = None):
         super().__init__(parent)
         self.previews = previews
+        self.query = query
+        self.folders = folders
         self.panes: dict[Modality, DropPane] = {}
         self._widgets: list[TermWidget] = []
         outer = QVBoxLayout(self)
@@ -184,7 +192,7 @@ class QueryComposer(QWidget):
         title.addWidget(QLabel("<b>Query</b> — drop files of any modality; weights add (+) or subtract (−)"))
         title.addStretch(1)
         self.clear_button = QPushButton("Clear query")
-        self.clear_button.clicked.connect(self.clear)
+        self.clear_button.clicked.connect(self.query.clear)
         title.addWidget(self.clear_button)
         outer.addLayout(title)
         row = QHBoxLayout()
@@ -203,11 +211,31 @@ class QueryComposer(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(inner)
         outer.addWidget(scroll, 1)
-        self._debounce = QTimer(self, singleShot=True, interval=180)
-        self._debounce.timeout.connect(lambda: self.changed.emit(self.terms()))
+        query.changed.connect(self.show_terms)
 
-    def terms(self) -> list[ComposedTerm]:
-        return [w.composed for w in self._widgets]
+    def terms(self) -> tuple[QueryTerm, ...]:
+        return self.query.terms
+
+    def show_terms(self, terms: tuple[QueryTerm, ...]) -> None:
+        """Render the query: the same terms with other weights move their sliders, anything else is rebuilt."""
+        same = len(terms) == len(self._widgets) and all(
+            (w.composed.parts, w.composed.name) == (t.parts, t.name) for w, t in zip(self._widgets, terms, strict=True)
+        )
+        if same:
+            for widget, term in zip(self._widgets, terms, strict=True):
+                widget.show_weight(term)
+            return
+        for widget in self._widgets:
+            widget.setParent(None)
+            widget.deleteLater()
+        self._widgets = []
+        for index, term in enumerate(terms):
+            widget = TermWidget(term, index, self.previews)
+            widget.weightChanged.connect(self.query.set_weight)
+            widget.dragEnded.connect(self.query.seal)
+            widget.removed.connect(self.query.remove)
+            self.panes[term.modality].terms.addWidget(widget)
+            self._widgets.append(widget)
 
     def add_files(self, paths: list[str], pane_modality: Modality | None = None) -> None:
         """Offer files as terms; the window describes them off the GUI thread and calls ``add_described``."""
@@ -215,7 +243,9 @@ class QueryComposer(QWidget):
             self.filesOffered.emit([str(p) for p in paths], pane_modality)
 
     def add_described(self, described: list[DroppedFile], pane_modality: Modality | None = None) -> None:
-        """Add described files as terms, each in the pane of its own modality; refuse files no loader reads."""
+        """Add described files as terms (one step of the history), each in the pane of its own modality; refuse
+        files that cannot be read, with the reason."""
+        added = []
         for file in described:
             if file.modality is None:
                 self.message.emit(file.refusal)
@@ -224,37 +254,17 @@ class QueryComposer(QWidget):
             if pane_modality is not None and file.modality is not pane_modality:
                 self.message.emit(f"{name} is {file.modality.label.lower()}: added to the {file.modality.label} pane")
             # A library file (unchanged) or a copy of one uses its stored embedding: the searcher sees to it.
-            self.add_term(ComposedTerm(Term.file(file.path, 1.0, file.modality), file.modality, name, file.path))
+            added.append(file_term(file.path, file.modality))
+        if added:
+            self.query.add(*added)
 
     def add_text(self, text: str, weight: float = 1.0) -> None:
         text = text.strip()
         if text:
-            self.add_term(ComposedTerm(Term.text(text, weight), Modality.TEXT, f"“{text}”", text))
+            self.query.add(text_term(text, weight))
 
     def add_item(self, item_id: int, modality: Modality, name: str, source: str, weight: float = 1.0) -> None:
-        self.add_term(ComposedTerm(Term.item(item_id, weight), modality, name, source))
-
-    def add_term(self, composed: ComposedTerm) -> None:
-        widget = TermWidget(composed, self.previews)
-        widget.weightChanged.connect(lambda *_: self._debounce.start())
-        widget.removed.connect(self.remove)
-        self.panes[composed.modality].terms.addWidget(widget)
-        self._widgets.append(widget)
-        self._debounce.start()
-
-    def remove(self, widget: TermWidget) -> None:
-        self._widgets.remove(widget)
-        widget.setParent(None)
-        widget.deleteLater()
-        self._debounce.start()
-
-    def remove_last(self) -> None:
-        if self._widgets:
-            self.remove(self._widgets[-1])
-
-    def clear(self) -> None:
-        for widget in list(self._widgets):
-            self.remove(widget)
+        self.query.add(item_term(item_id, modality, name, source, weight))
 
     def _add_typed_text(self) -> None:
         box = self.panes[Modality.TEXT].text
@@ -262,7 +272,7 @@ class QueryComposer(QWidget):
         box.clear()
 
     def _browse(self, modality: Modality) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(
-            self, f"Add {modality.label.lower()} to the query", "", file_filter(modality)
+        paths = self.folders.ask_open_many(
+            self, "query", f"Add {modality.label.lower()} to the query", file_filter(modality)
         )
         self.add_files(paths, modality)

@@ -57,8 +57,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--query",
         action="append",
         default=[],
-        metavar="FILE",
-        help="start with this file (or text) in the query; repeatable",
+        metavar="ITEM|FILE|TEXT",
+        help="start with this in the query: a library item's id or path, a file, or a text; repeatable",
     )
     parser.add_argument(
         "--screenshot", metavar="FILE", help="render the main window to a PNG once it is ready, then exit"
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return EXIT_UNUSABLE
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -164,11 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     library = str(Path(requested).expanduser().resolve()) if requested else None
     window = MainWindow(settings, model=args.model, device=args.device, library=library)
     folders = [str(Path(p).resolve()) for p in args.paths if Path(p).is_dir()]
-    for entry in [p for p in args.paths if not Path(p).is_dir()] + args.query:
-        if Path(entry).exists():
-            window.composer.add_files([entry])
-        else:
-            window.composer.add_text(entry)
+    offered = [p for p in args.paths if not Path(p).is_dir()] + args.query
+    if offered:  # once the library is open: an entry may name one of its items
+        window.ready.connect(
+            lambda: [window.offer_query(entry) for entry in offered], Qt.ConnectionType.SingleShotConnection
+        )
     if folders:
         add_folders_when_ready(window, folders)
     window.show()
@@ -201,9 +201,9 @@ def _capture_when_settled(window, out: Path, app, timeout_s: float = 300.0) -> N
 
     def check() -> None:
         busy = (
-            window.engine.is_busy("index")
-            or window.engine.is_busy("map")
-            or window.engine.is_busy("search")
+            window.jobs.is_busy("index")
+            or window.jobs.is_busy("map")
+            or window.jobs.is_busy("search")
             or not window.model_ready
         )
         now = time.monotonic()

@@ -1,25 +1,26 @@
 """BindScope's main window: library sidebar, query composer, results grid, map and zero-shot panel.
 
-The window is a view over ``engine.workspace.Workspace``. Every engine call is a one-line job on
-the engine threads (``worker.py``): quick ones (searches, the library's summary, describing a
-dropped file) on one, long ones (indexing, the map, loading or downloading the model,
-re-embedding) on the other, so a search answers while the library is being indexed. The
-window submits jobs and shows what comes back; it never touches the workspace itself.
+The window is layout and wiring over the session (``app.state``): the query and its history,
+the library and its model, results and status live there, and widgets render them. Every engine
+call is a job (``app.state.jobs``) on a lane: quick ones (searches, the library's summary,
+describing a dropped file) on one, long ones (indexing, the map, re-embedding) on another, and
+the model on its own, so a search answers while the library is being indexed and the model
+loads while the map is computed. The window never touches the workspace itself.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -31,12 +32,18 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.composer import QueryComposer
+from app.gui.dialogs import LastFolders
 from app.gui.library_panel import LibraryPanel
 from app.gui.map_view import MapView
 from app.gui.previews import PreviewLoader
 from app.gui.results import ResultsPanel, reveal_in_folder
-from app.gui.worker import EngineThread, Job
+from app.gui.worker import GuiPost
 from app.gui.zero_shot import ZeroShotPanel
+from app.state.export import export_record, write_export
+from app.state.jobs import Job, Lane, Progress, Runner
+from app.state.offers import readable
+from app.state.query import item_term, selection_term
+from app.state.session import Session
 from engine.facts import DEMO_LABELS, default_library, formats_help
 from engine.modality import Modality
 from engine.workspace import ModelMissing, Term, Workspace, download_model, explain
@@ -46,8 +53,7 @@ if TYPE_CHECKING:
 
 ORGANISATION, APPLICATION = "BindScope", "BindScope"
 MAX_RECENT = 8
-SELECTION_MEAN_OF = 500  # a search by a big map selection uses the mean of this many of its items
-LONG_JOBS = {"index": "Indexing", "reembed": "Re-embedding", "import": "Importing"}
+SEARCH_PAUSE_MS = 180  # a query change searches after this pause: a slider drag asks for one search, not fifty
 
 
 def demo_gallery_dir() -> Path:
@@ -71,28 +77,28 @@ class MainWindow(QMainWindow):
         self.new_library_model = model if model is not None else self.settings.value("model", None)
         self.device = device or self.settings.value("device", "auto")
         self.workspace: Workspace | None = None  # used only inside jobs, on the engine threads
-        self.summary: LibrarySummary | None = None
-        self.outcome: SearchOutcome | None = None
+        self.session = Session()
+        self.query = self.session.query
         self.map_data: MapData | None = None
-        self.model_ready = False
-        self._folders_to_index: list[str] = []
-        self._opening = True  # a library is (or may be, until _start decides) being opened: offered files wait
+        self._started = False  # until _start decides whether a library opens, offered files wait
         self._files_waiting: list[tuple[list[str], Modality | None]] = []
+        self._folders_to_index: list[str] = []  # the folders of the indexing job waiting to start
         self._serial = 0
         self._player = None
         self.setWindowTitle("BindScope")
         self.setAcceptDrops(True)
-        self.resize(1500, 940)
+        screen = QGuiApplication.primaryScreen().availableGeometry()  # never larger than the screen: 1280x720 fits
+        self.resize(min(1500, screen.width()), min(940, screen.height()))
 
-        self.engine = EngineThread(self, describe_error=lambda error: explain(error)[1])
-        self.engine.started.connect(self._job_started)
-        self.engine.progress.connect(self._job_progress)
-        self.engine.partial.connect(lambda key, value: key == "map" and self._show_map(value))
-        self.engine.idle.connect(self._jobs_idle)
+        self.jobs = Runner(post=GuiPost(self).post, describe_error=lambda error: explain(error)[1])
+        self.jobs.activity.connect(self._show_activity)
         self.previews = PreviewLoader(parent=self)
 
-        self.composer = QueryComposer(self.previews)
-        self.composer.changed.connect(lambda *_: self.run_query())
+        self.folders = LastFolders(self.settings)
+        self.composer = QueryComposer(self.previews, self.query, self.folders)
+        self._search_pause = QTimer(self, singleShot=True, interval=SEARCH_PAUSE_MS)
+        self._search_pause.timeout.connect(self.run_query)
+        self.query.changed.connect(lambda _: self._search_pause.start())
         self.composer.message.connect(self.say)
         self.composer.filesOffered.connect(self.describe_files)
         self.results = ResultsPanel(self.previews)
@@ -101,6 +107,7 @@ class MainWindow(QMainWindow):
         self.results.addToQuery.connect(self.add_to_query)
         self.results.showOnMap.connect(self.show_on_map)
         self.results.play.connect(self.play)
+        self.results.message.connect(self.say)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.composer)
         splitter.addWidget(self.results)
@@ -115,7 +122,7 @@ class MainWindow(QMainWindow):
         self.library_panel.removeRoot.connect(self.remove_root)
         self.library_panel.moveRoot.connect(self.move_root)
         self.library_panel.forgetMissing.connect(self.forget_missing)
-        self.library_panel.revealFailed.connect(lambda path: path and reveal_in_folder(path))
+        self.library_panel.revealFailed.connect(lambda path: path and self.say(reveal_in_folder(path)))
         self.library_panel.downloadModel.connect(self.download_library_model)
         self.library_panel.locateModel.connect(self.locate_library_model)
         self.library_dock = self._dock("Library", self.library_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -132,13 +139,37 @@ class MainWindow(QMainWindow):
         self.side_tabs.addTab(self.map_view, "Map")
         self.side_tabs.addTab(self.zero_shot, "Zero-shot")
         self.side_dock = self._dock("Map and labels", self.side_tabs, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.resizeDocks([self.library_dock, self.side_dock], [250, 470], Qt.Orientation.Horizontal)
+        width = self.width()  # on a small screen the query's six panes keep room between the docks
+        self.resizeDocks(
+            [self.library_dock, self.side_dock],
+            [min(250, width // 6), min(470, width * 2 // 7)],
+            Qt.Orientation.Horizontal,
+        )
 
         self._build_status_bar()
         self._build_menus()
         self._restore_layout()
+        self.session.status_changed.connect(lambda text: self.message.setText(text))
+        self.session.library_changed.connect(self.library_panel.show_summary)
+        self.session.model_changed.connect(lambda: self.model_button.setText(self.session.model_text()))
+        self.query.history_changed.connect(self._show_history)
+        self._show_history()
         self.say("Starting…")
         QTimer.singleShot(0, self._start)
+
+    # -- the session, as the tests and the views read it ---------------------------------------
+
+    @property
+    def summary(self) -> LibrarySummary | None:
+        return self.session.summary
+
+    @property
+    def outcome(self) -> SearchOutcome | None:
+        return self.session.outcome
+
+    @property
+    def model_ready(self) -> bool:
+        return self._started and self.session.model_ready
 
     # -- construction -----------------------------------------------------------------------
 
@@ -202,8 +233,14 @@ class MainWindow(QMainWindow):
         query = menus.addMenu("&Query")
         self._action(query, "Type a &text", lambda: self.composer.panes[Modality.TEXT].text.setFocus(), "Ctrl+L")
         self._action(query, "&Paste a picture", self.paste_picture, QKeySequence.StandardKey.Paste)
-        self._action(query, "Remove the &last term", self.composer.remove_last, "Ctrl+Backspace")
-        self._action(query, "&Clear the query", self.composer.clear, "Ctrl+Shift+Backspace")
+        self.back_action = self._action(query, "&Back", self.query.undo, QKeySequence.StandardKey.Undo)
+        self.back_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Undo), QKeySequence("Alt+Left")])
+        self.back_action.setStatusTip("The query before the last change (Ctrl+Z)")
+        self.forward_action = self._action(query, "&Forward", self.query.redo, "Ctrl+Shift+Z")
+        self.forward_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Alt+Right")])
+        query.addSeparator()
+        self._action(query, "Remove the &last term", self.query.remove_last, "Ctrl+Backspace")
+        self._action(query, "&Clear the query", self.query.clear, "Ctrl+Shift+Backspace")
         self._action(query, "Cancel indexing or &download", self.cancel_work, "Esc")
         view = menus.addMenu("&View")
         view.addAction(self.library_dock.toggleViewAction())
@@ -237,7 +274,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("windowState", self.saveState())
         self.settings.setValue("splitter", self.splitter.saveState())
         workspace = self.workspace
-        self.engine.shutdown(final=lambda: workspace and workspace.close())
+        self.jobs.shutdown(final=lambda: workspace and workspace.close())
         self.previews.shutdown()
         super().closeEvent(event)
 
@@ -252,8 +289,7 @@ class MainWindow(QMainWindow):
         elif default_library().is_dir():  # made by the command line, which uses it when no --library is given
             self.open_library(default_library())
         else:
-            self.model_ready = True
-            self._opening = False
+            self._started = True
             if self._files_waiting:
                 self._files_waiting.clear()
                 self.say("Open a library to search it (File ▸ Open library).")
@@ -270,9 +306,9 @@ class MainWindow(QMainWindow):
         """Open (or create) a library with the model it keeps; the one open before stays if this fails."""
         folder = str(folder)
         previous = self.workspace
-        self._opening = True
-        for key in ("index", "map", "reembed", "import"):
-            self.engine.cancel(key)
+        self.session.begin_opening(folder)
+        for slot in ("index", "map", "reembed", "import"):
+            self.jobs.cancel(slot)
 
         def run(job: Job):
             workspace = Workspace.open(folder, create=True, default_model=self.new_library_model, device=self.device)
@@ -280,9 +316,9 @@ class MainWindow(QMainWindow):
 
         def done(result) -> None:
             self.workspace, summary = result
-            self._opening = False
+            self._started = True
             if previous is not None:
-                self.engine.submit("close", lambda job: previous.close())
+                self._run("close", lambda job: previous.close())
             self.settings.setValue("library", folder)
             recent = [folder] + [f for f in self._recent() if f != folder]
             self.settings.setValue("recent", recent[:MAX_RECENT])
@@ -290,7 +326,7 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(f"BindScope — {Path(folder).name}")
             self.map_data = None
             self.map_view.set_data(None)
-            self.show_summary(summary)
+            self.session.opened(summary)
             self.zero_shot.set_labels(summary.labels)
             self.run_query()
             self.refresh_map()
@@ -300,17 +336,16 @@ class MainWindow(QMainWindow):
                 self.describe_files(paths, pane)
 
         def failed(message: str) -> None:
-            self.model_ready = True
-            self._opening = False
+            self._started = True
             self._files_waiting.clear()
-            self.say(f"Could not open the library: {message}")
+            self.session.open_failed(message)
             self.ready.emit()
 
-        self.engine.submit("library", run, "Opening the library", done, failed)
+        self._run("library", run, f"Opening {Path(folder).name}", done, failed)
 
     def load_model(self, then=None) -> None:
         """Load the library's model in the background (a missing one is said, not an error)."""
-        self.model_ready = False
+        self.session.model_loading()
         workspace = self.workspace
 
         def run(job: Job):
@@ -320,13 +355,11 @@ class MainWindow(QMainWindow):
                 return missing
 
         def done(result) -> None:
-            self.model_ready = True
             if isinstance(result, ModelMissing):
-                self.model_button.setText(f"{result.ref.title} — not on this machine")
-                self.say(str(result))
+                self.session.model_missing(str(result))
+                self.refresh_summary()  # the library panel's banner offers Download/Locate
             else:
-                self.model_button.setText(result)
-                self.say(f"Model ready: {result}")
+                self.session.model_loaded(result)
                 if then is not None:
                     then()
                 elif self.summary is not None and self.summary.pending:
@@ -334,43 +367,31 @@ class MainWindow(QMainWindow):
             self.ready.emit()
 
         def failed(message: str) -> None:
-            self.model_ready = True
-            self.model_button.setText("Model unavailable")
-            self.say(f"The model could not be loaded: {message}")
+            self.session.model_failed(message)
             self.ready.emit()
 
-        self.engine.submit("model", run, "Loading the model", done, failed, background=True)
+        self._run("model", run, "Loading the model", done, failed, Lane.MODEL)
 
     def show_summary(self, summary: LibrarySummary) -> None:
-        self.summary = summary
-        self.library_panel.show_summary(summary)
-        if not summary.model.available or summary.model.ref is None:
-            self.model_button.setText(summary.model.message.split(":")[0])
+        self.session.show_summary(summary)
 
     def refresh_summary(self) -> None:
         workspace = self.workspace
-        self.engine.submit(
-            "summary", lambda job: workspace.summary(), "", self.show_summary, self._failed("read the library")
-        )
+        self._run("summary", lambda job: workspace.summary(), "", self.show_summary, self._failed("read the library"))
 
     def fetch_failed(self, offset: int, limit: int, deliver) -> None:
         """A page of failed files for the library panel's table, fetched off the GUI thread."""
         workspace = self.workspace
         if workspace is not None:
-            self.engine.submit(
-                f"failed-{offset}",
-                lambda job: workspace.failed(offset, limit),
-                "",
-                lambda items: deliver(offset, items),
-            )
+            self._run(f"failed-{offset}", lambda job: workspace.failed(offset, limit), "", lambda i: deliver(offset, i))
 
     def new_library(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the new library")
+        folder = self.folders.ask_folder(self, "library", "Choose an empty folder for the new library")
         if folder:
             self.open_library(folder)
 
     def open_library_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a BindScope library folder")
+        folder = self.folders.ask_folder(self, "library", "Open a BindScope library folder")
         if folder:
             self.open_library(folder)
 
@@ -391,7 +412,7 @@ class MainWindow(QMainWindow):
         if self.summary is None:
             self.say("Open or create a library first (File menu).")
             return
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder to the library")
+        folder = self.folders.ask_folder(self, "add", "Add a folder to the library")
         if folder:
             self.index(folder)
 
@@ -399,18 +420,18 @@ class MainWindow(QMainWindow):
         if self.summary is not None:
             self.index(None)
 
-    def index(self, folder: str | None, scan: bool = True) -> None:
+    def index(self, folder: str | None, scan: bool = True) -> Job:
         """Scan a new folder (or all folders), then embed everything pending, in the background.
 
-        Folders asked for while an indexing job waits are collected, so the job that replaces the
-        waiting one scans them all."""
-        if folder is not None:
-            self._folders_to_index.append(folder)
+        Folders asked for while an indexing job waits are collected (on the GUI thread), so the job that
+        replaces the waiting one scans them all; the job takes its own copy."""
+        waiting = self._folders_to_index if self.jobs.waiting("index") is not None else []
+        folders = [*waiting, folder] if folder is not None else list(waiting)
+        self._folders_to_index = folders
         workspace = self.workspace
 
         def run(job: Job):
-            folders, self._folders_to_index = self._folders_to_index, []
-            progress, cancelled = self.engine.report(job), job.cancelled
+            progress, cancelled = job.report_phase, job.cancelled
             if not scan and not folders:
                 return None, workspace.embed(progress, cancelled)
             report = workspace.index(folders or None, progress, cancelled)
@@ -433,10 +454,12 @@ class MainWindow(QMainWindow):
 
         def failed(message: str) -> None:
             self.library_panel.hide_progress()
-            self.say(f"Indexing stopped: {message}")
+            self.session.fail(f"Indexing stopped: {message}")
             self.refresh_summary()
 
-        self.engine.submit("index", run, "Indexing", done, failed, background=True)
+        job = self._run("index", run, "Indexing", done, failed, Lane.LONG)
+        job.progress.connect(lambda p: self.library_panel.show_progress("Indexing", p.done, p.total))
+        return job
 
     def _after_change(self) -> None:
         """The library changed: show its new state, map and results."""
@@ -446,14 +469,14 @@ class MainWindow(QMainWindow):
 
     def cancel_work(self) -> None:
         """Stop indexing, an import or a re-embed (finished batches are kept), or a download (it resumes)."""
-        for key in ("index", "import", "reembed", "model"):
-            self.engine.cancel(key)
+        for slot in ("index", "import", "reembed", "download"):
+            self.jobs.cancel(slot)
 
     def import_embeddings(self) -> None:
         if self.summary is None:
             self.say("Open or create a library first (File menu).")
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Import embeddings", "", "Parquet (*.parquet)")
+        path = self.folders.ask_open(self, "import", "Import embeddings", "Parquet (*.parquet)")
         if not path:
             return
         workspace = self.workspace
@@ -467,14 +490,15 @@ class MainWindow(QMainWindow):
             self.library_panel.hide_progress()
             self.say(f"Import stopped: {message}")
 
-        self.engine.submit(
+        job = self._run(
             "import",
-            lambda job: workspace.import_embeddings(path, self.engine.report(job), job.cancelled),
+            lambda job: workspace.import_embeddings(path, job.report_phase, job.cancelled),
             "Importing",
             done,
             failed,
-            background=True,
+            Lane.LONG,
         )
+        job.progress.connect(lambda p: self.library_panel.show_progress("Importing", p.done, p.total))
 
     def remove_root(self, root_id: int) -> None:
         answer = QMessageBox.question(
@@ -484,7 +508,7 @@ class MainWindow(QMainWindow):
         )
         if answer == QMessageBox.StandardButton.Yes:
             workspace = self.workspace
-            self.engine.submit(
+            self._run(
                 f"remove-root-{root_id}",
                 lambda job: workspace.remove_root(root_id),
                 "",
@@ -497,7 +521,7 @@ class MainWindow(QMainWindow):
         old = next((r.path for r in self.summary.roots if r.id == root_id), None) if self.summary else None
         if old is None:
             return
-        new = QFileDialog.getExistingDirectory(self, f"Where is {Path(old).name} now?")
+        new = self.folders.ask_folder(self, "add", f"Where is {Path(old).name} now?")
         if not new:
             return
         workspace = self.workspace
@@ -506,7 +530,7 @@ class MainWindow(QMainWindow):
             self.say(f"Moved {moved[1]:,} items to {new}; nothing is encoded again")
             self._after_change()
 
-        self.engine.submit("move-root", lambda job: workspace.move_root(old, new), "", done, self._failed("move it"))
+        self._run("move-root", lambda job: workspace.move_root(old, new), "", done, self._failed("move it"))
 
     def forget_missing(self) -> None:
         answer = QMessageBox.question(
@@ -517,7 +541,7 @@ class MainWindow(QMainWindow):
         )
         if answer == QMessageBox.StandardButton.Yes:
             workspace = self.workspace
-            self.engine.submit(
+            self._run(
                 "forget",
                 lambda job: workspace.forget_missing(),
                 "",
@@ -529,11 +553,11 @@ class MainWindow(QMainWindow):
         if self.summary is None:
             return
         workspace = self.workspace
-        self.engine.submit("labels", lambda job: workspace.set_labels(labels), "", lambda *_: self._labels_saved())
+        self._run("labels", lambda job: workspace.set_labels(labels), "", lambda *_: self._labels_saved())
 
     def _labels_saved(self) -> None:
         workspace = self.workspace
-        self.engine.submit("embed-labels", lambda job: workspace.embed_labels(), "", background=True)
+        self._run("embed-labels", lambda job: workspace.embed_labels(), "", lane=Lane.LONG)
         self.run_query()
 
     def open_demo_gallery(self) -> None:
@@ -555,9 +579,7 @@ class MainWindow(QMainWindow):
         def done(folder: str) -> None:
             self.open_library(Path(folder) / "library", then=then)
 
-        self.engine.submit(
-            "demo", run, "Writing the demo gallery", done, self._failed("write the demo gallery"), background=True
-        )
+        self._run("demo", run, "Writing the demo gallery", done, self._failed("write the demo gallery"), Lane.LONG)
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -565,27 +587,28 @@ class MainWindow(QMainWindow):
         return self.results.count.value(), self.results.modalities(), self.zero_shot.labels()
 
     def describe_files(self, paths: list[str], pane: Modality | None) -> None:
-        """What dropped files are, decided on the engine thread (it may read them); then they become terms."""
+        """What offered files are and whether they read, decided on the engine thread; then they become terms."""
         workspace = self.workspace
-        if workspace is None and self._opening:
+        if workspace is None and not self._started:
             self._files_waiting.append((paths, pane))
             return
         if workspace is None:
             self.say("Open a library to search it (File ▸ Open library).")
             return
-        self.engine.submit(
+        self._run(
             "describe",
-            lambda job: workspace.describe_files(paths, pane),
+            lambda job: [readable(workspace, file) for file in workspace.describe_files(paths, pane)],
             "",
             lambda described: self.composer.add_described(described, pane),
-            self._failed("read the dropped files"),
+            self._failed("read the offered files"),
         )
 
     def run_query(self) -> None:
-        terms = [c.term for c in self.composer.terms()]
+        terms = [t for entry in self.query.terms for t in entry.engine_terms()]
         if not terms:
             self.map_view.set_query_point(None)
             self.zero_shot.show_probabilities([])
+            self.session.searched(None, "")
             if self.summary is not None:
                 self.results.show_message(
                     "Drop a file on a pane above, or type a text, to find its nearest neighbours in the library."
@@ -601,7 +624,7 @@ class MainWindow(QMainWindow):
         workspace = self.workspace
 
         def done(outcome: SearchOutcome) -> None:
-            self.outcome = outcome
+            self.session.searched(outcome, title)
             self.results.set_cards(outcome.cards(), title, outcome.offline)
             if not outcome.cards():
                 self.results.show_message("No embedded items match these modalities yet.")
@@ -610,39 +633,65 @@ class MainWindow(QMainWindow):
 
         def failed(message: str) -> None:
             self.results.show_message(f"The query could not run: {message}")
-            self.say(message)
+            self.session.fail(message)
 
-        self.engine.submit(
-            "search", lambda job: workspace.search(terms, k, modalities, labels), "Searching", done, failed
-        )
+        self._run("search", lambda job: workspace.search(terms, k, modalities, labels), "", done, failed)
 
     def neighbours_of(self, item_id: int) -> None:
-        self._search([Term.item(item_id)], "Neighbours of the selected point")
+        """A click on the map: the clicked item becomes the query (one step back undoes it)."""
+        workspace = self.workspace
+        if workspace is not None:
+            self._run("clicked", lambda job: workspace.item(item_id), "", self.use_as_query)
 
     def search_selection(self, ids: list[int]) -> None:
-        if not ids:
-            return
-        chosen = ids if len(ids) <= SELECTION_MEAN_OF else ids[:: math.ceil(len(ids) / SELECTION_MEAN_OF)]
-        of = f"{len(chosen):,} of the {len(ids):,}" if len(chosen) < len(ids) else f"{len(ids):,}"
-        self._search([Term.item(i, 1.0 / len(chosen)) for i in chosen], f"Nearest to the mean of {of} selected")
+        """A map selection becomes one term, "Selection of N items", in the pane of its commonest modality."""
+        if ids:
+            self.query.replace(selection_term(ids, self._commonest_modality(ids)))
+
+    def _commonest_modality(self, ids: list[int]) -> Modality:
+        projection = self.map_data.projection if self.map_data is not None else None
+        if projection is None:
+            return Modality.VISION
+        chosen = np.isin(projection.ids, np.asarray(ids))
+        values, counts = np.unique(projection.modalities[chosen], return_counts=True)
+        return Modality.parse(str(values[int(np.argmax(counts))])) if len(values) else Modality.VISION
 
     def show_selection(self, ids: list[int]) -> None:
         chosen = ids[:200]
         workspace = self.workspace
+        self.session.select(ids)
 
         def done(items) -> None:
             self.results.set_cards([(item, math.nan) for item in items], f"Map selection of {len(ids):,}")
 
-        self.engine.submit("search", lambda job: workspace.items(chosen), "", done)
+        self._run("search", lambda job: workspace.items(chosen), "", done)
 
     def hover_item(self, item_id: int) -> None:
         workspace = self.workspace
         if workspace is not None:
-            self.engine.submit("hover", lambda job: workspace.item(item_id), "", self.map_view.show_hover)
+            self._run("hover", lambda job: workspace.item(item_id), "", self.map_view.show_hover)
 
     def use_as_query(self, item) -> None:
-        self.composer.clear()
-        self.add_to_query(item)
+        if item is not None:
+            self.query.replace(item_term(item.id, item.modality, item.name, item.source))
+
+    def offer_query(self, entry: str) -> None:
+        """A query given by name (``--query``): a library item's id or path, else a file, else a text."""
+        workspace = self.workspace
+        key = int(entry) if entry.strip().isdigit() else entry
+
+        def found(item) -> None:
+            if item is not None:
+                self.add_to_query(item)
+            elif Path(entry).exists():
+                self.composer.add_files([entry])
+            else:
+                self.composer.add_text(entry)
+
+        if workspace is None:
+            found(None)
+        else:
+            self._run(f"offer-{entry}", lambda job: workspace.item(key), "", found)
 
     def add_to_query(self, item) -> None:
         self.composer.add_item(item.id, item.modality, item.name, item.source)
@@ -650,6 +699,10 @@ class MainWindow(QMainWindow):
     def show_on_map(self, item) -> None:
         self._show_tab(0)
         self.map_view.show_item(item.id)
+
+    def _show_history(self) -> None:
+        self.back_action.setEnabled(self.query.can_undo())
+        self.forward_action.setEnabled(self.query.can_redo())
 
     # -- the map ----------------------------------------------------------------------------
 
@@ -662,9 +715,10 @@ class MainWindow(QMainWindow):
         workspace = self.workspace
 
         def run(job: Job):
-            return workspace.map(self.engine.deliver(job), clusters, job.cancelled, apart=True)
+            return workspace.map(job.deliver, clusters, job.cancelled, apart=True)
 
-        self.engine.submit("map", run, "Computing the map", self._show_map, self._failed("compute the map"), True)
+        job = self._run("map", run, "Computing the map", self._show_map, self._failed("compute the map"), Lane.LONG)
+        job.partial.connect(self._show_map)
 
     def _show_map(self, data: MapData | None) -> None:
         self.map_data = data
@@ -672,7 +726,7 @@ class MainWindow(QMainWindow):
         self.map_view.set_query_point(None)
         if self.outcome is not None and data is not None and data.projection.method != "pca":
             vector, workspace = self.outcome.results.vector, self.workspace
-            self.engine.submit("place", lambda job: workspace.place(vector), "", self.map_view.set_query_point)
+            self._run("place", lambda job: workspace.place(vector), "", self.map_view.set_query_point)
 
     # -- files, clipboard, sound ------------------------------------------------------------
 
@@ -705,7 +759,7 @@ class MainWindow(QMainWindow):
                 return str(target)
 
             self._serial += 1
-            self.engine.submit(
+            self._run(
                 f"paste-{self._serial}",
                 save,
                 "",
@@ -735,24 +789,20 @@ class MainWindow(QMainWindow):
         if self.outcome is None or not self.outcome.cards():
             self.say("There are no results to export yet.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export results", "results.csv", "CSV (*.csv);;JSON (*.json)")
+        path = self.folders.ask_save(self, "export", "Export results", "results.csv", "CSV (*.csv);;JSON (*.json)")
         if path:
-            rows = [
-                {
-                    "rank": r,
-                    "score": None if math.isnan(score) else round(score, 6),
-                    "modality": item.modality.value,
-                    "path": item.path,
-                    "text": item.text,
-                    "item": item.id,
-                }
-                for r, (item, score) in enumerate(self.outcome.cards(), start=1)
-            ]
-            self.engine.submit(
+            record = export_record(
+                self.outcome.cards(),
+                self.query.terms,
+                self.session.model_text(),
+                self.settings.value("library", ""),
+                datetime.now().astimezone(),
+            )
+            self._run(
                 "export",
-                lambda job: write_rows(path, rows),
+                lambda job: write_export(path, record),
                 "",
-                lambda p: self.say(f"Exported {len(rows)} results to {p}"),
+                lambda p: self.say(f"Exported {len(record['results'])} results to {p}"),
                 self._failed("export the results"),
             )
 
@@ -767,14 +817,19 @@ class MainWindow(QMainWindow):
         if not dialog.exec():
             return
         choice, device = dialog.choice()
-        self.new_library_model = choice
-        self.settings.setValue("model", choice)
+        if choice != self.new_library_model:
+            self.new_library_model = choice
+            self.settings.setValue("model", choice)
+            workspace = self.workspace
+            if workspace is not None and self.summary is not None and self.summary.model.ref is None:
+                # nothing embedded yet: the open library takes the new choice now, not when reopened
+                self._run("choose-model", lambda job: workspace.prefer_model(choice), "", lambda _: self.load_model())
         if device != self.device:
             self.device = device
             self.settings.setValue("device", device)
             workspace = self.workspace
             if workspace is not None:
-                self.engine.submit("device", lambda job: workspace.use_device(device), "", lambda _: self.load_model())
+                self._run("device", lambda job: workspace.use_device(device), "", lambda _: self.load_model())
         action = dialog.action or ()
         if action[:1] == ("download",):
             self.download_library_model()
@@ -796,16 +851,17 @@ class MainWindow(QMainWindow):
             return
 
         def run(job: Job):
-            return download_model(ref.name, self.engine.report(job), job.cancelled)
+            return download_model(ref.name, job.report, job.cancelled)
 
-        self.engine.submit(
-            "model",
+        job = self._run(
+            "download",
             run,
             f"Downloading {ref.title}",
             lambda _: (self.refresh_summary(), self.load_model()),
             self._failed("download the model"),
-            background=True,
+            Lane.MODEL,
         )
+        job.progress.connect(self._show_download)
 
     def locate_library_model(self) -> None:
         from app.gui.settings_dialog import choose_checkpoint
@@ -822,11 +878,11 @@ class MainWindow(QMainWindow):
             return workspace.locate_model(path).describe()
 
         def done(description: str) -> None:
-            self.model_button.setText(description)
+            self.session.model_loaded(description)
             self.say(f"Found the library's model: {description}")
             self.refresh_summary()
 
-        self.engine.submit("model", run, "Checking the checkpoint", done, self._failed("use that checkpoint"), True)
+        self._run("model", run, "Checking the checkpoint", done, self._failed("use that checkpoint"), Lane.MODEL)
 
     def plan_reembed(self, name: str) -> None:
         """Say what re-embedding with ``name`` means (items, time) and, if confirmed, do it in the background."""
@@ -847,20 +903,20 @@ class MainWindow(QMainWindow):
             if answer == QMessageBox.StandardButton.Yes:
                 self.reembed(name)
 
-        self.engine.submit(
+        self._run(
             "reembed-plan",
             lambda job: workspace.plan_reembed(name),
             "Timing the new model",
             confirm,
             self._failed("plan the re-embedding"),
-            background=True,
+            Lane.LONG,
         )
 
     def reembed(self, name: str) -> None:
         workspace = self.workspace
 
         def run(job: Job):
-            return workspace.reembed(name, self.engine.report(job), job.cancelled)
+            return workspace.reembed(name, job.report_phase, job.cancelled)
 
         def done(result) -> None:
             report, switched = result
@@ -875,9 +931,10 @@ class MainWindow(QMainWindow):
 
         def failed(message: str) -> None:
             self.library_panel.hide_progress()
-            self.say(f"Re-embedding stopped: {message}")
+            self.session.fail(f"Re-embedding stopped: {message}")
 
-        self.engine.submit("reembed", run, "Re-embedding", done, failed, background=True)
+        job = self._run("reembed", run, "Re-embedding", done, failed, Lane.LONG)
+        job.progress.connect(lambda p: self.library_panel.show_progress("Re-embedding", p.done, p.total))
 
     def show_formats(self) -> None:
         QMessageBox.information(self, "Supported files", formats_help())
@@ -889,41 +946,37 @@ class MainWindow(QMainWindow):
             "<b>BindScope</b><br>Explore ImageBind's joint embedding space: images, text, audio, depth, thermal and IMU in one space.",
         )
 
-    # -- status -----------------------------------------------------------------------------
+    # -- jobs and status ---------------------------------------------------------------------
+
+    def _run(self, slot: str, run, label: str = "", done=None, failed=None, lane: Lane = Lane.QUICK) -> Job:
+        """Submit ``run`` as a job in ``slot`` and connect its result and error to the window."""
+        job = Job(slot, run, label, lane)
+        if done is not None:
+            job.returned.connect(done)
+        if failed is not None:
+            job.errored.connect(failed)
+        return self.jobs.submit(job)
 
     def say(self, text: str) -> None:
-        self.message.setText(text)
+        self.session.say(text)
 
     def _failed(self, what: str):
-        return lambda message: self.say(f"Could not {what}: {message}")
+        return lambda message: self.session.fail(f"Could not {what}: {message}")
 
-    def _job_started(self, key: str, label: str) -> None:
-        if label and key not in ("search", "summary", "labels", "describe", "hover", "place"):
-            self.busy.setFormat(label + "…")
-            self.busy.setRange(0, 0)
-            self.busy.show()
-
-    def _job_progress(self, key: str, done, total) -> None:
-        if key in LONG_JOBS:
-            self.library_panel.show_progress(LONG_JOBS[key], done, total)
-        elif key == "model" and total:
-            self.busy.setRange(0, 1000)
-            self.busy.setValue(round(1000 * done / total))
-            self.busy.setFormat(f"Downloading {done / 1e9:.2f} / {total / 1e9:.2f} GB")
-
-    def _jobs_idle(self) -> None:
-        if self.engine.is_idle():
+    def _show_activity(self) -> None:
+        """The busy bar names the long work running now, and hides when there is none."""
+        labels = [job.label for job in self.jobs.running() if job.label and job.lane is not Lane.QUICK]
+        labels += [job.label for job in self.jobs.running() if job.label and job.lane is Lane.QUICK]
+        if not labels:
             self.busy.hide()
+            return
+        if self.busy.maximum() == 0 or not self.busy.isVisible():
+            self.busy.setRange(0, 0)
+            self.busy.setFormat(" · ".join(labels) + "…")
+        self.busy.show()
 
-
-def write_rows(path: str, rows: list[dict]) -> str:
-    import csv
-
-    if path.lower().endswith(".json"):
-        Path(path).write_text(json.dumps(rows, indent=2, ensure_ascii=False))
-    else:
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    return path
+    def _show_download(self, progress: Progress) -> None:
+        if progress.total:
+            self.busy.setRange(0, 1000)
+            self.busy.setValue(round(1000 * progress.done / progress.total))
+            self.busy.setFormat(f"Downloading {progress.done / 1e9:.2f} / {progress.total / 1e9:.2f} GB")

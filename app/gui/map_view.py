@@ -33,12 +33,14 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
+from superqt import QElidingLabel
 
-from app.colours import MODALITY_COLOURS, cluster_colour
+from app.colours import MODALITY_COLOURS, NOISE_LABEL, cluster_colour
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
 from engine.modality import Modality
@@ -195,6 +197,10 @@ def _rgb(colour: str) -> tuple[float, float, float]:
     return qcolour.redF(), qcolour.greenF(), qcolour.blueF()
 
 
+LEGEND_ENTRIES = 12  # the largest clusters are named in the legend; the rest are counted in one line
+NO_SWATCH = "#00000000"  # the summary line names no colour
+
+
 def _colours(data: MapData) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
     """Each point's colour index, the palette, and the legend's (label, colour) entries."""
     projection = data.projection
@@ -209,15 +215,46 @@ def _colours(data: MapData) -> tuple[np.ndarray, list[str], list[tuple[str, str]
                 palette.append(MODALITY_COLOURS[modality])
                 legend.append((f"{modality.label} ({count:,})", MODALITY_COLOURS[modality]))
         return codes, palette, legend
-    clusters, inverse = np.unique(data.clusters, return_inverse=True)
+    clusters, inverse, counts = np.unique(data.clusters, return_inverse=True, return_counts=True)
     colours = [cluster_colour(int(c)) for c in clusters]
     palette = list(dict.fromkeys(colours))
     codes = np.array([palette.index(c) for c in colours], np.uint8)[inverse.ravel()]
-    legend = [
-        (f"cluster {c}" + (f": {data.cluster_names[c][0][0]}" if data.cluster_names.get(c) else ""), colour)
-        for c, colour in zip(clusters.tolist(), colours, strict=True)
-    ]
+    names = unique_names(data.cluster_names)
+    entries = []
+    for cluster, colour, count in zip(clusters.tolist(), colours, counts.tolist(), strict=True):
+        if cluster < 0:
+            entries.append((count, f"{NOISE_LABEL} ({count:,})", colour))
+        else:
+            entries.append((count, f"cluster {cluster}" + (f": {names[cluster]}" if cluster in names else ""), colour))
+    entries.sort(key=lambda entry: -entry[0])
+    legend = [(label, colour) for _, label, colour in entries[:LEGEND_ENTRIES]]
+    if len(entries) > LEGEND_ENTRIES:
+        rest = entries[LEGEND_ENTRIES:]
+        legend.append((f"… {len(rest)} smaller clusters ({sum(e[0] for e in rest):,} points)", NO_SWATCH))
     return codes, palette, legend
+
+
+def _clusters_explained(data: MapData) -> str:
+    if data.clusters is None:
+        return ""
+    return (
+        f"Points in grey are {NOISE_LABEL}: HDBSCAN leaves points that lie in no dense region out of every cluster. "
+        "When every point is unclustered the library has no dense regions at this scale; k-means always splits it."
+    )
+
+
+def unique_names(cluster_names: dict[int, list[tuple[str, float]]]) -> dict[int, str]:
+    """One label per cluster, no label twice: the clusters most sure of a label take it first, the others their
+    next best; a cluster whose every label is taken keeps its number only."""
+    claims = sorted(
+        ((score, cluster, label) for cluster, ranked in cluster_names.items() for label, score in ranked),
+        key=lambda claim: -claim[0],
+    )
+    names: dict[int, str] = {}
+    for _, cluster, label in claims:
+        if cluster not in names and label not in names.values():
+            names[cluster] = label
+    return names
 
 
 def _dot(colour: str) -> Callable[[QPainter], None]:
@@ -501,26 +538,45 @@ class MapView(QWidget):
             self.modes.addButton(button)
             self._mode_buttons[mode] = button
             tools.addWidget(button)
+        self.fit_button = QToolButton()
+        self.fit_button.setText("Fit")
+        self.fit_button.setToolTip("Show the whole map (Home)")
+        self.fit_button.setShortcut("Home")
+        self.fit_button.clicked.connect(self.fit)
+        tools.addWidget(self.fit_button)
+        self.legend_button = QToolButton()
+        self.legend_button.setText("Legend")
+        self.legend_button.setToolTip("Show or hide the legend")
+        self.legend_button.setCheckable(True)
+        self.legend_button.setChecked(True)
+        self.legend_button.toggled.connect(lambda on: self.legend.setVisible(on))
+        tools.addWidget(self.legend_button)
         tools.addSpacing(8)
-        tools.addWidget(QLabel("Colour:"))
         self.colouring = QComboBox()
         self.colouring.addItem("by modality", "modality")
         self.colouring.addItem("by cluster (k-means)", "kmeans")
         self.colouring.addItem("by cluster (HDBSCAN)", "hdbscan")
+        self.colouring.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.colouring.setMinimumContentsLength(10)
+        self.colouring.setToolTip("Colour the points by modality or by cluster")
         self.colouring.currentIndexChanged.connect(lambda *_: self.recolour.emit(self.colouring.currentData()))
         tools.addWidget(self.colouring)
-        tools.addStretch(1)
-        self.status = QLabel()
-        tools.addWidget(self.status)
+        self.status = QElidingLabel()  # "1,000,000 items · UMAP (computing UMAP…)" never widens the window
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.setMinimumWidth(40)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        tools.addWidget(self.status, 1)
         return tools
 
     def _selection_bar(self) -> QWidget:
         bar = QHBoxLayout()
-        self.selection_label = QLabel()
+        self.selection_label = QElidingLabel()
+        self.selection_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.selection_label, 1)
-        self.filter_button = QPushButton("Show selection in results")
+        self.filter_button = QPushButton("Show")  # short: the bar never widens the map's dock
+        self.filter_button.setToolTip("Show the selected items in the results")
         self.filter_button.clicked.connect(lambda: self.filterToSelection.emit(self.selection))
-        self.search_button = QPushButton("Search by selection")
+        self.search_button = QPushButton("Search by it")
         self.search_button.setToolTip("Use the mean of the selected items as the query")
         self.search_button.clicked.connect(lambda: self.searchSelection.emit(self.selection))
         clear = QPushButton("Clear")
@@ -572,10 +628,18 @@ class MapView(QWidget):
             f"{len(projection):,} items · {projection.method.upper()}"
             + (" (computing UMAP…)" if projection.method == "pca" else "")
         )
+        self.status.setToolTip(_clusters_explained(data))
+        if data.clusters is not None and len(data.clusters) and bool((data.clusters < 0).all()):
+            self.status.setText(f"{len(projection):,} items · no clusters found: every point is {NOISE_LABEL}")
         self._select(self._index.positions_of(self.selection))
         if new_layout:
             self._fit()
         self._view_changed()
+
+    def fit(self) -> None:
+        """Show the whole map: the view a new layout opens with."""
+        if self._index is not None:
+            self._fit()
 
     def _fit(self) -> None:
         bounds = QRectF(self._index.bounds)

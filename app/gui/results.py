@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
-    QCheckBox,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -17,11 +16,13 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
+from superqt import QElidingLabel
 
 from app.colours import MODALITY_COLOURS
 from app.gui.preview_view import PreviewView
@@ -34,9 +35,24 @@ if TYPE_CHECKING:
 CARD_WIDTH = 200
 
 
-def reveal_in_folder(path: str) -> None:
-    """Open the file's folder in the system file manager."""
-    QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+def reveal_in_folder(path: str) -> str:
+    """Open the file's folder in the system file manager; what happened, for the status bar."""
+    folder = Path(path).parent
+    if QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+        return f"Opened {folder} in the file manager"
+    return f"No file manager opens folders on this system: the file is in {folder}"
+
+
+def open_file(path: str) -> str:
+    """Open the file in the application the system has for it; what happened, for the status bar."""
+    if QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+        return f"Opened {Path(path).name}"
+    return f"No application opens {Path(path).name} on this system (its path is in the card's menu: Copy path)"
+
+
+def copy_to_clipboard(text: str, what: str) -> str:
+    QGuiApplication.clipboard().setText(text)
+    return f"Copied {what}"
 
 
 class Card(QFrame):
@@ -44,6 +60,7 @@ class Card(QFrame):
     addToQuery = Signal(object)
     showOnMap = Signal(object)
     play = Signal(object)
+    message = Signal(str)  # what an action did, for the status bar
 
     def __init__(
         self,
@@ -128,17 +145,17 @@ class Card(QFrame):
             return action
 
         readable = path is not None and not self.offline
-        add("Open file", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path)), readable)
-        add("Reveal in folder", lambda: reveal_in_folder(path), readable)
+        add("Open file", lambda: self.message.emit(open_file(path)), readable)
+        add("Reveal in folder", lambda: self.message.emit(reveal_in_folder(path)), readable)
         menu.addSeparator()
         add("Use as query", lambda: self.useAsQuery.emit(self.item))
         add("Add to the query", lambda: self.addToQuery.emit(self.item))
         add("Show on map", lambda: self.showOnMap.emit(self.item))
         menu.addSeparator()
-        add(
-            "Copy path" if path else "Copy text",
-            lambda: QGuiApplication.clipboard().setText(path or self.item.text or ""),
-        )
+        if path:
+            add("Copy path", lambda: self.message.emit(copy_to_clipboard(path, f"the path of {self.item.name}")))
+        else:
+            add("Copy text", lambda: self.message.emit(copy_to_clipboard(self.item.text or "", "the text")))
         return menu
 
     def contextMenuEvent(self, event) -> None:
@@ -149,6 +166,7 @@ class ResultsPanel(QWidget):
     """Modality filter, result count, and the reflowing grid of cards."""
 
     filtersChanged = Signal()
+    message = Signal(str)
     useAsQuery = Signal(object)
     addToQuery = Signal(object)
     showOnMap = Signal(object)
@@ -162,19 +180,28 @@ class ResultsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
-        self.title = QLabel("<b>Results</b>")
-        bar.addWidget(self.title)
-        bar.addSpacing(12)
-        bar.addWidget(QLabel("Search in:"))
-        self.filters: dict[Modality, QCheckBox] = {}
+        # The header never sets the window's width: the title elides, the modalities are a menu.
+        self.title = QElidingLabel("Results")
+        bold = self.title.font()
+        bold.setBold(True)
+        self.title.setFont(bold)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setMinimumWidth(60)
+        bar.addWidget(self.title, 1)
+        self.search_in = QToolButton()
+        self.search_in.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.search_in.setToolTip("Which modalities the results include")
+        menu = QMenu(self.search_in)
+        self.filters: dict[Modality, QAction] = {}
         for modality in Modality:
-            box = QCheckBox(modality.label)
-            box.setChecked(True)
-            box.setToolTip(f"Include {modality.label.lower()} items in the results")
-            box.toggled.connect(lambda *_: self.filtersChanged.emit())
-            self.filters[modality] = box
-            bar.addWidget(box)
-        bar.addStretch(1)
+            action = menu.addAction(modality.label)
+            action.setCheckable(True)
+            action.setChecked(True)
+            action.toggled.connect(self._filters_changed)
+            self.filters[modality] = action
+        self.search_in.setMenu(menu)
+        self._show_filters()
+        bar.addWidget(self.search_in)
         bar.addWidget(QLabel("Show"))
         self.count = QSpinBox()
         self.count.setRange(1, 100)
@@ -204,6 +231,20 @@ class ResultsPanel(QWidget):
         layout.addWidget(scroll, 1)
         self.show_message("Drop a file on a pane above, or type a text, to find its nearest neighbours in the library.")
 
+    def _filters_changed(self) -> None:
+        self._show_filters()
+        self.filtersChanged.emit()
+
+    def _show_filters(self) -> None:
+        chosen = self.modalities()
+        if len(chosen) == len(self.filters):
+            text = "Search in: all"
+        elif len(chosen) <= 2:
+            text = "Search in: " + ", ".join(m.label for m in chosen) if chosen else "Search in: none"
+        else:
+            text = f"Search in: {len(chosen)} of {len(self.filters)}"
+        self.search_in.setText(text + " ▾")
+
     def modalities(self) -> list[Modality]:
         return [m for m, box in self.filters.items() if box.isChecked()]
 
@@ -231,8 +272,10 @@ class ResultsPanel(QWidget):
             card.addToQuery.connect(self.addToQuery)
             card.showOnMap.connect(self.showOnMap)
             card.play.connect(self.play)
+            card.message.connect(self.message)
             self.cards.append(card)
-        self.title.setText(f"<b>{title}</b> ({len(cards)})" if cards else f"<b>{title}</b>")
+        self.title.setText(f"{title} ({len(cards)})" if cards else title)
+        self.title.setToolTip(self.title.text())
         self.empty.setVisible(not cards)
         if cards:
             self.empty_action.hide()

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.facts import DEVICE_CHOICES, DEVICE_LABELS
-from engine.workspace import find_model
+from engine.workspace import active_model, find_model
 
 if TYPE_CHECKING:
     from engine.facts import ModelEntry
@@ -43,7 +43,10 @@ def choose_checkpoint(parent: QWidget, title: str = "Choose a checkpoint") -> st
 
 class SettingsDialog(QDialog):
     """``choice()`` gives the model for new libraries and the device; ``action`` what to do with the library's
-    model: None, ("download",), ("locate", path) or ("reembed", name-or-path)."""
+    model: None, ("download",), ("locate", path) or ("reembed", name-or-path).
+
+    With no model chosen yet, the one new libraries would get (the best available) is shown checked, and OK
+    without touching it keeps "none chosen": a click on OK never binds new libraries to a model."""
 
     def __init__(
         self,
@@ -61,7 +64,9 @@ class SettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         if library_model is not None and library_model.ref is not None:
             layout.addWidget(self._library_box(library_model))
+        self._current = new_library_model
         layout.addWidget(self._new_library_box(entries, new_library_model))
+        self._shown = (self.group.checkedId(), self.path.text())
         form = QFormLayout()
         self.device = QComboBox()
         for value in DEVICE_CHOICES:
@@ -125,8 +130,11 @@ class SettingsDialog(QDialog):
         if current and current not in self._names.values():
             self.local.setChecked(True)
             self.path.setText(current)
-        if self.group.checkedButton() is None and self.group.buttons():
-            self.group.buttons()[0].setChecked(True)
+        if self.group.checkedButton() is None:
+            fallback = active_model()
+            for index, name in self._names.items():
+                if fallback is not None and name == fallback.name:
+                    self.group.button(index).setChecked(True)
         return box
 
     @staticmethod
@@ -157,6 +165,9 @@ class SettingsDialog(QDialog):
             self.local.setChecked(True)
 
     def choice(self) -> tuple[str | None, str]:
+        """The model for new libraries (as it was unless the person changed it) and the device."""
+        if (self.group.checkedId(), self.path.text()) == self._shown:
+            return self._current, self.device.currentData()
         checked = self.group.checkedId()
         name = self.path.text().strip() or None if checked == len(self._names) else self._names.get(checked)
         return name, self.device.currentData()

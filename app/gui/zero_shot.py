@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QPlainTextEdit, QProgressBar, QScrollArea, QVBoxLayout, QWidget
 
 
 class ZeroShotPanel(QWidget):
@@ -21,12 +21,19 @@ class ZeroShotPanel(QWidget):
         self.caption = QLabel("<b>Probabilities</b> for the current query")
         layout.addWidget(self.caption)
         self.bars = QVBoxLayout()
-        layout.addLayout(self.bars)
+        bars = QWidget()
+        bars.setLayout(self.bars)
+        self.bars.setContentsMargins(0, 0, 0, 0)
+        self.bars.addStretch(1)
+        scroll = QScrollArea()  # every label, however many: the list scrolls
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(bars)
+        layout.addWidget(scroll, 1)
         self.hint = QLabel("Compose a query and add labels to classify it zero-shot.")
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: palette(placeholder-text);")
         layout.addWidget(self.hint)
-        layout.addStretch(1)
         self._save = QTimer(self, singleShot=True, interval=800)
         self._save.timeout.connect(lambda: self.labelsEdited.emit(self.labels()))
         self.editor.textChanged.connect(self._save.start)
@@ -39,17 +46,18 @@ class ZeroShotPanel(QWidget):
         self.editor.setPlainText("\n".join(labels))
         self.editor.blockSignals(False)
 
+    def bar_texts(self) -> list[str]:
+        return [self.bars.itemAt(i).widget().format() for i in range(self.bars.count() - 1)]
+
     def show_probabilities(self, ranked: list[tuple[str, float]]) -> None:
-        while self.bars.count():
-            widget = self.bars.takeAt(0).widget()
-            if widget is not None:
-                widget.deleteLater()
+        while self.bars.count() > 1:  # the bars, above the stretch
+            self.bars.takeAt(0).widget().deleteLater()
         self.hint.setVisible(not ranked)
-        for label, probability in ranked[:12]:
+        for label, probability in ranked:
             bar = QProgressBar()
             bar.setRange(0, 1000)
             bar.setValue(round(probability * 1000))
             bar.setFormat(f"{label}  {probability:.1%}")
             bar.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
             bar.setToolTip(f"{label}: {probability:.4f}")
-            self.bars.addWidget(bar)
+            self.bars.insertWidget(self.bars.count() - 1, bar)

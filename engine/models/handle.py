@@ -39,18 +39,21 @@ class ModelHandle:
         """Where the model recorded by a library (or, with none recorded, the one a new library takes) is found here;
         None when it is not on this machine."""
         if recorded is None:
-            chosen = self.requested or self.preferred
-            return resolve(chosen) if chosen else default_entry()
-        for name in (self.requested, recorded.name):
-            if not name:
-                continue
-            try:
-                entry = resolve(name)
-            except (ModelUnavailable, ValueError):
-                continue
-            if entry.available:
-                return entry
-        return None
+            if self.requested:
+                return resolve(self.requested)
+            return self._available(self.preferred) or default_entry()  # a preference: the best available otherwise
+        return self._available(self.requested) or self._available(recorded.name)
+
+    @staticmethod
+    def _available(name: str | None) -> ModelEntry | None:
+        """The entry a name gives, when its weights are on this machine."""
+        if not name:
+            return None
+        try:
+            entry = resolve(name)
+        except (ModelUnavailable, ValueError):
+            return None
+        return entry if entry.available else None
 
     def network(self, check: Callable[[], ModelEntry]) -> LoadedModel:
         """The loaded network, loaded on first use from the entry ``check`` returns (it raises when the model cannot

@@ -96,6 +96,6 @@ def make_window(qtbot, tmp_path, tiny_weights, gui_thread_guard):
 
 def settle(qtbot, window) -> None:
     """Wait until the engine threads have nothing left to do."""
-    qtbot.waitUntil(window.engine.is_idle, timeout=ENGINE_TIMEOUT_MS)
+    qtbot.waitUntil(window.jobs.is_idle, timeout=ENGINE_TIMEOUT_MS)
     qtbot.wait(50)
-    qtbot.waitUntil(window.engine.is_idle, timeout=ENGINE_TIMEOUT_MS)
+    qtbot.waitUntil(window.jobs.is_idle, timeout=ENGINE_TIMEOUT_MS)

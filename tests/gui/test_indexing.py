@@ -23,8 +23,7 @@ def test_add_folder_then_cancel_keeps_what_was_done(qtbot, make_window, tmp_path
     generate(folder, per_concept=4)
     window = make_window(tmp_path / "library")
     progress = []
-    window.engine.progress.connect(lambda key, done, total: key == "index" and progress.append(done))
-    window.index(str(folder))
+    window.index(str(folder)).progress.connect(lambda p: progress.append(p.done))
     qtbot.waitUntil(
         lambda: bool(window.library_panel.progress_host.isVisible() and progress and progress[-1] > 0),
         timeout=ENGINE_TIMEOUT_MS,
@@ -54,7 +53,7 @@ def test_gui_thread_stays_responsive_while_indexing(qtbot, make_window, tmp_path
     timer.timeout.connect(tick)
     timer.start()
     window.index(str(folder))
-    qtbot.waitUntil(lambda: embedded(window) == 12 * 4 * 6 and window.engine.is_idle(), timeout=ENGINE_TIMEOUT_MS * 2)
+    qtbot.waitUntil(lambda: embedded(window) == 12 * 4 * 6 and window.jobs.is_idle(), timeout=ENGINE_TIMEOUT_MS * 2)
     timer.stop()
     assert len(lateness) > 50
     assert np.percentile(lateness, 99) < 0.050, f"p99 lateness {np.percentile(lateness, 99) * 1000:.1f} ms"

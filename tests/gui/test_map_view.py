@@ -277,7 +277,8 @@ def test_status_and_recolouring_by_cluster_keep_the_view(qtbot, view):
     view.set_data(MapData(data.projection, clusters, {0: [("dogs", 0.9)], 1: [("rain", 0.8)]}))
     assert view.viewbox.viewRect() == before
     labels = [label.text for _, label in view.legend.items]
-    assert labels == ["cluster -1", "cluster 0: dogs", "cluster 1: rain"]
+    noise = int((clusters < 0).sum())  # HDBSCAN's noise is named, not numbered; the largest clusters come first
+    assert sorted(labels) == sorted([f"unclustered ({noise:,})", "cluster 0: dogs", "cluster 1: rain"])
     preview = Projection(data.projection.ids, data.projection.modalities, data.projection.coords, "pca")
     view.set_data(MapData(preview))
     assert view.status.text() == "1,500 items · PCA (computing UMAP…)"

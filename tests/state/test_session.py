@@ -1,0 +1,40 @@
+"""What the session says about the library and the model, without a window."""
+
+from __future__ import annotations
+
+from app.state.session import ModelStatus, Session
+
+SUMMARY = object()  # the session keeps the library's summary for the views; it reads none of its fields
+
+
+def test_the_status_tells_the_truth_while_a_library_opens_and_its_model_loads():
+    session = Session()
+    texts = []
+    session.status_changed.connect(texts.append)
+    assert session.model_text() == "No library open"
+    session.begin_opening("/data/photos")
+    assert session.model_text() == "Opening photos…" and texts[-1] == "Opening photos…"
+    assert not session.model_ready
+    session.opened(SUMMARY)
+    assert session.model_text() == "Loading the model…" and not session.model_ready
+    session.model_loaded("Demo model · cpu · float32")
+    assert session.model_text() == "Demo model · cpu · float32" and session.model_ready
+
+
+def test_a_missing_model_is_settled_and_named():
+    session = Session()
+    session.begin_opening("/lib")
+    session.opened(SUMMARY)
+    session.model_missing("ImageBind-huge is not on this machine: download it")
+    assert session.model_status is ModelStatus.MISSING and session.model_ready
+    assert session.model_text() == "ImageBind-huge is not on this machine"
+
+
+def test_a_failure_message_is_cleared_by_the_next_success_but_news_stays():
+    session = Session()
+    session.fail("The query could not run: unexpected AssertionError")
+    session.searched(None, "Results")
+    assert session.message == ""
+    session.say("Exported 10 results")
+    session.searched(None, "Results")
+    assert session.message == "Exported 10 results"
