@@ -208,11 +208,17 @@ def _utf8(text: str) -> bool:
 def _leftover_shards(folder: Path, ref: ModelRef, todo: list[Item]) -> list[Path]:
     """The complete shards of this model a killed run left for these items: every row still pending with the same
     content, and no failure that may pass (those are tried again)."""
-    wanted = {(i.path, i.text): i.hash for i in todo}
+    wanted = {_identity(i.path, i.text): i.hash for i in todo}
     return [path for path in parquet_files(folder) if _covers(path, ref, wanted)]
 
 
-def _covers(path: Path, ref: ModelRef, wanted: dict[tuple[str | None, str | None], str]) -> bool:
+def _identity(path: str | None, text: str | None) -> tuple[str, str | None]:
+    """What names an item in a shard: its path, or for a typed text (no path) the text itself; a ``.txt`` file's
+    row carries its text too, so the pair would never match the library's item."""
+    return ("path", path) if path is not None else ("text", text)
+
+
+def _covers(path: Path, ref: ModelRef, wanted: dict[tuple[str, str | None], str]) -> bool:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -224,7 +230,8 @@ def _covers(path: Path, ref: ModelRef, wanted: dict[tuple[str | None, str | None
     except (pa.ArrowException, OSError, ExchangeError, KeyError):
         return False
     return bool(rows) and all(
-        wanted.get((row["path"], row["text"])) == row["hash"] and not is_transient(row["error_kind"]) for row in rows
+        wanted.get(_identity(row["path"], row["text"])) == row["hash"] and not is_transient(row["error_kind"])
+        for row in rows
     )
 
 

@@ -105,7 +105,7 @@ def test_the_library_indexed_on_ray_equals_the_one_indexed_in_process(
 
 def split_into_shards(workspace, folder, parts: int) -> list:
     """The library's export cut into ``parts`` shards in the interchange format."""
-    export = workspace.export(folder.parent / "export.parquet")
+    export = workspace.export(folder.parent / "export.parquet", include_failures=True)  # as cluster shards do
     columns = pq.read_table(folder.parent / "export.parquet").to_pydict()
     embeddings = np.array([np.full(16, np.nan) if e is None else e for e in columns.pop("embedding")], np.float32)
     folder.mkdir()
