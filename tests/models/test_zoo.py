@@ -42,8 +42,9 @@ def test_local_checkpoint_without_description_assumes_huge(tmp_path):
 
 
 def test_runtime_choices():
-    cpu = choose_runtime("cpu")
-    assert cpu.device.type == "cpu" and cpu.precision == "float32"
+    cpu = choose_runtime("cpu")  # issue 20: large towers run with int8 weights on the CPU by default
+    assert cpu.device.type == "cpu" and cpu.precision == "int8"
+    assert choose_runtime("cpu", "float32").precision == "float32"
     assert choose_runtime("cpu", "bfloat16").precision == "bfloat16"
     with pytest.raises(RuntimeUnavailable, match="float16 needs a CUDA GPU"):
         choose_runtime("cpu", "float16")
