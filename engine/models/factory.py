@@ -39,7 +39,15 @@ class LoadedModel:
         return self.entry.config.out_embed_dim
 
     def describe(self) -> str:
-        return f"{self.entry.title} on {self.runtime.describe()}"
+        return f"{self.entry.title} on {self.runs_on()}"
+
+    def runs_on(self) -> str:
+        """What computes this model's vectors: the towers OpenVINO runs named, or the plain runtime when none is
+        large enough for it (the runtime's own description names the policy, not what it chose for this model)."""
+        fast = self.int8_towers
+        if fast:
+            return f"CPU, OpenVINO int8 weights ({', '.join(m.value for m in fast)}), float32 for the rest"
+        return "CPU, float32" if self.runtime.int8 else self.runtime.describe()
 
     @cached_property
     def int8_towers(self) -> tuple[Modality, ...]:
@@ -55,7 +63,7 @@ class LoadedModel:
         fast = self.int8_towers
         exact = [m.value for m in Modality if m not in fast]
         if not fast:
-            return f"PyTorch, {self.runtime.describe()}"
+            return f"PyTorch, {self.runs_on()}"
         made = f"OpenVINO int8 weights ({', '.join(m.value for m in fast)})"
         return made + (f"; PyTorch float32 ({', '.join(exact)})" if exact else "")
 
