@@ -70,7 +70,7 @@ def tiny_weights(tmp_path_factory, tiny_model) -> Path:
     from engine.models.zoo import metadata_for
 
     path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    return save_safetensors(tiny_model.model, path, metadata_for(tiny_model.entry.config, tiny_model.spec))
+    return save_safetensors(tiny_model.network, path, metadata_for(tiny_model.entry.config, tiny_model.spec))
 
 
 @pytest.fixture(scope="session")

@@ -86,7 +86,7 @@ def ref_for_loaded(model: LoadedModel) -> ModelRef:
     if entry.available:
         return ref_for_entry(entry)
     digest = hashlib.blake2b(digest_size=16)
-    for name, tensor in sorted(model.model.state_dict().items()):
+    for name, tensor in sorted(model.network.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     identity = "memory:" + digest.hexdigest()

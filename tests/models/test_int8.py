@@ -46,7 +46,7 @@ def demo_inputs(demo_int8, tmp_path_factory) -> dict[Modality, torch.Tensor]:
 
 def _float32(model: LoadedModel, modality: Modality, batch: torch.Tensor) -> torch.Tensor:
     with torch.inference_mode():
-        return model.model.encode(modality, batch)
+        return model.network.encode(modality, batch)
 
 
 @pytest.mark.slow
@@ -60,8 +60,8 @@ def test_int8_vectors_keep_cosine_to_float32_on_trained_weights(demo_int8, demo_
 
 
 def test_auto_keeps_small_towers_exact_and_float32_is_pytorch(tiny_model):
-    auto = LoadedModel(tiny_model.entry, tiny_model.model, choose_runtime("cpu", "auto"))
-    exact = LoadedModel(tiny_model.entry, tiny_model.model, choose_runtime("cpu", "float32"))
+    auto = LoadedModel(tiny_model.entry, tiny_model.network, choose_runtime("cpu", "auto"))
+    exact = LoadedModel(tiny_model.entry, tiny_model.network, choose_runtime("cpu", "float32"))
     assert auto.int8_towers == () and exact.int8_towers == ()
     assert exact.vectors_made_by() == "PyTorch, CPU, float32"
     # the status bar and `status` say what ran, not the policy: no tower of this model is large enough for OpenVINO
@@ -75,12 +75,12 @@ def test_a_truncated_cache_is_rebuilt(tiny_model, cache):
     from engine.models.runtimes.openvino_towers import OpenVINOTowers
 
     tokens = torch.stack([tokenize(p, tiny_model.spec)[0] for p in PROMPTS])
-    first = OpenVINOTowers(tiny_model.model, "tiny-truncated")
+    first = OpenVINOTowers(tiny_model.network, "tiny-truncated")
     expected = first.run(Modality.TEXT, tokens)
     weights = first.folder / "text" / "model.bin"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     messages: list[str] = []
-    again = OpenVINOTowers(tiny_model.model, "tiny-truncated", report=messages.append)
+    again = OpenVINOTowers(tiny_model.network, "tiny-truncated", report=messages.append)
     assert torch.equal(again.run(Modality.TEXT, tokens), expected)
     assert "unusable" in messages[0] and "rebuilding" in messages[0]
     assert any("converted" in message for message in messages)
