@@ -107,9 +107,12 @@ def make_workspace(tmp_path, tiny_weights):
 @pytest.fixture()
 def mixed_folder(tmp_path, world) -> Path:
     """A copy of the demo scenes plus broken files and files no loader reads."""
+    return make_mixed_folder(tmp_path / "data", world)
+
+
+def make_mixed_folder(folder: Path, world: Path) -> Path:
     import shutil
 
-    folder = tmp_path / "data"
     shutil.copytree(world, folder, ignore=shutil.ignore_patterns("manifest.csv"))
     (folder / "images" / "empty.jpg").write_bytes(b"")
     (folder / "audio" / "cut.wav").write_bytes(sorted((folder / "audio").iterdir())[0].read_bytes()[:60])
