@@ -450,9 +450,7 @@ class Workspace:
         ref = self.library.model
         if ref is not None:
             return ref
-        from engine.models.identity import ref_for_loaded
-
-        return ref_for_loaded(self.loaded_model("indexing"))
+        return self.loaded_model("indexing").ref
 
     def _encoder_for(self, what: str) -> Encoder:
         from engine.encoder import Encoder

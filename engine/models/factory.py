@@ -10,6 +10,7 @@ import torch
 
 from engine.modality import Modality
 from engine.models.download import download
+from engine.models.identity import ModelRef, ref_for_network
 from engine.models.imagebind import ImageBindModel
 from engine.models.runtime import Runtime, choose_runtime
 from engine.models.runtimes.openvino_towers import CONVERTIBLE, OpenVINOTowers
@@ -50,6 +51,11 @@ class LoadedModel:
         return "CPU, float32" if self.runtime.int8 else self.runtime.describe()
 
     @cached_property
+    def ref(self) -> ModelRef:
+        """Who this model is (what a library records): from its weights file, else from its tensors."""
+        return ref_for_network(self.entry, self.network)
+
+    @cached_property
     def int8_towers(self) -> tuple[Modality, ...]:
         """The towers this runtime runs through OpenVINO with int8 weights (none unless the runtime is int8)."""
         if not self.runtime.int8:
@@ -79,9 +85,7 @@ class LoadedModel:
 
     def _openvino_towers(self):
         if self._openvino is None:
-            from engine.models.identity import ref_for_loaded
-
-            self._openvino = OpenVINOTowers(self.network, ref_for_loaded(self).fingerprint)
+            self._openvino = OpenVINOTowers(self.network, self.ref.fingerprint)
         return self._openvino
 
 
