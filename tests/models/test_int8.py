@@ -13,6 +13,7 @@ from engine.preprocess import prepare_loader, tokenize
 
 pytest.importorskip("openvino")
 pytest.importorskip("nncf")
+pytestmark = pytest.mark.xdist_group("openvino")  # one worker converts the demo towers once (module fixtures)
 
 PROMPTS = ["a dog barking", "a red car on a wet road", "rain on a tin roof", "a bell", "someone walking"]
 
@@ -85,3 +86,31 @@ def test_a_truncated_cache_is_rebuilt(tiny_model, cache):
     assert "unusable" in messages[0] and "rebuilding" in messages[0]
     assert any("converted" in message for message in messages)
     assert weights.stat().st_size > 0 and (first.folder / "text" / "manifest.json").is_file()
+
+
+def test_a_conversion_another_process_finished_first_is_used(tiny_model, cache, monkeypatch):
+    """The app and the command line convert the same tower on first use: the one that renames second keeps the
+    first one's complete conversion instead of failing."""
+    import shutil
+
+    from engine.models.runtimes import openvino_towers
+
+    tokens = torch.stack([tokenize(p, tiny_model.spec)[0] for p in PROMPTS])
+    towers = openvino_towers.OpenVINOTowers(tiny_model.network, "tiny-raced")
+    expected = towers.run(Modality.TEXT, tokens)
+    target = towers.folder / "text"
+    theirs, ours = cache / "theirs", cache / "ours"
+    shutil.copytree(target, theirs)
+    shutil.copytree(target, ours)
+    real_rmtree = shutil.rmtree
+
+    def the_other_process_finishes_meanwhile(path, ignore_errors=False):
+        real_rmtree(path, ignore_errors=ignore_errors)
+        shutil.copytree(theirs, path)
+
+    monkeypatch.setattr(openvino_towers.shutil, "rmtree", the_other_process_finishes_meanwhile)
+    openvino_towers._put_in_place(ours, target)  # the rename fails: their complete conversion stands there
+    monkeypatch.undo()
+    assert torch.equal(
+        openvino_towers.OpenVINOTowers(tiny_model.network, "tiny-raced").run(Modality.TEXT, tokens), expected
+    )
