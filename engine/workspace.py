@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.exchange import ExchangeError, ImportReport, export, import_embeddings
+from engine.filters import Filtering
 from engine.indexer import (
     Backend,
     BackendError,
@@ -46,8 +47,9 @@ from engine.indexer import (
     online,
     scan,
 )
-from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Item, Library, LibraryError
+from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Filter, Item, Library, LibraryError
 from engine.library.files import display
+from engine.library.items import ORDERS
 from engine.modality import Modality
 from engine.models.download import DownloadError
 from engine.models.errors import RuntimeUnavailable, WeightsError
@@ -353,6 +355,7 @@ class Workspace:
         self._index: SearchIndex | None = None
         self._maps: dict[str, MapMaker] = {}
         self.terms = TermCache()
+        self.filtering = Filtering()
 
     @classmethod
     def open(cls, folder: str | Path, *, create: bool = False, **options) -> Workspace:
@@ -747,11 +750,25 @@ class Workspace:
         return Searcher(self.library, self.library.model, index, self._encoder_for, self.terms)
 
     def search(
-        self, terms: list[Term], k: int = 10, modalities: list[Modality] | None = None, labels: list[str] | None = None
+        self,
+        terms: list[Term],
+        k: int = 10,
+        modalities: list[Modality] | None = None,
+        labels: list[str] | None = None,
+        filter: Filter | None = None,
     ) -> SearchOutcome:
-        """The nearest items of each modality, where the query lands on the current map, and its zero-shot labels."""
+        """The nearest items of each modality, where the query lands on the current map, and its zero-shot labels.
+        With a ``filter``, the nearest of the items it lets through: k of a modality whenever k are let through
+        (the filter is applied inside the index search, not to its first k)."""
         searcher = self.searcher()
-        results = searcher.search(terms, k, modalities)
+        allowed, min_score = None, None
+        if filter is not None:
+            min_score = filter.min_score
+            if filter.modalities:
+                modalities = [m for m in modalities or filter.modalities if filter.allows(m)]
+            if filter.narrows:
+                allowed = self.filtering.allowed(self.library, searcher.key, filter)
+        results = searcher.search(terms, k, modalities, allowed, min_score)
         hits = [h for group in results.by_modality.values() for h in group]
         items = {i.id: i for i in self.library.items(ids=[h.item_id for h in hits])}
         offline = self.offline(items.values())
@@ -764,6 +781,30 @@ class Workspace:
             except ModelMissing:
                 probabilities = []  # labels never embedded, and no model to embed them: no probabilities
         return SearchOutcome(results, items, point, probabilities, offline)
+
+    def listing(
+        self, filter: Filter | None = None, order: str = "path", offset: int = 0, limit: int = 100
+    ) -> list[Item]:
+        """One page of the items a filter lets through (every status), sorted by ``order`` ("path", "date" or
+        "id"): what the browse view and `bindscope list` page over, a page at a time."""
+        if order not in ORDERS:
+            raise WorkspaceError(f"cannot sort by {order!r}: choose {', '.join(ORDERS)}")
+        return self.library.matching(filter or Filter(), order, max(0, offset), max(0, limit))
+
+    def count(self, filter: Filter | None = None) -> int:
+        """How many items a filter lets through (a browse view's length)."""
+        return self.library.count_matching(filter or Filter())
+
+    def has_folder(self, folder: str | Path) -> bool:
+        """Whether any item of the library lies under ``folder`` (a filter by a folder it does not know is a slip)."""
+        return self.library.has_folder(os.fspath(folder))
+
+    def map_mask(self, filter: Filter, data: MapData) -> np.ndarray:
+        """Which of the map's points a filter lets through (one bool a point), for the map to show or dim."""
+        ref = self.library.model
+        if ref is None or not filter.narrows:
+            return np.ones(len(data.projection.ids), bool)
+        return self.filtering.mask(self.library, self.library.key_of(ref), filter, data.projection.ids)
 
     def offline(self, items) -> set[int]:
         """The ids of the items whose file is gone or whose folder is not reachable now."""
@@ -865,6 +906,7 @@ __all__ = [
     "USER_ERRORS",
     "DroppedFile",
     "Embedded",
+    "Filter",
     "Hit",
     "IndexReport",
     "Item",

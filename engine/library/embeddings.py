@@ -12,8 +12,8 @@ from contextlib import contextmanager
 import numpy as np
 
 from engine.library.database import stored
-from engine.library.items import Items
-from engine.library.rows import EMBEDDED, FAILED, PENDING, Outcome, Record
+from engine.library.items import Items, conditions
+from engine.library.rows import EMBEDDED, FAILED, PENDING, Filter, Outcome, Record
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
 from engine.models.identity import ModelRef
@@ -272,6 +272,19 @@ class Embeddings(Items):
         vector_rows = np.fromiter((r[2] for r in rows), np.int64, len(rows))
         scales = np.fromiter((r[3] for r in rows), np.float32, len(rows))
         return ids, modalities, vector_rows, scales
+
+    def filtered_rows(self, key: str, modality: Modality, chosen: Filter) -> tuple[np.ndarray, np.ndarray]:
+        """(vector rows, item ids) of a modality's items that ``chosen`` lets through, embedded by a model; each
+        sorted and unique (duplicates share a row)."""
+        where, args = conditions(chosen, "i.")
+        found = self._db.execute(
+            f"""SELECT i.id, e.row FROM items i
+                JOIN embeddings e ON e.hash = i.hash AND e.modality = i.modality AND e.model = ?
+                WHERE i.modality = ? AND {where}""",
+            [key, Modality(modality).value, *args],
+        )
+        pairs = np.fromiter((value for pair in found for value in pair), np.int64).reshape(-1, 2)
+        return np.unique(pairs[:, 1]), np.unique(pairs[:, 0])
 
     def items_at_rows(self, key: str, modality: Modality, rows: Sequence[int]) -> dict[int, list[int]]:
         """vector row -> ids of the items that have that vector (duplicates share one)."""

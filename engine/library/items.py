@@ -10,9 +10,37 @@ from pathlib import Path
 
 from engine.library.database import Database, loaded, stored
 from engine.library.files import display, hash_text
-from engine.library.rows import EMBEDDED, PENDING, FileState, Item, LibraryError, Root, Tally
+from engine.library.rows import EMBEDDED, PENDING, FileState, Filter, Item, LibraryError, Root, Tally
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
+
+ORDERS = {"id": "id", "path": "path, id", "date": "mtime, id"}  # how a listing can be sorted (each by an index)
+
+
+def conditions(chosen: Filter, table: str = "") -> tuple[str, list]:
+    """``chosen`` as SQL conditions on the items table (``table`` is its alias and a dot), and their arguments.
+    A folder is a range of the path index: ``folder/`` up to ``folder0`` ('0' follows '/')."""
+    sql, args = ["1 = 1"], []
+    if chosen.under:
+        folder = chosen.under.rstrip("/")
+        sql.append(f"{table}path >= ? AND {table}path < ?")
+        args += [folder + "/", folder + "0"]
+    if chosen.glob:
+        pattern = chosen.glob if chosen.glob.startswith(("/", "*")) else "*/" + chosen.glob
+        sql.append(f"{table}path GLOB ?")
+        args.append(pattern)
+    if chosen.since is not None or chosen.until is not None:
+        sql.append(f"{table}path IS NOT NULL")
+    if chosen.since is not None:
+        sql.append(f"{table}mtime >= ?")
+        args.append(chosen.since)
+    if chosen.until is not None:
+        sql.append(f"{table}mtime < ?")
+        args.append(chosen.until)
+    if chosen.modalities:
+        sql.append(f"{table}modality IN ({','.join('?' * len(chosen.modalities))})")
+        args += [Modality(m).value for m in chosen.modalities]
+    return " AND ".join(sql), args
 
 
 class Items(Database):
@@ -214,6 +242,24 @@ class Items(Database):
             rows = self._db.execute(query + f" AND id IN ({','.join('?' * len(chunk))})", [*args, *chunk])
             found += [self._item(r) for r in rows]
         return sorted(found, key=lambda item: item.id)
+
+    def matching(self, chosen: Filter, order: str = "path", offset: int = 0, limit: int = 100) -> list[Item]:
+        """One page of the items ``chosen`` lets through, sorted by ``order`` (see ``ORDERS``): a browse view pages
+        over a million items without loading them (each page walks the order's index)."""
+        where, args = conditions(chosen)
+        rows = self._db.execute(
+            f"SELECT * FROM items WHERE {where} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?", [*args, limit, offset]
+        )
+        return [self._item(r) for r in rows]
+
+    def count_matching(self, chosen: Filter) -> int:
+        where, args = conditions(chosen)
+        return self._db.execute(f"SELECT COUNT(*) FROM items WHERE {where}", args).fetchone()[0]
+
+    def has_folder(self, folder: str) -> bool:
+        """Whether any item lies under ``folder`` (one step of the path index)."""
+        where, args = conditions(Filter(under=folder))
+        return self._db.execute(f"SELECT 1 FROM items WHERE {where} LIMIT 1", args).fetchone() is not None
 
     def items_without(self, key: str) -> list[Item]:
         """The items a model has no vector for (what re-embedding with it still has to do)."""
