@@ -45,8 +45,11 @@ class Filtering:
         with self._lock:
             self._found.clear()
 
-    def mask(self, library: Library, key: str, chosen: Filter, ids: np.ndarray) -> np.ndarray:
-        """Which of ``ids`` (embedded items: the map's points) ``chosen`` lets through."""
-        if not chosen.narrows:
-            return np.ones(len(ids), bool)
-        return self.allowed(library, key, chosen).admits(ids)
+    def mask(self, library: Library, key: str, chosen: Filter, ids: np.ndarray, modalities: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` (embedded items of these ``modalities``: the map's points) ``chosen`` lets through."""
+        mask = np.ones(len(ids), bool)
+        if chosen.modalities:
+            mask &= np.isin(modalities, [m.value for m in chosen.modalities])
+        if chosen.by_file:
+            mask &= self.allowed(library, key, chosen).admits(ids)
+        return mask

@@ -292,6 +292,13 @@ class MapData:
     clusters: np.ndarray | None = None
     cluster_names: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
 
+    def only(self, mask: np.ndarray) -> MapData:
+        """The points ``mask`` keeps (a filtered map), with their clusters and the clusters' names."""
+        p = self.projection
+        kept = Projection(p.ids[mask], p.modalities[mask], p.coords[mask], p.method, p.generation)
+        clusters = self.clusters[mask] if self.clusters is not None else None
+        return MapData(kept, clusters, self.cluster_names)
+
     def to_json(self, paths: dict[int, str | None] | None = None) -> dict:
         """The map as plain JSON values: its method and one point per item (with its cluster, when clustered,
         and its path when ``paths`` gives them, so the map joins the export and search results by id or path)."""
@@ -766,7 +773,7 @@ class Workspace:
             min_score = filter.min_score
             if filter.modalities:
                 modalities = [m for m in modalities or filter.modalities if filter.allows(m)]
-            if filter.narrows:
+            if filter.by_file:  # a modality alone is a choice of indexes, not a filter inside them
                 allowed = self.filtering.allowed(self.library, searcher.key, filter)
         results = searcher.search(terms, k, modalities, allowed, min_score)
         hits = [h for group in results.by_modality.values() for h in group]
@@ -804,7 +811,10 @@ class Workspace:
         ref = self.library.model
         if ref is None or not filter.narrows:
             return np.ones(len(data.projection.ids), bool)
-        return self.filtering.mask(self.library, self.library.key_of(ref), filter, data.projection.ids)
+        projection = data.projection
+        return self.filtering.mask(
+            self.library, self.library.key_of(ref), filter, projection.ids, projection.modalities
+        )
 
     def offline(self, items) -> set[int]:
         """The ids of the items whose file is gone or whose folder is not reachable now."""

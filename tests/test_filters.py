@@ -3,6 +3,8 @@ a filtered search returns k whenever k pass, and equals exact filtered search by
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -199,3 +201,67 @@ def test_a_library_made_before_the_date_index_gets_it_when_opened(tmp_path):
     reopened = Library(tmp_path / "lib")
     names = {row[0] for row in reopened._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "items_mtime" in names
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    from app.cli import main
+
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def local_date(day: int) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(1.7e9 + day * DAY).date().isoformat()
+
+
+def test_cli_search_with_filter_flags(capsys, exact_library):
+    vectors, workspace = exact_library
+    modalities, paths, mtimes = facts(N)
+    code, out, _ = cli(
+        capsys,
+        *("search", "--item", 1, "-k", 5, "--library", workspace.folder, "--json", "--under", "/other"),
+        *("--since", local_date(20), "--until", local_date(49), "--modality", "audio", "--modality", "depth"),
+    )
+    assert code == 0
+    results = json.loads(out)["results"]
+    chosen = Filter(under="/other", since=1.7e9 + 20 * DAY, until=1.7e9 + 50 * DAY)
+    assert set(results) == {"audio", "depth"}
+    for modality, hits in results.items():
+        expected = [i for i in brute_force(vectors, chosen, vectors[0], modality, 6) if i != 1][:5]
+        assert [h["id"] for h in hits] == expected and len(expected) == 5
+
+
+def test_cli_list_pages_the_filtered_items(capsys, exact_library):
+    vectors, workspace = exact_library
+    modalities, paths, mtimes = facts(N)
+    chosen = Filter(glob="*.wav", since=1.7e9 + 20 * DAY)
+    expected = sorted(
+        (n + 1 for n in range(N) if passes(chosen, modalities[n], paths[n], mtimes[n])),
+        key=lambda i: (mtimes[i - 1], i),
+    )
+    argv = ("list", "--library", workspace.folder, "--glob", "*.wav", "--since", local_date(20), "--sort", "date")
+    code, out, _ = cli(capsys, *argv, "--offset", 3, "--limit", 4, "--json")
+    listed = json.loads(out)
+    assert code == 0 and listed["total"] == len(expected)
+    assert [i["id"] for i in listed["items"]] == expected[3:7]
+    code, out, err = cli(capsys, *argv, "--offset", 3, "--limit", 4)
+    assert code == 0 and f"4-7 of {len(expected)} items" in err and paths[expected[3] - 1] in out
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--since", "2024-13-01"), "is not a date"),
+        (("--until", "yesterday"), "is not a date"),
+        (("--since", "2024-05-02", "--until", "2024-05-01"), "--since is after --until"),
+        (("--under", "/nowhere/at/all"), "no item of the library is under this folder (and there is no such folder"),
+        (("--min-score", "3"), "from -1 to 1"),
+    ],
+)
+def test_cli_refuses_bad_filters_with_the_reason(capsys, exact_library, flags, message):
+    _, workspace = exact_library
+    code, out, err = cli(capsys, "search", "--item", 1, "--library", workspace.folder, *flags, "--json")
+    assert code == 2 and message in json.loads(out)["message"]

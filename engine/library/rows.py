@@ -74,7 +74,12 @@ class Filter:
     @property
     def narrows(self) -> bool:
         """Whether it leaves out any item (``min_score`` leaves out results, not items)."""
-        return bool(self.under or self.glob or self.modalities) or self.since is not None or self.until is not None
+        return self.by_file or bool(self.modalities)
+
+    @property
+    def by_file(self) -> bool:
+        """Whether it has a condition on the files themselves (folder, glob, dates), beyond their modality."""
+        return bool(self.under or self.glob) or self.since is not None or self.until is not None
 
     def allows(self, modality: Modality) -> bool:
         return not self.modalities or Modality(modality) in self.modalities
