@@ -25,7 +25,8 @@ import contextlib
 import json
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ RERANK = 1000
 # A filter that leaves at most this many of a modality's vectors is searched exactly: reading them costs less than
 # scanning the index for them (20,000 vectors of 1024 dimensions are 80 MB).
 EXACT_SUBSET = 20_000
+WALK_MARGIN = 1.5  # a walk ranks 1.5x the rows its filter's share says k needs: one round, most times
 DENSE = 8  # a run of rows at least 1/8 allowed is scored straight from the map rather than gathered
 PER_PLACE = 10  # candidates re-ranked for each place they fill (the first 100 results from the best 1,000)
 FORMAT = 2  # saved indexes of another format are ignored (searched exactly) until a writer rebuilds them
@@ -166,18 +168,19 @@ def nprobe_for(lists: int, rows: int, scanned: int = _SCANNED, least: int = _MIN
 
 @dataclass(frozen=True)
 class Allowed:
-    """What a filtered search may return: per modality, the vector rows of the items the filter lets through,
-    and those items' ids (both sorted). Duplicates share a row: a row is searched when any of its items is let
-    through, and only the items let through are named."""
+    """What a filtered search may return. A modality in ``rows`` (a narrow filter) is searched among those vector
+    rows only (sorted), inside the index; any other is searched as usual, and its ranking walked further until
+    ``k`` of the items found pass. ``admits`` says which of the items found pass: duplicates share a row, so a row
+    can hold items on both sides."""
 
     rows: dict[Modality, np.ndarray]
-    items: np.ndarray
+    admits: Callable[[list[int]], np.ndarray]
+    shares: dict[Modality, float] = field(default_factory=dict)  # of each modality's items, the share let through
 
-    def admits(self, ids) -> np.ndarray:
-        ids = np.asarray(ids, np.int64)
-        if not len(self.items):
-            return np.zeros(len(ids), bool)
-        return self.items[np.minimum(np.searchsorted(self.items, ids), len(self.items) - 1)] == ids
+    def first_fetch(self, modality: Modality, wanted: int) -> int:
+        """Rows to rank first when walking: enough that ``wanted`` pass if they pass at the modality's share."""
+        share = self.shares.get(modality, 1.0)
+        return wanted if share >= 1.0 else int(np.ceil(wanted * WALK_MARGIN / max(share, 1e-9)))
 
 
 @dataclass(frozen=True)
@@ -319,9 +322,8 @@ class SearchIndex:
         out: dict[Modality, list[Hit]] = {}
         for modality in modalities or list(committed):
             rows = committed.get(modality, 0)
-            subset = None
-            if allowed is not None:
-                subset = allowed.rows.get(modality, np.zeros(0, np.int64))
+            subset = allowed.rows.get(modality) if allowed is not None else None
+            if subset is not None:
                 subset = subset[: np.searchsorted(subset, rows)]  # only rows this search's count covers
             searchable = rows if subset is None else len(subset)
             out[modality] = (
@@ -331,6 +333,8 @@ class SearchIndex:
 
     def _search_modality(self, modality, rows, query, k, exclude, allowed, subset):
         fetch, searchable = k + len(exclude), rows if subset is None else len(subset)
+        if allowed is not None and subset is None:
+            fetch = min(rows, allowed.first_fetch(modality, fetch))
         while True:
             found, scores = self._nearest_rows(modality, rows, query, fetch, subset)
             owners = self.library.items_at_rows(self.key, modality, found.tolist())
@@ -345,7 +349,7 @@ class SearchIndex:
             hits = [Hit(item_id, float(score), modality) for item_id, score in named]
             if len(hits) >= k or len(found) >= searchable:
                 return hits[:k]
-            fetch *= 4  # rows whose items were removed (or filtered out) took places: look further
+            fetch *= 4  # rows whose items were removed or filtered out took places: look further
 
     def _nearest_rows(self, modality: Modality, rows: int, query: np.ndarray, fetch: int, subset=None):
         """The best ``fetch`` rows of a modality (of ``subset``, sorted, when given) and their exact scores: the

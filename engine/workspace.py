@@ -808,13 +808,8 @@ class Workspace:
 
     def map_mask(self, filter: Filter, data: MapData) -> np.ndarray:
         """Which of the map's points a filter lets through (one bool a point), for the map to show or dim."""
-        ref = self.library.model
-        if ref is None or not filter.narrows:
-            return np.ones(len(data.projection.ids), bool)
         projection = data.projection
-        return self.filtering.mask(
-            self.library, self.library.key_of(ref), filter, projection.ids, projection.modalities
-        )
+        return self.filtering.mask(self.library, filter, projection.ids, projection.modalities)
 
     def offline(self, items) -> set[int]:
         """The ids of the items whose file is gone or whose folder is not reachable now."""

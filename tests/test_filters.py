@@ -4,12 +4,14 @@ a filtered search returns k whenever k pass, and equals exact filtered search by
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine import filters as filters_module
 from engine.exchange import import_embeddings, write
 from engine.filters import Filtering
 from engine.library import Filter, Library
@@ -90,14 +92,28 @@ def exact_library(tmp_path_factory):
     return vectors, Workspace(make_library(tmp_path_factory.mktemp("filters"), vectors.copy()))
 
 
+@contextmanager
+def walking(walk: bool):
+    """Every modality searched by walking the ranking (``walk``), or inside the index (the default here)."""
+    saved = filters_module.INSIDE_UP_TO, filters_module.WALK_FROM
+    if walk:
+        filters_module.INSIDE_UP_TO, filters_module.WALK_FROM = -1, 10**9
+    try:
+        yield
+    finally:
+        filters_module.INSIDE_UP_TO, filters_module.WALK_FROM = saved
+
+
 @settings(max_examples=60, deadline=None)
-@given(chosen=filters, k=st.integers(1, 40), query_row=st.integers(0, N - 1))
-def test_filtered_search_equals_brute_force(exact_library, chosen, k, query_row):
+@given(chosen=filters, k=st.integers(1, 40), query_row=st.integers(0, N - 1), walk=st.booleans())
+def test_filtered_search_equals_brute_force(exact_library, chosen, k, query_row, walk):
     vectors, workspace = exact_library
     query = vectors[query_row] + 0.3 * vectors[(query_row * 7) % N]
     query /= np.linalg.norm(query)
     index = workspace.search_index()
-    allowed = workspace.filtering.allowed(workspace.library, index.key, chosen)
+    with walking(walk):
+        allowed = Filtering().allowed(workspace.library, index.key, chosen)
+    assert all(not len(rows) for rows in allowed.rows.values()) or not walk
     found = index.search(query, k, allowed=allowed)
     for modality in Modality:
         if modality.value not in KINDS:

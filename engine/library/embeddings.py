@@ -273,18 +273,17 @@ class Embeddings(Items):
         scales = np.fromiter((r[3] for r in rows), np.float32, len(rows))
         return ids, modalities, vector_rows, scales
 
-    def filtered_rows(self, key: str, modality: Modality, chosen: Filter) -> tuple[np.ndarray, np.ndarray]:
-        """(vector rows, item ids) of a modality's items that ``chosen`` lets through, embedded by a model; each
-        sorted and unique (duplicates share a row)."""
+    def filtered_rows(self, key: str, modality: Modality, chosen: Filter) -> np.ndarray:
+        """The vector rows (sorted, unique: duplicates share one) of a modality's items that ``chosen`` lets
+        through, embedded by a model. The items are found first (by the path or date index), then their rows."""
         where, args = conditions(chosen, "i.")
         found = self._db.execute(
-            f"""SELECT i.id, e.row FROM items i
-                JOIN embeddings e ON e.hash = i.hash AND e.modality = i.modality AND e.model = ?
+            f"""SELECT e.row FROM items i CROSS JOIN embeddings e
+                ON e.hash = i.hash AND e.modality = i.modality AND e.model = ?
                 WHERE i.modality = ? AND {where}""",
             [key, Modality(modality).value, *args],
         )
-        pairs = np.fromiter((value for pair in found for value in pair), np.int64).reshape(-1, 2)
-        return np.unique(pairs[:, 1]), np.unique(pairs[:, 0])
+        return np.unique(np.fromiter((row[0] for row in found), np.int64))
 
     def items_at_rows(self, key: str, modality: Modality, rows: Sequence[int]) -> dict[int, list[int]]:
         """vector row -> ids of the items that have that vector (duplicates share one)."""

@@ -8,6 +8,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 from engine.library.database import Database, loaded, stored
 from engine.library.files import display, hash_text
 from engine.library.rows import EMBEDDED, PENDING, FileState, Filter, Item, LibraryError, Root, Tally
@@ -18,8 +20,9 @@ ORDERS = {"id": "id", "path": "path, id", "date": "mtime, id"}  # how a listing 
 
 
 def conditions(chosen: Filter, table: str = "") -> tuple[str, list]:
-    """``chosen`` as SQL conditions on the items table (``table`` is its alias and a dot), and their arguments.
-    A folder is a range of the path index: ``folder/`` up to ``folder0`` ('0' follows '/')."""
+    """``chosen`` as SQL conditions on the items table, and their arguments; ``table`` prefixes each column (an
+    alias and a dot, or '+', which leaves a column's value as it is but keeps SQLite from using its index). A folder
+    is a range of the path index: ``folder/`` up to ``folder0`` ('0' follows '/')."""
     sql, args = ["1 = 1"], []
     if chosen.under:
         folder = chosen.under.rstrip("/")
@@ -255,6 +258,29 @@ class Items(Database):
     def count_matching(self, chosen: Filter) -> int:
         where, args = conditions(chosen)
         return self._db.execute(f"SELECT COUNT(*) FROM items WHERE {where}", args).fetchone()[0]
+
+    def counts_matching(self, chosen: Filter) -> dict[Modality, int]:
+        """How many items of each modality ``chosen`` lets through (every status)."""
+        where, args = conditions(chosen)
+        rows = self._db.execute(f"SELECT modality, COUNT(*) FROM items WHERE {where} GROUP BY modality", args)
+        return {Modality(modality): count for modality, count in rows}
+
+    def ids_matching(self, chosen: Filter) -> np.ndarray:
+        """The ids of the items ``chosen`` lets through, sorted (the map's mask; no vectors read)."""
+        where, args = conditions(chosen)
+        found = self._db.execute(f"SELECT id FROM items WHERE {where} ORDER BY id", args)
+        return np.fromiter((row[0] for row in found), np.int64)
+
+    def passing(self, chosen: Filter, ids) -> np.ndarray:
+        """Which of ``ids`` ``chosen`` lets through, one bool each: a search checks the items it found."""
+        ids = np.asarray(ids, np.int64)
+        where, args = conditions(chosen, "+")  # '+' keeps SQLite off the path and date indexes: look the ids up
+        kept: set[int] = set()
+        for start in range(0, len(ids), MAX_VARIABLES):
+            chunk = ids[start : start + MAX_VARIABLES].tolist()
+            query = f"SELECT id FROM items WHERE id IN ({','.join('?' * len(chunk))}) AND {where}"
+            kept.update(row[0] for row in self._db.execute(query, [*chunk, *args]))
+        return np.array([i in kept for i in ids.tolist()], bool)
 
     def has_folder(self, folder: str) -> bool:
         """Whether any item lies under ``folder`` (one step of the path index)."""
