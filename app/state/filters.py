@@ -34,7 +34,10 @@ class Filters:
         if chosen.min_score is not None and not -1.0 <= chosen.min_score <= 1.0:
             raise ValueError("a score is a cosine similarity, from -1 to 1")
         chosen = replace(
-            chosen, under=chosen.under or None, glob=chosen.glob or None, modalities=tuple(chosen.modalities)
+            chosen,
+            under=chosen.under or None,
+            glob=chosen.glob or None,
+            modalities=tuple(Modality.parse(m) for m in chosen.modalities),
         )
         if chosen != self.value:
             self.value = chosen
