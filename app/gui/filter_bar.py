@@ -27,10 +27,11 @@ class FilterBar(QToolBar):
         self.addWidget(QLabel(" Filter: "))
         self.where = QLineEdit(placeholderText="Folder or pattern (*.wav)", clearButtonEnabled=True)
         self.where.setMinimumWidth(110)
+        self.where.setMaximumWidth(360)
         self.where.setToolTip("Only items under this folder, or whose path matches a pattern such as *.wav or 2021/*")
         self.where.editingFinished.connect(self._where_edited)
         self.addWidget(self.where)
-        self.addAction("…", self._choose_folder).setToolTip("Choose a folder")
+        self.addAction("Folder…", self._choose_folder).setToolTip("Only items under a folder you choose")
         self.since = self._date_edit("From any date", "Only files modified on or after this day")
         self.until = self._date_edit("To any date", "Only files modified on or before this day")
         self.kind = QComboBox()
@@ -46,7 +47,7 @@ class FilterBar(QToolBar):
         self.score.setToolTip("Only results scoring at least this (cosine similarity)")
         self.score.valueChanged.connect(self._score_changed)
         self.addWidget(self.score)
-        self.clear_action = self.addAction("Clear", self.filters.clear)
+        self.clear_action = self.addAction("Clear", self._clear)
         self.clear_action.setToolTip("Show everything again")
         self.filters.changed.connect(lambda _: self.show_filters())
         self.show_filters()
@@ -69,7 +70,12 @@ class FilterBar(QToolBar):
             self.session.fail(f"Filter not applied: {error}")
             self.show_filters()
 
+    def _clear(self) -> None:
+        self.where.setModified(False)
+        self.filters.clear()
+
     def _where_edited(self) -> None:
+        self.where.setModified(False)
         text = self.where.text().strip()
         if GLOB_CHARACTERS & set(text):
             self._apply(glob=text, under=None)
@@ -104,7 +110,8 @@ class FilterBar(QToolBar):
         for widget in widgets:
             widget.blockSignals(True)
         try:
-            self.where.setText(value.glob or value.under or "")
+            if not self.where.isModified():  # a folder being typed stays until it is committed
+                self.where.setText(value.glob or value.under or "")
             self.since.setDate(_day(value.since, 0) if value.since is not None else NO_DATE)
             self.until.setDate(_day(value.until, -1) if value.until is not None else NO_DATE)
             index = self.kind.findData(value.modalities[0].value) if len(value.modalities) == 1 else 0

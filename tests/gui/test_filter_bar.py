@@ -80,3 +80,17 @@ def test_a_folder_filter_in_the_window_re_runs_the_search(qtbot, make_window, in
     window.filter_bar.where.editingFinished.emit()
     qtbot.waitUntil(lambda: "No items pass the filters" in window.results.empty.text(), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
+
+
+def test_a_folder_being_typed_survives_a_change_of_another_control(qtbot):
+    session = Session()
+    bar = FilterBar(session)
+    qtbot.addWidget(bar)
+    qtbot.keyClicks(bar.where, "/media/archive")
+    bar.score.setValue(0.3)
+    assert bar.where.text() == "/media/archive" and session.filters.value == Filter(min_score=0.3)
+    bar.where.editingFinished.emit()
+    assert session.filters.value == Filter(under="/media/archive", min_score=0.3)
+    qtbot.keyClicks(bar.where, "/x")
+    bar.clear_action.trigger()
+    assert bar.where.text() == "" and session.filters.value == Filter()
