@@ -54,7 +54,7 @@ class Filtering:
             stored, counts = library.store_rows(key), library.counts_matching(chosen)
             shares = {m: counts.get(m, 0) / rows for m, rows in stored.items() if chosen.allows(m) and rows}
             inside = {
-                modality: library.filtered_rows(key, modality, chosen)
+                modality: library.filtered_rows(key, modality, chosen) if share else np.zeros(0, np.int64)
                 for modality, share in shares.items()
                 if counts.get(modality, 0) <= INSIDE_UP_TO or share <= 1 / WALK_FROM
             }
