@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
         self.filter_bar = FilterBar(self.session)
         self.addToolBar(self.filter_bar)
         self.session.search_again.connect(self.run_query)
+        self.session.filters.changed.connect(self._filter_map)
         self._build_status_bar()
         self._build_menus()
         self._restore_layout()
@@ -737,11 +738,20 @@ class MainWindow(QMainWindow):
 
     def _show_map(self, data: MapData | None) -> None:
         self.map_data = data
-        self.map_view.set_data(data)
+        if data is None or not self.session.filters.value.narrows:
+            self.map_view.set_data(data)
+        self._filter_map()
         self.map_view.set_query_point(None)
         if self.outcome is not None and data is not None and data.projection.method != "pca":
             vector, workspace = self.outcome.results.vector, self.workspace
             self._run("place", lambda job: workspace.place(vector), "", self.map_view.set_query_point)
+
+    def _filter_map(self, *_) -> None:
+        """The map shows the points the filters let through (a job of its own slot: the newest filter wins)."""
+        data, chosen, workspace = self.map_data, self.session.filters.value, self.workspace
+        if data is not None and workspace is not None and (chosen.narrows or self.map_view.data is not data):
+            shown = (lambda job: data.only(workspace.map_mask(chosen, data))) if chosen.narrows else (lambda job: data)
+            self._run("map-filter", shown, "", self.map_view.set_data)
 
     # -- files, clipboard, sound ------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The filter bar edits the session's filters and shows them; in the window, a change re-runs the search."""
+"""The filter bar edits the session's filters and shows them; in the window, a change re-runs the search and the
+map shows only what passes."""
 
 from __future__ import annotations
 
@@ -76,10 +77,17 @@ def test_a_folder_filter_in_the_window_re_runs_the_search(qtbot, make_window, in
     )
     settle(qtbot, window)
     assert all(c.item.path.startswith(audio + os.sep) for c in window.results.cards)
+    everything = window.map_data.projection
+    shown = window.map_view.data.projection
+    assert set(shown.modalities.tolist()) == {"audio"} and 0 < len(shown) < len(everything)
     window.filter_bar.where.setText(os.path.realpath(mixed_folder / "nothing-here"))
     window.filter_bar.where.editingFinished.emit()
     qtbot.waitUntil(lambda: "No items pass the filters" in window.results.empty.text(), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
+    assert len(window.map_view.data.projection) == 0
+    window.filter_bar.clear_action.trigger()
+    settle(qtbot, window)
+    assert window.map_view.data is window.map_data
 
 
 def test_a_folder_being_typed_survives_a_change_of_another_control(qtbot):
