@@ -84,7 +84,7 @@ def test_a_folder_filter_in_the_window_re_runs_the_search(qtbot, make_window, in
     window.filter_bar.where.editingFinished.emit()
     qtbot.waitUntil(lambda: "No items pass the filters" in window.results.empty.text(), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
-    assert len(window.map_view.data.projection) == 0
+    assert len(window.map_view.data.projection) == 0 and "passes the filters" in window.map_view.empty.text()
     window.filter_bar.clear_action.trigger()
     settle(qtbot, window)
     assert window.map_view.data is window.map_data
