@@ -80,12 +80,12 @@ class FilterBar(QToolBar):
         if GLOB_CHARACTERS & set(text):
             self._apply(glob=text, under=None)
         else:
-            self._apply(under=os.path.abspath(os.path.expanduser(text)) if text else None, glob=None)
+            self._apply(under=os.path.realpath(os.path.expanduser(text)) if text else None, glob=None)
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Only items under this folder", self.filters.value.under or "")
         if folder:
-            self._apply(under=folder, glob=None)
+            self._apply(under=os.path.realpath(folder), glob=None)
 
     def _dates_changed(self) -> None:
         since, until = self.since.date(), self.until.date()

@@ -28,13 +28,13 @@ def test_the_bar_sets_each_condition_and_shows_a_clear(qtbot):
     assert session.filters.value == Filter(glob="*.wav")
     bar.where.setText("~/photos")
     bar.where.editingFinished.emit()
-    assert session.filters.value == Filter(under=os.path.expanduser("~/photos"))
+    assert session.filters.value == Filter(under=os.path.realpath(os.path.expanduser("~/photos")))
     bar.since.setDate(QDate(2024, 5, 1))
     bar.until.setDate(QDate(2024, 5, 31))  # the whole last day: up to the next midnight
     bar.kind.setCurrentIndex(bar.kind.findData(Modality.AUDIO.value))
     bar.score.setValue(0.25)
     assert session.filters.value == Filter(
-        os.path.expanduser("~/photos"),
+        os.path.realpath(os.path.expanduser("~/photos")),
         None,
         midnight(QDate(2024, 5, 1)),
         midnight(QDate(2024, 6, 1)),
