@@ -208,6 +208,11 @@ def test_map_mask_shows_what_the_filter_lets_through(exact_library):
     mask = workspace.map_mask(chosen, data)
     assert mask.tolist() == [passes(chosen, modalities[i - 1], paths[i - 1], mtimes[i - 1]) for i in ids]
     assert workspace.map_mask(Filter(min_score=0.5), data).all()
+    clustered_map = MapData(data.projection, np.arange(len(ids)), {0: [("dog", 0.9)]})
+    kept = clustered_map.only(mask)
+    assert (
+        kept.projection.ids.tolist() == ids[mask].tolist() and kept.clusters.tolist() == np.flatnonzero(mask).tolist()
+    )
 
 
 def test_a_library_made_before_the_date_index_gets_it_when_opened(tmp_path):
