@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.exchange import ExchangeError, ImportReport, export, import_embeddings
+from engine.filters import Filtering
 from engine.indexer import (
     Backend,
     BackendError,
@@ -46,8 +47,9 @@ from engine.indexer import (
     online,
     scan,
 )
-from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Item, Library, LibraryError
+from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Filter, Item, Library, LibraryError
 from engine.library.files import display
+from engine.library.items import ORDERS
 from engine.modality import Modality
 from engine.models.download import DownloadError
 from engine.models.errors import RuntimeUnavailable, WeightsError
@@ -290,6 +292,13 @@ class MapData:
     clusters: np.ndarray | None = None
     cluster_names: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
 
+    def only(self, mask: np.ndarray) -> MapData:
+        """The points ``mask`` keeps (a filtered map), with their clusters and the clusters' names."""
+        p = self.projection
+        kept = Projection(p.ids[mask], p.modalities[mask], p.coords[mask], p.method, p.generation)
+        clusters = self.clusters[mask] if self.clusters is not None else None
+        return MapData(kept, clusters, self.cluster_names)
+
     def to_json(self, paths: dict[int, str | None] | None = None) -> dict:
         """The map as plain JSON values: its method and one point per item (with its cluster, when clustered,
         and its path when ``paths`` gives them, so the map joins the export and search results by id or path)."""
@@ -353,6 +362,7 @@ class Workspace:
         self._index: SearchIndex | None = None
         self._maps: dict[str, MapMaker] = {}
         self.terms = TermCache()
+        self.filtering = Filtering()
 
     @classmethod
     def open(cls, folder: str | Path, *, create: bool = False, **options) -> Workspace:
@@ -745,11 +755,25 @@ class Workspace:
         return Searcher(self.library, self.library.model, index, self._encoder_for, self.terms)
 
     def search(
-        self, terms: list[Term], k: int = 10, modalities: list[Modality] | None = None, labels: list[str] | None = None
+        self,
+        terms: list[Term],
+        k: int = 10,
+        modalities: list[Modality] | None = None,
+        labels: list[str] | None = None,
+        filter: Filter | None = None,
     ) -> SearchOutcome:
-        """The nearest items of each modality, where the query lands on the current map, and its zero-shot labels."""
+        """The nearest items of each modality, where the query lands on the current map, and its zero-shot labels.
+        With a ``filter``, the nearest of the items it lets through: k of a modality whenever k are let through
+        (the filter is applied inside the index search, not to its first k)."""
         searcher = self.searcher()
-        results = searcher.search(terms, k, modalities)
+        allowed, min_score = None, None
+        if filter is not None:
+            min_score = filter.min_score
+            if filter.modalities:
+                modalities = [m for m in modalities or filter.modalities if filter.allows(m)]
+            if filter.by_file:  # a modality alone is a choice of indexes, not a filter inside them
+                allowed = self.filtering.allowed(self.library, searcher.key, filter)
+        results = searcher.search(terms, k, modalities, allowed, min_score)
         hits = [h for group in results.by_modality.values() for h in group]
         items = {i.id: i for i in self.library.items(ids=[h.item_id for h in hits])}
         offline = self.offline(items.values())
@@ -762,6 +786,28 @@ class Workspace:
             except ModelMissing:
                 probabilities = []  # labels never embedded, and no model to embed them: no probabilities
         return SearchOutcome(results, items, point, probabilities, offline)
+
+    def listing(
+        self, filter: Filter | None = None, order: str = "path", offset: int = 0, limit: int = 100
+    ) -> list[Item]:
+        """One page of the items a filter lets through (every status), sorted by ``order`` ("path", "date" or
+        "id"): what the browse view and `bindscope list` page over, a page at a time."""
+        if order not in ORDERS:
+            raise WorkspaceError(f"cannot sort by {order!r}: choose {', '.join(ORDERS)}")
+        return self.library.matching(filter or Filter(), order, max(0, offset), max(0, limit))
+
+    def count(self, filter: Filter | None = None) -> int:
+        """How many items a filter lets through (a browse view's length)."""
+        return self.library.count_matching(filter or Filter())
+
+    def has_folder(self, folder: str | Path) -> bool:
+        """Whether any item of the library lies under ``folder`` (a filter by a folder it does not know is a slip)."""
+        return self.library.has_folder(os.fspath(folder))
+
+    def map_mask(self, filter: Filter, data: MapData) -> np.ndarray:
+        """Which of the map's points a filter lets through (one bool a point), for the map to show or dim."""
+        projection = data.projection
+        return self.filtering.mask(self.library, filter, projection.ids, projection.modalities)
 
     def offline(self, items) -> set[int]:
         """The ids of the items whose file is gone or whose folder is not reachable now."""
@@ -863,6 +909,7 @@ __all__ = [
     "USER_ERRORS",
     "DroppedFile",
     "Embedded",
+    "Filter",
     "Hit",
     "IndexReport",
     "Item",

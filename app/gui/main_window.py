@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.composer import QueryComposer
 from app.gui.dialogs import LastFolders
+from app.gui.filter_bar import FilterBar
 from app.gui.library_panel import LibraryPanel
 from app.gui.map_view import MapView
 from app.gui.previews import PreviewLoader
@@ -40,6 +41,7 @@ from app.gui.results import ResultsPanel, reveal_in_folder
 from app.gui.worker import GuiPost
 from app.gui.zero_shot import ZeroShotPanel
 from app.state.export import export_record, write_export
+from app.state.filters import SearchJob, SearchRequest
 from app.state.jobs import Job, Lane, Progress, Runner
 from app.state.offers import readable
 from app.state.query import item_term, selection_term
@@ -146,6 +148,10 @@ class MainWindow(QMainWindow):
             Qt.Orientation.Horizontal,
         )
 
+        self.filter_bar = FilterBar(self.session)
+        self.addToolBar(self.filter_bar)
+        self.session.search_again.connect(self.run_query)
+        self.session.filters.changed.connect(self._filter_map)
         self._build_status_bar()
         self._build_menus()
         self._restore_layout()
@@ -627,7 +633,12 @@ class MainWindow(QMainWindow):
             self.session.searched(outcome, title)
             self.results.set_cards(outcome.cards(), title, outcome.offline)
             if not outcome.cards():
-                self.results.show_message("No embedded items match these modalities yet.")
+                none = (
+                    f"No items pass the filters ({self.session.filters.describe()})"
+                    if self.session.filters.active
+                    else ""
+                )
+                self.results.show_message(none or "No embedded items match these modalities yet.")
             self.map_view.set_query_point(outcome.map_point)
             self.zero_shot.show_probabilities(outcome.probabilities)
 
@@ -635,7 +646,12 @@ class MainWindow(QMainWindow):
             self.results.show_message(f"The query could not run: {message}")
             self.session.fail(message)
 
-        self._run("search", lambda job: workspace.search(terms, k, modalities, labels), "", done, failed)
+        job = SearchJob(
+            workspace, SearchRequest(tuple(terms), k, tuple(modalities), tuple(labels), self.session.filters.value)
+        )
+        job.returned.connect(done)
+        job.errored.connect(failed)
+        self.jobs.submit(job)
 
     def neighbours_of(self, item_id: int) -> None:
         """A click on the map: the clicked item becomes the query (one step back undoes it)."""
@@ -722,11 +738,20 @@ class MainWindow(QMainWindow):
 
     def _show_map(self, data: MapData | None) -> None:
         self.map_data = data
-        self.map_view.set_data(data)
+        if data is None or not self.session.filters.value.narrows:
+            self.map_view.set_data(data)
+        self._filter_map()
         self.map_view.set_query_point(None)
         if self.outcome is not None and data is not None and data.projection.method != "pca":
             vector, workspace = self.outcome.results.vector, self.workspace
             self._run("place", lambda job: workspace.place(vector), "", self.map_view.set_query_point)
+
+    def _filter_map(self, *_) -> None:
+        """The map shows the points the filters let through (a job of its own slot: the newest filter wins)."""
+        data, chosen, workspace = self.map_data, self.session.filters.value, self.workspace
+        if data is not None and workspace is not None and (chosen.narrows or self.map_view.data is not data):
+            shown = (lambda job: data.only(workspace.map_mask(chosen, data))) if chosen.narrows else (lambda job: data)
+            self._run("map-filter", shown, "", self.map_view.set_data)
 
     # -- files, clipboard, sound ------------------------------------------------------------
 

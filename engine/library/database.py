@@ -12,7 +12,7 @@ from typing import Self
 
 from engine.library.migrate import migrate_schema_1
 from engine.library.rows import LibraryError
-from engine.library.schema import DATABASE, SCHEMA, SCHEMA_VERSION, statements
+from engine.library.schema import DATABASE, SCHEMA, SCHEMA_VERSION, indexes, statements
 from engine.modality import Modality
 from engine.vectors import VectorStore
 
@@ -106,6 +106,7 @@ class Database:
             if version is not None:
                 self._db.execute("VACUUM")  # the vectors left the database: give their pages back to the disk
         self._cut_torn_tails()
+        self._add_missing_indexes()
 
     def _version(self) -> str | None:
         if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
@@ -121,6 +122,25 @@ class Database:
                 for key, modality, rows in db.execute("SELECT model, modality, rows FROM stores").fetchall():
                     self.store(key).cut(Modality(modality), rows)
         except sqlite3.OperationalError:  # locked by a writer
+            pass
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+
+    def _add_missing_indexes(self) -> None:
+        """Create the schema's indexes a library made before them lacks (the date index that sorts and filters by
+        date): once, when a writer does not hold the lock; a read-only library works without them, more slowly."""
+        if self.read_only:
+            return
+        present = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        missing = [statement for name, statement in indexes().items() if name not in present]
+        if not missing:
+            return
+        try:
+            self._db.execute("PRAGMA busy_timeout = 0")
+            with self.transaction() as db:
+                for statement in missing:
+                    db.execute(statement)
+        except sqlite3.OperationalError:  # locked by a writer: the next opening adds them
             pass
         finally:
             self._db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 import numpy as np
 
 from engine.library.database import stored
-from engine.library.items import Items
-from engine.library.rows import EMBEDDED, FAILED, PENDING, Outcome, Record
+from engine.library.items import Items, conditions
+from engine.library.rows import EMBEDDED, FAILED, PENDING, Filter, Outcome, Record
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
 from engine.models.identity import ModelRef
@@ -272,6 +272,18 @@ class Embeddings(Items):
         vector_rows = np.fromiter((r[2] for r in rows), np.int64, len(rows))
         scales = np.fromiter((r[3] for r in rows), np.float32, len(rows))
         return ids, modalities, vector_rows, scales
+
+    def filtered_rows(self, key: str, modality: Modality, chosen: Filter) -> np.ndarray:
+        """The vector rows (sorted, unique: duplicates share one) of a modality's items that ``chosen`` lets
+        through, embedded by a model. The items are found first (by the path or date index), then their rows."""
+        where, args = conditions(chosen, "i.")
+        found = self._db.execute(
+            f"""SELECT e.row FROM items i CROSS JOIN embeddings e
+                ON e.hash = i.hash AND e.modality = i.modality AND e.model = ?
+                WHERE i.modality = ? AND {where}""",
+            [key, Modality(modality).value, *args],
+        )
+        return np.unique(np.fromiter((row[0] for row in found), np.int64))
 
     def items_at_rows(self, key: str, modality: Modality, rows: Sequence[int]) -> dict[int, list[int]]:
         """vector row -> ids of the items that have that vector (duplicates share one)."""

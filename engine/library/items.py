@@ -8,11 +8,42 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 from engine.library.database import Database, loaded, stored
 from engine.library.files import display, hash_text
-from engine.library.rows import EMBEDDED, PENDING, FileState, Item, LibraryError, Root, Tally
+from engine.library.rows import EMBEDDED, PENDING, FileState, Filter, Item, LibraryError, Root, Tally
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
+
+ORDERS = {"id": "id", "path": "path, id", "date": "mtime, id"}  # how a listing can be sorted (each by an index)
+
+
+def conditions(chosen: Filter, table: str = "") -> tuple[str, list]:
+    """``chosen`` as SQL conditions on the items table, and their arguments; ``table`` prefixes each column (an
+    alias and a dot, or '+', which leaves a column's value as it is but keeps SQLite from using its index). A folder
+    is a range of the path index: ``folder/`` up to ``folder0`` ('0' follows '/')."""
+    sql, args = ["1 = 1"], []
+    if chosen.under:
+        folder = chosen.under.rstrip("/")
+        sql.append(f"{table}path >= ? AND {table}path < ?")
+        args += [folder + "/", folder + "0"]
+    if chosen.glob:
+        pattern = chosen.glob if chosen.glob.startswith(("/", "*")) else "*/" + chosen.glob
+        sql.append(f"{table}path GLOB ?")
+        args.append(pattern)
+    if chosen.since is not None or chosen.until is not None:
+        sql.append(f"{table}path IS NOT NULL")
+    if chosen.since is not None:
+        sql.append(f"{table}mtime >= ?")
+        args.append(chosen.since)
+    if chosen.until is not None:
+        sql.append(f"{table}mtime < ?")
+        args.append(chosen.until)
+    if chosen.modalities:
+        sql.append(f"{table}modality IN ({','.join('?' * len(chosen.modalities))})")
+        args += [Modality(m).value for m in chosen.modalities]
+    return " AND ".join(sql), args
 
 
 class Items(Database):
@@ -214,6 +245,47 @@ class Items(Database):
             rows = self._db.execute(query + f" AND id IN ({','.join('?' * len(chunk))})", [*args, *chunk])
             found += [self._item(r) for r in rows]
         return sorted(found, key=lambda item: item.id)
+
+    def matching(self, chosen: Filter, order: str = "path", offset: int = 0, limit: int = 100) -> list[Item]:
+        """One page of the items ``chosen`` lets through, sorted by ``order`` (see ``ORDERS``): a browse view pages
+        over a million items without loading them (each page walks the order's index)."""
+        where, args = conditions(chosen)
+        rows = self._db.execute(
+            f"SELECT * FROM items WHERE {where} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?", [*args, limit, offset]
+        )
+        return [self._item(r) for r in rows]
+
+    def count_matching(self, chosen: Filter) -> int:
+        where, args = conditions(chosen)
+        return self._db.execute(f"SELECT COUNT(*) FROM items WHERE {where}", args).fetchone()[0]
+
+    def counts_matching(self, chosen: Filter) -> dict[Modality, int]:
+        """How many items of each modality ``chosen`` lets through (every status)."""
+        where, args = conditions(chosen)
+        rows = self._db.execute(f"SELECT modality, COUNT(*) FROM items WHERE {where} GROUP BY modality", args)
+        return {Modality(modality): count for modality, count in rows}
+
+    def ids_matching(self, chosen: Filter) -> np.ndarray:
+        """The ids of the items ``chosen`` lets through, sorted (the map's mask; no vectors read)."""
+        where, args = conditions(chosen)
+        found = self._db.execute(f"SELECT id FROM items WHERE {where} ORDER BY id", args)
+        return np.fromiter((row[0] for row in found), np.int64)
+
+    def passing(self, chosen: Filter, ids) -> np.ndarray:
+        """Which of ``ids`` ``chosen`` lets through, one bool each: a search checks the items it found."""
+        ids = np.asarray(ids, np.int64)
+        where, args = conditions(chosen, "+")  # '+' keeps SQLite off the path and date indexes: look the ids up
+        kept: set[int] = set()
+        for start in range(0, len(ids), MAX_VARIABLES):
+            chunk = ids[start : start + MAX_VARIABLES].tolist()
+            query = f"SELECT id FROM items WHERE id IN ({','.join('?' * len(chunk))}) AND {where}"
+            kept.update(row[0] for row in self._db.execute(query, [*chunk, *args]))
+        return np.array([i in kept for i in ids.tolist()], bool)
+
+    def has_folder(self, folder: str) -> bool:
+        """Whether any item lies under ``folder`` (one step of the path index)."""
+        where, args = conditions(Filter(under=folder))
+        return self._db.execute(f"SELECT 1 FROM items WHERE {where} LIMIT 1", args).fetchone() is not None
 
     def items_without(self, key: str) -> list[Item]:
         """The items a model has no vector for (what re-embedding with it still has to do)."""

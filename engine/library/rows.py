@@ -56,6 +56,35 @@ class Item:
         return self.path if self.path is not None else self.text
 
 
+@dataclass(frozen=True)
+class Filter:
+    """Which items a search, a browse listing and the map show: under a folder, matching a glob, modified in
+    ``[since, until)`` (epoch seconds), of these modalities; and, for a search, scoring at least ``min_score``.
+    Plain data with no condition by default. A glob is matched against the whole path (SQLite's GLOB: ``*`` also
+    crosses folders, case-sensitive); one that is not absolute matches the end of the path (``*.wav``,
+    ``2021/*``). Typed texts have no path and no date: a folder, a glob or a date range leaves them out."""
+
+    under: str | None = None
+    glob: str | None = None
+    since: float | None = None
+    until: float | None = None
+    modalities: tuple[Modality, ...] = ()
+    min_score: float | None = None
+
+    @property
+    def narrows(self) -> bool:
+        """Whether it leaves out any item (``min_score`` leaves out results, not items)."""
+        return self.by_file or bool(self.modalities)
+
+    @property
+    def by_file(self) -> bool:
+        """Whether it has a condition on the files themselves (folder, glob, dates), beyond their modality."""
+        return bool(self.under or self.glob) or self.since is not None or self.until is not None
+
+    def allows(self, modality: Modality) -> bool:
+        return not self.modalities or Modality(modality) in self.modalities
+
+
 class Record(NamedTuple):
     """A file (or text) as an import brings it: where it is, what it is and its content hash."""
 

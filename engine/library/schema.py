@@ -32,6 +32,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS items_text ON items(text) WHERE text IS NOT NU
 CREATE INDEX IF NOT EXISTS items_hash ON items(hash, modality);
 CREATE INDEX IF NOT EXISTS items_status ON items(status, modality);
 CREATE INDEX IF NOT EXISTS items_root ON items(root_id);
+CREATE INDEX IF NOT EXISTS items_mtime ON items(mtime);
 CREATE TABLE IF NOT EXISTS models (
     key TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -75,3 +76,13 @@ CREATE TABLE IF NOT EXISTS label_vectors (
 def statements(script: str) -> list[str]:
     """A script's statements, to run one by one: ``executescript`` would commit mid-transaction."""
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def indexes(script: str = SCHEMA) -> dict[str, str]:
+    """The schema's indexes by name: one added since a library was made is created when it is next opened."""
+    found = {}
+    for statement in statements(script):
+        words = statement.split()
+        if words[:2] == ["CREATE", "INDEX"] or words[:3] == ["CREATE", "UNIQUE", "INDEX"]:
+            found[words[words.index("EXISTS") + 1]] = statement
+    return found
