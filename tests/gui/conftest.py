@@ -31,6 +31,12 @@ def indexed_template(tmp_path_factory, world, tiny_weights) -> Path:
     return folder / "library"
 
 
+@pytest.fixture(scope="session")
+def indexed_data(indexed_template) -> Path:
+    """The mixed folder the indexed library holds (shared: read it, do not change it)."""
+    return indexed_template.parent / "data"
+
+
 @pytest.fixture()
 def indexed_library(tmp_path, indexed_template) -> Path:
     """This test's own copy of the indexed library (its files stay in the shared, read-only mixed folder)."""

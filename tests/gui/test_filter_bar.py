@@ -63,13 +63,13 @@ def test_dates_that_cross_are_refused_with_the_reason_and_the_bar_shows_what_hol
     assert bar.since.date() == NO_DATE and bar.until.date() == QDate(2024, 5, 1)
 
 
-def test_a_folder_filter_in_the_window_re_runs_the_search(qtbot, make_window, indexed_library, mixed_folder):
+def test_a_folder_filter_in_the_window_re_runs_the_search(qtbot, make_window, indexed_library, indexed_data):
     window = make_window(indexed_library)
     window.composer.add_text("a dog barking")
     qtbot.waitUntil(lambda: bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
     assert {c.item.modality for c in window.results.cards} != {Modality.AUDIO}
-    audio = os.path.realpath(mixed_folder / "audio")
+    audio = os.path.realpath(indexed_data / "audio")
     window.filter_bar.where.setText(audio)
     window.filter_bar.where.editingFinished.emit()
     qtbot.waitUntil(
@@ -80,7 +80,7 @@ def test_a_folder_filter_in_the_window_re_runs_the_search(qtbot, make_window, in
     everything = window.map_data.projection
     shown = window.map_view.data.projection
     assert set(shown.modalities.tolist()) == {"audio"} and 0 < len(shown) < len(everything)
-    window.filter_bar.where.setText(os.path.realpath(mixed_folder / "nothing-here"))
+    window.filter_bar.where.setText(os.path.realpath(indexed_data / "nothing-here"))
     window.filter_bar.where.editingFinished.emit()
     qtbot.waitUntil(lambda: "No items pass the filters" in window.results.empty.text(), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
