@@ -47,7 +47,7 @@ from engine.indexer import (
     scan,
 )
 from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Item, Library, LibraryError
-from engine.library.files import display
+from engine.library.files import display, under
 from engine.modality import Modality
 from engine.models.download import DownloadError
 from engine.models.errors import RuntimeUnavailable, WeightsError
@@ -230,7 +230,7 @@ class ModelState:
 class RootSummary:
     id: int
     path: str
-    state: str  # "online", "missing" or "unreadable"
+    state: str  # "online", "missing", "unreadable" or "unmounted" (engine.library.files.folder_state)
     counts: dict[str, dict[str, int]]  # modality -> status -> n
     offline: int  # items whose file is gone (or all of them, when the folder is not online)
 
@@ -766,11 +766,9 @@ class Workspace:
         return SearchOutcome(results, items, point, probabilities, offline)
 
     def offline(self, items) -> set[int]:
-        """The ids of the items whose file is gone or whose folder is not reachable now."""
-        states = {root.id: root.state for root in self.library.roots()}
-        return {
-            i.id for i in items if i.path is not None and (i.missing or states.get(i.root_id, "online") != "online")
-        }
+        """The ids of the items whose file is gone or whose folder (a root, a drive mounted in one) is offline now."""
+        folders = self.library.offline_folders()
+        return {i.id for i in items if i.path is not None and (i.missing or under(i.path, folders))}
 
     def classify(self, target: Term, labels: list[str], templates: tuple[str, ...] = ZERO_SHOT_TEMPLATES):
         return self.searcher().classify(target, labels, templates)

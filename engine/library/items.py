@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -9,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from engine.library.database import Database, loaded, stored
-from engine.library.files import display, hash_text
+from engine.library.files import display, folder_state, hash_text, under
 from engine.library.rows import EMBEDDED, PENDING, FileState, Item, LibraryError, Root, Tally
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
@@ -23,14 +24,42 @@ class Items(Database):
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO roots(path, added) VALUES (?, ?)", (stored(path), time.time()))
             row = db.execute("SELECT id, path FROM roots WHERE path = ?", (stored(path),)).fetchone()
-        return Root(row["id"], loaded(row["path"]))
+        return self._root(row)
+
+    def _root(self, row: sqlite3.Row) -> Root:
+        path = loaded(row["path"])
+        return Root(row["id"], path, path in self.mounts())
 
     def roots(self) -> list[Root]:
-        return [Root(r["id"], loaded(r["path"])) for r in self._db.execute("SELECT id, path FROM roots ORDER BY path")]
+        return [self._root(r) for r in self._db.execute("SELECT id, path FROM roots ORDER BY path")]
 
     def root(self, root_id: int) -> Root | None:
         row = self._db.execute("SELECT id, path FROM roots WHERE id = ?", (root_id,)).fetchone()
-        return Root(row["id"], loaded(row["path"])) if row else None
+        return self._root(row) if row else None
+
+    # -- mount points: an unmounted drive leaves an empty folder, which must not read as "its files are gone" ----
+
+    def mounts(self) -> list[str]:
+        """The folders (roots or inside them) that were mount points when last scanned."""
+        try:
+            recorded = json.loads(self.get_meta("mounts", "[]"))
+        except ValueError:
+            return []
+        return [path for path in recorded if isinstance(path, str)] if isinstance(recorded, list) else []
+
+    def record_mounts(self, root: str, found: Iterable[str]) -> None:
+        """The mount points a scan of ``root`` found; those recorded under it that are offline now are kept."""
+        kept = [m for m in self.mounts() if not under(m, [root]) or folder_state(m, was_mount=True) != "online"]
+        mounts = sorted(set(kept) | set(found))
+        if mounts != self.mounts():
+            with self.transaction():
+                self.set_meta("mounts", json.dumps(mounts))
+
+    def offline_folders(self) -> list[str]:
+        """Roots that cannot be read now and recorded mount points that are not mounted now: their files are
+        offline, never gone."""
+        offline = [m for m in self.mounts() if folder_state(m, was_mount=True) != "online"]
+        return offline + [root.path for root in self.roots() if root.state != "online"]
 
     def remove_root(self, root_id: int) -> None:
         with self.transaction() as db:
@@ -162,11 +191,15 @@ class Items(Database):
             self._bump()
 
     def remove_missing(self) -> int:
-        """Forget the items whose files are gone (after files were deleted on purpose); returns how many."""
+        """Forget the items whose files are gone (after files were deleted on purpose), except those on a drive
+        that is offline now; returns how many."""
+        offline = self.offline_folders()
         with self.transaction() as db:
-            removed = db.execute("DELETE FROM items WHERE missing = 1").rowcount
+            rows = db.execute("SELECT id, path FROM items WHERE missing = 1").fetchall()
+            gone = [(r["id"],) for r in rows if not under(loaded(r["path"]), offline)]
+            db.executemany("DELETE FROM items WHERE id = ?", gone)
             self._bump()
-        return removed
+        return len(gone)
 
     def _item(self, row: sqlite3.Row) -> Item:
         return Item(

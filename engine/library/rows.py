@@ -23,11 +23,12 @@ class LibraryError(Exception):
 class Root:
     id: int
     path: str
+    mount: bool = False  # a mount point when last scanned: an empty folder here later is an unmounted drive
 
     @property
     def state(self) -> str:
-        """ "online", "missing" (not there: an unmounted drive) or "unreadable" (no permission)."""
-        return folder_state(self.path)
+        """ "online", "missing" (not there), "unreadable" (no permission) or "unmounted" (see ``folder_state``)."""
+        return folder_state(self.path, self.mount)
 
 
 @dataclass(frozen=True)
