@@ -15,6 +15,7 @@ from typing import Self
 from engine.library.migrate import migrate_schema_1
 from engine.library.rows import LibraryError
 from engine.library.schema import DATABASE, SCHEMA, SCHEMA_VERSION, statements
+from engine.library.validate import check, check_objects
 from engine.modality import Modality
 from engine.vectors import VectorStore
 
@@ -59,13 +60,15 @@ class Database:
         self._snapshot: Path | None = None  # a private copy read in place of read-only files SQLite cannot read
         self._db = self._connect(database, timeout)
         try:
+            check_objects(self._db, database)
             if self.read_only:
                 self._check_version(self.get_meta("schema_version"))
+                check(self._db, database)
             else:
-                self._prepare()
+                self._prepare(database)
         except sqlite3.DatabaseError as error:
             self.close()
-            raise LibraryError(f"{self.folder}: the library database is unusable ({error})") from None
+            raise LibraryError(f"{database}: the library database is damaged or unusable ({error})") from None
         except BaseException:
             self.close()
             raise
@@ -79,10 +82,11 @@ class Database:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA trusted_schema=OFF")  # no function of a hand-made schema runs on our reads
             db.row_factory = sqlite3.Row
             return db
         except sqlite3.DatabaseError as error:
-            raise LibraryError(f"{self.folder}: the library database is unusable ({error})") from None
+            raise LibraryError(f"{database}: the library database is damaged or unusable ({error})") from None
 
     def _connect_read_only(self, database: Path, timeout: float) -> sqlite3.Connection:
         """Read-only, with every committed transaction, the ones still in the WAL included. SQLite reads a WAL on
@@ -125,7 +129,7 @@ class Database:
                 "it must be upgraded in place, which a read-only folder does not allow"
             )
 
-    def _prepare(self) -> None:
+    def _prepare(self, database: Path) -> None:
         """Create the schema or upgrade an older one in place (one transaction); then cut torn vector tails.
 
         A library at the current schema is opened without waiting for the write lock, so opening never
@@ -143,6 +147,7 @@ class Database:
                 self.set_meta("schema_version", str(SCHEMA_VERSION))
             if version is not None:
                 self._db.execute("VACUUM")  # the vectors left the database: give their pages back to the disk
+        check(self._db, database)  # before the cut, which trusts the committed counts
         self._cut_torn_tails()
 
     def _version(self) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 DATABASE = "library.sqlite"
 SCHEMA_VERSION = 2
 MAX_VARIABLES = 900  # SQLite caps the variables of one statement
+MAX_DIM = 16_384  # wider than any embedding model's output; a wider file is a bomb, not a model
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS roots (
