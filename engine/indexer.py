@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -82,15 +82,15 @@ class _Walk:
     mounts: list[str] = field(default_factory=list)  # folders on another device than their parent's
 
 
-def walk(root: str, warnings: list[str], skip: str | None = None) -> _Walk:
+def walk(root: str, warnings: list[str], skip: Iterable[str] = ()) -> _Walk:
     """Every visible entry below ``root`` that is not a folder, without recursion. Symlinked folders are
-    followed once (loops end); unreadable folders are reported and remembered; ``skip`` (the library's own
-    folder, when it sits inside a root) is left out."""
+    followed once (loops end); unreadable folders are reported and remembered; the folders in ``skip`` (the
+    library's own, roots inside this one) are left out. Mount points met on the way are listed."""
     found = _Walk()
     seen: set[tuple[int, int]] = set()
-    if skip is not None:
+    for folder in skip:
         try:
-            info = os.stat(skip)
+            info = os.stat(folder)
             seen.add((info.st_dev, info.st_ino))
         except OSError:
             pass
@@ -151,7 +151,8 @@ def _scan_root(library: Library, root_id: int, root: str, report: ScanReport, pr
     unmounted = [m for m in library.offline_folders() if under(m, [root])]
     for folder in unmounted:
         report.warnings.append(f"{display(folder)}: a drive that is not mounted now; its items are kept (offline)")
-    walked = walk(root, report.warnings, skip=str(library.folder))
+    inside = [r.path for r in library.roots() if r.path != root and under(r.path, [root])]  # they hold their files
+    walked = walk(root, report.warnings, skip=[str(library.folder), *inside])
     library.record_mounts(root, walked.mounts)
     batch: list[tuple[str, Modality, int, float, str]] = []
     seen: set[str] = set()

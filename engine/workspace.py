@@ -48,6 +48,8 @@ from engine.indexer import (
 )
 from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Item, Library, LibraryError
 from engine.library.files import display, under
+from engine.library.lock import EMBEDDING, exclusive
+from engine.library.rows import BUSY, LibraryBusy
 from engine.modality import Modality
 from engine.models.download import DownloadError
 from engine.models.errors import RuntimeUnavailable, WeightsError
@@ -96,6 +98,8 @@ def explain(error: BaseException) -> tuple[str, str]:
         return kind, f"{error.filename + ': ' if error.filename else ''}{error.strerror or error}"
     if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
         return "DiskFull", f"the disk is full ({error}); what was committed before is kept"
+    if isinstance(error, sqlite3.OperationalError) and str(error) in BUSY:
+        return "LibraryBusy", str(LibraryBusy("the library"))
     if isinstance(error, sqlite3.DatabaseError):
         return "LibraryError", f"the library database is damaged or unusable ({error})"
     if isinstance(error, USER_ERRORS):
@@ -586,11 +590,18 @@ class Workspace:
         ref = self.ref()
         writer = self._writer()
         try:
-            if writer.model is None:
-                writer.set_model(ref)
-            index = SearchIndex(writer, writer.key_of(ref), self.approximate_from)
-            with self._backend(backend, InProcess(model, ref, batch_size)) as chosen:
-                return embed_pending(writer, chosen, progress, cancelled, index)
+            with exclusive(writer.folder / EMBEDDING, _waiting(progress), cancelled) as held:
+                if not held:
+                    return EmbedReport(cancelled=True)
+                adopted = writer.set_model(ref, first=True)
+                if not adopted.same_model(ref):
+                    raise WorkspaceError(
+                        f"{self.folder}: {adopted.title} became this library's model while {ref.title} was loading "
+                        "(an import?); index again to embed with it"
+                    )
+                index = SearchIndex(writer, writer.key_of(ref), self.approximate_from)
+                with self._backend(backend, InProcess(model, ref, batch_size)) as chosen:
+                    return embed_pending(writer, chosen, progress, cancelled, index)
         finally:
             writer.close()
 
@@ -712,18 +723,21 @@ class Workspace:
         model = load_model(entry, device=self.handle.device, precision=self.handle.precision)
         writer = self._writer()
         try:
-            key = writer.register_model(target)
-            with writer.transaction():
-                writer.set_meta("reembed_target", key)
-            todo, offline = self._reembed_todo(target)
-            index = SearchIndex(writer, key, self.approximate_from)
-            report = embed_items(writer, model, target, todo, progress, cancelled, batch_size, index)
-            report.offline = offline
-            switched = not report.cancelled and (offline == 0 or switch_incomplete)
-            if switched:
-                writer.set_model(target)
+            with exclusive(writer.folder / EMBEDDING, _waiting(progress), cancelled) as held:
+                if not held:
+                    return EmbedReport(cancelled=True), False
+                key = writer.register_model(target)
                 with writer.transaction():
-                    writer.set_meta("reembed_target", "")
+                    writer.set_meta("reembed_target", key)
+                todo, offline = self._reembed_todo(target)
+                index = SearchIndex(writer, key, self.approximate_from)
+                report = embed_items(writer, model, target, todo, progress, cancelled, batch_size, index)
+                report.offline = offline
+                switched = not report.cancelled and (offline == 0 or switch_incomplete)
+                if switched:
+                    writer.set_model(target)
+                    with writer.transaction():
+                        writer.set_meta("reembed_target", "")
         finally:
             writer.close()
         if switched:
@@ -842,6 +856,11 @@ class Workspace:
         return name_clusters(
             sample_vectors, assignments[[where[i] for i in sample_ids.tolist()]], label_vectors, labels
         )
+
+
+def _waiting(progress: Progress | None) -> Callable[[], None]:
+    """What a job reports while another process embeds into the same library (see ``engine.library.lock``)."""
+    return (lambda: progress("waiting for another indexing run", 0, None)) if progress else (lambda: None)
 
 
 def _downloadable(name: str) -> bool:

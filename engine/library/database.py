@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Self
 
 from engine.library.migrate import migrate_schema_1
-from engine.library.rows import LibraryError
+from engine.library.rows import BUSY, LibraryBusy, LibraryError
 from engine.library.schema import DATABASE, SCHEMA, SCHEMA_VERSION, statements
 from engine.library.validate import check, check_objects
 from engine.modality import Modality
@@ -68,6 +68,8 @@ class Database:
                 self._prepare(database)
         except sqlite3.DatabaseError as error:
             self.close()
+            if str(error) in BUSY:
+                raise LibraryBusy(self.folder) from None
             raise LibraryError(f"{database}: the library database is damaged or unusable ({error})") from None
         except BaseException:
             self.close()

@@ -20,11 +20,32 @@ class Items(Database):
     # -- roots ------------------------------------------------------------------------------
 
     def add_root(self, path: str | Path) -> Root:
+        """A folder to index. Roots may nest: each file belongs to the innermost root above it (a scan of a root
+        leaves the roots inside it out), so a file is one item whichever roots cover it."""
         path = os.path.realpath(os.path.expanduser(os.fspath(path)))
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO roots(path, added) VALUES (?, ?)", (stored(path), time.time()))
             row = db.execute("SELECT id, path FROM roots WHERE path = ?", (stored(path),)).fetchone()
+            self._take_items(db, row["id"], path)
         return self._root(row)
+
+    def _take_items(self, db: sqlite3.Connection, root_id: int, path: str) -> None:
+        """Inside a write transaction: the items under ``path`` that a root around it holds now belong to the
+        root at ``path`` (those of a root inside it stay there), keeping their hashes and embeddings."""
+        if not any(r.id != root_id and under(path, [r.path]) for r in self.roots()):
+            return
+        rows = db.execute(
+            "SELECT i.id, i.path, r.path AS root FROM items i JOIN roots r ON r.id = i.root_id WHERE i.root_id != ?",
+            (root_id,),
+        ).fetchall()
+        taken = [
+            (root_id, r["id"])
+            for r in rows
+            if under(loaded(r["path"]), [path]) and not under(loaded(r["root"]), [path])
+        ]
+        if taken:
+            db.executemany("UPDATE items SET root_id = ? WHERE id = ?", taken)
+            self._bump()
 
     def _root(self, row: sqlite3.Row) -> Root:
         path = loaded(row["path"])
@@ -92,6 +113,9 @@ class Items(Database):
                             moved_items += 1
             if moved_items:
                 db.execute("UPDATE items SET missing = 0 WHERE missing = 1")  # the next scan says what is still gone
+            for root in self.roots():
+                if under(root.path, [new]):
+                    self._take_items(db, root.id, root.path)
             self._bump()
         return moved_roots, moved_items
 
