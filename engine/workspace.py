@@ -480,6 +480,9 @@ class Workspace:
             tally = library.tally()
             roots = library.roots()
             target = library.model_ref(library.get_meta("reembed_target"))
+            unmounted = library.present_under(
+                [m for m in library.offline_folders() if m not in {r.path for r in roots}]
+            )
         per_root: dict[int | None, dict[str, dict[str, int]]] = {}
         missing: dict[int | None, int] = {}
         totals: dict[str, dict[str, int]] = {}
@@ -488,6 +491,8 @@ class Workspace:
             totals.setdefault(row.modality, {}).setdefault(row.status, 0)
             totals[row.modality][row.status] += row.items
             missing[row.root_id] = missing.get(row.root_id, 0) + row.missing
+        for root_id, count in unmounted.items():  # on a drive mounted inside a root, not mounted now
+            missing[root_id] = missing.get(root_id, 0) + count
         summaries = []
         for root in roots:
             counts = per_root.get(root.id, {})

@@ -295,6 +295,17 @@ class Items(Database):
         row = self._db.execute("SELECT * FROM items WHERE path = ?", (stored(path),)).fetchone()
         return self._item(row) if row else None
 
+    def present_under(self, folders: list[str]) -> dict[int | None, int]:
+        """Per root, its items under these folders not marked missing (read only when there are folders)."""
+        counts: dict[int | None, int] = {}
+        if folders:
+            for root_id, path in self._db.execute(
+                "SELECT root_id, path FROM items WHERE missing = 0 AND path IS NOT NULL"
+            ):
+                if under(loaded(path), folders):
+                    counts[root_id] = counts.get(root_id, 0) + 1
+        return counts
+
     def tally(self) -> list[Tally]:
         """Items counted by root, modality and status, with how many of them are offline, in one read."""
         rows = self._db.execute(

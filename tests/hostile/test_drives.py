@@ -49,7 +49,7 @@ def test_unmounted_drives_are_offline_and_never_forgotten(tmp_path):
     seen = in_mount_namespace(UNMOUNT, tmp_path / "lib", tmp_path / "plain", tmp_path / "usb")
     assert seen["before"] == 5
     assert seen["states"] == {"plain": "online", "usb": "unmounted"}
-    assert seen["root_offline"]["usb"] == 1
+    assert seen["root_offline"] == {"plain": 3, "usb": 1}  # deleted.png, and b and c on the unmounted drive
     assert seen["missing"] == 1  # only the file deleted from a folder that is online
     assert seen["offline"] == ["b.png", "c.png", "d.png", "deleted.png"]
     assert seen["forgotten"] == 1
