@@ -8,7 +8,8 @@ import sqlite3
 
 import pytest
 
-from engine.library import Library, LibraryError
+from engine.library import Library, LibraryError, validate
+from engine.library.schema import SCHEMA, statements
 from engine.library.validate import bounded
 from tests.hostile.faults import run_child
 from tests.libraries import clustered, library_of
@@ -89,3 +90,18 @@ def test_sqlite_work_under_a_budget_is_interrupted_with_a_typed_error(tmp_path):
     with pytest.raises(LibraryError, match="took too long"), bounded(db, 50, tmp_path / "library.sqlite"):
         db.execute(f"{RECURSE} SELECT COUNT(*) FROM r").fetchone()
     assert db.execute("SELECT 1").fetchone() == (1,)  # the handler is gone afterwards
+
+
+def test_the_checks_on_opening_cost_the_same_at_any_size(tmp_path, monkeypatch):
+    """The checks read through the indexes: 20,000 vectors fit a budget a scan of them would overrun."""
+    monkeypatch.setattr(validate, "OPEN_BUDGET", 50)
+    path = tmp_path / "library.sqlite"
+    db = sqlite3.connect(path)
+    for statement in statements(SCHEMA):
+        db.execute(statement)
+    rows = 20_000
+    db.execute("INSERT INTO models VALUES ('k', 'm', 'f', 'M', 8)")
+    db.execute("INSERT INTO stores VALUES ('k', 'vision', ?)", (rows,))
+    db.executemany("INSERT INTO embeddings VALUES (?, 'k', 'vision', ?, 1.0)", ((f"h{n}", n) for n in range(rows)))
+    validate.check(db, path)
+    db.close()
