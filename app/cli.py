@@ -142,7 +142,7 @@ def cmd_models(args) -> int:
         if licence:
             print(f"licence: {licence}", file=sys.stderr)
         with _progress_bar(f"downloading {args.name}") as bar:
-            entry, path = download_model(args.name, progress=lambda done, total: bar("download", done, total))
+            entry, path = download_model(args.name, progress=bar)
         if args.json:
             _print_json({"name": entry.name, "path": str(path), "licence": entry.weights.licence})
         else:

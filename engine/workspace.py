@@ -127,7 +127,7 @@ def find_model(name: str) -> ModelEntry:
     return resolve(name)
 
 
-def download_model(name: str, progress: Callable[[int, int | None], None] | None = None, cancelled: Cancelled = never):
+def download_model(name: str, progress: Progress | None = None, cancelled: Cancelled = never):
     """Fetch a model's weights into the user cache (resumable); returns its entry and where the weights are."""
     from engine.models.factory import fetch_weights
 
@@ -421,7 +421,7 @@ class Workspace:
 
     def loaded_model(self, what: str = "this") -> LoadedModel:
         """The library's network, loaded on first use; ``ModelMissing`` names the model when it cannot run here."""
-        return self.handle.network(lambda: self._usable_entry(what))
+        return self.handle.loaded(lambda: self._usable_entry(what))
 
     def _usable_entry(self, what: str) -> ModelEntry:
         """The library's model as found here, checked to be the very checkpoint the library was embedded with."""
@@ -454,9 +454,7 @@ class Workspace:
         ref = self.library.model
         if ref is not None:
             return ref
-        from engine.models.identity import ref_for_loaded
-
-        return ref_for_loaded(self.loaded_model("indexing"))
+        return self.loaded_model("indexing").ref
 
     def _encoder_for(self, what: str) -> Encoder:
         from engine.encoder import Encoder

@@ -431,7 +431,7 @@ class MainWindow(QMainWindow):
         workspace = self.workspace
 
         def run(job: Job):
-            progress, cancelled = job.report_phase, job.cancelled
+            progress, cancelled = job.report, job.cancelled
             if not scan and not folders:
                 return None, workspace.embed(progress, cancelled)
             report = workspace.index(folders or None, progress, cancelled)
@@ -492,7 +492,7 @@ class MainWindow(QMainWindow):
 
         job = self._run(
             "import",
-            lambda job: workspace.import_embeddings(path, job.report_phase, job.cancelled),
+            lambda job: workspace.import_embeddings(path, job.report, job.cancelled),
             "Importing",
             done,
             failed,
@@ -916,7 +916,7 @@ class MainWindow(QMainWindow):
         workspace = self.workspace
 
         def run(job: Job):
-            return workspace.reembed(name, job.report_phase, job.cancelled)
+            return workspace.reembed(name, job.report, job.cancelled)
 
         def done(result) -> None:
             report, switched = result
