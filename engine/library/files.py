@@ -19,7 +19,8 @@ def display(text: str) -> str:
 
 def folder_state(path: str, was_mount: bool = False) -> str:
     """ "online", "missing" (not there), "unreadable" (no permission) or "unmounted" (``was_mount``: it was a mount
-    point when scanned and is not one now, so the empty folder left behind says nothing about its files)."""
+    point when scanned and is now an empty folder that is not one, which says nothing about its files; a folder
+    that has files of its own again is simply online)."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -30,7 +31,16 @@ def folder_state(path: str, was_mount: bool = False) -> str:
         return "missing"
     if not os.access(path, os.R_OK | os.X_OK):
         return "unreadable"
-    return "unmounted" if was_mount and not os.path.ismount(path) else "online"
+    return "unmounted" if was_mount and not os.path.ismount(path) and _empty(path) else "online"
+
+
+def _empty(folder: str) -> bool:
+    """No visible entry (scans leave hidden ones out too)."""
+    try:
+        with os.scandir(folder) as entries:
+            return all(entry.name.startswith(".") for entry in entries)
+    except OSError:
+        return False
 
 
 def under(path: str, folders: list[str]) -> bool:

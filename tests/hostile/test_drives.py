@@ -32,14 +32,18 @@ summary = workspace.summary()
 items = workspace.library.items()
 offline = workspace.offline(items)
 forgotten = workspace.forget_missing()
+kept = sorted(Path(i.path).name for i in workspace.library.items())
+write_image(inner / "e.png", seed=6)  # the drive's folder is a plain folder with files of its own now
+again = workspace.scan()
 print(json.dumps({
+    "again": {"added": again.added, "missing": again.missing},
     "before": before,
     "missing": scan.missing,
     "states": {Path(r.path).name: r.state for r in summary.roots},
     "root_offline": {Path(r.path).name: r.offline for r in summary.roots},
     "offline": sorted(Path(i.path).name for i in items if i.id in offline),
     "forgotten": forgotten,
-    "kept": sorted(Path(i.path).name for i in workspace.library.items()),
+    "kept": kept,
     "warnings": scan.warnings,
 }))
 """
@@ -55,3 +59,4 @@ def test_unmounted_drives_are_offline_and_never_forgotten(tmp_path):
     assert seen["forgotten"] == 1
     assert seen["kept"] == ["a.png", "b.png", "c.png", "d.png"]
     assert any("drive" in w and "not mounted" in w for w in seen["warnings"])
+    assert seen["again"] == {"added": 1, "missing": 2}  # e.png is read; b and c are gone from a real folder
