@@ -237,6 +237,26 @@ def _add(approximate: _Approximate, vectors_at, rows: int) -> None:
         approximate.rows = stop
 
 
+def _sound(index, rows: int, dim: int) -> bool:
+    """Whether a loaded index is what ``build_approximate`` makes over ``rows`` vectors of ``dim`` dimensions."""
+    faiss = _faiss()
+    if not isinstance(index, faiss.IndexIVFRaBitQ) or not index.is_trained:
+        return False
+    if index.d != dim or index.ntotal != rows or not 0 < index.nlist <= _MAX_LISTS:
+        return False
+    if index.quantizer.ntotal != index.nlist or index.quantizer.d != dim:
+        return False
+    lists, total = index.invlists, 0
+    for number in range(index.nlist):  # every id a row it covers, each list read once (8 bytes a vector)
+        size = lists.list_size(number)
+        if size:
+            ids = faiss.rev_swig_ptr(lists.get_ids(number), size)
+            if ids.min() < 0 or ids.max() >= rows:
+                return False
+            total += size
+    return total == rows
+
+
 class SearchIndex:
     """Search over one model's vectors in a library (``key`` is the model's key in the library)."""
 
@@ -248,6 +268,7 @@ class SearchIndex:
         self.store: VectorStore = library.store(key)
         self._approximate: dict[Modality, _Approximate] = {}
         self._loaded_at: dict[Modality, float] = {}
+        self._rejected: dict[Modality, float] = {}  # the saved description of an index found unsound
         self._lock = threading.RLock()
 
     # -- files ------------------------------------------------------------------------------
@@ -260,17 +281,19 @@ class SearchIndex:
         return self.folder / f"{modality.value}.faiss", self.folder / f"{modality.value}.json"
 
     def _load(self, modality: Modality, committed: int) -> None:
-        """Take the saved approximate index when it is valid and covers more rows than the one in memory."""
+        """Take the saved approximate index when it is sound and covers more rows than the one in memory. The file
+        is untrusted: one that is not what ``build_approximate`` makes over these rows is set aside (searched
+        exactly), and the next writer builds a new one over it."""
         index_path, meta_path = self._paths(modality)
         try:
             changed = meta_path.stat().st_mtime
-            if self._loaded_at.get(modality) == changed:
+            if changed in (self._loaded_at.get(modality), self._rejected.get(modality)):
                 return
             meta = json.loads(meta_path.read_text())
             rows, trained = int(meta["rows"]), int(meta["trained_rows"])
             if meta.get("format") != FORMAT:
                 return
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError):
             return
         current = self._approximate.get(modality)
         if rows > committed or (current is not None and current.rows >= rows):
@@ -278,12 +301,15 @@ class SearchIndex:
         faiss = _faiss()
         try:
             flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if self.library.read_only else 0
-            index = faiss.read_index(str(index_path), flags)
-        except RuntimeError:  # damaged or half-written: the next writer replaces it; search goes on exactly
+            index = faiss.read_index(str(index_path), flags)  # of its own class: faiss downcasts what it reads
+        except (RuntimeError, MemoryError):  # damaged or half-written
+            index = None
+        if not _sound(index, rows, self.store.dim) or not 0 < trained <= rows:
+            self._rejected[modality] = changed  # not read again; searched exactly until a writer builds anew
             return
-        if index.ntotal != rows or index.d != self.store.dim:
-            return
-        index.nprobe = int(meta.get("nprobe", _MIN_NPROBE))
+        nprobe = meta.get("nprobe")
+        sound_nprobe = isinstance(nprobe, int) and 0 < nprobe <= index.nlist
+        index.nprobe = nprobe if sound_nprobe else nprobe_for(index.nlist, rows)
         self._approximate[modality] = _Approximate(index, rows, trained)
         self._loaded_at[modality] = changed
 

@@ -48,8 +48,10 @@ from engine.indexer import (
     scan,
 )
 from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Filter, Item, Library, LibraryError
-from engine.library.files import display
+from engine.library.files import display, under
 from engine.library.items import ORDERS
+from engine.library.lock import EMBEDDING, exclusive
+from engine.library.rows import BUSY, LibraryBusy
 from engine.modality import Modality
 from engine.models.download import DownloadError
 from engine.models.errors import RuntimeUnavailable, WeightsError
@@ -98,6 +100,8 @@ def explain(error: BaseException) -> tuple[str, str]:
         return kind, f"{error.filename + ': ' if error.filename else ''}{error.strerror or error}"
     if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
         return "DiskFull", f"the disk is full ({error}); what was committed before is kept"
+    if isinstance(error, sqlite3.OperationalError) and str(error) in BUSY:
+        return "LibraryBusy", str(LibraryBusy("the library"))
     if isinstance(error, sqlite3.DatabaseError):
         return "LibraryError", f"the library database is damaged or unusable ({error})"
     if isinstance(error, USER_ERRORS):
@@ -232,7 +236,7 @@ class ModelState:
 class RootSummary:
     id: int
     path: str
-    state: str  # "online", "missing" or "unreadable"
+    state: str  # "online", "missing", "unreadable" or "unmounted" (engine.library.files.folder_state)
     counts: dict[str, dict[str, int]]  # modality -> status -> n
     offline: int  # items whose file is gone (or all of them, when the folder is not online)
 
@@ -484,6 +488,9 @@ class Workspace:
             tally = library.tally()
             roots = library.roots()
             target = library.model_ref(library.get_meta("reembed_target"))
+            unmounted = library.present_under(
+                [m for m in library.offline_folders() if m not in {r.path for r in roots}]
+            )
         per_root: dict[int | None, dict[str, dict[str, int]]] = {}
         missing: dict[int | None, int] = {}
         totals: dict[str, dict[str, int]] = {}
@@ -492,6 +499,8 @@ class Workspace:
             totals.setdefault(row.modality, {}).setdefault(row.status, 0)
             totals[row.modality][row.status] += row.items
             missing[row.root_id] = missing.get(row.root_id, 0) + row.missing
+        for root_id, count in unmounted.items():  # on a drive mounted inside a root, not mounted now
+            missing[root_id] = missing.get(root_id, 0) + count
         summaries = []
         for root in roots:
             counts = per_root.get(root.id, {})
@@ -594,11 +603,18 @@ class Workspace:
         ref = self.ref()
         writer = self._writer()
         try:
-            if writer.model is None:
-                writer.set_model(ref)
-            index = SearchIndex(writer, writer.key_of(ref), self.approximate_from)
-            with self._backend(backend, InProcess(model, ref, batch_size)) as chosen:
-                return embed_pending(writer, chosen, progress, cancelled, index)
+            with exclusive(writer.folder / EMBEDDING, _waiting(progress), cancelled) as held:
+                if not held:
+                    return EmbedReport(cancelled=True)
+                adopted = writer.set_model(ref, first=True)
+                if not adopted.same_model(ref):
+                    raise WorkspaceError(
+                        f"{self.folder}: {adopted.title} became this library's model while {ref.title} was loading "
+                        "(an import?); index again to embed with it"
+                    )
+                index = SearchIndex(writer, writer.key_of(ref), self.approximate_from)
+                with self._backend(backend, InProcess(model, ref, batch_size)) as chosen:
+                    return embed_pending(writer, chosen, progress, cancelled, index)
         finally:
             writer.close()
 
@@ -720,18 +736,21 @@ class Workspace:
         model = load_model(entry, device=self.handle.device, precision=self.handle.precision)
         writer = self._writer()
         try:
-            key = writer.register_model(target)
-            with writer.transaction():
-                writer.set_meta("reembed_target", key)
-            todo, offline = self._reembed_todo(target)
-            index = SearchIndex(writer, key, self.approximate_from)
-            report = embed_items(writer, model, target, todo, progress, cancelled, batch_size, index)
-            report.offline = offline
-            switched = not report.cancelled and (offline == 0 or switch_incomplete)
-            if switched:
-                writer.set_model(target)
+            with exclusive(writer.folder / EMBEDDING, _waiting(progress), cancelled) as held:
+                if not held:
+                    return EmbedReport(cancelled=True), False
+                key = writer.register_model(target)
                 with writer.transaction():
-                    writer.set_meta("reembed_target", "")
+                    writer.set_meta("reembed_target", key)
+                todo, offline = self._reembed_todo(target)
+                index = SearchIndex(writer, key, self.approximate_from)
+                report = embed_items(writer, model, target, todo, progress, cancelled, batch_size, index)
+                report.offline = offline
+                switched = not report.cancelled and (offline == 0 or switch_incomplete)
+                if switched:
+                    writer.set_model(target)
+                    with writer.transaction():
+                        writer.set_meta("reembed_target", "")
         finally:
             writer.close()
         if switched:
@@ -810,11 +829,9 @@ class Workspace:
         return self.filtering.mask(self.library, filter, projection.ids, projection.modalities)
 
     def offline(self, items) -> set[int]:
-        """The ids of the items whose file is gone or whose folder is not reachable now."""
-        states = {root.id: root.state for root in self.library.roots()}
-        return {
-            i.id for i in items if i.path is not None and (i.missing or states.get(i.root_id, "online") != "online")
-        }
+        """The ids of the items whose file is gone or whose folder (a root, a drive mounted in one) is offline now."""
+        folders = self.library.offline_folders()
+        return {i.id for i in items if i.path is not None and (i.missing or under(i.path, folders))}
 
     def classify(self, target: Term, labels: list[str], templates: tuple[str, ...] = ZERO_SHOT_TEMPLATES):
         return self.searcher().classify(target, labels, templates)
@@ -888,6 +905,11 @@ class Workspace:
         return name_clusters(
             sample_vectors, assignments[[where[i] for i in sample_ids.tolist()]], label_vectors, labels
         )
+
+
+def _waiting(progress: Progress | None) -> Callable[[], None]:
+    """What a job reports while another process embeds into the same library (see ``engine.library.lock``)."""
+    return (lambda: progress("waiting for another indexing run", 0, None)) if progress else (lambda: None)
 
 
 def _downloadable(name: str) -> bool:

@@ -34,7 +34,12 @@ if TYPE_CHECKING:
     from engine.workspace import Item, LibrarySummary
 
 PAGE = 200
-_STATE_TEXT = {"online": "", "missing": "offline: not found", "unreadable": "offline: no permission"}
+_STATE_TEXT = {
+    "online": "",
+    "missing": "offline: not found",
+    "unreadable": "offline: no permission",
+    "unmounted": "offline: drive not mounted",
+}
 
 
 def _count_text(row: dict[str, int]) -> str:

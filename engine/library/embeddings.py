@@ -69,10 +69,13 @@ class Embeddings(Items):
             )
         return self.model
 
-    def set_model(self, ref: ModelRef) -> None:
+    def set_model(self, ref: ModelRef, first: bool = False) -> ModelRef:
         """Make ``ref`` the active model: items it embedded become embedded, those it failed on failed
-        (with its reasons), the rest pending."""
+        (with its reasons), the rest pending. ``first``: only if the library has no model yet, checked in the
+        same transaction (another process may have given it one meanwhile). Returns the library's model."""
         with self.transaction() as db:
+            if first and self.get_meta("model"):
+                return self.model
             key = self.register_model(ref, db)
             self.set_meta("model", key)
             db.execute(
@@ -88,6 +91,7 @@ class Embeddings(Items):
             )
             db.execute("DELETE FROM model_failures WHERE model = ?", (key,))
             self._bump()
+        return self.model
 
     def store_rows(self, key: str) -> dict[Modality, int]:
         """Committed vector rows per modality for a model: the search index's O(1) staleness check."""

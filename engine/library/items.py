@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.library.database import Database, loaded, stored
-from engine.library.files import display, hash_text
+from engine.library.files import display, folder_state, hash_text, under
 from engine.library.rows import EMBEDDED, PENDING, FileState, Filter, Item, LibraryError, Root, Tally
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
@@ -50,18 +51,67 @@ class Items(Database):
     # -- roots ------------------------------------------------------------------------------
 
     def add_root(self, path: str | Path) -> Root:
+        """A folder to index. Roots may nest: each file belongs to the innermost root above it (a scan of a root
+        leaves the roots inside it out), so a file is one item whichever roots cover it."""
         path = os.path.realpath(os.path.expanduser(os.fspath(path)))
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO roots(path, added) VALUES (?, ?)", (stored(path), time.time()))
             row = db.execute("SELECT id, path FROM roots WHERE path = ?", (stored(path),)).fetchone()
-        return Root(row["id"], loaded(row["path"]))
+            self._take_items(db, row["id"], path)
+        return self._root(row)
+
+    def _take_items(self, db: sqlite3.Connection, root_id: int, path: str) -> None:
+        """Inside a write transaction: the items under ``path`` that a root around it holds now belong to the
+        root at ``path`` (those of a root inside it stay there), keeping their hashes and embeddings."""
+        if not any(r.id != root_id and under(path, [r.path]) for r in self.roots()):
+            return
+        rows = db.execute(
+            "SELECT i.id, i.path, r.path AS root FROM items i JOIN roots r ON r.id = i.root_id WHERE i.root_id != ?",
+            (root_id,),
+        ).fetchall()
+        taken = [
+            (root_id, r["id"])
+            for r in rows
+            if under(loaded(r["path"]), [path]) and not under(loaded(r["root"]), [path])
+        ]
+        if taken:
+            db.executemany("UPDATE items SET root_id = ? WHERE id = ?", taken)
+            self._bump()
+
+    def _root(self, row: sqlite3.Row) -> Root:
+        path = loaded(row["path"])
+        return Root(row["id"], path, path in self.mounts())
 
     def roots(self) -> list[Root]:
-        return [Root(r["id"], loaded(r["path"])) for r in self._db.execute("SELECT id, path FROM roots ORDER BY path")]
+        return [self._root(r) for r in self._db.execute("SELECT id, path FROM roots ORDER BY path")]
 
     def root(self, root_id: int) -> Root | None:
         row = self._db.execute("SELECT id, path FROM roots WHERE id = ?", (root_id,)).fetchone()
-        return Root(row["id"], loaded(row["path"])) if row else None
+        return self._root(row) if row else None
+
+    # -- mount points: an unmounted drive leaves an empty folder, which must not read as "its files are gone" ----
+
+    def mounts(self) -> list[str]:
+        """The folders (roots or inside them) that were mount points when last scanned."""
+        try:
+            recorded = json.loads(self.get_meta("mounts", "[]"))
+        except ValueError:
+            return []
+        return [path for path in recorded if isinstance(path, str)] if isinstance(recorded, list) else []
+
+    def record_mounts(self, root: str, found: Iterable[str]) -> None:
+        """The mount points a scan of ``root`` found; those recorded under it that are offline now are kept."""
+        kept = [m for m in self.mounts() if not under(m, [root]) or folder_state(m, was_mount=True) != "online"]
+        mounts = sorted(set(kept) | set(found))
+        if mounts != self.mounts():
+            with self.transaction():
+                self.set_meta("mounts", json.dumps(mounts))
+
+    def offline_folders(self) -> list[str]:
+        """Roots that cannot be read now and recorded mount points that are not mounted now: their files are
+        offline, never gone."""
+        offline = [m for m in self.mounts() if folder_state(m, was_mount=True) != "online"]
+        return offline + [root.path for root in self.roots() if root.state != "online"]
 
     def remove_root(self, root_id: int) -> None:
         with self.transaction() as db:
@@ -94,6 +144,9 @@ class Items(Database):
                             moved_items += 1
             if moved_items:
                 db.execute("UPDATE items SET missing = 0 WHERE missing = 1")  # the next scan says what is still gone
+            for root in self.roots():
+                if under(root.path, [new]):
+                    self._take_items(db, root.id, root.path)
             self._bump()
         return moved_roots, moved_items
 
@@ -193,11 +246,15 @@ class Items(Database):
             self._bump()
 
     def remove_missing(self) -> int:
-        """Forget the items whose files are gone (after files were deleted on purpose); returns how many."""
+        """Forget the items whose files are gone (after files were deleted on purpose), except those on a drive
+        that is offline now; returns how many."""
+        offline = self.offline_folders()
         with self.transaction() as db:
-            removed = db.execute("DELETE FROM items WHERE missing = 1").rowcount
+            rows = db.execute("SELECT id, path FROM items WHERE missing = 1").fetchall()
+            gone = [(r["id"],) for r in rows if not under(loaded(r["path"]), offline)]
+            db.executemany("DELETE FROM items WHERE id = ?", gone)
             self._bump()
-        return removed
+        return len(gone)
 
     def _item(self, row: sqlite3.Row) -> Item:
         return Item(
@@ -309,6 +366,17 @@ class Items(Database):
         path = os.path.realpath(os.fspath(path))
         row = self._db.execute("SELECT * FROM items WHERE path = ?", (stored(path),)).fetchone()
         return self._item(row) if row else None
+
+    def present_under(self, folders: list[str]) -> dict[int | None, int]:
+        """Per root, its items under these folders not marked missing (read only when there are folders)."""
+        counts: dict[int | None, int] = {}
+        if folders:
+            for root_id, path in self._db.execute(
+                "SELECT root_id, path FROM items WHERE missing = 0 AND path IS NOT NULL"
+            ):
+                if under(loaded(path), folders):
+                    counts[root_id] = counts.get(root_id, 0) + 1
+        return counts
 
     def tally(self) -> list[Tally]:
         """Items counted by root, modality and status, with how many of them are offline, in one read."""

@@ -19,15 +19,29 @@ class LibraryError(Exception):
     """A library folder that cannot be opened or used (not a library, newer schema, damaged, read-only)."""
 
 
+BUSY = ("database is locked", "database is busy")  # SQLite's words for a lock another process holds: not damage
+
+
+class LibraryBusy(LibraryError):
+    """Another process held the library's write lock for longer than this one waits; nothing is damaged."""
+
+    def __init__(self, folder: object):
+        super().__init__(
+            f"{folder} is busy: another process kept writing to it for longer than this one waits; "
+            "nothing is damaged, try again when it is done"
+        )
+
+
 @dataclass(frozen=True)
 class Root:
     id: int
     path: str
+    mount: bool = False  # a mount point when last scanned: an empty folder here later is an unmounted drive
 
     @property
     def state(self) -> str:
-        """ "online", "missing" (not there: an unmounted drive) or "unreadable" (no permission)."""
-        return folder_state(self.path)
+        """ "online", "missing" (not there), "unreadable" (no permission) or "unmounted" (see ``folder_state``)."""
+        return folder_state(self.path, self.mount)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 DATABASE = "library.sqlite"
 SCHEMA_VERSION = 2
 MAX_VARIABLES = 900  # SQLite caps the variables of one statement
+MAX_DIM = 16_384  # wider than any embedding model's output; a wider file is a bomb, not a model
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS roots (
@@ -76,6 +77,11 @@ CREATE TABLE IF NOT EXISTS label_vectors (
 def statements(script: str) -> list[str]:
     """A script's statements, to run one by one: ``executescript`` would commit mid-transaction."""
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+# Indexes added after libraries of this schema were made: a writer creates one a library lacks when it opens it
+# (``Database._add_missing_indexes``), and a library without one is sound, only slower to sort and filter.
+ADDED_LATER = frozenset({"items_mtime"})
 
 
 def indexes(script: str = SCHEMA) -> dict[str, str]:
