@@ -108,14 +108,14 @@ def test_umap_apart_matches_umap_in_process_and_carries_errors(tmp_path):
     from engine.projection import umap_coords, umap_coords_apart
 
     vectors = clustered(200, 16, clusters=4)
-    assert np.allclose(umap_coords_apart(vectors), umap_coords(vectors), atol=1e-3)
+    _, maker = make(tmp_path, vectors, ["text"] * 200, apart=True)
+    projection = maker.compute()  # every point is in the sample: its coordinates are UMAP's own, from the child
+    assert projection.method == UMAP and projection.ids.tolist() == list(range(1, 201))
+    assert np.allclose(projection.coords, umap_coords(vectors), atol=1e-3)
     broken = vectors.copy()
     broken[5] = np.nan
     with pytest.raises(RuntimeError, match="UMAP failed"):
         umap_coords_apart(broken)
-    _, maker = make(tmp_path, vectors, ["text"] * 200, apart=True)
-    projection = maker.compute()
-    assert projection.method == UMAP and projection.coords.shape == (200, 2)
 
 
 def test_umap_apart_stops_its_child_when_cancelled():
