@@ -198,7 +198,9 @@ def cmd_index(args) -> int:
     workspace = _workspace(args, create=True)
     backend = RayCluster(args.ray, args.shards) if args.ray else None
     with _progress_bar("indexing on Ray" if backend else "indexing") as bar:
-        report = workspace.index(args.paths, progress=bar, batch_size=args.batch_size, backend=backend)
+        report = workspace.index(
+            args.paths, progress=bar, batch_size=args.batch_size, backend=backend, moments=args.moments
+        )
     scan, embedded = report.scan, report.embed
     failures = [_item_json(i) for i in workspace.failed(limit=args.failures)]
     summary = {
@@ -207,6 +209,7 @@ def cmd_index(args) -> int:
         "embedded": embedded.embedded if embedded else 0,
         "failed": embedded.failed if embedded else 0,
         "offline": embedded.offline if embedded else 0,
+        "segments": embedded.segments if embedded else 0,
         "model": report.model_name,
         "failures": failures,
     }
@@ -217,11 +220,12 @@ def cmd_index(args) -> int:
         f"{scan.added} new, {scan.changed} changed, {scan.removed} moved, {scan.missing} now missing, "
         f"{scan.unchanged} unchanged; {summary['embedded']} embedded, {summary['failed']} failed"
         + (f", {summary['offline']} offline" if summary["offline"] else "")
+        + (f", {summary['segments']:,} moments" if summary["segments"] else "")
         + (f" ({report.model_name})" if report.model_name else "")
     )
     for item in failures:
         _say(f"  failed: {item['path'] or item['text']}: {item['error_kind']}: {item['error']}")
-    for warning in scan.warnings:
+    for warning in scan.warnings + (embedded.warnings if embedded else []):
         print(f"  warning: {_printable(warning)}", file=sys.stderr)
     return EXIT_OK
 
@@ -375,6 +379,8 @@ def cmd_status(args) -> int:
         "failed": [_item_json(i) for i in workspace.failed(limit=args.failures)],
         "failed_total": summary.failed,
         "index": workspace.index_details(),
+        "moments": summary.moments,
+        "segments": summary.segments,
     }
     if args.json:
         _print_json(status)
@@ -394,6 +400,9 @@ def cmd_status(args) -> int:
         for name, row in counts.items():
             if any(row.values()):
                 print(f"  {name:8s} {row['embedded']:9d} {row['pending']:8d} {row['failed']:7d}")
+        if summary.segments or not summary.moments:
+            held = ", ".join(f"{n:,} {m}" for m, n in summary.segments.items()) or "none"
+            _say(f"  moments: {held}{'' if summary.moments else ' (off: `bindscope index --moments` turns them on)'}")
         for item in status["failed"]:
             _say(f"  failed: {item['path'] or item['text']}: {item['error_kind']}: {item['error']}")
         if summary.failed > len(status["failed"]):
@@ -499,13 +508,33 @@ def _hit_json(items, hit) -> dict:
     }
 
 
+def _moment_json(items, moment) -> dict:
+    item = items[moment.item_id]
+    return {
+        "id": moment.item_id,
+        "start": round(moment.start, 3),
+        "end": round(moment.end, 3),
+        "score": round(moment.score, 6),
+        "modality": moment.modality.value,
+        "path": item.path,
+    }
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{seconds:04.1f}" if hours else f"{minutes}:{seconds:04.1f}"
+
+
 def cmd_search(args) -> int:
     terms = getattr(args, "terms", None)
     if not terms:
         raise CliError("give at least one --file, --text or --item")
     workspace = _workspace(args)
     modalities = [Modality.parse(m) for m in args.modality] if args.modality else None
-    outcome = workspace.search(_resolved(workspace, terms), args.k, modalities)
+    outcome = workspace.search(_resolved(workspace, terms), args.k, modalities, moments=args.moments)
+    if args.moments:
+        return _print_moments(args, outcome)
     results, items = outcome.results, outcome.items
     payload = {
         "query": [
@@ -525,6 +554,20 @@ def cmd_search(args) -> int:
             _say(
                 f"  {rank:2d}. {hit['score']:.3f}  [{hit['modality']}] {hit['path'] or repr(hit['text'])}  (item {hit['id']})"
             )
+    return EXIT_OK
+
+
+def _print_moments(args, outcome) -> int:
+    """A moments search: the best windows across the library, best first."""
+    moments = [_moment_json(outcome.items, m) for m in outcome.moments]
+    if args.json:
+        _print_json({"moments": moments})
+        return EXIT_OK
+    for rank, hit in enumerate(moments, start=1):
+        _say(
+            f"  {rank:2d}. {hit['score']:.3f}  {_clock(hit['start'])}-{_clock(hit['end'])}  [{hit['modality']}] "
+            f"{hit['path']}  (item {hit['id']})"
+        )
     return EXIT_OK
 
 
@@ -715,6 +758,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--shards", metavar="DIR", help="where the cluster writes its Parquet shards (default: in the library)"
     )
+    p.add_argument(
+        "--moments",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also embed the windows of long audio, video and IMU files, so searches can say when (the library "
+        "remembers the choice; on by default)",
+    )
 
     p = command(
         "embed-shards",
@@ -767,6 +817,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--merged",
         action="store_true",
         help="one list across modalities (same-modality items score highest) instead of one per modality",
+    )
+    p.add_argument(
+        "--moments",
+        action="store_true",
+        help="rank the windows of long recordings instead of whole files: when in a file the query matches",
     )
     p.add_argument("--model", help="where the library's model checkpoint is, if not where it was")
     runtime(p)

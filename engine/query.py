@@ -12,6 +12,10 @@ encoded term is cached by what identifies it (kind, value, modality, file size a
 model), so moving a weight slider is arithmetic and a search, never a re-encode. Label
 embeddings are stored in the library, so zero-shot works without the model once labels were
 embedded.
+
+A moments query ranks the windows of long recordings instead of whole files (the same composed
+vector, the same filters and exclusions, over the segment index): each hit is a ``Moment``, an
+item with a span in seconds.
 """
 
 from __future__ import annotations
@@ -88,12 +92,24 @@ class Embedded:
     item_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Moment:
+    """A window of a long recording that matched: the item, its span in seconds, the score."""
+
+    item_id: int
+    start: float
+    end: float
+    score: float
+    modality: Modality
+
+
 @dataclass
 class Results:
     vector: np.ndarray
     terms: list[Embedded]
     by_modality: dict[Modality, list[Hit]] = field(default_factory=dict)
     merged: list[Hit] = field(default_factory=list)
+    moments: list[Moment] = field(default_factory=list)  # a moments query's hits, best first across modalities
 
     def composed(self) -> Embedded:
         """The composed query as one embedding for zero-shot labels; its scale is the terms' weighted mean."""
@@ -141,12 +157,19 @@ class Searcher:
     loading it on first use, or raises ``ModelMissing``."""
 
     def __init__(
-        self, library: Library, ref: ModelRef, index: SearchIndex, encoder: Callable[[str], Encoder], cache: TermCache
+        self,
+        library: Library,
+        ref: ModelRef,
+        index: SearchIndex,
+        encoder: Callable[[str], Encoder],
+        cache: TermCache,
+        segments: SearchIndex | None = None,
     ):
         self.library = library
         self.ref = ref
         self.key = library.key_of(ref) or ref.key
         self.index = index
+        self.segments = segments
         self._encoder = encoder
         self.cache = cache
 
@@ -238,17 +261,38 @@ class Searcher:
 
     # -- search and classify ----------------------------------------------------------------
 
-    def search(self, terms: list[Term], k: int = 10, modalities: list[Modality] | None = None) -> Results:
+    def search(
+        self, terms: list[Term], k: int = 10, modalities: list[Modality] | None = None, moments: bool = False
+    ) -> Results:
         """Top ``k`` per requested modality and across them, excluding the query's own items; equal scores rank
-        by item id, so the results for k are the first k of the results for any larger k."""
+        by item id, so the results for k are the first k of the results for any larger k. With ``moments``, the
+        hits are windows of long recordings (``Results.moments``), ranked the same way."""
         if k < 1:
             raise QueryError("the number of results must be at least 1")
+        if moments and self.segments is None:
+            raise QueryError("this search has no moments to look in")
         embedded = [self.embed_term(t) for t in terms]
         vector = compose([e.vector for e in embedded], [e.term.weight for e in embedded])
         exclude = {e.item_id for e in embedded if e.item_id is not None}
-        by_modality = self.index.search(vector, k, modalities, exclude)
+        by_modality = (self.segments if moments else self.index).search(vector, k, modalities, exclude)
         merged = sorted((h for hits in by_modality.values() for h in hits), key=lambda h: (-h.score, h.item_id))[:k]
-        return Results(vector, embedded, by_modality, merged)
+        results = Results(vector, embedded, by_modality, merged)
+        if moments:
+            results.moments = self._moments(merged)
+        return results
+
+    def _moments(self, hits: list[Hit]) -> list[Moment]:
+        """Segment hits with their spans, in the hits' order."""
+        spans: dict[tuple[Modality, int], dict[int, tuple[float, float]]] = {}
+        for modality in {h.modality for h in hits}:
+            rows = [h.row for h in hits if h.modality is modality]
+            for row, held in self.library.segments_at_rows(self.key, modality, rows).items():
+                spans[modality, row] = {item: (start, end) for item, start, end in held}
+        return [
+            Moment(h.item_id, *spans[h.modality, h.row][h.item_id], h.score, h.modality)
+            for h in hits
+            if h.item_id in spans.get((h.modality, h.row), {})
+        ]
 
     def label_embeddings(
         self, labels: list[str], templates: tuple[str, ...] = ZERO_SHOT_TEMPLATES

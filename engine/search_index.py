@@ -17,6 +17,10 @@ new one when a modality crosses the threshold or has grown ``RETRAIN_GROWTH``-fo
 training, and saves it under ``cache/`` (``engine.cache``); other processes pick up the saved file when their tail
 grows. Search hits are vector rows; SQLite turns them into items (duplicates share a row), and
 rows whose items are gone are skipped by fetching further.
+
+The same machinery serves moments: ``SearchIndex(..., segments=True)`` searches a model's segment
+vectors (``Library.segment_store``), its hits carry the segment's vector ``row``, and its
+approximate indexes are saved beside the items' under their own name.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class Hit:
     item_id: int
     score: float
     modality: Modality
+    row: int = -1  # the vector row that matched (a segment's: the library gives its span)
 
 
 def _faiss():
@@ -203,14 +208,23 @@ def _add(approximate: _Approximate, vectors_at, rows: int) -> None:
 
 
 class SearchIndex:
-    """Search over one model's vectors in a library (``key`` is the model's key in the library)."""
+    """Search over one model's vectors in a library (``key`` is the model's key in the library): its items', or
+    with ``segments`` its segments' (moments)."""
 
-    def __init__(self, library: Library, key: str, approximate_from: int = APPROXIMATE_FROM, effort: Effort = Effort()):
+    def __init__(
+        self,
+        library: Library,
+        key: str,
+        approximate_from: int = APPROXIMATE_FROM,
+        effort: Effort = Effort(),
+        segments: bool = False,
+    ):
         self.library = library
         self.key = key
         self.approximate_from = approximate_from
         self.effort = effort
-        self.store: VectorStore = library.store(key)
+        self.segments = segments
+        self.store: VectorStore = library.segment_store(key) if segments else library.store(key)
         self._approximate: dict[Modality, _Approximate] = {}
         self._loaded_at: dict[Modality, float] = {}
         self._lock = threading.RLock()
@@ -219,7 +233,7 @@ class SearchIndex:
 
     @property
     def folder(self) -> Path:
-        return cache_folder(self.library.folder) / f"index-{self.key}"
+        return cache_folder(self.library.folder) / f"index-{self.key}{'.segments' if self.segments else ''}"
 
     def _paths(self, modality: Modality) -> tuple[Path, Path]:
         return self.folder / f"{modality.value}.faiss", self.folder / f"{modality.value}.json"
@@ -269,7 +283,12 @@ class SearchIndex:
     # -- search -----------------------------------------------------------------------------
 
     def counts(self) -> dict[Modality, int]:
-        return self.library.store_rows(self.key)
+        return self.library.segment_rows(self.key) if self.segments else self.library.store_rows(self.key)
+
+    def _owners(self, modality: Modality, rows: list[int]) -> dict[int, list[int]]:
+        if self.segments:
+            return self.library.items_at_segment_rows(self.key, modality, rows)
+        return self.library.items_at_rows(self.key, modality, rows)
 
     def search(
         self,
@@ -292,9 +311,9 @@ class SearchIndex:
         fetch = k + len(exclude)
         while True:
             found, scores = self._nearest_rows(modality, rows, query, fetch)
-            owners = self.library.items_at_rows(self.key, modality, found.tolist())
+            owners = self._owners(modality, found.tolist())
             hits = [
-                Hit(item_id, float(score), modality)
+                Hit(item_id, float(score), modality, row)
                 for row, score in zip(found.tolist(), scores.tolist(), strict=True)
                 for item_id in owners.get(row, [])
                 if item_id not in exclude

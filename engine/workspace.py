@@ -54,12 +54,13 @@ from engine.models.errors import RuntimeUnavailable, WeightsError
 from engine.models.handle import ModelHandle
 from engine.models.identity import ModelRef
 from engine.models.zoo import ModelEntry, ModelUnavailable, default_entry, resolve
-from engine.preprocess.detect import detect_modality
+from engine.preprocess.detect import VIDEO_EXTENSIONS, detect_modality
+from engine.preprocess.windows import SEGMENTED
 from engine.previews import Preview, make_preview
 from engine.progress import Cancelled, Progress, never
 from engine.projection import MapMaker, Projection, name_clusters
 from engine.prompts import ZERO_SHOT_TEMPLATES
-from engine.query import Embedded, ModelMissing, QueryError, Results, Searcher, Term, TermCache
+from engine.query import Embedded, ModelMissing, Moment, QueryError, Results, Searcher, Term, TermCache
 from engine.search_index import APPROXIMATE_FROM, Hit, SearchIndex
 from engine.vectors import VectorStoreError
 
@@ -248,6 +249,8 @@ class LibrarySummary:
     generation: int
     reembedding: str | None = None  # the title of the model being built beside the current one
     outside: dict[str, dict[str, int]] = field(default_factory=dict)  # items in no folder (imported, typed)
+    segments: dict[str, int] = field(default_factory=dict)  # moments held per modality (windows of long recordings)
+    moments: bool = True  # whether indexing cuts long recordings into windows
 
     @property
     def embedded(self) -> int:
@@ -272,6 +275,7 @@ class SearchOutcome:
     map_point: tuple[float, float] | None = None
     probabilities: list[tuple[str, float]] = field(default_factory=list)
     offline: set[int] = field(default_factory=set)  # items whose file cannot be reached now
+    moments: list[Moment] = field(default_factory=list)  # a moments search's hits: (item, start, end, score)
 
     def cards(self) -> list[tuple[Item, float]]:
         """Each modality's nearest, the other modalities' groups first, best match first: a merged list would
@@ -351,6 +355,7 @@ class Workspace:
         self.handle = ModelHandle(model, default_model, device, precision)
         self.approximate_from = approximate_from
         self._index: SearchIndex | None = None
+        self._segments: SearchIndex | None = None
         self._maps: dict[str, MapMaker] = {}
         self.terms = TermCache()
 
@@ -476,6 +481,8 @@ class Workspace:
             tally = library.tally()
             roots = library.roots()
             target = library.model_ref(library.get_meta("reembed_target"))
+            key = library.key_of(library.model) if library.model is not None else None
+            segments = {m.value: n for m, n in library.segment_counts(key).items()} if key else {}
         per_root: dict[int | None, dict[str, dict[str, int]]] = {}
         missing: dict[int | None, int] = {}
         totals: dict[str, dict[str, int]] = {}
@@ -506,6 +513,8 @@ class Workspace:
             library.generation,
             target.title if target else None,
             per_root.get(None, {}),
+            segments,
+            library.moments,
         )
 
     def failed(self, offset: int = 0, limit: int = 200) -> list[Item]:
@@ -547,9 +556,13 @@ class Workspace:
         cancelled: Cancelled = never,
         batch_size: int | None = None,
         backend: RayCluster | None = None,
+        moments: bool | None = None,
     ) -> IndexReport:
         """Scan ``paths`` (new roots) or every root here, then embed what is pending with the library's model, in
-        this process or on the Ray cluster ``backend`` names."""
+        this process or on the Ray cluster ``backend`` names; then the windows of long recordings, unless moments
+        are off. ``moments`` True or False also becomes the library's setting; None keeps it."""
+        if moments is not None and moments != self.library.moments:
+            self.library.set_moments(moments)
         report = self.scan(paths, progress, cancelled)
         if cancelled():
             return IndexReport(report, None, None)
@@ -579,8 +592,13 @@ class Workspace:
         batch_size: int | None = None,
         backend: RayCluster | None = None,
     ) -> EmbedReport:
-        """Embed every pending item with the library's model (a new library takes its first model here)."""
-        if not self.library.count(PENDING):
+        """Embed every pending item with the library's model (a new library takes its first model here), then the
+        windows of its long recordings not cut yet, when the library's moments are on."""
+        library = self.library
+        moments = library.moments and library.model is not None
+        if not library.count(PENDING) and not (
+            moments and library.unsegmented(library.key_of(library.model), SEGMENTED, sorted(VIDEO_EXTENSIONS))
+        ):
             return EmbedReport()
         model = self.loaded_model("indexing")
         ref = self.ref()
@@ -588,9 +606,11 @@ class Workspace:
         try:
             if writer.model is None:
                 writer.set_model(ref)
-            index = SearchIndex(writer, writer.key_of(ref), self.approximate_from)
+            key = writer.key_of(ref)
+            index = SearchIndex(writer, key, self.approximate_from)
+            segments = SearchIndex(writer, key, self.approximate_from, segments=True) if writer.moments else None
             with self._backend(backend, InProcess(model, ref, batch_size)) as chosen:
-                return embed_pending(writer, chosen, progress, cancelled, index)
+                return embed_pending(writer, chosen, progress, cancelled, index, segments)
         finally:
             writer.close()
 
@@ -742,16 +762,29 @@ class Workspace:
             self._index = SearchIndex(self.library, key, self.approximate_from)
         return self._index
 
+    def segment_index(self) -> SearchIndex:
+        """The search index over the library's moments (the windows of its long recordings)."""
+        index = self.search_index()
+        if self._segments is None or self._segments.key != index.key or self._segments.library is not self.library:
+            self._segments = SearchIndex(self.library, index.key, self.approximate_from, segments=True)
+        return self._segments
+
     def searcher(self) -> Searcher:
         index = self.search_index()
-        return Searcher(self.library, self.library.model, index, self._encoder_for, self.terms)
+        return Searcher(self.library, self.library.model, index, self._encoder_for, self.terms, self.segment_index())
 
     def search(
-        self, terms: list[Term], k: int = 10, modalities: list[Modality] | None = None, labels: list[str] | None = None
+        self,
+        terms: list[Term],
+        k: int = 10,
+        modalities: list[Modality] | None = None,
+        labels: list[str] | None = None,
+        moments: bool = False,
     ) -> SearchOutcome:
-        """The nearest items of each modality, where the query lands on the current map, and its zero-shot labels."""
+        """The nearest items of each modality, where the query lands on the current map, and its zero-shot labels.
+        With ``moments``: the best windows of long recordings instead (``SearchOutcome.moments``), best first."""
         searcher = self.searcher()
-        results = searcher.search(terms, k, modalities)
+        results = searcher.search(terms, k, modalities, moments)
         hits = [h for group in results.by_modality.values() for h in group]
         items = {i.id: i for i in self.library.items(ids=[h.item_id for h in hits])}
         offline = self.offline(items.values())
@@ -763,7 +796,7 @@ class Workspace:
                 probabilities = searcher.classify(results.composed(), labels)
             except ModelMissing:
                 probabilities = []  # labels never embedded, and no model to embed them: no probabilities
-        return SearchOutcome(results, items, point, probabilities, offline)
+        return SearchOutcome(results, items, point, probabilities, offline, results.moments)
 
     def offline(self, items) -> set[int]:
         """The ids of the items whose file is gone or whose folder is not reachable now."""
@@ -873,6 +906,7 @@ __all__ = [
     "MapData",
     "ModelMissing",
     "ModelState",
+    "Moment",
     "Preview",
     "Projection",
     "QueryError",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 DATABASE = "library.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_VARIABLES = 900  # SQLite caps the variables of one statement
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,6 +68,37 @@ CREATE TABLE IF NOT EXISTS label_vectors (
     vector BLOB NOT NULL,
     scale REAL NOT NULL,
     PRIMARY KEY (model, label, templates)
+);
+"""
+# Schema 3: moments. A segment is a window [start_s, end_s) of a long recording, keyed like an embedding by
+# its file's content (hash, modality) and the model, so a moved or duplicated file keeps its segments; its
+# vector is a row of the model's segment files (``Database.segment_store``). ``segmented`` records that a
+# content's windows were all embedded (``windows`` of them; ``error`` when the file could not be cut).
+SEGMENTS = """CREATE TABLE IF NOT EXISTS segments (
+    hash TEXT NOT NULL,
+    model TEXT NOT NULL REFERENCES models(key),
+    modality TEXT NOT NULL,
+    start_s REAL NOT NULL,
+    end_s REAL NOT NULL,
+    row INTEGER NOT NULL,
+    scale REAL NOT NULL,
+    PRIMARY KEY (hash, model, modality, start_s, end_s)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS segments_rows ON segments(model, modality, row);
+CREATE TABLE IF NOT EXISTS segment_stores (
+    model TEXT NOT NULL REFERENCES models(key),
+    modality TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    PRIMARY KEY (model, modality)
+);
+CREATE TABLE IF NOT EXISTS segmented (
+    hash TEXT NOT NULL,
+    model TEXT NOT NULL REFERENCES models(key),
+    modality TEXT NOT NULL,
+    windows INTEGER NOT NULL,
+    failed INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    PRIMARY KEY (hash, model, modality)
 )
 """
 
@@ -75,3 +106,8 @@ CREATE TABLE IF NOT EXISTS label_vectors (
 def statements(script: str) -> list[str]:
     """A script's statements, to run one by one: ``executescript`` would commit mid-transaction."""
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def all_statements() -> list[str]:
+    """The current schema's statements, the tables of every version."""
+    return statements(SCHEMA) + statements(SEGMENTS)

@@ -1,0 +1,146 @@
+"""Moments in a library: indexing stores the windows of long recordings, searches rank them, and they follow
+their file's content (kept when it moves, dropped when it changes or is forgotten)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+import soundfile
+
+from engine.library import Library
+from engine.library.schema import DATABASE
+from engine.modality import Modality
+from engine.preprocess import CorruptFile
+from engine.query import Term
+
+RATE = 16000
+
+
+def sound(path, seconds: float, pitch: float = 220.0, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * RATE)) / RATE
+    samples = 0.4 * np.sin(2 * np.pi * pitch * t * (1 + t / seconds)) + rng.normal(0, 0.05, len(t))
+    soundfile.write(path, samples.astype(np.float32), RATE, subtype="FLOAT")
+
+
+@pytest.fixture()
+def recordings(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    sound(folder / "long.wav", 16.0)  # windows of 6 s every 3 s: 0-6, 3-9, 6-12, 9-15, 10-16
+    sound(folder / "short.wav", 3.0, pitch=440.0, seed=1)  # no longer than a window: no segments
+    return folder
+
+
+def _stored(workspace) -> tuple[int, int]:
+    """(segments held, segment vector rows written) under the library's model."""
+    library = workspace.library
+    key = library.key_of(library.model)
+    return sum(library.segment_counts(key).values()), sum(library.segment_rows(key).values())
+
+
+def test_index_stores_windows_and_a_moments_search_is_the_exact_ranking(recordings, make_workspace):
+    workspace = make_workspace(recordings)
+    assert workspace.summary().segments == {"audio": 5}
+    short = workspace.item(str(recordings / "short.wav"))
+    long = workspace.item(str(recordings / "long.wav"))
+    found = workspace.search([Term.item(short.id)], k=10, moments=True).moments
+    library = workspace.library
+    key = library.key_of(library.model)
+    query = library.embedding(short.id, key)[0]
+    spans = library.segments_of(key, long.id)
+    vectors = library.segment_store(key).view(Modality.AUDIO, 5)
+    scores = {(start, end): float(vectors[row] @ query) for start, end, row in spans}
+    assert sorted(scores) == [(0, 6), (3, 9), (6, 12), (9, 15), (10, 16)]
+    assert [(m.item_id, m.start, m.end) for m in found] == [
+        (long.id, *span) for span in sorted(scores, key=lambda s: -scores[s])
+    ]
+    assert [m.score for m in found] == pytest.approx(sorted(scores.values(), reverse=True), abs=1e-6)
+    assert [(m.start, m.end) for m in workspace.search([Term.item(short.id)], k=2, moments=True).moments] == [
+        (m.start, m.end) for m in found[:2]
+    ]
+    assert workspace.search([Term.item(short.id)], moments=True, modalities=[Modality.IMU]).moments == []
+
+
+def test_segments_follow_the_content(recordings, make_workspace):
+    workspace = make_workspace(recordings)
+    assert _stored(workspace) == (5, 5)
+    (recordings / "long.wav").rename(recordings / "moved.wav")
+    workspace.index()
+    assert _stored(workspace) == (5, 5)  # moved: kept, nothing embedded again
+    sound(recordings / "moved.wav", 13.0, pitch=300.0, seed=2)  # new content: 0-6, 3-9, 6-12, 7-13
+    workspace.index()
+    assert _stored(workspace) == (4, 9)  # the old content's segments are gone, its rows owned by nothing
+    moved = workspace.item(str(recordings / "moved.wav"))
+    assert [m.item_id for m in workspace.search([Term.text("a sound")], k=20, moments=True).moments] == [moved.id] * 4
+    (recordings / "moved.wav").unlink()
+    workspace.index()
+    assert _stored(workspace)[0] == 4  # offline: kept
+    workspace.forget_missing()
+    assert _stored(workspace)[0] == 0
+    assert workspace.search([Term.text("a sound")], k=20, moments=True).moments == []
+
+
+def test_a_file_that_cannot_be_cut_never_stops_the_others(recordings, make_workspace, monkeypatch):
+    from engine.encoder import Encoder
+
+    sound(recordings / "another.wav", 9.0, seed=3)  # 0-6, 3-9
+    cut = Encoder.encode_segments
+
+    def refuse_one(self, modality, path, *args, **kwargs):
+        if str(path).endswith("long.wav"):
+            raise CorruptFile(path, "cannot decode the sound (damaged halfway)")
+        return cut(self, modality, path, *args, **kwargs)
+
+    monkeypatch.setattr(Encoder, "encode_segments", refuse_one)
+    workspace = make_workspace()
+    report = workspace.index([recordings])
+    assert report.embed.segments == 2 and report.embed.unsegmented == 1
+    assert any("long.wav: no moments (CorruptFile" in w for w in report.embed.warnings)
+    assert workspace.summary().segments == {"audio": 2}
+    monkeypatch.setattr(Encoder, "encode_segments", cut)
+    assert workspace.index().embed.segments == 0  # recorded as not cuttable: not tried again
+
+
+def test_cancelled_moments_resume(recordings, make_workspace):
+    sound(recordings / "another.wav", 9.0, seed=3)
+    workspace = make_workspace()
+    phases = []
+    report = workspace.index(
+        [recordings],
+        progress=lambda phase, done, total: phases.append(phase),
+        cancelled=lambda: "moments 2/3" in phases,  # after long.wav's first window
+        batch_size=1,
+    )
+    assert report.embed.cancelled and report.embed.embedded == 3
+    assert _stored(workspace) == (2, 2)  # the first file whole; nothing of the file cut halfway
+    assert workspace.index().embed.segments == 5
+    assert _stored(workspace) == (7, 7)
+
+
+def test_moments_off_embeds_no_windows_until_turned_on(recordings, make_workspace):
+    workspace = make_workspace()
+    workspace.index([recordings], moments=False)
+    assert workspace.summary().segments == {} and not workspace.summary().moments
+    workspace.index()
+    assert workspace.summary().segments == {}
+    workspace.index(moments=True)
+    assert workspace.summary().segments == {"audio": 5}
+
+
+def test_a_schema_2_library_upgrades_in_place(recordings, make_workspace, tmp_path):
+    workspace = make_workspace(recordings)
+    before = [(i.id, i.path, i.status) for i in workspace.library.items()]
+    workspace.close()
+    with sqlite3.connect(tmp_path / "lib" / DATABASE) as db:  # the library as schema 2 left it
+        for table in ("segments", "segment_stores", "segmented"):
+            db.execute(f"DROP TABLE {table}")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    library = Library(tmp_path / "lib")
+    assert library.get_meta("schema_version") == "3"
+    assert [(i.id, i.path, i.status) for i in library.items()] == before
+    key = library.key_of(library.model)
+    assert library.segment_counts(key) == {} and len(library.unsegmented(key, [Modality.AUDIO], [])) == 2
+    library.close()
