@@ -144,3 +144,51 @@ def test_a_schema_2_library_upgrades_in_place(recordings, make_workspace, tmp_pa
     key = library.key_of(library.model)
     assert library.segment_counts(key) == {} and len(library.unsegmented(key, [Modality.AUDIO], [])) == 2
     library.close()
+
+
+def test_export_and_import_carry_the_moments(recordings, make_workspace, tmp_path):
+    import pyarrow.parquet as pq
+
+    source = make_workspace(recordings)
+    source.export(tmp_path / "out.parquet")
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.num_rows == 2 + 5 and table.column("start").null_count == 2
+    copy = make_workspace(library="copy")
+    report = copy.import_embeddings(tmp_path / "out.parquet")
+    assert report.segments == 5 and not report.invalid
+    assert copy.summary().segments == {"audio": 5}
+    query = [Term.text("a sound")]
+    paths = lambda outcome: [
+        (outcome.items[m.item_id].path, m.start, m.end, round(m.score, 5)) for m in outcome.moments
+    ]  # noqa: E731
+    assert paths(copy.search(query, k=10, moments=True)) == paths(source.search(query, k=10, moments=True))
+    assert copy.import_embeddings(tmp_path / "out.parquet").segments == 0  # the same file twice adds nothing
+    windows = table.filter(table.column("start").is_valid())
+    pq.write_table(windows, tmp_path / "orphans.parquet")
+    orphans = make_workspace(library="orphans").import_embeddings(tmp_path / "orphans.parquet")
+    assert orphans.segments == 0 and len(orphans.invalid) == 5 and "row 1: no file of this window" in orphans.invalid[0]
+
+
+def test_the_command_line_indexes_counts_and_finds_moments(recordings, tmp_path, tiny_weights, capsys):
+    import json
+
+    from app.cli import main
+
+    def run(*argv):
+        code = main([str(a) for a in argv])
+        return code, json.loads(capsys.readouterr().out)
+
+    where = ("--library", tmp_path / "lib")
+    code, summary = run(
+        "index", recordings, *where, "--model", tiny_weights, "--device", "cpu", "--no-moments", "--json"
+    )
+    assert code == 0 and summary["segments"] == 0
+    assert run("status", *where, "--json")[1]["moments"] is False
+    code, summary = run("index", *where, "--moments", "--json")
+    assert code == 0 and summary["segments"] == 5
+    status = run("status", *where, "--json")[1]
+    assert status["moments"] is True and status["segments"] == {"audio": 5}
+    code, found = run("search", *where, "--text", "a bell", "--moments", "-k", "3", "--json")
+    assert code == 0 and [m["path"] for m in found["moments"]] == [str(recordings / "long.wav")] * 3
+    assert all(0 <= m["start"] < m["end"] <= 16 for m in found["moments"])
+    assert [m["score"] for m in found["moments"]] == sorted((m["score"] for m in found["moments"]), reverse=True)

@@ -20,6 +20,8 @@ from engine.models.identity import ModelRef
 
 
 class Embeddings(Items):
+    writer_type: type[BulkWriter]  # what ``bulk`` yields (set below, and by the library's moments)
+
     # -- models -----------------------------------------------------------------------------
 
     def register_model(self, ref: ModelRef, db: sqlite3.Connection | None = None, rename: bool = True) -> str:
@@ -229,7 +231,7 @@ class Embeddings(Items):
             key = self.register_model(ref, db, rename=False)
             if self.get_meta("model") is None:
                 self.set_meta("model", key)
-            writer = BulkWriter(self, db, key, self.get_meta("model") == key)
+            writer = self.writer_type(self, db, key, self.get_meta("model") == key)
             yield writer
             self._bump()
 
@@ -349,3 +351,6 @@ class BulkWriter:
                 chosen,
             )
         self.changed += self._db.total_changes - before
+
+
+Embeddings.writer_type = BulkWriter

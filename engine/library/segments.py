@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from engine.library.embeddings import Embeddings
-from engine.library.rows import Item
+from engine.library.embeddings import BulkWriter, Embeddings
+from engine.library.rows import Item, Record
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
 
@@ -141,6 +141,26 @@ class Segments(Embeddings):
                 found.setdefault(row, []).append((item_id, start, end))
         return found
 
+    def segment_export_rows(
+        self, key: str, modality: Modality
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(item ids, vector rows, scales, starts, ends) of a modality's held moments under a model, each as a
+        window of the first item holding its content, by item and time."""
+        rows = self._db.execute(
+            """SELECT MIN(i.id), s.row, s.scale, s.start_s, s.end_s FROM segments s
+               JOIN items i ON i.hash = s.hash AND i.modality = s.modality
+               WHERE s.model = ? AND s.modality = ? GROUP BY s.row ORDER BY 1, s.start_s, s.end_s""",
+            (key, Modality(modality).value),
+        ).fetchall()
+        columns = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
+        return (
+            np.array(columns[0], np.int64),
+            np.array(columns[1], np.int64),
+            np.array(columns[2], np.float32),
+            np.array(columns[3], np.float64),
+            np.array(columns[4], np.float64),
+        )
+
     def segments_of(self, key: str, item_id: int) -> list[tuple[float, float, int]]:
         """(start, end, vector row) of one item's segments under a model, in time order."""
         return [
@@ -152,3 +172,43 @@ class Segments(Embeddings):
                 (key, item_id),
             )
         ]
+
+
+class SegmentWriter(BulkWriter):
+    """``BulkWriter`` that also adds moments (an import's windows of the files it holds)."""
+
+    segments = 0  # moments added
+
+    def add_segments(
+        self,
+        records: Sequence[Record],
+        vectors: np.ndarray,
+        scales: Sequence[float],
+        spans: Sequence[tuple[float, float]],
+    ) -> list[int]:
+        """Windows of files by their records (hash and modality); returns the positions refused because no item
+        holds their content (a window's file row must come first)."""
+        groups: dict[tuple[str, Modality], list[int]] = {}
+        for n, record in enumerate(records):
+            groups.setdefault((record.hash, record.modality), []).append(n)
+        refused: list[int] = []
+        for (content, modality), picks in groups.items():
+            held = self._db.execute(
+                "SELECT 1 FROM items WHERE hash = ? AND modality = ?", (content, modality.value)
+            ).fetchone()
+            if not held:
+                refused += picks
+                continue
+            self.segments += self._library._append_segments(
+                self._db,
+                self.key,
+                content,
+                modality,
+                [spans[n] for n in picks],
+                vectors[picks],
+                [scales[n] for n in picks],
+            )
+        return refused
+
+
+Segments.writer_type = SegmentWriter
