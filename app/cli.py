@@ -276,6 +276,7 @@ def cmd_import(args) -> int:
         "files": report.files,
         "rows": report.rows,
         "changed": report.changed,
+        "segments": report.segments,
         "failures": report.failures,
         "invalid": report.invalid,
         "model": report.model,
@@ -285,7 +286,8 @@ def cmd_import(args) -> int:
     else:
         _say(
             f"imported {report.rows:,} rows from {report.files} file(s): {report.changed:,} items added or updated, "
-            f"{report.failures:,} recorded failures, {len(report.invalid):,} invalid rows skipped"
+            + (f"{report.segments:,} moments, " if report.segments else "")
+            + f"{report.failures:,} recorded failures, {len(report.invalid):,} invalid rows skipped"
         )
         for line in report.invalid[:20]:
             _say(f"  invalid: {line}")

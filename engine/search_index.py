@@ -88,13 +88,23 @@ def ranked(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return np.lexsort((rows, -scores))
 
 
-def exact_top(vectors: np.ndarray, query: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def exact_top(
+    vectors: np.ndarray, query: np.ndarray, k: int, offset: int = 0, skip: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(rows, scores) of the ``k`` best rows of ``vectors @ query``, best first (ties by row); rows counted from
-    ``offset``. Every row tied with the k-th is considered, so the result for k is the first k of any larger k's."""
+    ``offset``, leaving out the rows in ``skip`` (sorted, unique). Every row tied with the k-th is considered, so
+    the result for k is the first k of any larger k's."""
     if not len(vectors) or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     scores = np.asarray(vectors @ query, np.float32)
-    k = min(k, len(scores))
+    valid = len(scores)
+    if skip is not None and len(skip):
+        local = skip[(skip >= offset) & (skip < offset + len(scores))] - offset
+        scores[local] = -np.inf  # below every real score: never among the k unless fewer remain
+        valid -= len(local)
+    k = min(k, valid)
+    if k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
     if k < len(scores):
         kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
         top = np.flatnonzero(scores >= kth)
@@ -307,10 +317,22 @@ class SearchIndex:
             out[modality] = self._search_modality(modality, rows, query, k, exclude) if rows else []
         return out
 
+    def _skipped(self, modality: Modality, rows: int, exclude: set[int]) -> np.ndarray | None:
+        """The segment rows of the excluded items, left out of the ranking itself: a query item's own windows
+        resemble it most, and would otherwise fill the first places of every round."""
+        if not (self.segments and exclude):
+            return None
+        held = self.library.segment_rows_of(self.key, modality, sorted(exclude))
+        return np.unique(np.asarray(held, np.int64)[np.asarray(held, np.int64) < rows])
+
     def _search_modality(self, modality: Modality, rows: int, query: np.ndarray, k: int, exclude: set[int]):
+        skip = self._skipped(modality, rows, exclude)
+        available = rows - (len(skip) if skip is not None else 0)
+        if available <= 0:
+            return []
         fetch = k + len(exclude)
         while True:
-            found, scores = self._nearest_rows(modality, rows, query, fetch)
+            found, scores = self._nearest_rows(modality, rows, query, fetch, skip)
             owners = self._owners(modality, found.tolist())
             hits = [
                 Hit(item_id, float(score), modality, row)
@@ -318,41 +340,49 @@ class SearchIndex:
                 for item_id in owners.get(row, [])
                 if item_id not in exclude
             ]
-            if len(hits) >= k or len(found) >= rows:
+            if len(hits) >= k or len(found) >= available:
                 return hits[:k]
             fetch *= 4  # rows whose items were removed took places: look further
 
-    def _nearest_rows(self, modality: Modality, rows: int, query: np.ndarray, fetch: int):
-        """The best ``fetch`` rows of a modality and their exact scores: the approximate index's ranking merged
-        with the exact ranking of the rows it does not cover yet."""
+    def _nearest_rows(self, modality: Modality, rows: int, query: np.ndarray, fetch: int, skip=None):
+        """The best ``fetch`` rows of a modality and their exact scores, but those in ``skip``: the approximate
+        index's ranking merged with the exact ranking of the rows it does not cover yet."""
         vectors = self.store.view(modality, rows)
         with self._lock:
             if rows - self._covered(modality) > 0:
                 self._load(modality, rows)
             approximate = self._approximate.get(modality)
         covered = approximate.rows if approximate is not None else 0
-        tail = exact_top(vectors[covered:], query, fetch, offset=covered)
+        tail = exact_top(vectors[covered:], query, fetch, offset=covered, skip=skip)
         if approximate is None:
             return tail
-        return merge_ranked(self._approximate_ranking(modality, approximate, vectors, query, fetch), tail, fetch)
+        ranking = self._approximate_ranking(modality, approximate, vectors, query, fetch, skip)
+        return merge_ranked(ranking, tail, fetch)
 
-    def _approximate_ranking(self, modality: Modality, approximate: _Approximate, vectors, query, fetch: int):
+    def _approximate_ranking(
+        self, modality: Modality, approximate: _Approximate, vectors, query, fetch: int, skip: np.ndarray | None = None
+    ):
         """The best ``fetch`` rows the approximate index covers, by exact score, found in tiers whose sizes never
         depend on k: the first ``effort.rerank // PER_PLACE`` places come from the best ``effort.rerank``
         candidates, the next from 4x as many, ..., the last tier from every row. So the results for k are
         always the first k of the results for a larger k, and for k up to ``effort.rerank // PER_PLACE`` they
         are the exact ranking of one candidate set."""
         covered = approximate.rows
+        skip = skip[skip < covered] if skip is not None else np.zeros(0, np.int64)
         rows, scores, filled, wanted = [], [], 0, self.effort.rerank
-        while filled < min(fetch, covered):
+        while filled < min(fetch, covered - len(skip)):
             if wanted * 4 > covered:  # the last tier: every covered row, exactly
-                found, found_scores = exact_top(vectors[:covered], query, fetch + filled)
+                found, found_scores = exact_top(vectors[:covered], query, fetch + filled, skip=skip)
                 places = covered
             else:
+                parameters = self.effort.parameters(approximate.index)
+                if len(skip):  # the selector reads ``skip`` while FAISS searches: both live until it returns
+                    batch = _faiss().IDSelectorBatch(len(skip), _faiss().swig_ptr(skip))
+                    parameters.sel = outside = _faiss().IDSelectorNot(batch)
                 with self._lock:
-                    _, candidates = approximate.index.search(
-                        query[None], wanted, params=self.effort.parameters(approximate.index)
-                    )
+                    _, candidates = approximate.index.search(query[None], wanted, params=parameters)
+                if len(skip):
+                    del outside, batch
                 found = np.sort(candidates[0][candidates[0] >= 0])
                 found_scores = np.asarray(self.store.gather(modality, covered, found) @ query, np.float32)
                 order = ranked(found, found_scores)

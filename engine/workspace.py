@@ -642,12 +642,17 @@ class Workspace:
         ``trusted``: the cluster's shards of files this library hashed (see ``engine.exchange``)."""
         writer = self._writer()
         try:
-            indexes: dict[str, SearchIndex] = {}
+            indexes: dict[tuple[str, bool], SearchIndex] = {}
 
             def keep_current() -> None:
                 key = writer.get_meta("model")
-                if key:
-                    indexes.setdefault(key, SearchIndex(writer, key, self.approximate_from)).maintain(final=True)
+                for segments in (False, True) if key else ():
+                    index = indexes.get((key, segments))
+                    if index is None:
+                        index = indexes[key, segments] = SearchIndex(
+                            writer, key, self.approximate_from, segments=segments
+                        )
+                    index.maintain(final=True)
 
             return import_embeddings(writer, source, progress, cancelled, after_file=keep_current, trusted=trusted)
         finally:

@@ -158,9 +158,10 @@ def test_export_and_import_carry_the_moments(recordings, make_workspace, tmp_pat
     assert report.segments == 5 and not report.invalid
     assert copy.summary().segments == {"audio": 5}
     query = [Term.text("a sound")]
-    paths = lambda outcome: [
-        (outcome.items[m.item_id].path, m.start, m.end, round(m.score, 5)) for m in outcome.moments
-    ]  # noqa: E731
+
+    def paths(outcome):
+        return [(outcome.items[m.item_id].path, m.start, m.end, round(m.score, 5)) for m in outcome.moments]
+
     assert paths(copy.search(query, k=10, moments=True)) == paths(source.search(query, k=10, moments=True))
     assert copy.import_embeddings(tmp_path / "out.parquet").segments == 0  # the same file twice adds nothing
     windows = table.filter(table.column("start").is_valid())
@@ -192,3 +193,34 @@ def test_the_command_line_indexes_counts_and_finds_moments(recordings, tmp_path,
     assert code == 0 and [m["path"] for m in found["moments"]] == [str(recordings / "long.wav")] * 3
     assert all(0 <= m["start"] < m["end"] <= 16 for m in found["moments"])
     assert [m["score"] for m in found["moments"]] == sorted((m["score"] for m in found["moments"]), reverse=True)
+
+
+@pytest.mark.parametrize("approximate_from", [10**9, 300])
+def test_a_query_items_own_windows_are_left_out_of_the_ranking(tmp_path, approximate_from):
+    """Exact and approximate (re-ranked) alike: the best moments of the other recordings, as exact search ranks them."""
+    from engine.search_index import Effort, SearchIndex
+    from tests.libraries import clustered, library_of
+
+    files, windows = 6, 100
+    vectors = clustered(files + files * windows, dim=32, clusters=8)
+    library = library_of(tmp_path, vectors[:files], ["audio"] * files)
+    key = library.key_of(library.model)
+    for n, item in enumerate(library.items()):
+        own = vectors[files + n * windows : files + (n + 1) * windows]
+        own = own + 2 * vectors[n]  # a recording's windows resemble it, as overlapping windows of one scene do
+        own /= np.linalg.norm(own, axis=1, keepdims=True)
+        spans = [(w * 3.0, w * 3.0 + 6.0) for w in range(windows)]
+        library.record_segments(key, item, spans, own, [1.0] * windows)
+    index = SearchIndex(library, key, approximate_from, Effort(rerank=50), segments=True)  # FAISS proposes 50
+    index.maintain(final=True)
+    assert index.describe()["audio"]["approximate"] == (600 if approximate_from == 300 else 0)
+    stored = np.array(library.segment_store(key).view(Modality.AUDIO, files * windows))
+    for query_item in (1, 4):
+        query = library.embedding(query_item, key)[0]
+        hits = index.search(query, k=15, exclude={query_item})[Modality.AUDIO]
+        scores = stored @ query
+        others = np.array([r for r in range(files * windows) if r // windows != query_item - 1])
+        best = others[np.argsort(-scores[others], kind="stable")][:15]
+        assert [h.row for h in hits] == best.tolist()
+        assert all(h.item_id != query_item for h in hits)
+    library.close()

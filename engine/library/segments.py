@@ -161,6 +161,22 @@ class Segments(Embeddings):
             np.array(columns[4], np.float64),
         )
 
+    def segment_rows_of(self, key: str, modality: Modality, item_ids: Sequence[int]) -> list[int]:
+        """The segment vector rows of these items' contents under a model."""
+        found: list[int] = []
+        ids = [int(i) for i in item_ids]
+        for first in range(0, len(ids), MAX_VARIABLES):
+            chunk = ids[first : first + MAX_VARIABLES]
+            found += [
+                r[0]
+                for r in self._db.execute(
+                    f"""SELECT s.row FROM items i JOIN segments s ON s.hash = i.hash AND s.modality = i.modality
+                        WHERE s.model = ? AND s.modality = ? AND i.id IN ({",".join("?" * len(chunk))})""",
+                    [key, Modality(modality).value, *chunk],
+                )
+            ]
+        return found
+
     def segments_of(self, key: str, item_id: int) -> list[tuple[float, float, int]]:
         """(start, end, vector row) of one item's segments under a model, in time order."""
         return [
