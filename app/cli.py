@@ -522,12 +522,6 @@ def _moment_json(items, moment) -> dict:
     }
 
 
-def _clock(seconds: float) -> str:
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(int(minutes), 60)
-    return f"{hours}:{minutes:02d}:{seconds:04.1f}" if hours else f"{minutes}:{seconds:04.1f}"
-
-
 def cmd_search(args) -> int:
     terms = getattr(args, "terms", None)
     if not terms:
@@ -561,13 +555,15 @@ def cmd_search(args) -> int:
 
 def _print_moments(args, outcome) -> int:
     """A moments search: the best windows across the library, best first."""
+    from app.timecode import span
+
     moments = [_moment_json(outcome.items, m) for m in outcome.moments]
     if args.json:
         _print_json({"moments": moments})
         return EXIT_OK
     for rank, hit in enumerate(moments, start=1):
         _say(
-            f"  {rank:2d}. {hit['score']:.3f}  {_clock(hit['start'])}-{_clock(hit['end'])}  [{hit['modality']}] "
+            f"  {rank:2d}. {hit['score']:.3f}  {span(hit['start'], hit['end'])}  [{hit['modality']}] "
             f"{hit['path']}  (item {hit['id']})"
         )
     return EXIT_OK

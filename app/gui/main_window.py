@@ -44,6 +44,7 @@ from app.state.jobs import Job, Lane, Progress, Runner
 from app.state.offers import readable
 from app.state.query import item_term, selection_term
 from app.state.session import Session
+from app.timecode import clock
 from engine.facts import DEMO_LABELS, default_library, formats_help
 from engine.modality import Modality
 from engine.workspace import ModelMissing, Term, Workspace, download_model, explain
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self.composer.message.connect(self.say)
         self.composer.filesOffered.connect(self.describe_files)
         self.results = ResultsPanel(self.previews)
+        self.results.filtersChanged.connect(lambda: self.session.set_moments(self.results.moments.isChecked()))
         self.results.filtersChanged.connect(self.run_query)
         self.results.useAsQuery.connect(self.use_as_query)
         self.results.addToQuery.connect(self.add_to_query)
@@ -622,12 +624,25 @@ class MainWindow(QMainWindow):
     def _search(self, terms: list[Term], title: str) -> None:
         k, modalities, labels = self._search_args()
         workspace = self.workspace
+        moments = self.session.moments
 
         def done(outcome: SearchOutcome) -> None:
             self.session.searched(outcome, title)
-            self.results.set_cards(outcome.cards(), title, outcome.offline)
-            if not outcome.cards():
-                self.results.show_message("No embedded items match these modalities yet.")
+            if moments:
+                hits = self.session.moment_hits()
+                cards = [(item, m.score) for item, m in hits]
+                self.results.set_cards(
+                    cards, f"Moments for {title.lower()}", outcome.offline, [(m.start, m.end) for _, m in hits]
+                )
+                if not hits:
+                    self.results.show_message(
+                        "No moments match: only audio, video and IMU files longer than the model's window have them "
+                        "(they are embedded after the whole files)."
+                    )
+            else:
+                self.results.set_cards(outcome.cards(), title, outcome.offline)
+                if not outcome.cards():
+                    self.results.show_message("No embedded items match these modalities yet.")
             self.map_view.set_query_point(outcome.map_point)
             self.zero_shot.show_probabilities(outcome.probabilities)
 
@@ -635,7 +650,7 @@ class MainWindow(QMainWindow):
             self.results.show_message(f"The query could not run: {message}")
             self.session.fail(message)
 
-        self._run("search", lambda job: workspace.search(terms, k, modalities, labels), "", done, failed)
+        self._run("search", lambda job: workspace.search(terms, k, modalities, labels, moments), "", done, failed)
 
     def neighbours_of(self, item_id: int) -> None:
         """A click on the map: the clicked item becomes the query (one step back undoes it)."""
@@ -782,8 +797,10 @@ class MainWindow(QMainWindow):
             self._player.setAudioOutput(self._audio)
         self._player.stop()
         self._player.setSource(QUrl.fromLocalFile(card.item.path))
+        if card.moment is not None:
+            self._player.setPosition(int(card.moment[0] * 1000))
         self._player.play()
-        self.say(f"Playing {card.item.name}")
+        self.say(f"Playing {card.item.name}" + (f" from {clock(card.moment[0])}" if card.moment is not None else ""))
 
     def export_results(self) -> None:
         if self.outcome is None or not self.outcome.cards():
