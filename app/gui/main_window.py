@@ -632,7 +632,10 @@ class MainWindow(QMainWindow):
                 hits = self.session.moment_hits()
                 cards = [(item, m.score) for item, m in hits]
                 self.results.set_cards(
-                    cards, f"Moments for {title.lower()}", outcome.offline, [(m.start, m.end) for _, m in hits]
+                    cards,
+                    "Moments" if title == "Results" else f"Moments: {title}",
+                    outcome.offline,
+                    [(m.start, m.end) for _, m in hits],
                 )
                 if not hits:
                     self.results.show_message(

@@ -86,6 +86,7 @@ class Card(QFrame):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(3)
         self.preview = PreviewView(QSize(CARD_WIDTH - 12, 132))
+        self.preview.set_span(moment)
         layout.addWidget(self.preview)
         header = QHBoxLayout()
         badge = QLabel(
@@ -107,7 +108,7 @@ class Card(QFrame):
         name.setMaximumWidth(CARD_WIDTH - 12)
         layout.addWidget(name)
         if moment is not None:
-            self.when = QLabel(f"<small>⏱ {span(*moment)}</small>")
+            self.when = QLabel(f"<small>at {span(*moment)}</small>")
             self.when.setToolTip(f"Where in {self.item.name} the query matches: {moment[0]:g} s to {moment[1]:g} s")
             layout.addWidget(self.when)
         actions = QHBoxLayout()
@@ -211,7 +212,7 @@ class ResultsPanel(QWidget):
         self._show_filters()
         bar.addWidget(self.search_in)
         self.moments = QToolButton()
-        self.moments.setText("⏱ Moments")
+        self.moments.setText("Moments")
         self.moments.setCheckable(True)
         self.moments.setToolTip(
             "Find when: rank the windows of long audio, video and IMU recordings instead of whole files"

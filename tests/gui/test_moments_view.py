@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.timecode import span
 from tests.gui.conftest import ENGINE_TIMEOUT_MS, settle
 from tests.test_moments_library import sound
 
@@ -40,8 +41,10 @@ def test_the_moments_switch_shows_when_and_plays_from_there(qtbot, make_window, 
     ]
     assert all(c.item.path == str(folder / "long.wav") for c in cards)
     first = cards[0]
-    assert "⏱" in first.when.text() and first.play_button.text().startswith("▶ 0:")
-    assert "Moments for results" in window.results.title.text()
+    assert first.when.text() == f"<small>at {span(*first.moment)}</small>" and first.play_button.text().startswith(
+        "▶ 0:"
+    )
+    assert window.results.title.text() == "Moments (3)"
     played = []
 
     class Player:
