@@ -62,7 +62,7 @@ class Segments(Embeddings):
         """Store one file's windows (spans in seconds, unit vectors, scales) and mark its content segmented, in one
         transaction; ``error`` records a file that could not be cut (not tried again). Returns segments added."""
         with self.transaction() as db:
-            added = self._append_segments(db, key, item.hash, item.modality, spans, vectors, scales)
+            added = self._append_segments(db, key, item.modality, [item.hash] * len(spans), spans, vectors, scales)
             db.execute(
                 "INSERT OR REPLACE INTO segmented(hash, model, modality, windows, failed, error) VALUES (?, ?, ?, ?, ?, ?)",
                 (item.hash, key, item.modality.value, len(spans), failed, error),
@@ -75,28 +75,35 @@ class Segments(Embeddings):
         self,
         db: sqlite3.Connection,
         key: str,
-        content_hash: str,
         modality: Modality,
+        hashes: Sequence[str],
         spans: Sequence[tuple[float, float]],
         vectors: np.ndarray,
         scales: Sequence[float],
     ) -> int:
-        """Inside a write transaction: append the windows of one content not stored yet; returns how many."""
+        """Inside a write transaction: append the windows (of the contents ``hashes``, one a window) not stored
+        yet, in one write to the vector file; returns how many."""
         if not len(spans):
             return 0
         known = {
-            (r[0], r[1])
+            (content, r[0], r[1])
+            for content in dict.fromkeys(hashes)
             for r in db.execute(
                 "SELECT start_s, end_s FROM segments WHERE hash = ? AND model = ? AND modality = ?",
-                (content_hash, key, modality.value),
+                (content, key, modality.value),
             )
         }
-        fresh = [n for n, span in enumerate(spans) if (float(span[0]), float(span[1])) not in known]
+        fresh = []
+        for n, (content, span) in enumerate(zip(hashes, spans, strict=True)):
+            window = (content, float(span[0]), float(span[1]))
+            if window not in known:
+                known.add(window)  # a window given twice in one batch is stored once
+                fresh.append(n)
         if not fresh:
             return 0
         block = np.ascontiguousarray(np.asarray(vectors, np.float32)[fresh])
         if not np.isfinite(block).all():
-            raise ValueError("a segment vector that is not finite reached the library; nothing of this file is stored")
+            raise ValueError("a segment vector that is not finite reached the library; nothing of this batch is stored")
         row = db.execute(
             "SELECT rows FROM segment_stores WHERE model = ? AND modality = ?", (key, modality.value)
         ).fetchone()
@@ -105,7 +112,7 @@ class Segments(Embeddings):
         db.executemany(
             "INSERT INTO segments(hash, model, modality, start_s, end_s, row, scale) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
-                (content_hash, key, modality.value, float(spans[n][0]), float(spans[n][1]), start + i, float(scales[n]))
+                (hashes[n], key, modality.value, float(spans[n][0]), float(spans[n][1]), start + i, float(scales[n]))
                 for i, n in enumerate(fresh)
             ],
         )
@@ -204,22 +211,21 @@ class SegmentWriter(BulkWriter):
     ) -> list[int]:
         """Windows of files by their records (hash and modality); returns the positions refused because no item
         holds their content (a window's file row must come first)."""
-        groups: dict[tuple[str, Modality], list[int]] = {}
-        for n, record in enumerate(records):
-            groups.setdefault((record.hash, record.modality), []).append(n)
-        refused: list[int] = []
-        for (content, modality), picks in groups.items():
-            held = self._db.execute(
-                "SELECT 1 FROM items WHERE hash = ? AND modality = ?", (content, modality.value)
+        held = {
+            content: self._db.execute(
+                "SELECT 1 FROM items WHERE hash = ? AND modality = ?", (content[0], content[1].value)
             ).fetchone()
-            if not held:
-                refused += picks
-                continue
+            is not None
+            for content in dict.fromkeys((r.hash, r.modality) for r in records)
+        }
+        refused = [n for n, r in enumerate(records) if not held[r.hash, r.modality]]
+        for modality in dict.fromkeys(r.modality for r in records):
+            picks = [n for n, r in enumerate(records) if r.modality is modality and held[r.hash, modality]]
             self.segments += self._library._append_segments(
                 self._db,
                 self.key,
-                content,
                 modality,
+                [records[n].hash for n in picks],
                 [spans[n] for n in picks],
                 vectors[picks],
                 [scales[n] for n in picks],
