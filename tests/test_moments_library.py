@@ -135,6 +135,8 @@ def test_a_schema_2_library_upgrades_in_place(recordings, make_workspace, tmp_pa
     before = [(i.id, i.path, i.status) for i in workspace.library.items()]
     workspace.close()
     with sqlite3.connect(tmp_path / "lib" / DATABASE) as db:  # the library as schema 2 left it
+        for trigger in ("segments_item_deleted", "segments_item_changed"):
+            db.execute(f"DROP TRIGGER {trigger}")
         for table in ("segments", "segment_stores", "segmented"):
             db.execute(f"DROP TABLE {table}")
         db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
@@ -143,10 +145,13 @@ def test_a_schema_2_library_upgrades_in_place(recordings, make_workspace, tmp_pa
     assert [(i.id, i.path, i.status) for i in library.items()] == before
     key = library.key_of(library.model)
     assert library.segment_counts(key) == {} and len(library.unsegmented(key, [Modality.AUDIO], [])) == 2
+    triggers = library._db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    assert {t[0] for t in triggers} == {"segments_item_deleted", "segments_item_changed"}
     library.close()
 
 
 def test_export_and_import_carry_the_moments(recordings, make_workspace, tmp_path):
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     source = make_workspace(recordings)
@@ -164,6 +169,11 @@ def test_export_and_import_carry_the_moments(recordings, make_workspace, tmp_pat
 
     assert paths(copy.search(query, k=10, moments=True)) == paths(source.search(query, k=10, moments=True))
     assert copy.import_embeddings(tmp_path / "out.parquet").segments == 0  # the same file twice adds nothing
+    files = table.filter(table.column("start").is_null())
+    changed = files.set_column(files.schema.get_field_index("hash"), "hash", pa.array(["0" * 32] * 2))
+    pq.write_table(changed, tmp_path / "changed.parquet")
+    copy.import_embeddings(tmp_path / "changed.parquet")  # the files' contents changed elsewhere: their windows go
+    assert copy.summary().segments == {}
     windows = table.filter(table.column("start").is_valid())
     pq.write_table(windows, tmp_path / "orphans.parquet")
     orphans = make_workspace(library="orphans").import_embeddings(tmp_path / "orphans.parquet")
