@@ -448,6 +448,7 @@ class MainWindow(QMainWindow):
             if embedded is not None:
                 parts.append(
                     f"{embedded.embedded} embedded, {embedded.failed} failed"
+                    + (f", {embedded.segments:,} moments" if embedded.segments else "")
                     + (f", {embedded.offline} offline" if embedded.offline else "")
                     + (" (cancelled)" if embedded.cancelled else "")
                 )
@@ -460,7 +461,13 @@ class MainWindow(QMainWindow):
             self.refresh_summary()
 
         job = self._run("index", run, "Indexing", done, failed, Lane.LONG)
-        job.progress.connect(lambda p: self.library_panel.show_progress("Indexing", p.done, p.total))
+        job.progress.connect(
+            lambda p: self.library_panel.show_progress(
+                p.phase.replace("moments", "Moments of file") if p.phase.startswith("moments") else "Indexing",
+                p.done,
+                p.total,
+            )
+        )
         return job
 
     def _after_change(self) -> None:

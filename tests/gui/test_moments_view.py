@@ -26,6 +26,9 @@ def recordings_library(tmp_path, tiny_weights):
 def test_the_moments_switch_shows_when_and_plays_from_there(qtbot, make_window, recordings_library, monkeypatch):
     library, folder = recordings_library
     window = make_window(library)
+    tree = window.library_panel.tree
+    nodes = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    assert [(n.text(0), n.text(1)) for n in nodes if n.text(0) == "Moments"] == [("Moments", "5")]
     window.results.count.setValue(3)
     window.composer.add_text("a bell")
     qtbot.waitUntil(lambda: bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
