@@ -314,7 +314,9 @@ def embed_pending(
     if segment_index is not None and not cancelled():
         todo = library.unsegmented(segment_index.key, SEGMENTED, sorted(VIDEO_EXTENSIONS))
         if todo:
+            offline = total.offline  # the items' count: the moments pass counts only the long files it could not read
             total.add(backend.embed_segments(library, todo, progress, cancelled, segment_index))
+            total.offline = offline
     total.cancelled = cancelled()
     return total
 

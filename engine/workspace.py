@@ -594,11 +594,7 @@ class Workspace:
     ) -> EmbedReport:
         """Embed every pending item with the library's model (a new library takes its first model here), then the
         windows of its long recordings not cut yet, when the library's moments are on."""
-        library = self.library
-        moments = library.moments and library.model is not None
-        if not library.count(PENDING) and not (
-            moments and library.unsegmented(library.key_of(library.model), SEGMENTED, sorted(VIDEO_EXTENSIONS))
-        ):
+        if not self.library.count(PENDING) and not self._moments_to_cut():
             return EmbedReport()
         model = self.loaded_model("indexing")
         ref = self.ref()
@@ -613,6 +609,15 @@ class Workspace:
                 return embed_pending(writer, chosen, progress, cancelled, index, segments)
         finally:
             writer.close()
+
+    def _moments_to_cut(self) -> bool:
+        """Whether long recordings wait for their windows and the model that cuts them is here (when it is away,
+        indexing scans and leaves them for later, as it leaves nothing pending)."""
+        library = self.library
+        if not library.moments or library.model is None:
+            return False
+        waiting = library.unsegmented(library.key_of(library.model), SEGMENTED, sorted(VIDEO_EXTENSIONS))
+        return bool(waiting) and self.model_state().available
 
     def _backend(self, cluster: RayCluster | None, in_process: InProcess) -> contextlib.AbstractContextManager[Backend]:
         if cluster is None:
@@ -749,6 +754,13 @@ class Workspace:
                 writer.set_model(target)
                 with writer.transaction():
                     writer.set_meta("reembed_target", "")
+                if writer.moments:  # the new model's moments, cut through the one loop
+                    segments = SearchIndex(writer, key, self.approximate_from, segments=True)
+                    cut = embed_pending(
+                        writer, InProcess(model, target, batch_size), progress, cancelled, index, segments
+                    )
+                    report.segments, report.cancelled = cut.segments, cut.cancelled
+                    report.warnings += cut.warnings
         finally:
             writer.close()
         if switched:

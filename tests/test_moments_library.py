@@ -234,3 +234,37 @@ def test_a_query_items_own_windows_are_left_out_of_the_ranking(tmp_path, approxi
         assert [h.row for h in hits] == best.tolist()
         assert all(h.item_id != query_item for h in hits)
     library.close()
+
+
+def test_a_new_model_gets_its_own_moments_when_the_library_switches(recordings, make_workspace, tmp_path):
+    from tests.test_workspace import other_model
+
+    workspace = make_workspace(recordings)
+    report, switched = workspace.reembed(str(other_model(tmp_path / "new.safetensors")))
+    assert switched and report.segments == 5
+    assert workspace.library.model.dim == 24 and workspace.summary().segments == {"audio": 5}
+    found = workspace.search([Term.text("a sound")], k=3, moments=True)
+    assert found.results.vector.shape == (24,) and len(found.moments) == 3
+
+
+def test_with_the_model_away_indexing_leaves_the_moments_for_later(recordings, tmp_path, tiny_weights, monkeypatch):
+    import shutil
+
+    from engine.workspace import Workspace
+
+    monkeypatch.setenv("BINDSCOPE_CACHE_DIR", str(tmp_path / "cache"))  # no other model on this machine
+    weights = tmp_path / "models" / "mine.safetensors"
+    weights.parent.mkdir()
+    shutil.copy(tiny_weights, weights)
+    first = Workspace.open(tmp_path / "lib", create=True, model=str(weights), device="cpu")
+    first.index([recordings], moments=False)
+    first.close()
+    weights.rename(weights.with_suffix(".away"))
+    away = Workspace.open(tmp_path / "lib", device="cpu")
+    report = away.index(moments=True)  # a rescan works; the windows wait for the model
+    assert report.embed.segments == 0 and away.summary().segments == {} and away.summary().moments
+    away.close()
+    weights.with_suffix(".away").rename(weights)
+    back = Workspace.open(tmp_path / "lib", device="cpu")
+    assert back.index().embed.segments == 5
+    back.close()
