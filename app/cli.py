@@ -20,6 +20,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
+from app.timecode import span
 from engine.facts import DEVICE_CHOICES, PRECISION_CHOICES, ZERO_SHOT_TEMPLATES
 from engine.modality import Modality
 
@@ -499,14 +500,18 @@ def _resolved(workspace, terms):
     return out
 
 
-def _hit_json(items, hit) -> dict:
-    item = items[hit.item_id]
+def _hit_json(outcome, hit) -> dict:
+    """A file hit; ``start``/``end`` are its best window's (null for a file without moments)."""
+    item = outcome.items[hit.item_id]
+    best = outcome.best_moments(hit.item_id)
     return {
         "id": hit.item_id,
         "score": round(hit.score, 6),
         "modality": hit.modality.value,
         "path": item.path,
         "text": item.text,
+        "start": round(best[0].start, 3) if best else None,
+        "end": round(best[0].end, 3) if best else None,
     }
 
 
@@ -531,14 +536,14 @@ def cmd_search(args) -> int:
     outcome = workspace.search(_resolved(workspace, terms), args.k, modalities, moments=args.moments)
     if args.moments:
         return _print_moments(args, outcome)
-    results, items = outcome.results, outcome.items
+    results = outcome.results
     payload = {
         "query": [
             {"kind": e.term.kind, "value": e.term.value, "weight": e.term.weight, "modality": e.modality.value}
             for e in results.terms
         ],
-        "results": {m.value: [_hit_json(items, h) for h in hits] for m, hits in results.by_modality.items()},
-        "merged": [_hit_json(items, h) for h in results.merged],
+        "results": {m.value: [_hit_json(outcome, h) for h in hits] for m, hits in results.by_modality.items()},
+        "merged": [_hit_json(outcome, h) for h in results.merged],
     }
     if args.json:
         _print_json(payload)
@@ -547,16 +552,16 @@ def cmd_search(args) -> int:
     for name, hits in groups:
         print(f"{name}:")
         for rank, hit in enumerate(hits, start=1):
+            when = f"  best at {span(hit['start'], hit['end'])}" if hit["start"] is not None else ""
             _say(
-                f"  {rank:2d}. {hit['score']:.3f}  [{hit['modality']}] {hit['path'] or repr(hit['text'])}  (item {hit['id']})"
+                f"  {rank:2d}. {hit['score']:.3f}  [{hit['modality']}] {hit['path'] or repr(hit['text'])}  "
+                f"(item {hit['id']}){when}"
             )
     return EXIT_OK
 
 
 def _print_moments(args, outcome) -> int:
     """A moments search: the best windows across the library, best first."""
-    from app.timecode import span
-
     moments = [_moment_json(outcome.items, m) for m in outcome.moments]
     if args.json:
         _print_json({"moments": moments})

@@ -43,6 +43,8 @@ if TYPE_CHECKING:  # the model and encoder (and torch) load on first use, off th
 
 _HASH_FILES_UP_TO = 512 * 1024**2  # a dropped file this small is hashed to find a stored copy of it
 _CACHED_TERMS = 256
+BEST_FOR = 12  # file hits of each modality whose best windows a search scores (a card row or two)
+BEST_PER_ITEM = 3
 
 
 class QueryError(Exception):
@@ -110,6 +112,7 @@ class Results:
     by_modality: dict[Modality, list[Hit]] = field(default_factory=dict)
     merged: list[Hit] = field(default_factory=list)
     moments: list[Moment] = field(default_factory=list)  # a moments query's hits, best first across modalities
+    best: dict[int, list[Moment]] = field(default_factory=dict)  # a file hit's best windows, best first
 
     def composed(self) -> Embedded:
         """The composed query as one embedding for zero-shot labels; its scale is the terms' weighted mean."""
@@ -279,7 +282,36 @@ class Searcher:
         results = Results(vector, embedded, by_modality, merged)
         if moments:
             results.moments = self._moments(merged)
+        else:
+            results.best = self.best_moments(vector, [h for hits in by_modality.values() for h in hits[:BEST_FOR]])
         return results
+
+    def best_moments(
+        self, vector: np.ndarray, hits: list[Hit], per_item: int = BEST_PER_ITEM
+    ) -> dict[int, list[Moment]]:
+        """The ``per_item`` best windows of each hit that has any, scored exactly: where in the file it matches.
+        A file's windows are one run of rows (appended in one transaction), read from the map where they lie."""
+        committed = self.library.segment_rows(self.key)
+        store = self.library.segment_store(self.key)
+        best: dict[int, list[Moment]] = {}
+        for hit in hits:
+            spans = self.library.segments_of(self.key, hit.item_id) if committed.get(hit.modality) else []
+            if not spans:
+                continue
+            rows = np.array([row for _, _, row in spans], np.int64)
+            first, last = int(rows.min()), int(rows.max())
+            if last - first + 1 == len(rows):  # one run: scored straight from the map, nothing copied
+                vectors = store.view(hit.modality, committed[hit.modality])[first : last + 1]
+                scores = np.asarray(vectors @ vector, np.float32)[rows - first]
+            else:
+                order = np.argsort(rows, kind="stable")
+                scores = np.empty(len(rows), np.float32)
+                scores[order] = store.gather(hit.modality, committed[hit.modality], rows[order]) @ vector
+            top = np.argsort(-scores, kind="stable")[:per_item]
+            best[hit.item_id] = [
+                Moment(hit.item_id, spans[n][0], spans[n][1], float(scores[n]), hit.modality) for n in top.tolist()
+            ]
+        return best
 
     def _moments(self, hits: list[Hit]) -> list[Moment]:
         """Segment hits with their spans, in the hits' order."""

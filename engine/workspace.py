@@ -277,6 +277,10 @@ class SearchOutcome:
     offline: set[int] = field(default_factory=set)  # items whose file cannot be reached now
     moments: list[Moment] = field(default_factory=list)  # a moments search's hits: (item, start, end, score)
 
+    def best_moments(self, item_id: int) -> list[Moment]:
+        """A file hit's best windows, best first (none for a file without any, or beyond the first hits)."""
+        return self.results.best.get(item_id, [])
+
     def cards(self) -> list[tuple[Item, float]]:
         """Each modality's nearest, the other modalities' groups first, best match first: a merged list would
         show little but the query's own modalities, which always score highest (the modality gap)."""

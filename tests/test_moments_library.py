@@ -62,6 +62,11 @@ def test_index_stores_windows_and_a_moments_search_is_the_exact_ranking(recordin
         (m.start, m.end) for m in found[:2]
     ]
     assert workspace.search([Term.item(short.id)], moments=True, modalities=[Modality.IMU]).moments == []
+    whole = workspace.search([Term.item(short.id)], k=10)  # a search for files: the file hit says where it matches
+    assert [(m.start, m.end, m.score) for m in whole.best_moments(long.id)] == [
+        (m.start, m.end, m.score) for m in found[:3]
+    ]
+    assert whole.best_moments(short.id) == [] and whole.moments == []
 
 
 def test_segments_follow_the_content(recordings, make_workspace):
@@ -203,6 +208,13 @@ def test_the_command_line_indexes_counts_and_finds_moments(recordings, tmp_path,
     assert code == 0 and [m["path"] for m in found["moments"]] == [str(recordings / "long.wav")] * 3
     assert all(0 <= m["start"] < m["end"] <= 16 for m in found["moments"])
     assert [m["score"] for m in found["moments"]] == sorted((m["score"] for m in found["moments"]), reverse=True)
+    code, files = run("search", *where, "--text", "a bell", "--json")
+    hits = {h["path"]: h for h in files["results"]["audio"]}
+    assert hits[str(recordings / "short.wav")]["start"] is None
+    assert (hits[str(recordings / "long.wav")]["start"], hits[str(recordings / "long.wav")]["end"]) == (
+        found["moments"][0]["start"],
+        found["moments"][0]["end"],
+    )
 
 
 @pytest.mark.parametrize("approximate_from", [10**9, 300])
@@ -268,3 +280,25 @@ def test_with_the_model_away_indexing_leaves_the_moments_for_later(recordings, t
     back = Workspace.open(tmp_path / "lib", device="cpu")
     assert back.index().embed.segments == 5
     back.close()
+
+
+def test_a_files_best_windows_are_scored_exactly_wherever_its_rows_lie(tmp_path):
+    from engine.query import Searcher, TermCache
+    from engine.search_index import Hit, SearchIndex
+    from tests.libraries import clustered, library_of
+
+    vectors = clustered(2 + 12, dim=16, clusters=4)
+    library = library_of(tmp_path, vectors[:2], ["audio"] * 2)
+    key = library.key_of(library.model)
+    first, second = library.items()
+    library.record_segments(key, first, [(0.0, 6.0), (3.0, 9.0)], vectors[2:4], [1.0, 1.0])
+    library.record_segments(key, second, [(0.0, 6.0)], vectors[4:5], [1.0])
+    library.record_segments(key, first, [(6.0, 12.0), (9.0, 15.0)], vectors[5:7], [1.0, 1.0])  # rows 0, 1, 3, 4
+    searcher = Searcher(library, library.model, SearchIndex(library, key), lambda what: None, TermCache())
+    query = vectors[7]
+    best = searcher.best_moments(query, [Hit(first.id, 0.5, Modality.AUDIO), Hit(second.id, 0.4, Modality.AUDIO)], 3)
+    windows = {(0.0, 6.0): vectors[2], (3.0, 9.0): vectors[3], (6.0, 12.0): vectors[5], (9.0, 15.0): vectors[6]}
+    expected = sorted(windows, key=lambda span: -float(windows[span] @ query))[:3]
+    assert [(m.start, m.end) for m in best[first.id]] == expected
+    assert [(m.start, m.end) for m in best[second.id]] == [(0.0, 6.0)]
+    library.close()

@@ -650,8 +650,11 @@ class MainWindow(QMainWindow):
                         "(they are embedded after the whole files)."
                     )
             else:
-                self.results.set_cards(outcome.cards(), title, outcome.offline)
-                if not outcome.cards():
+                cards = outcome.cards()
+                best = [outcome.best_moments(item.id)[:1] for item, _ in cards]
+                spans = [(b[0].start, b[0].end) if b else None for b in best]
+                self.results.set_cards(cards, title, outcome.offline, spans, best=True)
+                if not cards:
                     self.results.show_message("No embedded items match these modalities yet.")
             self.map_view.set_query_point(outcome.map_point)
             self.zero_shot.show_probabilities(outcome.probabilities)

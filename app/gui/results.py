@@ -73,12 +73,14 @@ class Card(QFrame):
         offline: bool = False,
         parent: QWidget | None = None,
         moment: tuple[float, float] | None = None,
+        best: bool = False,
     ):
         super().__init__(parent)
         self.item = item
         self.score = score
         self.offline = offline
-        self.moment = moment  # (start, end) in seconds: the card is a window of the file
+        self.best = best
+        self.moment = moment  # (start, end) in seconds: the card's window of the file (``best``: the file's best)
         self.setObjectName("card")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFixedWidth(CARD_WIDTH)
@@ -108,7 +110,7 @@ class Card(QFrame):
         name.setMaximumWidth(CARD_WIDTH - 12)
         layout.addWidget(name)
         if moment is not None:
-            self.when = QLabel(f"<small>at {span(*moment)}</small>")
+            self.when = QLabel(f"<small>{'best at' if best else 'at'} {span(*moment)}</small>")
             self.when.setToolTip(f"Where in {self.item.name} the query matches: {moment[0]:g} s to {moment[1]:g} s")
             layout.addWidget(self.when)
         actions = QHBoxLayout()
@@ -279,17 +281,19 @@ class ResultsPanel(QWidget):
         cards: list[tuple[Item, float]],
         title: str = "Results",
         offline: set[int] = frozenset(),
-        moments: list[tuple[float, float]] | None = None,
+        moments: list[tuple[float, float] | None] | None = None,
+        best: bool = False,
     ) -> None:
         """Show (item, score) cards grouped by modality, in the order given, each group under its own heading
-        (a score of NaN shows none: a map selection); ``moments`` gives each card's window (start, end)."""
+        (a score of NaN shows none: a map selection); ``moments`` gives each card's window (start, end) or None,
+        the best window of a file hit when ``best``."""
         for widget in self.cards + self._headings:
             widget.setParent(None)
             widget.deleteLater()
         self.cards, self._headings = [], []
         for rank, (item, score) in enumerate(cards, start=1):
             moment = moments[rank - 1] if moments is not None else None
-            card = Card(item, score, rank, self.previews, item.id in offline, moment=moment)
+            card = Card(item, score, rank, self.previews, item.id in offline, moment=moment, best=best)
             card.useAsQuery.connect(self.useAsQuery)
             card.addToQuery.connect(self.addToQuery)
             card.showOnMap.connect(self.showOnMap)
@@ -315,7 +319,7 @@ class ResultsPanel(QWidget):
             if card.item.modality is not current:
                 current = card.item.modality
                 count = sum(1 for c in self.cards if c.item.modality is current)
-                noun = "best moments" if card.moment is not None else "nearest"
+                noun = "best moments" if card.moment is not None and not card.best else "nearest"
                 heading = QLabel(
                     f"<span style='color:{MODALITY_COLOURS[current]}'>●</span> <b>{current.label}</b> — {count} {noun}"
                 )

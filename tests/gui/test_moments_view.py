@@ -33,7 +33,7 @@ def test_the_moments_switch_shows_when_and_plays_from_there(qtbot, make_window, 
     window.composer.add_text("a bell")
     qtbot.waitUntil(lambda: bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
-    assert all(card.moment is None for card in window.results.cards)
+    _a_file_card_shows_its_best_moment(window, folder)
     window.results.moments.setChecked(True)
     qtbot.waitUntil(lambda: window.session.moments and bool(window.outcome.moments), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
@@ -69,4 +69,12 @@ def test_the_moments_switch_shows_when_and_plays_from_there(qtbot, make_window, 
     window.results.moments.setChecked(False)
     qtbot.waitUntil(lambda: not window.outcome.moments and bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
-    assert all(card.moment is None for card in window.results.cards)
+    _a_file_card_shows_its_best_moment(window, folder)
+
+
+def _a_file_card_shows_its_best_moment(window, folder) -> None:
+    cards = {card.item.path: card for card in window.results.cards}
+    long, short = cards[str(folder / "long.wav")], cards[str(folder / "short.wav")]
+    best = window.outcome.best_moments(long.item.id)[0]
+    assert long.moment == (best.start, best.end) and long.when.text().startswith("<small>best at ")
+    assert short.moment is None
