@@ -140,8 +140,6 @@ def test_a_schema_2_library_upgrades_in_place(recordings, make_workspace, tmp_pa
     before = [(i.id, i.path, i.status) for i in workspace.library.items()]
     workspace.close()
     with sqlite3.connect(tmp_path / "lib" / DATABASE) as db:  # the library as schema 2 left it
-        for trigger in ("segments_item_deleted", "segments_item_changed"):
-            db.execute(f"DROP TRIGGER {trigger}")
         for table in ("segments", "segment_stores", "segmented"):
             db.execute(f"DROP TABLE {table}")
         db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
@@ -150,8 +148,6 @@ def test_a_schema_2_library_upgrades_in_place(recordings, make_workspace, tmp_pa
     assert [(i.id, i.path, i.status) for i in library.items()] == before
     key = library.key_of(library.model)
     assert library.segment_counts(key) == {} and len(library.unsegmented(key, [Modality.AUDIO], [])) == 2
-    triggers = library._db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
-    assert {t[0] for t in triggers} == {"segments_item_deleted", "segments_item_changed"}
     library.close()
 
 

@@ -17,6 +17,7 @@ from engine.library.rows import EMBEDDED, FAILED, PENDING, Outcome, Record
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
 from engine.models.identity import ModelRef
+from engine.preprocess.windows import SEGMENTED
 
 
 class Embeddings(Items):
@@ -333,6 +334,12 @@ class BulkWriter:
             )
             for r, status, kind, error in rows
         ]
+        held = [  # contents this batch may take from their last item: their windows go with them
+            content
+            for r in records
+            if r.path and r.modality in SEGMENTED
+            for content in self._library._contents(self._db, "path = ? AND hash != ?", [stored(r.path), r.hash])
+        ]
         before = self._db.total_changes
         for target, chosen in (
             ("path", [v for v in values if v[1] is not None]),
@@ -351,6 +358,7 @@ class BulkWriter:
                 chosen,
             )
         self.changed += self._db.total_changes - before
+        self._library._drop_unheld_segments(self._db, held)
 
 
 Embeddings.writer_type = BulkWriter

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from engine.library.schema import SCHEMA, SEGMENT_TRIGGERS, SEGMENTS, statements
+from engine.library.schema import SCHEMA, SEGMENTS, statements
 from engine.modality import Modality
 from engine.models.identity import UNVERIFIED, ModelRef
 
@@ -61,7 +61,7 @@ def migrate_schema_1(library: Upgraded, db: sqlite3.Connection) -> None:
 def migrate_schema_2(db: sqlite3.Connection) -> None:
     """Schema 3 adds tables only: every item, vector and setting stays as it is; long files gain their
     segments at the next ``index``."""
-    for statement in [*statements(SEGMENTS), *SEGMENT_TRIGGERS]:
+    for statement in statements(SEGMENTS):
         db.execute(statement)
 
 

@@ -74,8 +74,8 @@ CREATE TABLE IF NOT EXISTS label_vectors (
 # its file's content (hash, modality) and the model, so a moved or duplicated file keeps its segments; its
 # vector is a row of the model's segment files (``Database.segment_store``). ``segmented`` records that a
 # content's windows were all embedded (``windows`` of them; ``error`` when the file could not be cut).
-# The triggers forget a content's segments when the last item holding it is removed or changes content,
-# whichever path does it (a scan, forgetting missing files, removing a folder, an import).
+# A content's segments are forgotten when the last item holding it is removed or changes content
+# (``Items._drop_unheld_segments``, in the writers' transactions: a library holds no triggers).
 SEGMENTS = """CREATE TABLE IF NOT EXISTS segments (
     hash TEXT NOT NULL,
     model TEXT NOT NULL REFERENCES models(key),
@@ -105,18 +105,6 @@ CREATE TABLE IF NOT EXISTS segmented (
 """
 
 
-_UNHELD = """WHEN OLD.modality IN ('audio', 'vision', 'imu')
-    AND NOT EXISTS (SELECT 1 FROM items WHERE hash = OLD.hash AND modality = OLD.modality)
-BEGIN
-    DELETE FROM segments WHERE hash = OLD.hash AND modality = OLD.modality;
-    DELETE FROM segmented WHERE hash = OLD.hash AND modality = OLD.modality;
-END"""
-SEGMENT_TRIGGERS = (  # whole statements: their bodies hold semicolons
-    f"CREATE TRIGGER IF NOT EXISTS segments_item_deleted AFTER DELETE ON items {_UNHELD}",
-    f"CREATE TRIGGER IF NOT EXISTS segments_item_changed AFTER UPDATE OF hash, modality ON items {_UNHELD}",
-)
-
-
 def statements(script: str) -> list[str]:
     """A script's statements, to run one by one: ``executescript`` would commit mid-transaction."""
     return [s.strip() for s in script.split(";") if s.strip()]
@@ -124,4 +112,4 @@ def statements(script: str) -> list[str]:
 
 def all_statements() -> list[str]:
     """The current schema's statements, the tables of every version."""
-    return statements(SCHEMA) + statements(SEGMENTS) + list(SEGMENT_TRIGGERS)
+    return statements(SCHEMA) + statements(SEGMENTS)

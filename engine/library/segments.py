@@ -3,7 +3,8 @@
 A segment is keyed like an embedding, by its file's content (hash, modality) and the model, plus its
 span in seconds: a moved, renamed or duplicated file keeps its segments, and a file whose content
 changed gets new ones. Segments whose content no item holds any more are dropped in the transaction
-that removes or changes the last such item (the schema's triggers, ``schema.SEGMENT_TRIGGERS``). Vectors go to the model's
+that removes or changes the last such item (``Items._drop_unheld_segments``: a scan, forgetting missing
+files, removing a folder, an import that changes a file's content). Vectors go to the model's
 segment files (``Database.segment_store``), appended and fsynced inside the write transaction like
 the items' vectors, and are checked finite before anything is stored.
 """
