@@ -20,6 +20,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
+from app.timecode import span
 from engine.facts import DEVICE_CHOICES, PRECISION_CHOICES, ZERO_SHOT_TEMPLATES
 from engine.modality import Modality
 
@@ -198,7 +199,9 @@ def cmd_index(args) -> int:
     workspace = _workspace(args, create=True)
     backend = RayCluster(args.ray, args.shards) if args.ray else None
     with _progress_bar("indexing on Ray" if backend else "indexing") as bar:
-        report = workspace.index(args.paths, progress=bar, batch_size=args.batch_size, backend=backend)
+        report = workspace.index(
+            args.paths, progress=bar, batch_size=args.batch_size, backend=backend, moments=args.moments
+        )
     scan, embedded = report.scan, report.embed
     failures = [_item_json(i) for i in workspace.failed(limit=args.failures)]
     summary = {
@@ -207,6 +210,7 @@ def cmd_index(args) -> int:
         "embedded": embedded.embedded if embedded else 0,
         "failed": embedded.failed if embedded else 0,
         "offline": embedded.offline if embedded else 0,
+        "segments": embedded.segments if embedded else 0,
         "model": report.model_name,
         "failures": failures,
     }
@@ -217,11 +221,12 @@ def cmd_index(args) -> int:
         f"{scan.added} new, {scan.changed} changed, {scan.removed} moved, {scan.missing} now missing, "
         f"{scan.unchanged} unchanged; {summary['embedded']} embedded, {summary['failed']} failed"
         + (f", {summary['offline']} offline" if summary["offline"] else "")
+        + (f", {summary['segments']:,} moments" if summary["segments"] else "")
         + (f" ({report.model_name})" if report.model_name else "")
     )
     for item in failures:
         _say(f"  failed: {item['path'] or item['text']}: {item['error_kind']}: {item['error']}")
-    for warning in scan.warnings:
+    for warning in scan.warnings + (embedded.warnings if embedded else []):
         print(f"  warning: {_printable(warning)}", file=sys.stderr)
     return EXIT_OK
 
@@ -272,6 +277,7 @@ def cmd_import(args) -> int:
         "files": report.files,
         "rows": report.rows,
         "changed": report.changed,
+        "segments": report.segments,
         "failures": report.failures,
         "invalid": report.invalid,
         "model": report.model,
@@ -281,7 +287,8 @@ def cmd_import(args) -> int:
     else:
         _say(
             f"imported {report.rows:,} rows from {report.files} file(s): {report.changed:,} items added or updated, "
-            f"{report.failures:,} recorded failures, {len(report.invalid):,} invalid rows skipped"
+            + (f"{report.segments:,} moments, " if report.segments else "")
+            + f"{report.failures:,} recorded failures, {len(report.invalid):,} invalid rows skipped"
         )
         for line in report.invalid[:20]:
             _say(f"  invalid: {line}")
@@ -375,6 +382,8 @@ def cmd_status(args) -> int:
         "failed": [_item_json(i) for i in workspace.failed(limit=args.failures)],
         "failed_total": summary.failed,
         "index": workspace.index_details(),
+        "moments": summary.moments,
+        "segments": summary.segments,
     }
     if args.json:
         _print_json(status)
@@ -394,6 +403,9 @@ def cmd_status(args) -> int:
         for name, row in counts.items():
             if any(row.values()):
                 print(f"  {name:8s} {row['embedded']:9d} {row['pending']:8d} {row['failed']:7d}")
+        if summary.segments or not summary.moments:
+            held = ", ".join(f"{n:,} {m}" for m, n in summary.segments.items()) or "none"
+            _say(f"  moments: {held}{'' if summary.moments else ' (off: `bindscope index --moments` turns them on)'}")
         for item in status["failed"]:
             _say(f"  failed: {item['path'] or item['text']}: {item['error_kind']}: {item['error']}")
         if summary.failed > len(status["failed"]):
@@ -540,14 +552,30 @@ def _filter(args, workspace):
     return Filter(under, args.glob or None, since, until, modalities, getattr(args, "min_score", None))
 
 
-def _hit_json(items, hit) -> dict:
-    item = items[hit.item_id]
+def _hit_json(outcome, hit) -> dict:
+    """A file hit; ``start``/``end`` are its best window's (null for a file without moments)."""
+    item = outcome.items[hit.item_id]
+    best = outcome.best_moments(hit.item_id)
     return {
         "id": hit.item_id,
         "score": round(hit.score, 6),
         "modality": hit.modality.value,
         "path": item.path,
         "text": item.text,
+        "start": round(best[0].start, 3) if best else None,
+        "end": round(best[0].end, 3) if best else None,
+    }
+
+
+def _moment_json(items, moment) -> dict:
+    item = items[moment.item_id]
+    return {
+        "id": moment.item_id,
+        "start": round(moment.start, 3),
+        "end": round(moment.end, 3),
+        "score": round(moment.score, 6),
+        "modality": moment.modality.value,
+        "path": item.path,
     }
 
 
@@ -556,15 +584,19 @@ def cmd_search(args) -> int:
     if not terms:
         raise CliError("give at least one --file, --text or --item")
     workspace = _workspace(args)
-    outcome = workspace.search(_resolved(workspace, terms), args.k, filter=_filter(args, workspace))
-    results, items = outcome.results, outcome.items
+    outcome = workspace.search(
+        _resolved(workspace, terms), args.k, filter=_filter(args, workspace), moments=args.moments
+    )
+    if args.moments:
+        return _print_moments(args, outcome)
+    results = outcome.results
     payload = {
         "query": [
             {"kind": e.term.kind, "value": e.term.value, "weight": e.term.weight, "modality": e.modality.value}
             for e in results.terms
         ],
-        "results": {m.value: [_hit_json(items, h) for h in hits] for m, hits in results.by_modality.items()},
-        "merged": [_hit_json(items, h) for h in results.merged],
+        "results": {m.value: [_hit_json(outcome, h) for h in hits] for m, hits in results.by_modality.items()},
+        "merged": [_hit_json(outcome, h) for h in results.merged],
     }
     if args.json:
         _print_json(payload)
@@ -573,9 +605,25 @@ def cmd_search(args) -> int:
     for name, hits in groups:
         print(f"{name}:")
         for rank, hit in enumerate(hits, start=1):
+            when = f"  best at {span(hit['start'], hit['end'])}" if hit["start"] is not None else ""
             _say(
-                f"  {rank:2d}. {hit['score']:.3f}  [{hit['modality']}] {hit['path'] or repr(hit['text'])}  (item {hit['id']})"
+                f"  {rank:2d}. {hit['score']:.3f}  [{hit['modality']}] {hit['path'] or repr(hit['text'])}  "
+                f"(item {hit['id']}){when}"
             )
+    return EXIT_OK
+
+
+def _print_moments(args, outcome) -> int:
+    """A moments search: the best windows across the library, best first."""
+    moments = [_moment_json(outcome.items, m) for m in outcome.moments]
+    if args.json:
+        _print_json({"moments": moments})
+        return EXIT_OK
+    for rank, hit in enumerate(moments, start=1):
+        _say(
+            f"  {rank:2d}. {hit['score']:.3f}  {span(hit['start'], hit['end'])}  [{hit['modality']}] "
+            f"{hit['path']}  (item {hit['id']})"
+        )
     return EXIT_OK
 
 
@@ -795,6 +843,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--shards", metavar="DIR", help="where the cluster writes its Parquet shards (default: in the library)"
     )
+    p.add_argument(
+        "--moments",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also embed the windows of long audio, video and IMU files, so searches can say when (the library "
+        "remembers the choice; on by default)",
+    )
 
     p = command(
         "embed-shards",
@@ -848,6 +903,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--merged",
         action="store_true",
         help="one list across modalities (same-modality items score highest) instead of one per modality",
+    )
+    p.add_argument(
+        "--moments",
+        action="store_true",
+        help="rank the windows of long recordings instead of whole files: when in a file the query matches",
     )
     p.add_argument("--model", help="where the library's model checkpoint is, if not where it was")
     runtime(p)

@@ -144,6 +144,13 @@ class RayBackend:
         report.cancelled = cancelled()
         return report
 
+    def embed_segments(
+        self, library: Library, items: list[Item], progress: Progress | None, cancelled: Cancelled, index: SearchIndex
+    ) -> EmbedReport:
+        """Moments are cut here, with the in-process model: one long file's windows come from one sequential read,
+        which a cluster task would repeat whole for each of its shards."""
+        return self.in_process.embed_segments(library, items, progress, cancelled, index)
+
     def _import(self, library: Library, shard: str | Path, report: EmbedReport, index: SearchIndex) -> None:
         imported = import_embeddings(library, shard, after_file=lambda: index.maintain(final=True), trusted=True)
         report.embedded += imported.rows - imported.failures - len(imported.invalid)

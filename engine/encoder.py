@@ -121,7 +121,7 @@ class Encoder:
             for outcome in self._run(modality, batch):
                 start, end = spans[outcome.index]
                 if outcome.ok:
-                    result.segments.append(Segment(start, end, outcome.embedding))
+                    result.segments.append(Segment(start, end, outcome.embedding, outcome.scale))
                 else:
                     result.failed.append((start, end, outcome.error))
             batch.clear()

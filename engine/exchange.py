@@ -5,7 +5,10 @@ file (or text) with its library ``id``, ``modality``, ``path`` (readable) and ``
 exact bytes, when they are not UTF-8) or ``text``, ``embedding`` (a fixed-size list of float32, null
 for a failure), ``scale``, and ``hash``, ``size``, ``mtime``, ``error_kind``, ``error``; the model in
 the schema metadata (its name, never a local path, its fingerprint, title and dimension) and the
-hash algorithm beside it, so a file embedded by another model is refused whole.
+hash algorithm beside it, so a file embedded by another model is refused whole. A moment (a window
+of a long recording) is a row of its file with ``start`` and ``end`` in seconds (null on the file's
+own row): the file's path, hash and modality say whose window it is, and its row comes after the
+file's (an import refuses a window whose file it does not hold). NPZ carries the files only.
 
 Both directions stream in batches of bounded bytes: export writes row groups as it reads the vector
 files, import reads batches as it writes the library, so a 4 GB file never sits in memory. Each
@@ -26,6 +29,7 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -64,6 +68,7 @@ class ImportReport:
     files: int = 0
     rows: int = 0
     changed: int = 0  # items added or updated
+    segments: int = 0  # moments added (windows of long recordings)
     failures: int = 0  # rows recording a failure elsewhere
     invalid: list[str] = field(default_factory=list)  # rows refused: "file: row N: column 'c': why"
     refused: list[str] = field(default_factory=list)  # files of a folder refused whole, with why
@@ -91,6 +96,8 @@ def schema(dim: int):
             ("mtime", pa.float64()),
             ("error_kind", pa.string()),
             ("error", pa.string()),
+            ("start", pa.float64()),
+            ("end", pa.float64()),
         ]
     )
 
@@ -158,10 +165,10 @@ def write(path: Path, columns: dict[str, list], embeddings: np.ndarray, ref: Mod
 
 
 def _export_batches(
-    library: Library, ref: ModelRef, include_failures: bool
+    library: Library, ref: ModelRef, include_failures: bool, segments: bool = True
 ) -> Iterator[tuple[dict[str, list], np.ndarray]]:
-    """The embedded items (and the failed ones if asked), a batch at a time: columns, and embeddings (NaN rows
-    for failures)."""
+    """The embedded items, then their moments (unless ``segments`` is False), then the failed items if asked, a
+    batch at a time: columns, and embeddings (NaN rows for failures)."""
     key = library.key_of(ref)
     ids, modalities, rows, scales = library.embedded_rows(key)
     store, committed = library.store(key), library.store_rows(key)
@@ -174,10 +181,25 @@ def _export_batches(
             modality, mask = Modality(str(name)), modalities[part] == name
             vectors[mask] = store.gather(modality, committed[modality], rows[part][mask])
         yield _columns(items, scales[part].tolist()), vectors
+    if segments:
+        yield from _segment_batches(library, key, step)
     if include_failures:
         for start in range(0, library.count(FAILED), step):
             failed = library.items(status=FAILED, offset=start, limit=step)
             yield _columns(failed, [None] * len(failed)), np.full((len(failed), ref.dim), np.nan, np.float32)
+
+
+def _segment_batches(library: Library, key: str, step: int) -> Iterator[tuple[dict[str, list], np.ndarray]]:
+    """Each held moment as a row of the first item holding its content, with its span."""
+    store, committed = library.segment_store(key), library.segment_rows(key)
+    for modality in committed:
+        ids, rows, scales, starts, ends = library.segment_export_rows(key, modality)
+        for first in range(0, len(ids), step):
+            part = slice(first, first + step)
+            found = {i.id: i for i in library.items(ids=np.unique(ids[part]).tolist())}
+            columns = _columns([found[i] for i in ids[part].tolist()], scales[part].tolist())
+            columns["start"], columns["end"] = starts[part].tolist(), ends[part].tolist()
+            yield columns, store.gather(modality, committed[modality], rows[part])
 
 
 def _columns(items: list[Item], scales) -> dict[str, list]:
@@ -260,7 +282,7 @@ def _write_parquet(library: Library, ref: ModelRef, out: Path, progress: Progres
 
 
 def _write_npz(library: Library, ref: ModelRef, out: Path, progress: Progress | None, failures: bool) -> int:
-    parts = list(_export_batches(library, ref, failures))
+    parts = list(_export_batches(library, ref, failures, segments=False))
     columns = {name: [v for p in parts for v in p[0][name]] for name in ("id", "modality", "path", "text", "scale")}
     vectors = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, ref.dim), np.float32)
     paths = columns["path"]
@@ -413,7 +435,10 @@ _KINDS = {  # column -> (what its type must be, the test)
     "mtime": ("numbers", "is_numeric"),
     "error_kind": ("text", "is_string"),
     "error": ("text", "is_string"),
+    "start": ("numbers", "is_numeric"),
+    "end": ("numbers", "is_numeric"),
 }
+MAX_SECONDS = 1e8  # about three years: a span beyond it is not a recording's
 
 
 def _check_columns(path: Path, parquet) -> None:
@@ -470,15 +495,18 @@ def import_file(
             (batch.num_rows, reader.rows(batch)) for batch in parquet.iter_batches(batch_size=rows_per_batch(ref.dim))
         )
         with library.bulk(ref) as bulk:
-            for count, (records, vectors, scales, failures) in _ahead(batches):
+            for count, (records, vectors, scales, failures, windows) in _ahead(batches):
                 if cancelled():
                     raise _Cancelled
                 bulk.add(records, vectors, scales, failures)
+                refused = bulk.add_segments(windows.records, windows.vectors, windows.scales, windows.spans)
+                report.invalid += [f"{reader.where}: row {windows.rows[n]}: no file of this window" for n in refused]
                 done += count
                 failed += len(failures)
                 if progress:
                     progress("import", done, 0)
             report.changed += bulk.changed
+            report.segments += bulk.segments
     except (pa.ArrowException, OSError) as error:
         del report.invalid[invalid:]
         raise ExchangeError(
@@ -568,6 +596,16 @@ class _Places:
         return modality
 
 
+class Windows(NamedTuple):
+    """The moments among a batch's rows: their files' records, vectors, scales, spans and row numbers in the file."""
+
+    records: list[Record]
+    vectors: np.ndarray
+    scales: np.ndarray
+    spans: list[tuple[float, float]]
+    rows: list[int]
+
+
 class _BadCell(ValueError):
     """A cell that makes its row invalid; the message names the column."""
 
@@ -592,11 +630,12 @@ class _Reader:
             finite = np.isfinite(vectors).all(axis=1)
             norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64))
         kinds, errors = column.get("error_kind"), column.get("error")
-        records, kept, failures = [], [], []
+        records, kept, failures, spans = [], [], [], []
         for n in range(count):
             try:
                 record = self._record(column, n)
-                if kinds is not None and kinds[n] is not None:
+                span = self._span(column, n, record)
+                if kinds is not None and kinds[n] is not None and span is None:
                     kind, error = _bounded(kinds[n], 64), _bounded(errors[n] if errors else "", MAX_ERROR)
                     failures.append((record, kind, error))
                     continue
@@ -614,13 +653,36 @@ class _Reader:
                 continue
             records.append(record)
             kept.append(n)
+            spans.append(span)
         norms = norms[kept]
         scaled = np.abs(norms - 1.0) >= 1e-4  # unit vectors are kept bit for bit
         matrix = vectors if len(kept) == count and not scaled.any() else vectors[kept]
         if scaled.any():  # divided in float64: a norm beyond float32's range must not turn the row into zeros
             matrix[scaled] = (matrix[scaled] / norms[scaled, None]).astype(np.float32)
         scales = np.asarray([float(column["scale"][n]) for n in kept], np.float32)
-        return records, matrix, scales, failures
+        if all(span is None for span in spans):
+            return records, matrix, scales, failures, Windows([], matrix[:0], scales[:0], [], [])
+        files = [k for k, span in enumerate(spans) if span is None]
+        cuts = [k for k, span in enumerate(spans) if span is not None]
+        windows = Windows(
+            [records[k] for k in cuts],
+            matrix[cuts],
+            scales[cuts],
+            [spans[k] for k in cuts],
+            [first + kept[k] + 1 for k in cuts],
+        )
+        return [records[k] for k in files], matrix[files], scales[files], failures, windows
+
+    def _span(self, column: dict[str, list], n: int, record: Record) -> tuple[float, float] | None:
+        """Row ``n``'s window (start, end) in seconds, or None for a file's own row."""
+        start, end = (column.get(name)[n] if column.get(name) is not None else None for name in ("start", "end"))
+        if start is None and end is None:
+            return None
+        if start is None or end is None or not (0 <= start < end <= MAX_SECONDS):
+            raise _BadCell(f"columns 'start' and 'end': {start!r}-{end!r} is not a span of seconds")
+        if record.path is None:
+            raise _BadCell("columns 'start' and 'end': a text has no time to cut")
+        return float(start), float(end)
 
     def _vectors(self, embedding, first: int) -> tuple[np.ndarray, np.ndarray]:
         """The batch's embeddings as float32 rows (zeros where null) and which rows have one; a row of another

@@ -14,6 +14,11 @@ each batch in one transaction (vectors durable first), so a process killed at an
 whole batches only and the next run resumes with the items still pending. A file's hash is
 checked again after it was decoded: a file replaced between the scan and the encoder is never
 stored under the old content's hash.
+
+Moments come after: once every pending item has its whole-file vector (the library is
+searchable), the long audio, video and IMU files are cut into windows and embedded one file at
+a time (``embed_segments``), each file's windows committed in one transaction; a cancelled or
+killed run resumes with the files not marked segmented yet.
 """
 
 from __future__ import annotations
@@ -25,11 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
 from engine.library import FAILED, PENDING, Item, Library, Outcome
 from engine.library.files import display, hash_file, imported, under
 from engine.modality import Modality
-from engine.preprocess.detect import detect_modality
-from engine.preprocess.errors import is_transient
+from engine.preprocess.detect import VIDEO_EXTENSIONS, detect_modality
+from engine.preprocess.errors import PreprocessError, is_transient
+from engine.preprocess.windows import SEGMENTED
 from engine.progress import Cancelled, Progress, never
 
 if TYPE_CHECKING:
@@ -64,12 +72,16 @@ class EmbedReport:
     changed: int = 0
     cancelled: bool = False
     warnings: list[str] = field(default_factory=list)  # rows an imported shard could not give
+    segments: int = 0  # windows of long recordings embedded (moments)
+    unsegmented: int = 0  # long recordings that could not be cut into windows
 
     def add(self, other: EmbedReport) -> None:
         """Count ``other`` (a later pass) in; ``offline`` is what the last pass found offline."""
         self.embedded += other.embedded
         self.failed += other.failed
         self.changed += other.changed
+        self.segments += other.segments
+        self.unsegmented += other.unsegmented
         self.offline = other.offline
         self.cancelled = other.cancelled
         self.warnings += other.warnings
@@ -256,6 +268,11 @@ class Backend(Protocol):
         """Embed ``items`` (offline ones counted, not read), record each result in ``library`` as it lands and keep
         ``index`` current; a bad file is a failure on its item, never a stop."""
 
+    def embed_segments(
+        self, library: Library, items: list[Item], progress: Progress | None, cancelled: Cancelled, index: SearchIndex
+    ) -> EmbedReport:
+        """Embed and record the windows of the long recordings ``items`` (see ``embed_segments``)."""
+
 
 @dataclass
 class InProcess:
@@ -270,6 +287,11 @@ class InProcess:
     ) -> EmbedReport:
         return embed_items(library, self.model, self.ref, items, progress, cancelled, self.batch_size, index)
 
+    def embed_segments(
+        self, library: Library, items: list[Item], progress: Progress | None, cancelled: Cancelled, index: SearchIndex
+    ) -> EmbedReport:
+        return embed_segments(library, self.model, items, progress, cancelled, self.batch_size, index)
+
 
 def embed_pending(
     library: Library,
@@ -277,9 +299,11 @@ def embed_pending(
     progress: Progress | None = None,
     cancelled: Cancelled = never,
     index: SearchIndex | None = None,
+    segment_index: SearchIndex | None = None,
 ) -> EmbedReport:
     """Embed every pending item of the library's model with ``backend``, again while files changed under it left
-    new content pending (each content is tried once per run)."""
+    new content pending (each content is tried once per run); then, given a ``segment_index`` (moments on), the
+    windows of the long recordings not cut yet."""
     total = EmbedReport()
     attempted: set[tuple[int, str]] = set()
     while not cancelled():
@@ -291,8 +315,74 @@ def embed_pending(
         total.add(report)
         if not report.changed:
             break
+    if segment_index is not None and not cancelled():
+        todo = library.unsegmented(segment_index.key, SEGMENTED, sorted(VIDEO_EXTENSIONS))
+        if todo:
+            offline = total.offline  # the items' count: the moments pass counts only the long files it could not read
+            total.add(backend.embed_segments(library, todo, progress, cancelled, segment_index))
+            total.offline = offline
     total.cancelled = cancelled()
     return total
+
+
+def embed_segments(
+    library: Library,
+    model: LoadedModel,
+    items: list[Item],
+    progress: Progress | None = None,
+    cancelled: Cancelled = never,
+    batch_size: int | None = None,
+    index: SearchIndex | None = None,
+) -> EmbedReport:
+    """Cut each long recording of ``items`` into windows and embed them (``Encoder.encode_segments``), committing
+    one file's windows at a time under ``index``'s model and keeping it current. A file that cannot be cut is
+    recorded as such (not tried again unless the failure may pass) and the next one goes on; a window that fails
+    is counted with its file."""
+    from engine.encoder import Encoder
+
+    report = EmbedReport()
+    items, report.offline = online(library, items)
+    encoder = Encoder(model, batch_size=batch_size)
+    dim = index.store.dim
+    for number, item in enumerate(items, start=1):
+        if cancelled():
+            break
+        phase = f"moments {number}/{len(items)}"
+        try:
+            result = encoder.encode_segments(
+                item.modality,
+                item.path,
+                progress=(lambda _windows, done, total, phase=phase: progress(phase, done, total))
+                if progress
+                else None,
+                cancelled=cancelled,
+            )
+        except PreprocessError as error:
+            report.unsegmented += 1
+            report.warnings.append(f"{display(item.path)}: no moments ({error.kind}: {error.reason})")
+            if not error.transient:
+                library.record_segments(index.key, item, [], np.zeros((0, dim), np.float32), [], error=str(error))
+            continue
+        if not result.complete:
+            break
+        if record_change(library, item):
+            report.changed += 1
+            continue
+        segments = result.segments
+        vectors = np.stack([s.vector for s in segments]) if segments else np.zeros((0, dim), np.float32)
+        spans = [(s.start, s.end) for s in segments]
+        report.segments += library.record_segments(
+            index.key, item, spans, vectors, [s.scale for s in segments], failed=len(result.failed)
+        )
+        if result.failed:
+            start, end, error = result.failed[0]
+            report.warnings.append(
+                f"{display(item.path)}: {len(result.failed)} window(s) not embedded (first {start:g}-{end:g} s: {error})"
+            )
+        index.maintain()
+    index.maintain(final=True)
+    report.cancelled = cancelled()
+    return report
 
 
 def embed_items(

@@ -12,6 +12,10 @@ encoded term is cached by what identifies it (kind, value, modality, file size a
 model), so moving a weight slider is arithmetic and a search, never a re-encode. Label
 embeddings are stored in the library, so zero-shot works without the model once labels were
 embedded.
+
+A moments query ranks the windows of long recordings instead of whole files (the same composed
+vector, the same filters and exclusions, over the segment index): each hit is a ``Moment``, an
+item with a span in seconds.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ if TYPE_CHECKING:  # the model and encoder (and torch) load on first use, off th
 
 _HASH_FILES_UP_TO = 512 * 1024**2  # a dropped file this small is hashed to find a stored copy of it
 _CACHED_TERMS = 256
+BEST_FOR = 12  # file hits of each modality whose best windows a search scores (a card row or two)
+BEST_PER_ITEM = 3
 
 
 class QueryError(Exception):
@@ -88,12 +94,25 @@ class Embedded:
     item_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Moment:
+    """A window of a long recording that matched: the item, its span in seconds, the score."""
+
+    item_id: int
+    start: float
+    end: float
+    score: float
+    modality: Modality
+
+
 @dataclass
 class Results:
     vector: np.ndarray
     terms: list[Embedded]
     by_modality: dict[Modality, list[Hit]] = field(default_factory=dict)
     merged: list[Hit] = field(default_factory=list)
+    moments: list[Moment] = field(default_factory=list)  # a moments query's hits, best first across modalities
+    best: dict[int, list[Moment]] = field(default_factory=dict)  # a file hit's best windows, best first
 
     def composed(self) -> Embedded:
         """The composed query as one embedding for zero-shot labels; its scale is the terms' weighted mean."""
@@ -141,12 +160,19 @@ class Searcher:
     loading it on first use, or raises ``ModelMissing``."""
 
     def __init__(
-        self, library: Library, ref: ModelRef, index: SearchIndex, encoder: Callable[[str], Encoder], cache: TermCache
+        self,
+        library: Library,
+        ref: ModelRef,
+        index: SearchIndex,
+        encoder: Callable[[str], Encoder],
+        cache: TermCache,
+        segments: SearchIndex | None = None,
     ):
         self.library = library
         self.ref = ref
         self.key = library.key_of(ref) or ref.key
         self.index = index
+        self.segments = segments
         self._encoder = encoder
         self.cache = cache
 
@@ -245,20 +271,69 @@ class Searcher:
         modalities: list[Modality] | None = None,
         allowed: Allowed | None = None,
         min_score: float | None = None,
+        moments: bool = False,
     ) -> Results:
         """Top ``k`` per requested modality and across them, excluding the query's own items, of the items
         ``allowed`` lets through (all by default) scoring at least ``min_score``; equal scores rank by item id,
-        so the results for k are the first k of the results for any larger k."""
+        so the results for k are the first k of the results for any larger k. With ``moments``, the hits are
+        windows of long recordings (``Results.moments``) of those items, ranked the same way."""
         if k < 1:
             raise QueryError("the number of results must be at least 1")
+        if moments and self.segments is None:
+            raise QueryError("this search has no moments to look in")
         embedded = [self.embed_term(t) for t in terms]
         vector = compose([e.vector for e in embedded], [e.term.weight for e in embedded])
         exclude = {e.item_id for e in embedded if e.item_id is not None}
-        by_modality = self.index.search(vector, k, modalities, exclude, allowed)
+        by_modality = (self.segments if moments else self.index).search(vector, k, modalities, exclude, allowed)
         if min_score is not None:
             by_modality = {m: [h for h in hits if h.score >= min_score] for m, hits in by_modality.items()}
         merged = sorted((h for hits in by_modality.values() for h in hits), key=lambda h: (-h.score, h.item_id))[:k]
-        return Results(vector, embedded, by_modality, merged)
+        results = Results(vector, embedded, by_modality, merged)
+        if moments:
+            results.moments = self._moments(merged)
+        else:
+            results.best = self.best_moments(vector, [h for hits in by_modality.values() for h in hits[:BEST_FOR]])
+        return results
+
+    def best_moments(
+        self, vector: np.ndarray, hits: list[Hit], per_item: int = BEST_PER_ITEM
+    ) -> dict[int, list[Moment]]:
+        """The ``per_item`` best windows of each hit that has any, scored exactly: where in the file it matches.
+        A file's windows are one run of rows (appended in one transaction), read from the map where they lie."""
+        committed = self.library.segment_rows(self.key)
+        store = self.library.segment_store(self.key)
+        best: dict[int, list[Moment]] = {}
+        for hit in hits:
+            spans = self.library.segments_of(self.key, hit.item_id) if committed.get(hit.modality) else []
+            if not spans:
+                continue
+            rows = np.array([row for _, _, row in spans], np.int64)
+            first, last = int(rows.min()), int(rows.max())
+            if last - first + 1 == len(rows):  # one run: scored straight from the map, nothing copied
+                vectors = store.view(hit.modality, committed[hit.modality])[first : last + 1]
+                scores = np.asarray(vectors @ vector, np.float32)[rows - first]
+            else:
+                order = np.argsort(rows, kind="stable")
+                scores = np.empty(len(rows), np.float32)
+                scores[order] = store.gather(hit.modality, committed[hit.modality], rows[order]) @ vector
+            top = np.argsort(-scores, kind="stable")[:per_item]
+            best[hit.item_id] = [
+                Moment(hit.item_id, spans[n][0], spans[n][1], float(scores[n]), hit.modality) for n in top.tolist()
+            ]
+        return best
+
+    def _moments(self, hits: list[Hit]) -> list[Moment]:
+        """Segment hits with their spans, in the hits' order."""
+        spans: dict[tuple[Modality, int], dict[int, tuple[float, float]]] = {}
+        for modality in {h.modality for h in hits}:
+            rows = [h.row for h in hits if h.modality is modality]
+            for row, held in self.library.segments_at_rows(self.key, modality, rows).items():
+                spans[modality, row] = {item: (start, end) for item, start, end in held}
+        return [
+            Moment(h.item_id, *spans[h.modality, h.row][h.item_id], h.score, h.modality)
+            for h in hits
+            if h.item_id in spans.get((h.modality, h.row), {})
+        ]
 
     def label_embeddings(
         self, labels: list[str], templates: tuple[str, ...] = ZERO_SHOT_TEMPLATES

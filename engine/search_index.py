@@ -17,6 +17,10 @@ new one when a modality crosses the threshold or has grown ``RETRAIN_GROWTH``-fo
 training, and saves it under ``cache/`` (``engine.cache``); other processes pick up the saved file when their tail
 grows. Search hits are vector rows; SQLite turns them into items (duplicates share a row), and
 rows whose items are gone are skipped by fetching further.
+
+The same machinery serves moments: ``SearchIndex(..., segments=True)`` searches a model's segment
+vectors (``Library.segment_store``), its hits carry the segment's vector ``row``, and its
+approximate indexes are saved beside the items' under their own name.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class Hit:
     item_id: int
     score: float
     modality: Modality
+    row: int = -1  # the vector row that matched (a segment's: the library gives its span)
 
 
 def _faiss():
@@ -103,13 +108,20 @@ def best_of(scores: np.ndarray, k: int) -> np.ndarray:
     return top[ranked(top, scores[top])][:k]
 
 
-def exact_top(vectors: np.ndarray, query: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def exact_top(
+    vectors: np.ndarray, query: np.ndarray, k: int, offset: int = 0, skip: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(rows, scores) of the ``k`` best rows of ``vectors @ query``, best first (ties by row); rows counted from
-    ``offset``."""
+    ``offset``, leaving out the rows in ``skip`` (sorted, unique)."""
     if not len(vectors) or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     scores = np.asarray(vectors @ query, np.float32)
-    order = best_of(scores, k)
+    valid = len(scores)
+    if skip is not None and len(skip):
+        local = skip[(skip >= offset) & (skip < offset + len(scores))] - offset
+        scores[local] = -np.inf  # below every real score: never among the k unless fewer remain
+        valid -= len(local)
+    order = best_of(scores, min(k, valid))
     return order.astype(np.int64) + offset, scores[order]
 
 
@@ -258,14 +270,23 @@ def _sound(index, rows: int, dim: int) -> bool:
 
 
 class SearchIndex:
-    """Search over one model's vectors in a library (``key`` is the model's key in the library)."""
+    """Search over one model's vectors in a library (``key`` is the model's key in the library): its items', or
+    with ``segments`` its segments' (moments)."""
 
-    def __init__(self, library: Library, key: str, approximate_from: int = APPROXIMATE_FROM, effort: Effort = Effort()):
+    def __init__(
+        self,
+        library: Library,
+        key: str,
+        approximate_from: int = APPROXIMATE_FROM,
+        effort: Effort = Effort(),
+        segments: bool = False,
+    ):
         self.library = library
         self.key = key
         self.approximate_from = approximate_from
         self.effort = effort
-        self.store: VectorStore = library.store(key)
+        self.segments = segments
+        self.store: VectorStore = library.segment_store(key) if segments else library.store(key)
         self._approximate: dict[Modality, _Approximate] = {}
         self._loaded_at: dict[Modality, float] = {}
         self._rejected: dict[Modality, float] = {}  # the saved description of an index found unsound
@@ -275,7 +296,7 @@ class SearchIndex:
 
     @property
     def folder(self) -> Path:
-        return cache_folder(self.library.folder) / f"index-{self.key}"
+        return cache_folder(self.library.folder) / f"index-{self.key}{'.segments' if self.segments else ''}"
 
     def _paths(self, modality: Modality) -> tuple[Path, Path]:
         return self.folder / f"{modality.value}.faiss", self.folder / f"{modality.value}.json"
@@ -330,7 +351,12 @@ class SearchIndex:
     # -- search -----------------------------------------------------------------------------
 
     def counts(self) -> dict[Modality, int]:
-        return self.library.store_rows(self.key)
+        return self.library.segment_rows(self.key) if self.segments else self.library.store_rows(self.key)
+
+    def _owners(self, modality: Modality, rows: list[int]) -> dict[int, list[int]]:
+        if self.segments:
+            return self.library.items_at_segment_rows(self.key, modality, rows)
+        return self.library.items_at_rows(self.key, modality, rows)
 
     def search(
         self,
@@ -348,7 +374,8 @@ class SearchIndex:
         out: dict[Modality, list[Hit]] = {}
         for modality in modalities or list(committed):
             rows = committed.get(modality, 0)
-            subset = allowed.rows.get(modality) if allowed is not None else None
+            # a segment's row is no item row: windows are let through by their item's id (``allowed.admits``)
+            subset = allowed.rows.get(modality) if allowed is not None and not self.segments else None
             if subset is not None:
                 subset = subset[: np.searchsorted(subset, rows)]  # only rows this search's count covers
             searchable = rows if subset is None else len(subset)
@@ -357,30 +384,47 @@ class SearchIndex:
             )
         return out
 
+    def _skipped(self, modality: Modality, rows: int, exclude: set[int]) -> np.ndarray | None:
+        """The segment rows of the excluded items, left out of the ranking itself: a query item's own windows
+        resemble it most, and would otherwise fill the first places of every round."""
+        if not (self.segments and exclude):
+            return None
+        held = np.asarray(self.library.segment_rows_of(self.key, modality, sorted(exclude)), np.int64)
+        return np.unique(held[held < rows])
+
     def _search_modality(self, modality, rows, query, k, exclude, allowed, subset):
-        fetch, searchable = k + len(exclude), rows if subset is None else len(subset)
+        skip = self._skipped(modality, rows, exclude)
+        if skip is not None and subset is not None:  # one set of rows to rank: the allowed ones but the skipped
+            subset, skip = np.setdiff1d(subset, skip, assume_unique=True), None
+        if subset is not None:
+            searchable = len(subset)
+        else:
+            searchable = rows - (len(skip) if skip is not None else 0)
+        if searchable <= 0:
+            return []
+        fetch = k + len(exclude)
         if allowed is not None and subset is None:
             fetch = min(rows, allowed.first_fetch(modality, fetch))
         while True:
-            found, scores = self._nearest_rows(modality, rows, query, fetch, subset)
-            owners = self.library.items_at_rows(self.key, modality, found.tolist())
+            found, scores = self._nearest_rows(modality, rows, query, fetch, subset, skip)
+            owners = self._owners(modality, found.tolist())
             named = [
-                (item_id, score)
+                (item_id, score, row)
                 for row, score in zip(found.tolist(), scores.tolist(), strict=True)
                 for item_id in owners.get(row, [])
                 if item_id not in exclude
             ]
             if allowed is not None and named:
-                named = [pair for pair, ok in zip(named, allowed.admits([i for i, _ in named]), strict=True) if ok]
-            hits = [Hit(item_id, float(score), modality) for item_id, score in named]
+                named = [hit for hit, ok in zip(named, allowed.admits([i for i, _, _ in named]), strict=True) if ok]
+            hits = [Hit(item_id, float(score), modality, row) for item_id, score, row in named]
             if len(hits) >= k or len(found) >= searchable:
                 return hits[:k]
             fetch *= 4  # rows whose items were removed or filtered out took places: look further
 
-    def _nearest_rows(self, modality: Modality, rows: int, query: np.ndarray, fetch: int, subset=None):
-        """The best ``fetch`` rows of a modality (of ``subset``, sorted, when given) and their exact scores: the
-        approximate index's ranking merged with the exact ranking of the rows it does not cover yet. A subset of at
-        most ``EXACT_SUBSET`` rows is searched exactly."""
+    def _nearest_rows(self, modality: Modality, rows: int, query: np.ndarray, fetch: int, subset=None, skip=None):
+        """The best ``fetch`` rows of a modality (of ``subset``, sorted, when given; but those in ``skip``) and their
+        exact scores: the approximate index's ranking merged with the exact ranking of the rows it does not cover
+        yet. A subset of at most ``EXACT_SUBSET`` rows is searched exactly."""
         vectors = self.store.view(modality, rows)
         with self._lock:
             if rows - self._covered(modality) > 0:
@@ -388,7 +432,7 @@ class SearchIndex:
             approximate = self._approximate.get(modality)
         covered = approximate.rows if approximate is not None else 0
         if subset is None:
-            tail = exact_top(vectors[covered:], query, fetch, offset=covered)
+            tail = exact_top(vectors[covered:], query, fetch, offset=covered, skip=skip)
             inside = None
         else:
             split = int(np.searchsorted(subset, covered))
@@ -397,7 +441,7 @@ class SearchIndex:
                 return merge_ranked(self._exact_rows(modality, rows, inside, query, fetch), tail, fetch)
         if approximate is None:
             return tail
-        ranking = self._approximate_ranking(modality, approximate, vectors, query, fetch, inside)
+        ranking = self._approximate_ranking(modality, approximate, vectors, query, fetch, inside, skip)
         return merge_ranked(ranking, tail, fetch)
 
     def _exact_rows(self, modality: Modality, rows: int, picks: np.ndarray, query: np.ndarray, fetch: int):
@@ -413,25 +457,33 @@ class SearchIndex:
         order = best_of(scores, fetch)
         return picks[order], scores[order]
 
-    def _approximate_ranking(self, modality, approximate: _Approximate, vectors, query, fetch: int, inside=None):
-        """The best ``fetch`` rows the approximate index covers (of ``inside``, sorted, when given), by exact score,
-        found in tiers whose sizes never depend on k: the first ``effort.rerank // PER_PLACE`` places come from the
-        best ``effort.rerank`` candidates, the next from 4x as many, ..., the last tier from every row. So the
-        results for k are always the first k of the results for a larger k, and for k up to
-        ``effort.rerank // PER_PLACE`` they are the exact ranking of one candidate set. With ``inside``, FAISS
-        proposes only those rows (a bitmap selector) and scans enough lists to see as many of them."""
+    def _approximate_ranking(
+        self, modality, approximate: _Approximate, vectors, query, fetch: int, inside=None, skip=None
+    ):
+        """The best ``fetch`` rows the approximate index covers (of ``inside``, sorted, when given; but those in
+        ``skip``), by exact score, found in tiers whose sizes never depend on k: the first
+        ``effort.rerank // PER_PLACE`` places come from the best ``effort.rerank`` candidates, the next from 4x as
+        many, ..., the last tier from every row. So the results for k are always the first k of the results for a
+        larger k, and for k up to ``effort.rerank // PER_PLACE`` they are the exact ranking of one candidate set.
+        With ``inside``, FAISS proposes only those rows (a bitmap selector) and scans enough lists to see as many of
+        them; with ``skip``, FAISS proposes every row but those."""
+        faiss = _faiss()
         covered = approximate.rows
-        searchable, selector, bits = covered, None, None
+        skip = skip[skip < covered] if skip is not None else np.zeros(0, np.int64)
+        searchable, selector = covered - len(skip), None
         if inside is not None:
             mask = np.zeros(covered, bool)
             mask[inside] = True
-            bits = np.packbits(mask, bitorder="little")  # kept alive while FAISS reads it
-            selector, searchable = _faiss().IDSelectorBitmap(covered, _faiss().swig_ptr(bits)), len(inside)
+            bits = np.packbits(mask, bitorder="little")  # the selectors read these while FAISS searches: kept alive
+            selector, searchable = faiss.IDSelectorBitmap(covered, faiss.swig_ptr(bits)), len(inside)
+        elif len(skip):
+            batch = faiss.IDSelectorBatch(len(skip), faiss.swig_ptr(skip))
+            selector = faiss.IDSelectorNot(batch)
         rows, scores, filled, wanted = [], [], 0, self.effort.rerank
         while filled < min(fetch, searchable):
-            if wanted * 4 > searchable:  # the last tier: every covered (allowed) row, exactly
+            if wanted * 4 > searchable:  # the last tier: every covered (allowed, not skipped) row, exactly
                 if inside is None:
-                    found, found_scores = exact_top(vectors[:covered], query, fetch + filled)
+                    found, found_scores = exact_top(vectors[:covered], query, fetch + filled, skip=skip)
                 else:
                     found, found_scores = self._exact_rows(modality, covered, inside, query, fetch + filled)
                 places = searchable

@@ -58,12 +58,13 @@ from engine.models.errors import RuntimeUnavailable, WeightsError
 from engine.models.handle import ModelHandle
 from engine.models.identity import ModelRef
 from engine.models.zoo import ModelEntry, ModelUnavailable, default_entry, resolve
-from engine.preprocess.detect import detect_modality
+from engine.preprocess.detect import VIDEO_EXTENSIONS, detect_modality
+from engine.preprocess.windows import SEGMENTED
 from engine.previews import Preview, make_preview
 from engine.progress import Cancelled, Progress, never
 from engine.projection import MapMaker, Projection, name_clusters
 from engine.prompts import ZERO_SHOT_TEMPLATES
-from engine.query import Embedded, ModelMissing, QueryError, Results, Searcher, Term, TermCache
+from engine.query import Embedded, ModelMissing, Moment, QueryError, Results, Searcher, Term, TermCache
 from engine.search_index import APPROXIMATE_FROM, Hit, SearchIndex
 from engine.vectors import VectorStoreError
 
@@ -254,6 +255,8 @@ class LibrarySummary:
     generation: int
     reembedding: str | None = None  # the title of the model being built beside the current one
     outside: dict[str, dict[str, int]] = field(default_factory=dict)  # items in no folder (imported, typed)
+    segments: dict[str, int] = field(default_factory=dict)  # moments held per modality (windows of long recordings)
+    moments: bool = True  # whether indexing cuts long recordings into windows
 
     @property
     def embedded(self) -> int:
@@ -278,6 +281,11 @@ class SearchOutcome:
     map_point: tuple[float, float] | None = None
     probabilities: list[tuple[str, float]] = field(default_factory=list)
     offline: set[int] = field(default_factory=set)  # items whose file cannot be reached now
+    moments: list[Moment] = field(default_factory=list)  # a moments search's hits: (item, start, end, score)
+
+    def best_moments(self, item_id: int) -> list[Moment]:
+        """A file hit's best windows, best first (none for a file without any, or beyond the first hits)."""
+        return self.results.best.get(item_id, [])
 
     def cards(self) -> list[tuple[Item, float]]:
         """Each modality's nearest, the other modalities' groups first, best match first: a merged list would
@@ -364,6 +372,7 @@ class Workspace:
         self.handle = ModelHandle(model, default_model, device, precision)
         self.approximate_from = approximate_from
         self._index: SearchIndex | None = None
+        self._segments: SearchIndex | None = None
         self._maps: dict[str, MapMaker] = {}
         self.terms = TermCache()
         self.filtering = Filtering()
@@ -491,6 +500,8 @@ class Workspace:
             unmounted = library.present_under(
                 [m for m in library.offline_folders() if m not in {r.path for r in roots}]
             )
+            key = library.key_of(library.model) if library.model is not None else None
+            segments = {m.value: n for m, n in library.segment_counts(key).items()} if key else {}
         per_root: dict[int | None, dict[str, dict[str, int]]] = {}
         missing: dict[int | None, int] = {}
         totals: dict[str, dict[str, int]] = {}
@@ -523,6 +534,8 @@ class Workspace:
             library.generation,
             target.title if target else None,
             per_root.get(None, {}),
+            segments,
+            library.moments,
         )
 
     def failed(self, offset: int = 0, limit: int = 200) -> list[Item]:
@@ -564,9 +577,13 @@ class Workspace:
         cancelled: Cancelled = never,
         batch_size: int | None = None,
         backend: RayCluster | None = None,
+        moments: bool | None = None,
     ) -> IndexReport:
         """Scan ``paths`` (new roots) or every root here, then embed what is pending with the library's model, in
-        this process or on the Ray cluster ``backend`` names."""
+        this process or on the Ray cluster ``backend`` names; then the windows of long recordings, unless moments
+        are off. ``moments`` True or False also becomes the library's setting; None keeps it."""
+        if moments is not None and moments != self.library.moments:
+            self.library.set_moments(moments)
         report = self.scan(paths, progress, cancelled)
         if cancelled():
             return IndexReport(report, None, None)
@@ -596,8 +613,9 @@ class Workspace:
         batch_size: int | None = None,
         backend: RayCluster | None = None,
     ) -> EmbedReport:
-        """Embed every pending item with the library's model (a new library takes its first model here)."""
-        if not self.library.count(PENDING):
+        """Embed every pending item with the library's model (a new library takes its first model here), then the
+        windows of its long recordings not cut yet, when the library's moments are on."""
+        if not self.library.count(PENDING) and not self._moments_to_cut():
             return EmbedReport()
         model = self.loaded_model("indexing")
         ref = self.ref()
@@ -612,11 +630,22 @@ class Workspace:
                         f"{self.folder}: {adopted.title} became this library's model while {ref.title} was loading "
                         "(an import?); index again to embed with it"
                     )
-                index = SearchIndex(writer, writer.key_of(ref), self.approximate_from)
+                key = writer.key_of(ref)
+                index = SearchIndex(writer, key, self.approximate_from)
+                segments = SearchIndex(writer, key, self.approximate_from, segments=True) if writer.moments else None
                 with self._backend(backend, InProcess(model, ref, batch_size)) as chosen:
-                    return embed_pending(writer, chosen, progress, cancelled, index)
+                    return embed_pending(writer, chosen, progress, cancelled, index, segments)
         finally:
             writer.close()
+
+    def _moments_to_cut(self) -> bool:
+        """Whether long recordings wait for their windows and the model that cuts them is here (when it is away,
+        indexing scans and leaves them for later, as it leaves nothing pending)."""
+        library = self.library
+        if not library.moments or library.model is None:
+            return False
+        waiting = library.unsegmented(library.key_of(library.model), SEGMENTED, sorted(VIDEO_EXTENSIONS))
+        return bool(waiting) and self.model_state().available
 
     def _backend(self, cluster: RayCluster | None, in_process: InProcess) -> contextlib.AbstractContextManager[Backend]:
         if cluster is None:
@@ -646,12 +675,17 @@ class Workspace:
         ``trusted``: the cluster's shards of files this library hashed (see ``engine.exchange``)."""
         writer = self._writer()
         try:
-            indexes: dict[str, SearchIndex] = {}
+            indexes: dict[tuple[str, bool], SearchIndex] = {}
 
             def keep_current() -> None:
                 key = writer.get_meta("model")
-                if key:
-                    indexes.setdefault(key, SearchIndex(writer, key, self.approximate_from)).maintain(final=True)
+                for segments in (False, True) if key else ():
+                    index = indexes.get((key, segments))
+                    if index is None:
+                        index = indexes[key, segments] = SearchIndex(
+                            writer, key, self.approximate_from, segments=segments
+                        )
+                    index.maintain(final=True)
 
             return import_embeddings(writer, source, progress, cancelled, after_file=keep_current, trusted=trusted)
         finally:
@@ -751,6 +785,13 @@ class Workspace:
                     writer.set_model(target)
                     with writer.transaction():
                         writer.set_meta("reembed_target", "")
+                    if writer.moments:  # the new model's moments, cut through the one loop
+                        segments = SearchIndex(writer, key, self.approximate_from, segments=True)
+                        cut = embed_pending(
+                            writer, InProcess(model, target, batch_size), progress, cancelled, index, segments
+                        )
+                        report.segments, report.cancelled = cut.segments, cut.cancelled
+                        report.warnings += cut.warnings
         finally:
             writer.close()
         if switched:
@@ -769,9 +810,16 @@ class Workspace:
             self._index = SearchIndex(self.library, key, self.approximate_from)
         return self._index
 
+    def segment_index(self) -> SearchIndex:
+        """The search index over the library's moments (the windows of its long recordings)."""
+        index = self.search_index()
+        if self._segments is None or self._segments.key != index.key or self._segments.library is not self.library:
+            self._segments = SearchIndex(self.library, index.key, self.approximate_from, segments=True)
+        return self._segments
+
     def searcher(self) -> Searcher:
         index = self.search_index()
-        return Searcher(self.library, self.library.model, index, self._encoder_for, self.terms)
+        return Searcher(self.library, self.library.model, index, self._encoder_for, self.terms, self.segment_index())
 
     def search(
         self,
@@ -780,10 +828,12 @@ class Workspace:
         modalities: list[Modality] | None = None,
         labels: list[str] | None = None,
         filter: Filter | None = None,
+        moments: bool = False,
     ) -> SearchOutcome:
         """The nearest items of each modality, where the query lands on the current map, and its zero-shot labels.
         With a ``filter``, the nearest of the items it lets through: k of a modality whenever k are let through
-        (the filter is applied inside the index search, not to its first k)."""
+        (the filter is applied inside the index search, not to its first k). With ``moments``: the best windows of
+        long recordings instead (``SearchOutcome.moments``), best first, of the items the filter lets through."""
         searcher = self.searcher()
         allowed, min_score = None, None
         if filter is not None:
@@ -792,7 +842,7 @@ class Workspace:
                 modalities = [m for m in modalities or filter.modalities if filter.allows(m)]
             if filter.by_file:  # a modality alone is a choice of indexes, not a filter inside them
                 allowed = self.filtering.allowed(self.library, searcher.key, filter)
-        results = searcher.search(terms, k, modalities, allowed, min_score)
+        results = searcher.search(terms, k, modalities, allowed, min_score, moments)
         hits = [h for group in results.by_modality.values() for h in group]
         items = {i.id: i for i in self.library.items(ids=[h.item_id for h in hits])}
         offline = self.offline(items.values())
@@ -804,7 +854,7 @@ class Workspace:
                 probabilities = searcher.classify(results.composed(), labels)
             except ModelMissing:
                 probabilities = []  # labels never embedded, and no model to embed them: no probabilities
-        return SearchOutcome(results, items, point, probabilities, offline)
+        return SearchOutcome(results, items, point, probabilities, offline, results.moments)
 
     def listing(
         self, filter: Filter | None = None, order: str = "path", offset: int = 0, limit: int = 100
@@ -940,6 +990,7 @@ __all__ = [
     "MapData",
     "ModelMissing",
     "ModelState",
+    "Moment",
     "Preview",
     "Projection",
     "QueryError",

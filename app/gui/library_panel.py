@@ -240,10 +240,23 @@ class LibraryPanel(QWidget):
                 0, "Imported embeddings and texts that belong to no folder of this library: searchable and on the map"
             )
             self._add_group(node, summary.outside)
+        if summary.segments:
+            self._add_moments(summary.segments)
         self.failed_model.reset(summary.failed)
         self.failed_label.setText(
             f"<b>Failed files</b> ({summary.failed:,})" if summary.failed else "<b>Failed files</b> (none)"
         )
+
+    def _add_moments(self, segments: dict[str, int]) -> None:
+        """A node counting the windows of long recordings, per modality: what the Moments search ranks."""
+        node = QTreeWidgetItem(["Moments", f"{sum(segments.values()):,}"])
+        node.setToolTip(0, "Windows of long audio, video and IMU recordings, searchable with the Moments button")
+        for modality in Modality:
+            if segments.get(modality.value):
+                child = QTreeWidgetItem([f"● {modality.label}", f"{segments[modality.value]:,}"])
+                child.setForeground(0, QBrush(QColor(MODALITY_COLOURS[modality])))
+                node.addChild(child)
+        self.tree.addTopLevelItem(node)
 
     def _add_group(self, node: QTreeWidgetItem, counts: dict[str, dict[str, int]]) -> None:
         """A top-level node with a child per modality (embedded · pending · failed)."""

@@ -46,6 +46,7 @@ from app.state.jobs import Job, Lane, Progress, Runner
 from app.state.offers import readable
 from app.state.query import item_term, selection_term
 from app.state.session import Session
+from app.timecode import clock
 from engine.facts import DEMO_LABELS, default_library, formats_help
 from engine.modality import Modality
 from engine.workspace import ModelMissing, Term, Workspace, download_model, explain
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.composer.message.connect(self.say)
         self.composer.filesOffered.connect(self.describe_files)
         self.results = ResultsPanel(self.previews)
+        self.results.filtersChanged.connect(lambda: self.session.set_moments(self.results.moments.isChecked()))
         self.results.filtersChanged.connect(self.run_query)
         self.results.useAsQuery.connect(self.use_as_query)
         self.results.addToQuery.connect(self.add_to_query)
@@ -452,6 +454,7 @@ class MainWindow(QMainWindow):
             if embedded is not None:
                 parts.append(
                     f"{embedded.embedded} embedded, {embedded.failed} failed"
+                    + (f", {embedded.segments:,} moments" if embedded.segments else "")
                     + (f", {embedded.offline} offline" if embedded.offline else "")
                     + (" (cancelled)" if embedded.cancelled else "")
                 )
@@ -464,7 +467,13 @@ class MainWindow(QMainWindow):
             self.refresh_summary()
 
         job = self._run("index", run, "Indexing", done, failed, Lane.LONG)
-        job.progress.connect(lambda p: self.library_panel.show_progress("Indexing", p.done, p.total))
+        job.progress.connect(
+            lambda p: self.library_panel.show_progress(
+                p.phase.replace("moments", "Moments of file") if p.phase.startswith("moments") else "Indexing",
+                p.done,
+                p.total,
+            )
+        )
         return job
 
     def _after_change(self) -> None:
@@ -628,17 +637,34 @@ class MainWindow(QMainWindow):
     def _search(self, terms: list[Term], title: str) -> None:
         k, modalities, labels = self._search_args()
         workspace = self.workspace
+        moments = self.session.moments
 
         def done(outcome: SearchOutcome) -> None:
             self.session.searched(outcome, title)
-            self.results.set_cards(outcome.cards(), title, outcome.offline)
-            if not outcome.cards():
-                none = (
-                    f"No items pass the filters ({self.session.filters.describe()})"
-                    if self.session.filters.active
-                    else ""
+            filtered = self.session.filters.active
+            none = f"No items pass the filters ({self.session.filters.describe()})" if filtered else ""
+            if moments:
+                hits = self.session.moment_hits()
+                cards = [(item, m.score) for item, m in hits]
+                self.results.set_cards(
+                    cards,
+                    "Moments" if title == "Results" else f"Moments: {title}",
+                    outcome.offline,
+                    [(m.start, m.end) for _, m in hits],
                 )
-                self.results.show_message(none or "No embedded items match these modalities yet.")
+                if not hits:
+                    self.results.show_message(
+                        none
+                        or "No moments match: only audio, video and IMU files longer than the model's window have "
+                        "them (they are embedded after the whole files)."
+                    )
+            else:
+                cards = outcome.cards()
+                best = [outcome.best_moments(item.id)[:1] for item, _ in cards]
+                spans = [(b[0].start, b[0].end) if b else None for b in best]
+                self.results.set_cards(cards, title, outcome.offline, spans, best=True)
+                if not cards:
+                    self.results.show_message(none or "No embedded items match these modalities yet.")
             self.map_view.set_query_point(outcome.map_point)
             self.zero_shot.show_probabilities(outcome.probabilities)
 
@@ -646,9 +672,8 @@ class MainWindow(QMainWindow):
             self.results.show_message(f"The query could not run: {message}")
             self.session.fail(message)
 
-        job = SearchJob(
-            workspace, SearchRequest(tuple(terms), k, tuple(modalities), tuple(labels), self.session.filters.value)
-        )
+        request = SearchRequest(tuple(terms), k, tuple(modalities), tuple(labels), self.session.filters.value, moments)
+        job = SearchJob(workspace, request)
         job.returned.connect(done)
         job.errored.connect(failed)
         self.jobs.submit(job)
@@ -807,8 +832,10 @@ class MainWindow(QMainWindow):
             self._player.setAudioOutput(self._audio)
         self._player.stop()
         self._player.setSource(QUrl.fromLocalFile(card.item.path))
+        if card.moment is not None:
+            self._player.setPosition(int(card.moment[0] * 1000))
         self._player.play()
-        self.say(f"Playing {card.item.name}")
+        self.say(f"Playing {card.item.name}" + (f" from {clock(card.moment[0])}" if card.moment is not None else ""))
 
     def export_results(self) -> None:
         if self.outcome is None or not self.outcome.cards():

@@ -1,4 +1,5 @@
-"""A widget that paints any modality's ``Preview``: picture, waveform, six IMU channels or text."""
+"""A widget that paints any modality's ``Preview``: picture, waveform, six IMU channels or text; and, for a moment,
+where its window lies in the file (a band over the time axis)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class PreviewView(QWidget):
         super().__init__(parent)
         self._preview: Preview | None = None
         self._pixmap: QPixmap | None = None
+        self._span: tuple[float, float] | None = None
         self._hint = size or QSize(176, 132)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumHeight(self._hint.height())
@@ -30,6 +32,22 @@ class PreviewView(QWidget):
         self._preview = preview
         self._pixmap = to_pixmap(preview.rgb) if preview is not None and preview.rgb is not None else None
         self.update()
+
+    def set_span(self, span: tuple[float, float] | None) -> None:
+        """Mark the window (start, end) in seconds over the preview's time axis (when it has one)."""
+        self._span = span
+        self.update()
+
+    def _paint_span(self, painter: QPainter, area: QRectF, seconds: float) -> None:
+        start, end = (min(max(t / seconds, 0.0), 1.0) for t in self._span)
+        band = QRectF(area.x() + area.width() * start, area.y(), max(2.0, area.width() * (end - start)), area.height())
+        colour = QColor(self.palette().highlight().color())
+        colour.setAlpha(60)
+        painter.fillRect(band, colour)
+        colour.setAlpha(220)
+        painter.setPen(QPen(colour, 1.5))
+        painter.drawLine(band.topLeft(), band.bottomLeft())
+        painter.drawLine(band.topRight(), band.bottomRight())
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
@@ -66,6 +84,8 @@ class PreviewView(QWidget):
                 Qt.TextFlag.TextWordWrap | Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                 preview.text,
             )
+        if preview is not None and preview.seconds and self._span is not None and not preview.error:
+            self._paint_span(painter, area, preview.seconds)
         if preview is not None and preview.seconds:
             painter.setPen(palette.placeholderText().color())
             painter.drawText(

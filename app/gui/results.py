@@ -1,4 +1,5 @@
-"""The results grid: a card per nearest item, with a real preview, its score and what you can do with it."""
+"""The results grid: a card per nearest item (or moment: a window of a long recording, with its time span), with a
+real preview, its score and what you can do with it."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from superqt import QElidingLabel
 from app.colours import MODALITY_COLOURS
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
+from app.timecode import clock, span
 from engine.modality import Modality
 
 if TYPE_CHECKING:
@@ -70,11 +72,15 @@ class Card(QFrame):
         previews: PreviewLoader,
         offline: bool = False,
         parent: QWidget | None = None,
+        moment: tuple[float, float] | None = None,
+        best: bool = False,
     ):
         super().__init__(parent)
         self.item = item
         self.score = score
         self.offline = offline
+        self.best = best
+        self.moment = moment  # (start, end) in seconds: the card's window of the file (``best``: the file's best)
         self.setObjectName("card")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFixedWidth(CARD_WIDTH)
@@ -82,6 +88,7 @@ class Card(QFrame):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(3)
         self.preview = PreviewView(QSize(CARD_WIDTH - 12, 132))
+        self.preview.set_span(moment)
         layout.addWidget(self.preview)
         header = QHBoxLayout()
         badge = QLabel(
@@ -102,11 +109,15 @@ class Card(QFrame):
         name.setWordWrap(False)
         name.setMaximumWidth(CARD_WIDTH - 12)
         layout.addWidget(name)
+        if moment is not None:
+            self.when = QLabel(f"<small>{'best at' if best else 'at'} {span(*moment)}</small>")
+            self.when.setToolTip(f"Where in {self.item.name} the query matches: {moment[0]:g} s to {moment[1]:g} s")
+            layout.addWidget(self.when)
         actions = QHBoxLayout()
         if self.item.modality is Modality.AUDIO and not offline:
             self.play_button = QToolButton()
-            self.play_button.setText("▶ Play")
-            self.play_button.setToolTip("Play the sound")
+            self.play_button.setText("▶ Play" if moment is None else f"▶ {clock(moment[0])}")
+            self.play_button.setToolTip("Play the sound" if moment is None else "Play the sound from this moment")
             self.play_button.clicked.connect(lambda: self.play.emit(self))
             actions.addWidget(self.play_button)
         use = QToolButton()
@@ -202,6 +213,14 @@ class ResultsPanel(QWidget):
         self.search_in.setMenu(menu)
         self._show_filters()
         bar.addWidget(self.search_in)
+        self.moments = QToolButton()
+        self.moments.setText("Moments")
+        self.moments.setCheckable(True)
+        self.moments.setToolTip(
+            "Find when: rank the windows of long audio, video and IMU recordings instead of whole files"
+        )
+        self.moments.toggled.connect(lambda *_: self.filtersChanged.emit())
+        bar.addWidget(self.moments)
         bar.addWidget(QLabel("Show"))
         self.count = QSpinBox()
         self.count.setRange(1, 100)
@@ -258,16 +277,23 @@ class ResultsPanel(QWidget):
         self.empty_action.setVisible(action is not None)
 
     def set_cards(
-        self, cards: list[tuple[Item, float]], title: str = "Results", offline: set[int] = frozenset()
+        self,
+        cards: list[tuple[Item, float]],
+        title: str = "Results",
+        offline: set[int] = frozenset(),
+        moments: list[tuple[float, float] | None] | None = None,
+        best: bool = False,
     ) -> None:
         """Show (item, score) cards grouped by modality, in the order given, each group under its own heading
-        (a score of NaN shows none: a map selection)."""
+        (a score of NaN shows none: a map selection); ``moments`` gives each card's window (start, end) or None,
+        the best window of a file hit when ``best``."""
         for widget in self.cards + self._headings:
             widget.setParent(None)
             widget.deleteLater()
         self.cards, self._headings = [], []
         for rank, (item, score) in enumerate(cards, start=1):
-            card = Card(item, score, rank, self.previews, item.id in offline)
+            moment = moments[rank - 1] if moments is not None else None
+            card = Card(item, score, rank, self.previews, item.id in offline, moment=moment, best=best)
             card.useAsQuery.connect(self.useAsQuery)
             card.addToQuery.connect(self.addToQuery)
             card.showOnMap.connect(self.showOnMap)
@@ -293,8 +319,9 @@ class ResultsPanel(QWidget):
             if card.item.modality is not current:
                 current = card.item.modality
                 count = sum(1 for c in self.cards if c.item.modality is current)
+                noun = "best moments" if card.moment is not None and not card.best else "nearest"
                 heading = QLabel(
-                    f"<span style='color:{MODALITY_COLOURS[current]}'>●</span> <b>{current.label}</b> — {count} nearest"
+                    f"<span style='color:{MODALITY_COLOURS[current]}'>●</span> <b>{current.label}</b> — {count} {noun}"
                 )
                 self._headings.append(heading)
                 row, column = row + 1, 0

@@ -74,14 +74,15 @@ def _day(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class SearchRequest:
-    """Everything one search asks: the query's engine terms, k, the modalities shown, the zero-shot labels and the
-    filter, fixed when asked (the job never reads the session from its thread)."""
+    """Everything one search asks: the query's engine terms, k, the modalities shown, the zero-shot labels, the
+    filter and whether it looks for moments, fixed when asked (the job never reads the session from its thread)."""
 
     terms: tuple[Term, ...]
     k: int
     modalities: tuple[Modality, ...]
     labels: tuple[str, ...]
     filter: Filter = field(default_factory=Filter)
+    moments: bool = False  # the best windows of long recordings instead of whole files
 
 
 class SearchJob(Job):
@@ -95,5 +96,10 @@ class SearchJob(Job):
     def _search(self, job: Job) -> SearchOutcome:
         request = self.request
         return self.workspace.search(
-            list(request.terms), request.k, list(request.modalities) or None, list(request.labels), request.filter
+            list(request.terms),
+            request.k,
+            list(request.modalities) or None,
+            list(request.labels),
+            request.filter,
+            request.moments,
         )

@@ -4,7 +4,8 @@ and the status line; no Qt.
 The window renders it and sends it intents; what it says about the library and the model is derived
 here from what is known, so the status bar never says "No library open" while one is opening, nor
 "Starting…" once it is shown. A message that reported a failure is cleared by the next success, so
-"the query could not run" never outlives a query that did.
+"the query could not run" never outlives a query that did. In moments mode the searches rank the windows of
+long recordings (when in a file the query matches) instead of whole files.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from app.state.filters import Filters
 from app.state.query import Query
 
 if TYPE_CHECKING:
-    from engine.workspace import LibrarySummary, SearchOutcome
+    from engine.workspace import Item, LibrarySummary, Moment, SearchOutcome
 
 
 class ModelStatus(Enum):
@@ -34,6 +35,7 @@ class Session:
     library_changed = Signal(object)  # LibrarySummary | None
     model_changed = Signal()  # ``model_status`` / ``model_text`` changed
     results_changed = Signal()  # ``outcome`` / ``results_title`` changed
+    moments_changed = Signal(bool)  # searches now rank moments (True) or whole files
     selection_changed = Signal(tuple)
     status_changed = Signal(str)
     search_again = Signal()  # the filters changed under a query: run the current search again
@@ -48,6 +50,7 @@ class Session:
         self.model_detail = ""
         self.outcome: SearchOutcome | None = None
         self.results_title = ""
+        self.moments = False
         self.selection: tuple[int, ...] = ()
         self.message = ""
         self._message_is_failure = False
@@ -125,6 +128,18 @@ class Session:
         self.results_changed.emit()
         if self._message_is_failure:
             self.say("")
+
+    def set_moments(self, on: bool) -> None:
+        """Search for moments (windows of long recordings) instead of whole files, from the next search on."""
+        if on != self.moments:
+            self.moments = on
+            self.moments_changed.emit(on)
+
+    def moment_hits(self) -> list[tuple[Item, Moment]]:
+        """The last search's moments with their items, best first; none after a search for whole files."""
+        if self.outcome is None:
+            return []
+        return [(self.outcome.items[m.item_id], m) for m in self.outcome.moments if m.item_id in self.outcome.items]
 
     def select(self, ids) -> None:
         self.selection = tuple(ids)

@@ -17,13 +17,13 @@ a BLOB of those bytes (``display`` shows it with replacement characters).
 
 The package is split by concern: ``schema`` and ``migrate`` (the tables and their upgrade),
 ``database`` (opening, transactions, settings), ``items`` (roots and items), ``embeddings``
-(models, vectors, bulk writes), ``rows`` (the named types they return) and ``files`` (hashing,
+(models, vectors, bulk writes), ``segments`` (moments: the windows of long recordings), ``rows`` (the named types they return) and ``files`` (hashing,
 display, folder state: no SQLite). ``Library`` is all of them on one connection.
 """
 
 from __future__ import annotations
 
-from engine.library.embeddings import BulkWriter, Embeddings
+from engine.library.embeddings import BulkWriter
 from engine.library.files import IMPORTED, display, folder_state, hash_file, hash_text, imported
 from engine.library.rows import (
     EMBEDDED,
@@ -39,9 +39,10 @@ from engine.library.rows import (
     Root,
     Tally,
 )
+from engine.library.segments import Segments
 
 
-class Library(Embeddings):
+class Library(Segments):
     """One library folder. ``create=False`` refuses to make a new one; a library whose folder cannot
     be written opens read-only (status, search, map and export work; anything that writes says why not)."""
 

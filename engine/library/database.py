@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
-from engine.library.migrate import migrate_schema_1
+from engine.library.migrate import migrate_schema_1, migrate_schema_2
 from engine.library.rows import BUSY, LibraryBusy, LibraryError
-from engine.library.schema import DATABASE, SCHEMA, SCHEMA_VERSION, indexes, statements
+from engine.library.schema import DATABASE, SCHEMA_VERSION, all_statements, indexes
 from engine.library.validate import check, check_objects
 from engine.modality import Modality
 from engine.vectors import VectorStore
@@ -142,12 +142,14 @@ class Database:
             with self.transaction() as db:
                 version = self._version()  # another process may have done it meanwhile
                 self._check_version(version)
-                if version is not None and int(version) < SCHEMA_VERSION:
+                if version is not None and int(version) < 2:
                     migrate_schema_1(self, db)
-                for statement in statements(SCHEMA):  # executescript would commit mid-transaction
+                if version is not None and int(version) < 3:
+                    migrate_schema_2(db)
+                for statement in all_statements():  # executescript would commit mid-transaction
                     db.execute(statement)
                 self.set_meta("schema_version", str(SCHEMA_VERSION))
-            if version is not None:
+            if version is not None and int(version) < 2:
                 self._db.execute("VACUUM")  # the vectors left the database: give their pages back to the disk
         check(self._db, database)  # before the cut, which trusts the committed counts
         self._cut_torn_tails()
@@ -166,6 +168,8 @@ class Database:
             with self.transaction() as db:
                 for key, modality, rows in db.execute("SELECT model, modality, rows FROM stores").fetchall():
                     self.store(key).cut(Modality(modality), rows)
+                for key, modality, rows in db.execute("SELECT model, modality, rows FROM segment_stores").fetchall():
+                    self.segment_store(key).cut(Modality(modality), rows)
         except sqlite3.OperationalError:  # locked by a writer
             pass
         finally:
@@ -198,6 +202,13 @@ class Database:
                 raise LibraryError(f"{self.folder}: no model {key} is recorded in this library")
             self._stores[key] = VectorStore(self.folder, key, int(row[0]))
         return self._stores[key]
+
+    def segment_store(self, key: str) -> VectorStore:
+        """The vector files of a model's segments (moments), beside its items' files."""
+        name = f"{key}.segments"
+        if name not in self._stores:
+            self._stores[name] = VectorStore(self.folder, name, self.store(key).dim)
+        return self._stores[name]
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -274,6 +285,15 @@ class Database:
         except ValueError:
             return []
         return [label for label in labels if isinstance(label, str)] if isinstance(labels, list) else []
+
+    @property
+    def moments(self) -> bool:
+        """Whether indexing cuts long recordings into searchable windows (on unless turned off for this library)."""
+        return self.get_meta("moments", "on") != "off"
+
+    def set_moments(self, on: bool) -> None:
+        with self.transaction():
+            self.set_meta("moments", "on" if on else "off")
 
     def set_labels(self, labels: Iterable[str]) -> list[str]:
         cleaned = list(dict.fromkeys(label.strip() for label in labels if label.strip()))

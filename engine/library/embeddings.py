@@ -17,9 +17,12 @@ from engine.library.rows import EMBEDDED, FAILED, PENDING, Filter, Outcome, Reco
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
 from engine.models.identity import ModelRef
+from engine.preprocess.windows import SEGMENTED
 
 
 class Embeddings(Items):
+    writer_type: type[BulkWriter]  # what ``bulk`` yields (set below, and by the library's moments)
+
     # -- models -----------------------------------------------------------------------------
 
     def register_model(self, ref: ModelRef, db: sqlite3.Connection | None = None, rename: bool = True) -> str:
@@ -233,7 +236,7 @@ class Embeddings(Items):
             key = self.register_model(ref, db, rename=False)
             if self.get_meta("model") is None:
                 self.set_meta("model", key)
-            writer = BulkWriter(self, db, key, self.get_meta("model") == key)
+            writer = self.writer_type(self, db, key, self.get_meta("model") == key)
             yield writer
             self._bump()
 
@@ -347,6 +350,12 @@ class BulkWriter:
             )
             for r, status, kind, error in rows
         ]
+        held = [  # contents this batch may take from their last item: their windows go with them
+            content
+            for r in records
+            if r.path and r.modality in SEGMENTED
+            for content in self._library._contents(self._db, "path = ? AND hash != ?", [stored(r.path), r.hash])
+        ]
         before = self._db.total_changes
         for target, chosen in (
             ("path", [v for v in values if v[1] is not None]),
@@ -365,3 +374,7 @@ class BulkWriter:
                 chosen,
             )
         self.changed += self._db.total_changes - before
+        self._library._drop_unheld_segments(self._db, held)
+
+
+Embeddings.writer_type = BulkWriter

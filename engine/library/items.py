@@ -16,6 +16,7 @@ from engine.library.files import display, folder_state, hash_text, under
 from engine.library.rows import EMBEDDED, PENDING, FileState, Filter, Item, LibraryError, Root, Tally
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
+from engine.preprocess.windows import SEGMENTED
 
 ORDERS = {"id": "id", "path": "path, id", "date": "mtime, id"}  # how a listing can be sorted (each by an index)
 
@@ -115,7 +116,9 @@ class Items(Database):
 
     def remove_root(self, root_id: int) -> None:
         with self.transaction() as db:
+            held = self._contents(db, "root_id = ?", [root_id])
             db.execute("DELETE FROM roots WHERE id = ?", (root_id,))
+            self._drop_unheld_segments(db, held)
             self._bump()
 
     def move_root(self, old: str | Path, new: str | Path) -> tuple[int, int]:
@@ -204,7 +207,9 @@ class Items(Database):
         now = time.time()
         key = self.get_meta("model")
         with self.transaction() as db:
+            held = []
             for path, modality, size, mtime, content_hash in files:
+                held += self._contents(db, "path = ? AND hash != ?", [stored(path), content_hash])
                 status = self._status_for(db, key, content_hash, modality)
                 db.execute(
                     """INSERT INTO items(root_id, path, modality, size, mtime, hash, status, updated)
@@ -214,6 +219,7 @@ class Items(Database):
                            error_kind = NULL, error = NULL, updated = excluded.updated, missing = 0""",
                     (root_id, stored(path), modality.value, size, mtime, content_hash, status, now),
                 )
+            self._drop_unheld_segments(db, held)
             self._bump()
 
     def set_missing(self, paths: Iterable[str], missing: bool) -> None:
@@ -242,7 +248,9 @@ class Items(Database):
         if not rows:
             return
         with self.transaction() as db:
+            held = [c for row in rows for c in self._contents(db, "path = ?", list(row))]
             db.executemany("DELETE FROM items WHERE path = ?", rows)
+            self._drop_unheld_segments(db, held)
             self._bump()
 
     def remove_missing(self) -> int:
@@ -250,11 +258,34 @@ class Items(Database):
         that is offline now; returns how many."""
         offline = self.offline_folders()
         with self.transaction() as db:
-            rows = db.execute("SELECT id, path FROM items WHERE missing = 1").fetchall()
-            gone = [(r["id"],) for r in rows if not under(loaded(r["path"]), offline)]
-            db.executemany("DELETE FROM items WHERE id = ?", gone)
+            rows = db.execute("SELECT id, path, hash, modality FROM items WHERE missing = 1").fetchall()
+            gone = [r for r in rows if not under(loaded(r["path"]), offline)]
+            db.executemany("DELETE FROM items WHERE id = ?", [(r["id"],) for r in gone])
+            segmented = {m.value for m in SEGMENTED}
+            self._drop_unheld_segments(db, [(r["hash"], r["modality"]) for r in gone if r["modality"] in segmented])
             self._bump()
         return len(gone)
+
+    @staticmethod
+    def _contents(db: sqlite3.Connection, where: str, args: list) -> list[tuple[str, str]]:
+        """(hash, modality) of the items matching ``where`` that may hold segments (time-axis modalities)."""
+        return db.execute(
+            f"SELECT DISTINCT hash, modality FROM items WHERE ({where}) AND modality IN ({','.join('?' * len(SEGMENTED))})",
+            [*args, *(m.value for m in SEGMENTED)],
+        ).fetchall()
+
+    @staticmethod
+    def _drop_unheld_segments(db: sqlite3.Connection, contents: list[tuple[str, str]]) -> None:
+        """Inside the transaction that removed or changed items: forget the segments (and the record that they were
+        made) of the contents among ``contents`` that no item holds any more. Their vector rows stay in the file,
+        owned by nothing, and searches skip them."""
+        unheld = [
+            (h, m)
+            for h, m in dict.fromkeys(map(tuple, contents))
+            if not db.execute("SELECT 1 FROM items WHERE hash = ? AND modality = ?", (h, m)).fetchone()
+        ]
+        for table in ("segments", "segmented"):
+            db.executemany(f"DELETE FROM {table} WHERE hash = ? AND modality = ?", unheld)
 
     def _item(self, row: sqlite3.Row) -> Item:
         return Item(

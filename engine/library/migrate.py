@@ -1,4 +1,5 @@
-"""Upgrading a schema-1 library in place: vectors move out of SQLite rows into the vector files.
+"""Upgrading an older library in place: schema 1 -> 2 moves vectors out of SQLite rows into the vector files;
+schema 2 -> 3 adds the moments' tables (segments of long recordings), empty: nothing is encoded again.
 
 Schema 1 kept every vector as a BLOB in an ``embeddings`` table keyed by model *name*. The
 upgrade streams those rows, model by model and modality by modality, into the append-only
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from engine.library.schema import SCHEMA, statements
+from engine.library.schema import SCHEMA, SEGMENTS, statements
 from engine.modality import Modality
 from engine.models.identity import UNVERIFIED, ModelRef
 
@@ -55,6 +56,13 @@ def migrate_schema_1(library: Upgraded, db: sqlite3.Connection) -> None:
             keys[active] = library.register_model(_unverified_ref(active, 0), db)
         library.set_meta("model", keys[active])
     db.execute("DROP TABLE embeddings_v1")
+
+
+def migrate_schema_2(db: sqlite3.Connection) -> None:
+    """Schema 3 adds tables only: every item, vector and setting stays as it is; long files gain their
+    segments at the next ``index``."""
+    for statement in statements(SEGMENTS):
+        db.execute(statement)
 
 
 def _unverified_ref(name: str, dim: int) -> ModelRef:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 DATABASE = "library.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_VARIABLES = 900  # SQLite caps the variables of one statement
 MAX_DIM = 16_384  # wider than any embedding model's output; a wider file is a bomb, not a model
 
@@ -70,6 +70,39 @@ CREATE TABLE IF NOT EXISTS label_vectors (
     vector BLOB NOT NULL,
     scale REAL NOT NULL,
     PRIMARY KEY (model, label, templates)
+);
+"""
+# Schema 3: moments. A segment is a window [start_s, end_s) of a long recording, keyed like an embedding by
+# its file's content (hash, modality) and the model, so a moved or duplicated file keeps its segments; its
+# vector is a row of the model's segment files (``Database.segment_store``). ``segmented`` records that a
+# content's windows were all embedded (``windows`` of them; ``error`` when the file could not be cut).
+# A content's segments are forgotten when the last item holding it is removed or changes content
+# (``Items._drop_unheld_segments``, in the writers' transactions: a library holds no triggers).
+SEGMENTS = """CREATE TABLE IF NOT EXISTS segments (
+    hash TEXT NOT NULL,
+    model TEXT NOT NULL REFERENCES models(key),
+    modality TEXT NOT NULL,
+    start_s REAL NOT NULL,
+    end_s REAL NOT NULL,
+    row INTEGER NOT NULL,
+    scale REAL NOT NULL,
+    PRIMARY KEY (hash, model, modality, start_s, end_s)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS segments_rows ON segments(model, modality, row);
+CREATE TABLE IF NOT EXISTS segment_stores (
+    model TEXT NOT NULL REFERENCES models(key),
+    modality TEXT NOT NULL,
+    rows INTEGER NOT NULL,
+    PRIMARY KEY (model, modality)
+);
+CREATE TABLE IF NOT EXISTS segmented (
+    hash TEXT NOT NULL,
+    model TEXT NOT NULL REFERENCES models(key),
+    modality TEXT NOT NULL,
+    windows INTEGER NOT NULL,
+    failed INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    PRIMARY KEY (hash, model, modality)
 )
 """
 
@@ -92,3 +125,8 @@ def indexes(script: str = SCHEMA) -> dict[str, str]:
         if words[:2] == ["CREATE", "INDEX"] or words[:3] == ["CREATE", "UNIQUE", "INDEX"]:
             found[words[words.index("EXISTS") + 1]] = statement
     return found
+
+
+def all_statements() -> list[str]:
+    """The current schema's statements, the tables of every version."""
+    return statements(SCHEMA) + statements(SEGMENTS)

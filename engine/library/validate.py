@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 
 from engine.library.rows import LibraryError
-from engine.library.schema import ADDED_LATER, MAX_DIM, SCHEMA, statements
+from engine.library.schema import ADDED_LATER, MAX_DIM, all_statements
 from engine.modality import Modality
 
 _STEPS = 1000  # SQLite VM instructions between two calls of the progress handler
@@ -53,7 +53,7 @@ def bounded(db: sqlite3.Connection, budget: int, database: Path) -> Iterator[Non
 def _expected() -> dict[str, set[str]]:
     """Table or index name -> its columns, as the current schema makes them."""
     db = sqlite3.connect(":memory:")
-    for statement in statements(SCHEMA):
+    for statement in all_statements():
         db.execute(statement)
     names = db.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchall()
     pragma = {"table": "table_info", "index": "index_info"}

@@ -24,12 +24,12 @@ Windows are counted in the file's own units (samples at its rate, video frames, 
 on the resampled grid), so that cutting the file there is exact; ``Window.start``/``end``
 give the seconds.
 
-Storage, for the next step: a segment is a row of the same vector store and index as the
-items, keyed by (item id, start, end, model), with start/end in seconds as float64 (the
-exact values computed here, so re-embedding finds the same rows). Its vector is the model's
-unit-norm embedding, like an item's; a file hit gathers its segment rows by item id, and a
-moments-only query ranks the segment rows alone. Re-indexing a changed file drops its
-segments with the item; a model change re-embeds them like every other vector.
+Storage (``engine.library.segments``): a segment is keyed by its file's content (hash, modality),
+the model and (start, end) in seconds as float64 (the exact values computed here, so
+re-embedding finds the same rows); its vector is a row of the model's segment files, searched
+by the same index machinery as the items (``SearchIndex(..., segments=True)``). A changed or
+forgotten file's segments go with the last item holding its content; a model change
+re-embeds them like every other vector.
 """
 
 from __future__ import annotations
@@ -47,11 +47,13 @@ SEGMENTED = (Modality.AUDIO, Modality.VISION, Modality.IMU)  # vision: video fil
 
 
 class Segment(NamedTuple):
-    """One embedded window: ``start``/``end`` in seconds from the file's start, a finite unit-norm vector."""
+    """One embedded window: ``start``/``end`` in seconds from the file's start, a finite unit-norm vector and its
+    scale (vector x scale is the model's output, as for a whole file)."""
 
     start: float
     end: float
     vector: np.ndarray
+    scale: float
 
 
 @dataclass

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from engine.library import Library, LibraryError, validate
-from engine.library.schema import SCHEMA, statements
+from engine.library.schema import all_statements
 from engine.library.validate import bounded
 from tests.hostile.faults import run_child
 from tests.libraries import clustered, library_of
@@ -97,7 +97,7 @@ def test_the_checks_on_opening_cost_the_same_at_any_size(tmp_path, monkeypatch):
     monkeypatch.setattr(validate, "OPEN_BUDGET", 50)
     path = tmp_path / "library.sqlite"
     db = sqlite3.connect(path)
-    for statement in statements(SCHEMA):
+    for statement in all_statements():
         db.execute(statement)
     rows = 20_000
     db.execute("INSERT INTO models VALUES ('k', 'm', 'f', 'M', 8)")

@@ -55,8 +55,8 @@ class RecordingWorkspace:
     def __init__(self):
         self.calls = []
 
-    def search(self, terms, k, modalities, labels, filter):
-        self.calls.append((terms, k, modalities, labels, filter))
+    def search(self, terms, k, modalities, labels, filter, moments):
+        self.calls.append((terms, k, modalities, labels, filter, moments))
         return f"outcome {len(self.calls)}"
 
 
@@ -71,5 +71,5 @@ def test_a_search_job_carries_its_request_and_reports_the_outcome():
     runner.submit(job)
     assert done.wait(10)
     assert returned == ["outcome 1"] and job.slot == "search"
-    assert workspace.calls == [([Term.text("rain")], 7, [Modality.AUDIO], ["dog"], chosen)]
+    assert workspace.calls == [([Term.text("rain")], 7, [Modality.AUDIO], ["dog"], chosen, False)]
     assert runner.shutdown()

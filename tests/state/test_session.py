@@ -38,3 +38,22 @@ def test_a_failure_message_is_cleared_by_the_next_success_but_news_stays():
     session.say("Exported 10 results")
     session.searched(None, "Results")
     assert session.message == "Exported 10 results"
+
+
+def test_moments_mode_and_the_last_searchs_moments():
+    from types import SimpleNamespace
+
+    from engine.modality import Modality
+    from engine.workspace import Moment
+
+    session = Session()
+    switched = []
+    session.moments_changed.connect(switched.append)
+    session.set_moments(True)
+    session.set_moments(True)
+    assert session.moments and switched == [True]
+    assert session.moment_hits() == []
+    long = SimpleNamespace(id=7, path="/rec/long.wav")
+    found = [Moment(7, 3.0, 9.0, 0.4, Modality.AUDIO), Moment(8, 0.0, 6.0, 0.3, Modality.AUDIO)]
+    session.searched(SimpleNamespace(moments=found, items={7: long}), "Results")  # item 8 was forgotten meanwhile
+    assert session.moment_hits() == [(long, found[0])]

@@ -1,0 +1,80 @@
+"""Moments in the window: the results pane ranks windows of long recordings, each card says when, and plays from it."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.timecode import span
+from tests.gui.conftest import ENGINE_TIMEOUT_MS, settle
+from tests.test_moments_library import sound
+
+
+@pytest.fixture()
+def recordings_library(tmp_path, tiny_weights):
+    from engine.workspace import Workspace
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    sound(folder / "long.wav", 16.0)
+    sound(folder / "short.wav", 3.0, pitch=440.0, seed=1)
+    workspace = Workspace.open(tmp_path / "library", create=True, model=str(tiny_weights), device="cpu")
+    workspace.index([folder])
+    workspace.close()
+    return tmp_path / "library", folder
+
+
+def test_the_moments_switch_shows_when_and_plays_from_there(qtbot, make_window, recordings_library, monkeypatch):
+    library, folder = recordings_library
+    window = make_window(library)
+    tree = window.library_panel.tree
+    nodes = [tree.topLevelItem(i) for i in range(tree.topLevelItemCount())]
+    assert [(n.text(0), n.text(1)) for n in nodes if n.text(0) == "Moments"] == [("Moments", "5")]
+    window.results.count.setValue(3)
+    window.composer.add_text("a bell")
+    qtbot.waitUntil(lambda: bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    _a_file_card_shows_its_best_moment(window, folder)
+    window.results.moments.setChecked(True)
+    qtbot.waitUntil(lambda: window.session.moments and bool(window.outcome.moments), timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    hits = window.session.moment_hits()
+    cards = window.results.cards
+    assert len(cards) == 3 and [(c.item.path, c.moment) for c in cards] == [
+        (item.path, (m.start, m.end)) for item, m in hits
+    ]
+    assert all(c.item.path == str(folder / "long.wav") for c in cards)
+    first = cards[0]
+    assert first.when.text() == f"<small>at {span(*first.moment)}</small>" and first.play_button.text().startswith(
+        "▶ 0:"
+    )
+    assert window.results.title.text() == "Moments (3)"
+    played = []
+
+    class Player:
+        def stop(self):
+            pass
+
+        def setSource(self, url):
+            played.append(url.toLocalFile())
+
+        def setPosition(self, ms):
+            played.append(ms)
+
+        def play(self):
+            played.append("play")
+
+    monkeypatch.setattr(window, "_player", Player())
+    first.play_button.click()
+    assert played == [first.item.path, int(first.moment[0] * 1000), "play"]
+    window.results.moments.setChecked(False)
+    qtbot.waitUntil(lambda: not window.outcome.moments and bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    _a_file_card_shows_its_best_moment(window, folder)
+
+
+def _a_file_card_shows_its_best_moment(window, folder) -> None:
+    cards = {card.item.path: card for card in window.results.cards}
+    long, short = cards[str(folder / "long.wav")], cards[str(folder / "short.wav")]
+    best = window.outcome.best_moments(long.item.id)[0]
+    assert long.moment == (best.start, best.end) and long.when.text().startswith("<small>best at ")
+    assert short.moment is None
