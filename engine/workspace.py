@@ -46,7 +46,7 @@ from engine.indexer import (
     online,
     scan,
 )
-from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Item, Library, LibraryError
+from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Item, Library, LibraryError, Listing
 from engine.library.files import display
 from engine.modality import Modality
 from engine.models.download import DownloadError
@@ -521,6 +521,28 @@ class Workspace:
             return self.library.item(int(id_or_path))
         return self.library.item_by_path(id_or_path)
 
+    def _offline_roots(self) -> list[int]:
+        return [root.id for root in self.library.roots() if root.state != "online"]
+
+    def count(self, listing: Listing) -> int:
+        """How many items a listing holds."""
+        offline = self._offline_roots() if listing.offline else ()
+        return self.library.listing_count(listing, offline)
+
+    def page(
+        self, listing: Listing, sort: str = "path", descending: bool = False, offset: int = 0, limit: int = 200
+    ) -> list[Item]:
+        """One page of a listing in ``sort`` order ("path" or "date"), read by offset from an index."""
+        offline = self._offline_roots() if listing.offline else ()
+        with self.library.snapshot():
+            ids = self.library.listing_ids(listing, sort, descending, offset=offset, limit=limit, offline_roots=offline)
+            found = {item.id: item for item in self.library.items(ids=ids)}
+        return [found[i] for i in ids if i in found]
+
+    def ordered(self, ids: list[int], sort: str = "path", descending: bool = False) -> list[int]:
+        """An explicit set of items (a map selection) in ``sort`` order, to page through in that order."""
+        return self.library.ordered(ids, sort, descending)
+
     def set_labels(self, labels: list[str]) -> list[str]:
         """Save the zero-shot labels with the library."""
         return self.library.set_labels(labels)
@@ -870,6 +892,7 @@ __all__ = [
     "Item",
     "LibraryError",
     "LibrarySummary",
+    "Listing",
     "MapData",
     "ModelMissing",
     "ModelState",

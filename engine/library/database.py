@@ -12,7 +12,7 @@ from typing import Self
 
 from engine.library.migrate import migrate_schema_1
 from engine.library.rows import LibraryError
-from engine.library.schema import DATABASE, SCHEMA, SCHEMA_VERSION, statements
+from engine.library.schema import BROWSE_INDEXES, DATABASE, SCHEMA, SCHEMA_VERSION, statements
 from engine.modality import Modality
 from engine.vectors import VectorStore
 
@@ -105,7 +105,17 @@ class Database:
                 self.set_meta("schema_version", str(SCHEMA_VERSION))
             if version is not None:
                 self._db.execute("VACUUM")  # the vectors left the database: give their pages back to the disk
+        self._add_browse_indexes()
         self._cut_torn_tails()
+
+    def _add_browse_indexes(self) -> None:
+        """Make the browsing indexes a library made before them lacks (once; a read-only one browses without)."""
+        present = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        missing = [name for name in BROWSE_INDEXES if name not in present]
+        if missing:
+            with self.transaction() as db:
+                for name in missing:
+                    db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {BROWSE_INDEXES[name]}")
 
     def _version(self) -> str | None:
         if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from engine.library.database import Database, loaded, stored
 from engine.library.files import display, hash_text
-from engine.library.rows import EMBEDDED, PENDING, FileState, Item, LibraryError, Root, Tally
+from engine.library.rows import EMBEDDED, PENDING, SORTS, FileState, Item, LibraryError, Listing, Root, Tally
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
 
@@ -215,6 +215,67 @@ class Items(Database):
             found += [self._item(r) for r in rows]
         return sorted(found, key=lambda item: item.id)
 
+    @staticmethod
+    def _where(listing: Listing, offline_roots: Iterable[int]) -> tuple[str, list]:
+        """The listing as a WHERE clause and its arguments (offline: gone, or in a folder not reachable now)."""
+        clauses, args = ["1 = 1"], []
+        if listing.modality is not None:
+            clauses.append("modality = ?")
+            args.append(Modality(listing.modality).value)
+        if listing.folder is not None:
+            clauses.append("root_id = ?")
+            args.append(listing.folder)
+        if listing.outside:
+            clauses.append("root_id IS NULL")
+        if listing.status is not None:
+            clauses.append("status = ?")
+            args.append(listing.status)
+        if listing.offline:
+            roots = [int(r) for r in offline_roots]
+            clauses.append(f"path IS NOT NULL AND (missing = 1 OR root_id IN ({','.join('?' * len(roots))}))")
+            args += roots
+        return " AND ".join(clauses), args
+
+    def listing_count(self, listing: Listing, offline_roots: Iterable[int] = ()) -> int:
+        where, args = self._where(listing, offline_roots)
+        return self._db.execute(f"SELECT COUNT(*) FROM items WHERE {where}", args).fetchone()[0]
+
+    def listing_ids(
+        self,
+        listing: Listing,
+        sort: str = "path",
+        descending: bool = False,
+        *,
+        offset: int = 0,
+        limit: int = 200,
+        offline_roots: Iterable[int] = (),
+    ) -> list[int]:
+        """One page of the listing's ids in ``sort`` order (then by id), read from a covering index (see
+        ``schema.BROWSE_INDEXES``): a page deep in a million is found without sorting or reading rows."""
+        if sort not in SORTS:
+            raise LibraryError(f"cannot sort by {sort!r}: choose one of {', '.join(SORTS)}")
+        where, args = self._where(listing, offline_roots)
+        way = "DESC" if descending else "ASC"
+        rows = self._db.execute(
+            f"SELECT id FROM items WHERE {where} ORDER BY {SORTS[sort]} {way}, id {way} LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        )
+        return [r[0] for r in rows]
+
+    def ordered(self, ids: Iterable[int], sort: str = "path", descending: bool = False) -> list[int]:
+        """An explicit set of ids (a map selection) in ``sort`` order, then by id; ids not in the library drop."""
+        if sort not in SORTS:
+            raise LibraryError(f"cannot sort by {sort!r}: choose one of {', '.join(SORTS)}")
+        ids, keyed = list(ids), []
+        for start in range(0, len(ids), MAX_VARIABLES):
+            chunk = ids[start : start + MAX_VARIABLES]
+            rows = self._db.execute(
+                f"SELECT id, {SORTS[sort]} FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            )
+            keyed += [(_sort_key(value), item_id) for item_id, value in rows]
+        keyed.sort(reverse=descending)
+        return [item_id for _, item_id in keyed]
+
     def items_without(self, key: str) -> list[Item]:
         """The items a model has no vector for (what re-embedding with it still has to do)."""
         rows = self._db.execute(
@@ -244,3 +305,12 @@ class Items(Database):
             "SELECT root_id, modality, status, COUNT(*), SUM(missing) FROM items GROUP BY root_id, modality, status"
         )
         return [Tally(root_id, modality, status, count, gone or 0) for root_id, modality, status, count, gone in rows]
+
+
+def _sort_key(value) -> tuple:
+    """SQLite's order in Python: NULL first, numbers, then text, then bytes (a path that is not UTF-8)."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, int | float):
+        return (1, value)
+    return (2, value) if isinstance(value, str) else (3, value)

@@ -99,3 +99,18 @@ class Tally(NamedTuple):
     status: str
     items: int
     missing: int
+
+
+SORTS = {"path": "path", "date": "mtime"}  # how a listing can be ordered (then by id), by its column
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A set of items to page through: every item, or those of one modality, folder (``folder``: a root id;
+    ``outside``: in no folder), status, or offline. Fields narrow the set together."""
+
+    modality: Modality | None = None
+    folder: int | None = None
+    outside: bool = False
+    status: str | None = None
+    offline: bool = False
