@@ -55,7 +55,7 @@ from engine.models.handle import ModelHandle
 from engine.models.identity import ModelRef
 from engine.models.zoo import ModelEntry, ModelUnavailable, default_entry, resolve
 from engine.preprocess.detect import detect_modality
-from engine.previews import Preview, make_preview
+from engine.previews import THUMBNAIL, Preview, make_preview
 from engine.progress import Cancelled, Progress, never
 from engine.projection import MapMaker, Projection, name_clusters
 from engine.prompts import ZERO_SHOT_TEMPLATES
@@ -172,9 +172,10 @@ def train_demo(work: str | Path, out: str | Path | None, seed: int, log: Callabl
     return train_demo_model(work, out or DEMO.weights_path.parent, RecipeSettings(seed=seed), log=log)
 
 
-def preview(source: str, modality: Modality) -> Preview:
-    """What a result card or the map shows of a file or text (a thumbnail, a waveform, channels)."""
-    return make_preview(source, modality)
+def preview(source: str, modality: Modality, size: int = THUMBNAIL) -> Preview:
+    """What a result card or the map shows of a file or text (a thumbnail, a waveform, channels); ``size``: the
+    longest side of a picture (a large preview asks for more)."""
+    return make_preview(source, modality, size)
 
 
 def embed_shards(

@@ -171,6 +171,7 @@ class ResultsPanel(QWidget):
     addToQuery = Signal(object)
     showOnMap = Signal(object)
     play = Signal(object)
+    browseResults = Signal()  # page through every result in Browse (sort, pick, preview)
 
     def __init__(self, previews: PreviewLoader, parent: QWidget | None = None):
         super().__init__(parent)
@@ -210,6 +211,11 @@ class ResultsPanel(QWidget):
         self.count.setToolTip("How many of the nearest items to show for each modality")
         self.count.valueChanged.connect(lambda *_: self.filtersChanged.emit())
         bar.addWidget(self.count)
+        self.browse_button = QToolButton()
+        self.browse_button.setText("Browse")
+        self.browse_button.setToolTip("Page through these results in the Browse tab: sort, pick several, preview")
+        self.browse_button.clicked.connect(self.browseResults)
+        bar.addWidget(self.browse_button)
         layout.addLayout(bar)
         self.empty = QLabel()
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)

@@ -106,6 +106,14 @@ class Browse:
             self.density = density
             self.density_changed.emit(density)
 
+    def clear(self) -> None:
+        """Browse nothing (another library was opened)."""
+        self.set = None
+        self._generation += 1
+        self._pages.clear()
+        self._asked.clear()
+        self._show(0)
+
     def refresh(self) -> None:
         """The library changed: count and read the set again."""
         if self.set is not None:
