@@ -8,6 +8,7 @@ a map selection, the results themselves.
 from __future__ import annotations
 
 import itertools
+import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -107,6 +108,7 @@ class BrowsePanel(QWidget):
             self.order.clear()
         else:
             self.title.setText(f"{chosen.title} — {self.browse.total:,} items")
+            self.grid.scrollToTop()
             self.title.setToolTip(self.title.text())
             self.order.clear()
             for order in _ORDERS:
@@ -153,30 +155,31 @@ class BrowsePanel(QWidget):
         self.browse.picked(done)
 
     def export(self) -> None:
+        self.browse.picked(lambda items: self.export_cards([(item, self.browse.score(item)) for item in items]))
+
+    def export_cards(self, cards: list) -> None:
+        """Save (item, score) cards as CSV or JSON, with the query when they are results."""
         window = self.window_
         path = window.folders.ask_save(
             window, "export", "Export the picked items", "items.csv", "CSV (*.csv);;JSON (*.json)"
         )
         if not path:
             return
-
-        def done(items) -> None:
-            record = export_record(
-                [(item, self.browse.score(item)) for item in items],
-                window.query.terms if self.browse.set.scores else (),
-                window.session.model_text(),
-                window.settings.value("library", ""),
-                datetime.now().astimezone(),
-            )
-            window._run(
-                "export-picked",
-                lambda job: write_export(path, record),
-                "",
-                lambda written: window.say(f"Exported {len(items):,} items to {written}"),
-                window._failed("export the items"),
-            )
-
-        self.browse.picked(done)
+        scored = any(not math.isnan(score) for _, score in cards)
+        record = export_record(
+            cards,
+            window.query.terms if scored else (),
+            window.session.model_text(),
+            window.settings.value("library", ""),
+            datetime.now().astimezone(),
+        )
+        window._run(
+            "export-picked",
+            lambda job: write_export(path, record),
+            "",
+            lambda written: window.say(f"Exported {len(cards):,} items to {written}"),
+            window._failed("export the items"),
+        )
 
 
 def attach_browse(window: MainWindow) -> BrowsePanel:
@@ -201,6 +204,7 @@ def attach_browse(window: MainWindow) -> BrowsePanel:
 
     window.library_panel.browse.connect(lambda title, listing: show(listing_set(title, listing)))
     window.map_view.filterToSelection.connect(lambda ids: show(chosen_set(f"Map selection of {len(ids):,}", ids)))
+    window.results.exportPicked.connect(panel.export_cards)
     window.results.browseResults.connect(
         lambda: window.outcome is not None and show(results_set(window.session.results_title, window.outcome.cards()))
     )

@@ -111,3 +111,33 @@ def test_the_tree_opens_a_set_that_keys_walk_preview_and_copy(qtbot, make_window
     rows = {table.item(n, 1).text(): table.item(n, 0).text() for n in range(table.rowCount())}
     assert "Help ▸ Keyboard shortcuts" in rows and "Query ▸ Back" in rows
     assert any(what.startswith("Results and browse: Open the large preview") for what in rows)
+
+
+def test_results_are_walked_by_keys_across_modality_groups_and_picked_by_clicks(qtbot):
+    from app.gui.results import ResultsPanel
+
+    previews = PreviewLoader()
+    panel = ResultsPanel(previews)
+    qtbot.addWidget(panel)
+    panel.resize(700, 600)
+    panel.show()
+    texts = [(Item(n, Modality.TEXT, None, f"text {n}", f"t{n}", "embedded"), 0.9 - n / 100) for n in range(5)]
+    sounds = [(Item(10 + n, Modality.AUDIO, f"/gone/{n}.wav", None, f"a{n}", "embedded"), 0.3) for n in range(2)]
+    panel.set_cards(texts + sounds, "Results")
+    qtbot.waitExposed(panel)
+    panel.setFocus()
+    qtbot.keyClick(panel, Qt.Key.Key_Right)
+    assert panel.picks.current == 0 and panel.cards[0].property("current")
+    qtbot.keyClick(panel, Qt.Key.Key_Down)  # three cards a row: the text below, then the sounds' group
+    assert panel.picks.current == 3
+    qtbot.keyClick(panel, Qt.Key.Key_Down)
+    assert panel.cards[panel.picks.current].item.modality is Modality.AUDIO
+    qtbot.keyClick(panel, Qt.Key.Key_Space)
+    assert panel.large.isVisible() and panel.large.item.path == "/gone/0.wav"
+    panel.large.close()
+    qtbot.mouseClick(panel.cards[1], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.cards[3], Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier)
+    assert panel.picks.rows() == [1, 2, 3] and panel.cards[2].property("picked")
+    qtbot.keyClick(panel, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text().splitlines() == ["text 1", "text 2", "text 3"]
+    previews.shutdown()
