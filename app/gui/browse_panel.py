@@ -20,6 +20,7 @@ from app.gui.browse_view import BrowseGrid, BrowseModel
 from app.gui.large_preview import LargePreview
 from app.state.browse import DENSITIES, Browse, chosen_set, listing_set, paths_text, query_term, results_set
 from app.state.export import export_record, write_export
+from app.state.jobs import Lane
 
 if TYPE_CHECKING:
     from app.gui.main_window import MainWindow
@@ -108,7 +109,7 @@ class BrowsePanel(QWidget):
             self.order.clear()
         else:
             self.title.setText(f"{chosen.title} — {self.browse.total:,} items")
-            self.grid.scrollToTop()
+            self.grid.verticalScrollBar().setValue(0)
             self.title.setToolTip(self.title.text())
             self.order.clear()
             for order in _ORDERS:
@@ -187,7 +188,9 @@ def attach_browse(window: MainWindow) -> BrowsePanel:
     serial = itertools.count()
 
     def run(work, done) -> None:  # each page its own slot: a page asked for never replaces another
-        window._run(f"browse-{next(serial)}", lambda job: work(), "", done, window._failed("read the library"))
+        window._run(
+            f"browse-{next(serial)}", lambda job: work(), "", done, window._failed("read the library"), Lane.PAGES
+        )
 
     browse = Browse(lambda: window.workspace, run)
     panel = BrowsePanel(browse, window)

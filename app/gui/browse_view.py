@@ -2,8 +2,9 @@
 
 ``BrowseModel`` is a flat Qt model whose row count is the set's size and whose rows come from the
 window-free ``app.state.browse.Browse`` (which reads pages through jobs); thumbnails come from the
-preview pool off the GUI thread and are drawn by ``CardDelegate`` into uniform tiles, so Qt lays
-out a million rows without asking for any but the visible ones. Keys and clicks go to the set's
+preview pool off the GUI thread and are drawn by ``CardDelegate`` into uniform tiles that
+``BrowseGrid`` places by arithmetic, so a million rows are neither laid out nor asked for, only
+the visible ones. Keys and clicks go to the set's
 ``Picks`` (one table of keys, ``app.gui.keys``) and the view mirrors them.
 """
 
@@ -12,9 +13,9 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 
-from PySide6.QtCore import QAbstractListModel, QItemSelection, QItemSelectionModel, QModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QKeySequence, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QAbstractScrollArea, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.colours import MODALITY_COLOURS
 from app.gui.keys import move_of, wants_preview
@@ -114,12 +115,6 @@ class CardDelegate(QStyledItemDelegate):
         self.model = model
         self.list_mode = False
 
-    def sizeHint(self, option, index) -> QSize:
-        side = self.model.side
-        if self.list_mode:
-            return QSize(option.rect.width() or 400, LIST_ROW)
-        return QSize(side + 12, side * 3 // 4 + 44)
-
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
         rect = option.rect.adjusted(3, 3, -3, -3)
@@ -198,44 +193,102 @@ class CardDelegate(QStyledItemDelegate):
         painter.setFont(font)
 
 
-class BrowseGrid(QListView):
-    """The uniform tiles of a set, walked by the grid keys; Enter or Space asks for the large preview."""
+class BrowseGrid(QAbstractScrollArea):
+    """Uniform tiles placed by arithmetic: a row's place is its number, so a million rows cost nothing to lay out
+    (Qt's list view lays out every row first: seconds at a million) and only the visible ones are asked for.
+    Keys and clicks go to the set's picks; Enter or Space asks for the large preview."""
 
     def __init__(self, model: BrowseModel, parent=None):
         super().__init__(parent)
+        self._model = model
         self.browse = model.browse
-        self.setModel(model)
         self.delegate = CardDelegate(model, self)
-        self.setItemDelegate(self.delegate)
-        self.setUniformItemSizes(True)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setMouseTracking(False)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.on_preview = lambda row: None  # the panel's: open the large preview of a row
         self.on_copy = lambda: None  # the panel's: copy the picked paths
-        self.set_list_mode(False)
-        self.browse.picks.changed.connect(self._mirror)
-        self.browse.density_changed.connect(lambda _: self.set_list_mode(self.delegate.list_mode))
+        self.verticalScrollBar().valueChanged.connect(self.viewport().update)
+        model.modelReset.connect(self._relayout)
+        model.layoutChanged.connect(self._relayout)
+        model.dataChanged.connect(lambda *_: self.viewport().update())
+        self.browse.picks.changed.connect(self._follow)
+        self.browse.density_changed.connect(lambda _: self._relayout())
+
+    def model(self) -> BrowseModel:
+        return self._model
 
     def set_list_mode(self, list_mode: bool) -> None:
         self.delegate.list_mode = list_mode
-        self.setViewMode(QListView.ViewMode.ListMode)
-        self.setFlow(QListView.Flow.TopToBottom if list_mode else QListView.Flow.LeftToRight)
-        self.setWrapping(not list_mode)
-        self.setSpacing(0 if list_mode else 2)
-        side = self.model().side
-        self.setGridSize(QSize() if list_mode else QSize(side + 16, side * 3 // 4 + 50))
-        self.scheduleDelayedItemsLayout()
+        self._relayout()
+
+    # -- geometry ---------------------------------------------------------------------------------
+
+    def tile(self) -> QSize:
+        if self.delegate.list_mode:
+            return QSize(self.viewport().width(), LIST_ROW)
+        side = self._model.side
+        return QSize(side + 16, side * 3 // 4 + 50)
 
     def columns(self) -> int:
-        if self.delegate.list_mode:
-            return 1
-        return max(1, self.viewport().width() // max(1, self.gridSize().width()))
+        return max(1, self.viewport().width() // max(1, self.tile().width()))
 
     def rows_per_page(self) -> int:
-        height = LIST_ROW if self.delegate.list_mode else self.gridSize().height()
-        return max(1, self.viewport().height() // max(1, height))
+        return max(1, self.viewport().height() // self.tile().height())
+
+    def visual_rect(self, row: int) -> QRect:
+        """Where ``row`` is drawn, in viewport coordinates."""
+        tile, columns = self.tile(), self.columns()
+        top = (row // columns) * tile.height() - self.verticalScrollBar().value()
+        return QRect((row % columns) * tile.width(), top, tile.width(), tile.height())
+
+    def row_at(self, point) -> int:
+        """The row under a viewport point, or -1."""
+        tile, columns = self.tile(), self.columns()
+        column = point.x() // tile.width()
+        row = (point.y() + self.verticalScrollBar().value()) // tile.height() * columns + column
+        return row if column < columns and 0 <= row < self.browse.total else -1
+
+    def _relayout(self) -> None:
+        lines = -(-self.browse.total // self.columns())
+        bar = self.verticalScrollBar()
+        bar.setRange(0, max(0, lines * self.tile().height() - self.viewport().height()))
+        bar.setPageStep(self.viewport().height())
+        bar.setSingleStep(self.tile().height() // 3)
+        self.viewport().update()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._relayout()
+
+    def scroll_to(self, row: int) -> None:
+        rect = self.visual_rect(row)
+        bar = self.verticalScrollBar()
+        if rect.top() < 0:
+            bar.setValue(bar.value() + rect.top())
+        elif rect.bottom() > self.viewport().height():
+            bar.setValue(bar.value() + rect.bottom() - self.viewport().height() + 1)
+
+    # -- painting -----------------------------------------------------------------------------------
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self.viewport())
+        tile, columns = self.tile(), self.columns()
+        offset = self.verticalScrollBar().value()
+        first = offset // tile.height() * columns
+        last = min(self.browse.total, (offset + self.viewport().height()) // tile.height() * columns + columns)
+        picks = self.browse.picks
+        option = QStyleOptionViewItem()
+        option.initFrom(self)
+        for row in range(first, last):
+            option.rect = self.visual_rect(row)
+            option.state = QStyle.StateFlag.State_Enabled
+            if row in picks.selected:
+                option.state |= QStyle.StateFlag.State_Selected
+            if row == picks.current and self.hasFocus():
+                option.state |= QStyle.StateFlag.State_HasFocus
+            self.delegate.paint(painter, option, self._model.index(row))
+        painter.end()
+
+    # -- keys and clicks ------------------------------------------------------------------------------
 
     def keyPressEvent(self, event) -> None:
         move = move_of(event)
@@ -258,40 +311,22 @@ class BrowseGrid(QListView):
             picks.click(picks.total - 1, shift=True)
 
     def mousePressEvent(self, event) -> None:
-        index = self.indexAt(event.position().toPoint())
-        if not index.isValid():
-            return
+        row = self.row_at(event.position().toPoint())
         self.setFocus()
-        modifiers = event.modifiers()
-        self.browse.picks.click(
-            index.row(),
-            ctrl=bool(modifiers & Qt.KeyboardModifier.ControlModifier),
-            shift=bool(modifiers & Qt.KeyboardModifier.ShiftModifier),
-        )
-
-    def mouseMoveEvent(self, event) -> None:
-        """Dragging does not select (selections are made by clicks and keys, as the picks say)."""
+        if row >= 0:
+            modifiers = event.modifiers()
+            self.browse.picks.click(
+                row,
+                ctrl=bool(modifiers & Qt.KeyboardModifier.ControlModifier),
+                shift=bool(modifiers & Qt.KeyboardModifier.ShiftModifier),
+            )
 
     def mouseDoubleClickEvent(self, event) -> None:
-        index = self.indexAt(event.position().toPoint())
-        if index.isValid():
-            self.on_preview(index.row())
+        row = self.row_at(event.position().toPoint())
+        if row >= 0:
+            self.on_preview(row)
 
-    def _mirror(self) -> None:
-        """Show the picks: the selection as runs of rows, the current row in view."""
-        picks, model = self.browse.picks, self.model()
-        selection = QItemSelection()
-        rows = sorted(picks.selected)
-        start = None
-        for n, row in enumerate(rows):
-            if start is None:
-                start = row
-            if n + 1 == len(rows) or rows[n + 1] != row + 1:
-                selection.select(model.index(start), model.index(row))
-                start = None
-        flags = QItemSelectionModel.SelectionFlag
-        self.selectionModel().select(selection, flags.ClearAndSelect)
-        if picks.current >= 0:
-            current = model.index(picks.current)
-            self.selectionModel().setCurrentIndex(current, flags.NoUpdate)
-            self.scrollTo(current)
+    def _follow(self) -> None:
+        if self.browse.picks.current >= 0:
+            self.scroll_to(self.browse.picks.current)
+        self.viewport().update()

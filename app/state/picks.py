@@ -55,7 +55,10 @@ class Picks:
             "home": -here,
             "end": self.total - 1 - here,
         }[move]
-        target = here if self.current < 0 else min(max(here + step, 0), self.total - 1)
+        if self.current < 0:  # the first key picks a card: the last for End, else the first
+            target = self.total - 1 if move == "end" else 0
+        else:
+            target = min(max(here + step, 0), self.total - 1)
         self.click(target, shift=shift)
         return target
 

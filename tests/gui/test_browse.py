@@ -51,12 +51,11 @@ def test_a_million_rows_are_walked_by_keys_reading_only_the_pages_shown(qtbot):
     assert columns > 1 and browse.picks.current == 1 + columns
     qtbot.keyClick(grid, Qt.Key.Key_End)
     qtbot.wait(20)
-    assert browse.picks.current == 999_999 and grid.currentIndex().row() == 999_999
+    assert browse.picks.current == 999_999 and grid.viewport().rect().contains(grid.visual_rect(999_999))
     assert browse.item(999_999).text == "text 0999999"
     assert len(workspace.pages) <= 6 and max(workspace.pages) >= 999_000  # the first and last screens only
     qtbot.keyClick(grid, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
     assert browse.picks.rows() == [999_998, 999_999]
-    assert {i.row() for i in grid.selectionModel().selectedIndexes()} == {999_998, 999_999}
     previews.shutdown()
 
 
@@ -91,14 +90,14 @@ def test_the_tree_opens_a_set_that_keys_walk_preview_and_copy(qtbot, make_window
     assert panel.large.item.name == "0000002.vision" and panel.browse.picks.current == 2
     qtbot.keyClick(panel.large, Qt.Key.Key_Space)
     assert not panel.large.isVisible()
-    third = grid.visualRect(grid.model().index(5)).center()
+    third = grid.visual_rect(5).center()
     qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, third)
     assert panel.browse.picks.rows() == [2, 3, 4, 5] and panel.picked.text() == "4 picked"
     qtbot.mouseClick(
         grid.viewport(),
         Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.ControlModifier,
-        grid.visualRect(grid.model().index(3)).center(),
+        grid.visual_rect(3).center(),
     )
     qtbot.keyClick(grid, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     copied = QGuiApplication.clipboard().text().splitlines()

@@ -34,3 +34,5 @@ def test_ctrl_toggles_and_shift_selects_a_run_from_the_anchor():
     assert picks.current == 13
     picks.reset(3)
     assert picks.rows() == [] and picks.move("down", 5) == 0
+    picks.reset(3)
+    assert picks.move("end", 5) == 2
