@@ -83,6 +83,7 @@ class BrowsePanel(QWidget):
             actions.addWidget(button)
         layout.addLayout(actions)
         layout.addWidget(self.grid, 1)
+        self._shown = None  # the set last shown
         browse.opened.connect(self._opened)
         browse.picks.changed.connect(self._picked)
         self._opened()
@@ -109,13 +110,15 @@ class BrowsePanel(QWidget):
             self.order.clear()
         else:
             self.title.setText(f"{chosen.title} — {self.browse.total:,} items")
-            self.grid.verticalScrollBar().setValue(0)
+            if chosen is not self._shown:  # a new set starts at its top; the same set read again keeps its place
+                self.grid.verticalScrollBar().setValue(0)
             self.title.setToolTip(self.title.text())
             self.order.clear()
             for order in _ORDERS:
                 if order[0] in chosen.sorts:
                     self.order.addItem(_ORDER_TEXT[order], order)
             self.order.setCurrentIndex(max(0, self.order.findData((self.browse.sort, self.browse.descending))))
+        self._shown = chosen
         self._picked()
 
     def _picked(self) -> None:
@@ -195,6 +198,7 @@ def attach_browse(window: MainWindow) -> BrowsePanel:
     browse = Browse(lambda: window.workspace, run)
     panel = BrowsePanel(browse, window)
     tabs = QTabWidget()
+    tabs.setDocumentMode(True)  # no frame: the composer above keeps its height at 720 pixels
     window.splitter.replaceWidget(window.splitter.indexOf(window.results), tabs)
     tabs.addTab(window.results, "Results")
     tabs.addTab(panel, "Browse")
@@ -206,7 +210,7 @@ def attach_browse(window: MainWindow) -> BrowsePanel:
         panel.grid.setFocus()
 
     window.library_panel.browse.connect(lambda title, listing: show(listing_set(title, listing)))
-    window.map_view.filterToSelection.connect(lambda ids: show(chosen_set(f"Map selection of {len(ids):,}", ids)))
+    window.map_view.filterToSelection.connect(lambda ids: show(chosen_set("Map selection", ids)))
     window.results.exportPicked.connect(panel.export_cards)
     window.results.browseResults.connect(
         lambda: window.outcome is not None and show(results_set(window.session.results_title, window.outcome.cards()))

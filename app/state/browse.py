@@ -110,44 +110,51 @@ class Browse:
         """Browse nothing (another library was opened)."""
         self.set = None
         self._generation += 1
-        self._pages.clear()
-        self._asked.clear()
-        self._show(0)
+        self._forget()
+        self._show(0, True)
 
     def refresh(self) -> None:
-        """The library changed: count and read the set again."""
+        """The library changed: count and read the set again, showing the rows read before until then (the view
+        keeps its place, and the picks stay while the count does)."""
         if self.set is not None:
-            self._reload()
+            self._reload(fresh=False)
 
-    def _reload(self) -> None:
+    def _reload(self, fresh: bool = True) -> None:
         self._generation += 1
         generation, chosen, sort, descending = self._generation, self.set, self.sort, self.descending
-        self._pages.clear()
-        self._asked.clear()
-        self._order = None
-        self._show(0)
+        if fresh:
+            self._forget()
+            self._show(0, True)
         workspace = self._workspace()
         if chosen.listing is not None:
             if workspace is None:
                 return
-            self._run(lambda: workspace.count(chosen.listing), lambda n: self._counted(generation, n, None))
+            self._run(lambda: workspace.count(chosen.listing), lambda n: self._counted(generation, n, None, fresh))
         elif sort == "score":
             order = sorted(chosen.ids, key=lambda i: _score_key(chosen.scores.get(i)), reverse=descending)
-            self._counted(generation, len(order), order)
+            self._counted(generation, len(order), order, fresh)
         elif workspace is not None:
             self._run(
                 lambda: workspace.ordered(list(chosen.ids), sort, descending),
-                lambda order: self._counted(generation, len(order), order),
+                lambda order: self._counted(generation, len(order), order, fresh),
             )
 
-    def _counted(self, generation: int, total: int, order: list[int] | None) -> None:
-        if generation == self._generation:
-            self._order = order
-            self._show(total)
+    def _forget(self) -> None:
+        self._pages.clear()
+        self._asked.clear()
+        self._order = None
 
-    def _show(self, total: int) -> None:
+    def _counted(self, generation: int, total: int, order: list[int] | None, fresh: bool) -> None:
+        if generation == self._generation:
+            self._generation += 1  # a page asked for before the count belongs to the set as it was
+            self._forget()
+            self._order = order
+            self._show(total, fresh or total != self.total)
+
+    def _show(self, total: int, unpick: bool) -> None:
         self.total = total
-        self.picks.reset(total)
+        if unpick:
+            self.picks.reset(total)
         self.opened.emit()
 
     # -- rows ---------------------------------------------------------------------------------

@@ -121,3 +121,20 @@ def test_density_stays_within_its_choices(workspace):
     browse.set_density(0)
     browse.set_density(0)
     assert seen == [2, 0]
+
+
+def test_a_refresh_keeps_the_rows_and_picks_until_the_new_count_and_drops_pages_asked_before_it(workspace):
+    browse, jobs = _browse(workspace)
+    browse.open(listing_set("Images", Listing(Modality.VISION)))
+    jobs.finish()
+    browse.item(0)
+    jobs.finish()
+    browse.picks.click(3)
+    browse.refresh()
+    assert browse.total == 25 and browse.item(0).name == "000.png" and browse.picks.rows() == [3]
+    browse.item(12)  # asked for while the count runs: read as the set was, so dropped
+    jobs.finish()
+    assert browse.total == 25 and browse.picks.rows() == [3]  # the same count: the picks stay
+    assert browse.item(12) is None
+    jobs.finish()
+    assert browse.item(12).name == "012.png"
