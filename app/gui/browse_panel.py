@@ -122,7 +122,7 @@ class BrowsePanel(QWidget):
         self._picked()
 
     def _picked(self) -> None:
-        count = len(self.browse.picks.rows())
+        count = self.browse.picks.count
         self.picked.setText(f"{count:,} picked" if count > 1 else "")
         for button in (self.add_button, self.copy_button, self.export_button):
             button.setEnabled(count > 0)

@@ -373,7 +373,7 @@ class ResultsPanel(QWidget):
             self.picks.move(move, shift=shift)
         elif wants_preview(event) and self.picks.current >= 0:
             self.preview(self.picks.current)
-        elif event.matches(QKeySequence.StandardKey.Copy) and self.picks.rows():
+        elif event.matches(QKeySequence.StandardKey.Copy) and self.picks.count:
             self._copy_picked()
         else:
             super().keyPressEvent(event)
@@ -392,7 +392,7 @@ class ResultsPanel(QWidget):
     def _show_picks(self) -> None:
         for n, card in enumerate(self.cards):
             card.show_picked(n in self.picks.selected, n == self.picks.current)
-            several = len(self.picks.rows()) > 1 and n in self.picks.selected
+            several = self.picks.count > 1 and n in self.picks.selected
             card.picked_menu = self._picked_menu(card) if several else None
         if 0 <= self.picks.current < len(self.cards):
             self.scroll.ensureWidgetVisible(self.cards[self.picks.current], 8, 8)
@@ -402,7 +402,7 @@ class ResultsPanel(QWidget):
 
     def _picked_menu(self, card: Card) -> QMenu:
         menu = QMenu(card)
-        count = len(self.picks.rows())
+        count = self.picks.count
         menu.addAction(f"Add the {count} picked to the query").triggered.connect(
             lambda: [self.addToQuery.emit(c.item) for c in self._picked()]
         )

@@ -27,12 +27,13 @@ def test_ctrl_toggles_and_shift_selects_a_run_from_the_anchor():
     assert picks.rows() == [3, 4, 6, 7]
     picks.click(10, ctrl=True)
     picks.click(12, ctrl=True, shift=True)
-    assert picks.rows() == [3, 4, 6, 7, 10, 11, 12]
+    assert picks.rows() == [3, 4, 6, 7, 10, 11, 12] and picks.count == 7
     picks.move("right", 5, shift=True)
     assert picks.current == 13 and picks.rows() == [10, 11, 12, 13]
     picks.click(25)  # past the end: nothing changes
     assert picks.current == 13
     picks.reset(3)
-    assert picks.rows() == [] and picks.move("down", 5) == 0
+    assert picks.rows() == [] and picks.count == 0 and picks.move("down", 5) == 0
+    assert picks.count == 1
     picks.reset(3)
     assert picks.move("end", 5) == 2
