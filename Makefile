@@ -1,9 +1,11 @@
 # `make run` starts the app, `make test` runs the tests, `make wheel` builds the wheel, `make bundle` the desktop
 # bundle and `make deb` the Debian package. Each sets up .venv with what it needs on first use.
 #   make run PYTHON=python3.12   choose the interpreter (BindScope needs Python 3.11 or 3.12)
+#   make test TEST_WORKERS=0     run the tests in one process (pytest-xdist spreads them over the cores by default)
 #   make run TORCH=cpu           PyTorch's CPU-only wheels (no CUDA libraries: about 5 GB less)
 PYTHON ?= python3
 TORCH ?=
+TEST_WORKERS ?= auto
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q $(if $(filter cpu,$(TORCH)),--extra-index-url https://download.pytorch.org/whl/cpu)
@@ -32,7 +34,7 @@ run: $(RUN_STAMP)
 	$(BIN)/python main.py $(ARGS)
 
 test: $(TEST_STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -142,7 +142,7 @@ def cmd_models(args) -> int:
         if licence:
             print(f"licence: {licence}", file=sys.stderr)
         with _progress_bar(f"downloading {args.name}") as bar:
-            entry, path = download_model(args.name, progress=lambda done, total: bar("download", done, total))
+            entry, path = download_model(args.name, progress=bar)
         if args.json:
             _print_json({"name": entry.name, "path": str(path), "licence": entry.weights.licence})
         else:
@@ -488,6 +488,58 @@ def _resolved(workspace, terms):
     return out
 
 
+def _date(text: str) -> tuple[float, bool]:
+    """A local date (2024-05-01) or date and time (2024-05-01T14:30) as epoch seconds, and whether it was a date
+    alone (so ``--until`` takes in that whole day)."""
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: write 2024-05-01 or 2024-05-01T14:30") from None
+    return moment.timestamp(), len(text.strip()) == 10
+
+
+def _score(text: str) -> float:
+    value = _finite(text)
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a score is a cosine similarity, from -1 to 1")
+    return value
+
+
+def _add_filters(parser: argparse.ArgumentParser, score: bool = False) -> None:
+    """The filter flags: the same for search, list and map."""
+    group = parser.add_argument_group("filters")
+    group.add_argument("--under", metavar="FOLDER", help="only items under this folder").complete = FOLDERS
+    group.add_argument("--glob", metavar="PATTERN", help="only paths matching it (*.wav, 2021/*, /media/*/raw/*)")
+    group.add_argument("--since", type=_date, metavar="DATE", help="only files modified on or after DATE")
+    group.add_argument("--until", type=_date, metavar="DATE", help="only files modified on or before DATE")
+    if score:
+        group.add_argument("--min-score", type=_score, metavar="S", help="only results scoring at least S (-1..1)")
+
+
+def _filter(args, workspace):
+    """The Filter the flags ask for; a folder the library holds nothing under is refused, with the reason."""
+    from engine.workspace import Filter
+
+    under = None
+    if args.under:
+        under = os.path.realpath(os.path.expanduser(args.under))
+        if not workspace.has_folder(under):
+            if os.path.isfile(under):
+                raise CliError(f"--under {args.under}: a file, not a folder")
+            where = "" if os.path.isdir(under) else " (and there is no such folder here)"
+            raise CliError(f"--under {args.under}: no item of the library is under this folder{where}")
+    since = args.since[0] if args.since else None
+    until = None
+    if args.until:
+        until = args.until[0] + (86400.0 if args.until[1] else 0.0)  # a date alone: up to the end of that day
+    if since is not None and until is not None and since >= until:
+        raise CliError("--since is after --until: no file can match")
+    modalities = tuple(dict.fromkeys(Modality.parse(m) for m in args.modality or ()))
+    return Filter(under, args.glob or None, since, until, modalities, getattr(args, "min_score", None))
+
+
 def _hit_json(items, hit) -> dict:
     item = items[hit.item_id]
     return {
@@ -504,8 +556,7 @@ def cmd_search(args) -> int:
     if not terms:
         raise CliError("give at least one --file, --text or --item")
     workspace = _workspace(args)
-    modalities = [Modality.parse(m) for m in args.modality] if args.modality else None
-    outcome = workspace.search(_resolved(workspace, terms), args.k, modalities)
+    outcome = workspace.search(_resolved(workspace, terms), args.k, filter=_filter(args, workspace))
     results, items = outcome.results, outcome.items
     payload = {
         "query": [
@@ -544,6 +595,27 @@ def cmd_classify(args) -> int:
     return EXIT_OK
 
 
+def cmd_list(args) -> int:
+    workspace = _workspace(args)
+    chosen = _filter(args, workspace)
+    total = workspace.count(chosen)
+    page = workspace.listing(chosen, args.sort, args.offset, args.limit)
+    if args.json:
+        _print_json(
+            {
+                "total": total,
+                "offset": args.offset,
+                "items": [{**_item_json(item), "mtime": item.mtime or None} for item in page],
+            }
+        )
+        return EXIT_OK
+    for item in page:
+        _say(f"{item.id:>9d}  [{item.modality.value}] {item.path or repr(item.text)}")
+    shown = f"{args.offset + 1:,}-{args.offset + len(page):,} of " if page else "none of "
+    print(f"{shown}{total:,} items", file=sys.stderr)
+    return EXIT_OK
+
+
 # -- map --------------------------------------------------------------------------------------
 
 
@@ -555,9 +627,12 @@ def cmd_map(args) -> int:
         raise CliError(f"{out.parent}: no such folder")
     workspace = _workspace(args)
     print("mapping the library (PCA preview, then UMAP)...", file=sys.stderr)
+    chosen = _filter(args, workspace)
     data = workspace.map(clusters=args.clusters)
     if data is None:
         raise CliError(f"{workspace.folder}: nothing is embedded yet; run `bindscope index` first")
+    if chosen.narrows:
+        data = data.only(workspace.map_mask(chosen, data))
     projection = data.projection
     if out.suffix.lower() == ".json":
         paths = {item.id: _clean(item.path) for item in workspace.items([int(i) for i in data.projection.ids])}
@@ -650,11 +725,16 @@ EXAMPLES = {
   bindscope index                                  re-scan the library's folders""",
     "search": """examples:
   bindscope search --file bark.wav --text rain --weight 0.5
-  bindscope search --item 42 --modality audio --merged --json""",
+  bindscope search --item 42 --modality audio --merged --json
+  bindscope search --text rain --under ~/Sounds/2024 --since 2024-05-01 --until 2024-05-31 --min-score 0.2""",
+    "list": """examples:
+  bindscope list --under ~/Pictures/2021 --sort date --offset 100 --limit 50
+  bindscope list --glob '*.wav' --since 2024-01-01 --json""",
     "classify": """examples:
   bindscope classify --file bell.wav --labels dog,train,rain,bell""",
     "map": """examples:
-  bindscope map --out map.png --clusters kmeans""",
+  bindscope map --out map.png --clusters kmeans
+  bindscope map --out audio-2024.json --modality audio --since 2024-01-01""",
     "export": """examples:
   bindscope export --out embeddings.parquet""",
     "import": """examples:
@@ -762,6 +842,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("search", cmd_search, "nearest items to a query composed of files, texts and items", library=True)
     _add_terms(p)
     p.add_argument("--modality", action="append", metavar="M", help="restrict results to this modality (repeatable)")
+    _add_filters(p, score=True)
     p.add_argument("-k", type=_positive, default=10, help="results per modality (default 10)")
     p.add_argument(
         "--merged",
@@ -780,9 +861,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="where the library's model checkpoint is, if not where it was")
     runtime(p)
 
+    p = command("list", cmd_list, "the library's items, filtered and sorted, a page at a time", library=True)
+    p.add_argument("--modality", action="append", metavar="M", help="only this modality (repeatable)")
+    _add_filters(p)
+    p.add_argument("--sort", choices=["path", "date", "id"], default="path", help="order (default path)")
+    p.add_argument("--offset", type=_count, default=0, metavar="N", help="skip the first N (default 0)")
+    p.add_argument("--limit", type=_count, default=100, metavar="N", help="list at most N (default 100)")
+
     p = command("map", cmd_map, "a 2-D map of the library (UMAP): a .png picture or .json coordinates", library=True)
     p.add_argument("--out", required=True, metavar="FILE")
     p.add_argument("--clusters", choices=["kmeans", "hdbscan"], help="also cluster the items")
+    p.add_argument("--modality", action="append", metavar="M", help="only this modality's points (repeatable)")
+    _add_filters(p)
 
     p = command(
         "status", cmd_status, "counts per modality and status, failed files, and the library's health", library=True

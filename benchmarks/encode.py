@@ -121,7 +121,7 @@ def compare_runtimes(args) -> None:
     else:
         torch.manual_seed(0)
         exact = LoadedModel(entry, ImageBindModel(entry.config).eval(), choose_runtime("cpu", "float32"))
-    fast = LoadedModel(entry, exact.model, choose_runtime("cpu", "int8"))
+    fast = LoadedModel(entry, exact.network, choose_runtime("cpu", "int8"))
     weights = "trained" if entry.available else "random"
     print(
         f"# {entry.title}, {weights} weights, batch {args.batch_size}, {args.repeats} repeats, {torch.get_num_threads()} threads"

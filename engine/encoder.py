@@ -27,8 +27,8 @@ from engine.preprocess import DeviceOutOfMemory, InvalidSignal, PreprocessError,
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
 from engine.preprocess.safe import load_safely
 from engine.preprocess.windows import Segment, SegmentEmbeddings
+from engine.progress import Cancelled, Progress, never
 
-Progress = Callable[[int, int], None]
 _OUT_OF_RANGE = "the model's output is not finite (NaN or infinity): the input drives it out of range"
 
 
@@ -70,7 +70,7 @@ class Encoder:
         modality: Modality,
         paths: Sequence[str | Path],
         progress: Progress | None = None,
-        cancelled: Callable[[], bool] = lambda: False,
+        cancelled: Cancelled = never,
     ) -> list[EncodeResult]:
         return sorted(self.iter_files(modality, paths, progress, cancelled), key=lambda r: r.index)
 
@@ -83,7 +83,7 @@ class Encoder:
         modality: Modality,
         paths: Sequence[str | Path],
         progress: Progress | None = None,
-        cancelled: Callable[[], bool] = lambda: False,
+        cancelled: Cancelled = never,
     ) -> Iterator[EncodeResult]:
         """Results as batches finish (not in input order); stops early, cleanly, when ``cancelled()``."""
         loader = prepare_loader(modality)
@@ -97,7 +97,7 @@ class Encoder:
         modality: Modality,
         path: str | Path,
         progress: Progress | None = None,
-        cancelled: Callable[[], bool] = lambda: False,
+        cancelled: Cancelled = never,
         *,
         hop_fraction: float = 0.5,
     ) -> SegmentEmbeddings:
@@ -106,7 +106,7 @@ class Encoder:
         The file is read once, front to back; the worker threads turn windows into model inputs
         ahead of the model. A file that cannot be read raises its ``PreprocessError``; a window
         that fails (no input, or a non-finite output) is listed in ``failed`` and the others go
-        on. ``progress(done, total)`` counts windows; ``cancelled()`` stops between windows.
+        on. ``progress("windows", done, total)`` counts windows; ``cancelled()`` stops between windows.
         """
         from engine.preprocess.segments import open_segments
 
@@ -126,7 +126,7 @@ class Encoder:
                     result.failed.append((start, end, outcome.error))
             batch.clear()
             if progress:
-                progress(len(spans), stream.total)
+                progress("windows", len(spans), stream.total)
 
         ahead: deque[tuple[float, float, Future]] = deque()
         with ThreadPoolExecutor(self.workers, thread_name_prefix="bindscope-segments") as pool:
@@ -153,7 +153,7 @@ class Encoder:
                 if batch and result.complete:
                     flush()
                 elif result.complete and progress:  # the last windows all failed before the model
-                    progress(len(spans), stream.total)
+                    progress("windows", len(spans), stream.total)
             finally:
                 for _, _, future in ahead:
                     future.cancel()
@@ -169,7 +169,7 @@ class Encoder:
         sources: list[str],
         load: Callable[[str], torch.Tensor],
         progress: Progress | None = None,
-        cancelled: Callable[[], bool] = lambda: False,
+        cancelled: Cancelled = never,
     ) -> Iterator[EncodeResult]:
         total, reported = len(sources), 0
 
@@ -177,7 +177,7 @@ class Encoder:
             nonlocal reported
             reported += count
             if progress:
-                progress(reported, total)
+                progress("embed", reported, total)
 
         ahead = self.batch_size * 2 + self.workers
         queue: deque[tuple[int, str, Future]] = deque()

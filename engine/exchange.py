@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.library import EMBEDDED, FAILED, IMPORTED, Item, Library, Record, display, hash_text, imported
+from engine.library.schema import MAX_DIM
 from engine.modality import Modality
 from engine.models.identity import UNVERIFIED, ModelRef
 from engine.preprocess.files import DEFAULT_LIMITS
@@ -46,7 +47,6 @@ HASH_ALGORITHM = (
 )
 ROW_GROUP = 65_536  # the most rows in one batch, whatever their width
 BATCH_BYTES = 64 * 1024**2  # the most vector bytes in one batch: wide rows make short batches
-MAX_DIM = 16_384  # wider than any embedding model's output; a wider file is a bomb, not a model
 MAX_SCALE = 100.0  # the models' logit scale is clipped at 100 (engine.models.heads)
 MAX_NAME = 255
 MAX_TITLE = 200

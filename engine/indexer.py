@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from engine.library import FAILED, PENDING, Item, Library, Outcome
-from engine.library.files import display, folder_state, hash_file, imported
+from engine.library.files import display, hash_file, imported, under
 from engine.modality import Modality
 from engine.preprocess.detect import detect_modality
 from engine.preprocess.errors import is_transient
@@ -79,28 +79,31 @@ class EmbedReport:
 class _Walk:
     files: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # folders whose content is unknown this time
+    mounts: list[str] = field(default_factory=list)  # folders on another device than their parent's
 
 
-def walk(root: str, warnings: list[str], skip: str | None = None) -> _Walk:
+def walk(root: str, warnings: list[str], skip: Iterable[str] = ()) -> _Walk:
     """Every visible entry below ``root`` that is not a folder, without recursion. Symlinked folders are
-    followed once (loops end); unreadable folders are reported and remembered; ``skip`` (the library's own
-    folder, when it sits inside a root) is left out."""
+    followed once (loops end); unreadable folders are reported and remembered; the folders in ``skip`` (the
+    library's own, roots inside this one) are left out. Mount points met on the way are listed."""
     found = _Walk()
     seen: set[tuple[int, int]] = set()
-    if skip is not None:
+    for folder in skip:
         try:
-            info = os.stat(skip)
+            info = os.stat(folder)
             seen.add((info.st_dev, info.st_ino))
         except OSError:
             pass
-    stack = [root]
+    stack: list[tuple[str, int | None]] = [(root, None)]
     while stack:
-        folder = stack.pop()
+        folder, parent_device = stack.pop()
         try:
             info = os.stat(folder)
             if (info.st_dev, info.st_ino) in seen:
                 continue
             seen.add((info.st_dev, info.st_ino))
+            if info.st_dev != parent_device and os.path.ismount(folder):  # not a symlink to another drive
+                found.mounts.append(folder)
             with os.scandir(folder) as entries:
                 listed = sorted(entries, key=lambda e: e.name)
         except OSError as error:
@@ -116,15 +119,11 @@ def walk(root: str, warnings: list[str], skip: str | None = None) -> _Walk:
             except OSError:
                 is_folder = False
             if is_folder:
-                folders.append(entry.path)
+                folders.append((entry.path, info.st_dev))
             else:
                 found.files.append(entry.path)
         stack.extend(reversed(folders))
     return found
-
-
-def _under(path: str, folders: list[str]) -> bool:
-    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
 
 def scan(
@@ -137,7 +136,7 @@ def scan(
     report = ScanReport()
     roots = [library.add_root(root_path)] if root_path is not None else library.roots()
     for root in roots:
-        state = folder_state(root.path)
+        state = root.state
         if state != "online":
             report.warnings.append(
                 f"{display(root.path)}: the folder is {state}; its items are kept (offline) until it is back"
@@ -149,7 +148,12 @@ def scan(
 
 def _scan_root(library: Library, root_id: int, root: str, report: ScanReport, progress, cancelled) -> None:
     known = library.file_states(root_id)
-    walked = walk(root, report.warnings, skip=str(library.folder))
+    unmounted = [m for m in library.offline_folders() if under(m, [root])]
+    for folder in unmounted:
+        report.warnings.append(f"{display(folder)}: a drive that is not mounted now; its items are kept (offline)")
+    inside = [r.path for r in library.roots() if r.path != root and under(r.path, [root])]  # they hold their files
+    walked = walk(root, report.warnings, skip=[str(library.folder), *inside])
+    library.record_mounts(root, walked.mounts)
     batch: list[tuple[str, Modality, int, float, str]] = []
     seen: set[str] = set()
     back, retry, added_hashes = [], [], set()
@@ -210,7 +214,7 @@ def _scan_root(library: Library, root_id: int, root: str, report: ScanReport, pr
     library.retry(retry)
     if cancelled():
         return
-    gone = [p for p, state in known.items() if p not in seen and not _under(p, walked.unreadable)]
+    gone = [p for p in known if p not in seen and not under(p, walked.unreadable + unmounted)]
     moved = {p for p in gone if known[p].hash in added_hashes}  # the file is here under another name
     library.remove_paths(moved)
     newly_missing = [p for p in gone if p not in moved and not known[p].missing]
@@ -222,12 +226,12 @@ def _scan_root(library: Library, root_id: int, root: str, report: ScanReport, pr
 def online(library: Library, items: list[Item]) -> tuple[list[Item], int]:
     """The items whose file can be read now (texts always); and how many are offline. A file gone from a
     folder that is online is marked missing now, not at the next scan."""
-    states = {root.id: root.state == "online" for root in library.roots()}
+    folders = library.offline_folders()
     ready, vanished, offline = [], [], 0
     for item in items:
         if item.path is None:
             ready.append(item)
-        elif item.missing or not states.get(item.root_id, True):
+        elif item.missing or under(item.path, folders):
             offline += 1
         elif os.path.exists(item.path):
             ready.append(item)

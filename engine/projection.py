@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import warnings
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,6 +41,10 @@ UMAP_EPOCHS = 200
 KNN_EXACT_UP_TO = 20_000  # UMAP's neighbour graph: exact below, IVF above (pynndescent compiles for ~20 s)
 HDBSCAN_POINTS = 20_000
 _CHUNK = 32_768
+_MEMBERS = (
+    *("ids", "modalities", "coords", "method", "generation", "rows", "anchors"),
+    *("sample_ids", "sample_reduced", "sample_coords", "mean", "basis"),
+)
 
 
 @dataclass
@@ -99,6 +104,33 @@ class Layout:
         weights = np.exp(sharpness * (near_scores - near_scores[:, :1])) * close
         placed = (weights[..., None] * coords).sum(axis=1) / weights.sum(axis=1, keepdims=True)
         return placed.astype(np.float32), nearest[:, 0]
+
+
+def _sound_map(a: dict[str, np.ndarray], dim: int) -> bool:
+    """Whether a saved map's arrays fit together as ``MapMaker._save`` writes them, for vectors of ``dim``."""
+    n, samples = len(a["ids"]), len(a["sample_ids"])
+    places = a["basis"].shape[-1] if a["basis"].ndim == 2 else -1
+    shapes = (
+        a["ids"].shape == a["rows"].shape == a["anchors"].shape == a["modalities"].shape == (n,)
+        and a["coords"].shape == (n, 2)
+        and a["sample_ids"].shape == (samples,)
+        and a["sample_coords"].shape == (samples, 2)
+        and a["sample_reduced"].shape == (samples, places)
+        and a["mean"].shape == (dim,)
+        and a["basis"].shape == (dim, places)
+        and a["method"].shape == a["generation"].shape == ()
+    )
+    if not shapes or str(a["method"]) not in (PCA, UMAP):
+        return False
+    integers = ("ids", "rows", "anchors", "sample_ids", "generation")
+    floats = ("coords", "sample_reduced", "sample_coords", "mean", "basis")
+    if not all(a[k].dtype.kind in "iu" for k in integers) or not all(a[k].dtype.kind == "f" for k in floats):
+        return False
+    if not all(np.isfinite(a[k]).all() for k in floats) or a["generation"] < 0 or (n and a["rows"].min() < 0):
+        return False
+    if n and (a["anchors"].min() < 0 or a["anchors"].max() >= samples):
+        return False
+    return a["modalities"].dtype.kind == "U" and bool(np.isin(a["modalities"], [m.value for m in Modality]).all())
 
 
 def _vectors(library: Library, key: str, modalities: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -237,22 +269,26 @@ class MapMaker:
         self.anchors: np.ndarray | None = None  # per point: the sample row nearest to it
 
     def cached(self) -> Projection | None:
-        """The map last computed (of any generation), with its layout; None if there is none or it is damaged."""
+        """The map last computed (of any generation), with its layout; None if there is none or it is not sound.
+        The file is untrusted: it must be the uncompressed archive ``_save`` writes (so reading it costs no
+        more memory than its size on disk), with every array of the shape, type and range a map has."""
         try:
+            with zipfile.ZipFile(self.path) as archive:
+                members = archive.infolist()
+            if {m.filename for m in members} != {f"{name}.npy" for name in _MEMBERS} or any(
+                m.compress_type != zipfile.ZIP_STORED or m.file_size != m.compress_size for m in members
+            ):
+                return None
             with np.load(self.path, allow_pickle=False) as data:
-                projection = Projection(
-                    data["ids"], data["modalities"], data["coords"], str(data["method"]), int(data["generation"])
-                )
-                layout = Layout(
-                    data["sample_ids"], data["sample_reduced"], data["sample_coords"], data["mean"], data["basis"]
-                )
-                anchors = data["anchors"]
-                rows = data["rows"]
-        except (OSError, KeyError, ValueError, EOFError):
+                arrays = {name: data[name] for name in _MEMBERS}
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
             return None
-        if not (len(projection.ids) == len(projection.coords) == len(anchors) == len(rows)):
+        if not _sound_map(arrays, self.library.store(self.key).dim):
             return None
-        self.layout, self.anchors, self._rows = layout, anchors, rows
+        a = arrays
+        projection = Projection(a["ids"], a["modalities"], a["coords"], str(a["method"]), int(a["generation"]))
+        self.layout = Layout(a["sample_ids"], a["sample_reduced"], a["sample_coords"], a["mean"], a["basis"])
+        self.anchors, self._rows = a["anchors"], a["rows"]
         return projection
 
     def compute(

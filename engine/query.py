@@ -32,7 +32,7 @@ from engine.models.identity import ModelRef
 from engine.preprocess.detect import detect_modality
 from engine.preprocess.errors import PreprocessError, UnsupportedFile
 from engine.prompts import ZERO_SHOT_TEMPLATES
-from engine.search_index import Hit, SearchIndex
+from engine.search_index import Allowed, Hit, SearchIndex
 
 if TYPE_CHECKING:  # the model and encoder (and torch) load on first use, off the start-up path
     from engine.encoder import Encoder
@@ -238,15 +238,25 @@ class Searcher:
 
     # -- search and classify ----------------------------------------------------------------
 
-    def search(self, terms: list[Term], k: int = 10, modalities: list[Modality] | None = None) -> Results:
-        """Top ``k`` per requested modality and across them, excluding the query's own items; equal scores rank
-        by item id, so the results for k are the first k of the results for any larger k."""
+    def search(
+        self,
+        terms: list[Term],
+        k: int = 10,
+        modalities: list[Modality] | None = None,
+        allowed: Allowed | None = None,
+        min_score: float | None = None,
+    ) -> Results:
+        """Top ``k`` per requested modality and across them, excluding the query's own items, of the items
+        ``allowed`` lets through (all by default) scoring at least ``min_score``; equal scores rank by item id,
+        so the results for k are the first k of the results for any larger k."""
         if k < 1:
             raise QueryError("the number of results must be at least 1")
         embedded = [self.embed_term(t) for t in terms]
         vector = compose([e.vector for e in embedded], [e.term.weight for e in embedded])
         exclude = {e.item_id for e in embedded if e.item_id is not None}
-        by_modality = self.index.search(vector, k, modalities, exclude)
+        by_modality = self.index.search(vector, k, modalities, exclude, allowed)
+        if min_score is not None:
+            by_modality = {m: [h for h in hits if h.score >= min_score] for m, hits in by_modality.items()}
         merged = sorted((h for hits in by_modality.values() for h in hits), key=lambda h: (-h.score, h.item_id))[:k]
         return Results(vector, embedded, by_modality, merged)
 

@@ -25,7 +25,8 @@ import contextlib
 import json
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,11 @@ ADD_STEP = 20_000  # a writer adds its tail to the approximate index (and saves 
 # Candidates re-ranked exactly: the first 100 places of a modality (the app's "Show 100") come from one set.
 # 200 of them held 0.90 of the true top 10 at 1M on issue 20's hard data (3,000 clusters, near-tied neighbours).
 RERANK = 1000
+# A filter that leaves at most this many of a modality's vectors is searched exactly: reading them costs less than
+# scanning the index for them (20,000 vectors of 1024 dimensions are 80 MB).
+EXACT_SUBSET = 20_000
+WALK_MARGIN = 1.5  # a walk ranks 1.5x the rows its filter's share says k needs: one round, most times
+DENSE = 8  # a run of rows at least 1/8 allowed is scored straight from the map rather than gathered
 PER_PLACE = 10  # candidates re-ranked for each place they fill (the first 100 results from the best 1,000)
 FORMAT = 2  # saved indexes of another format are ignored (searched exactly) until a writer rebuilds them
 _MAX_LISTS = 4096
@@ -83,19 +89,27 @@ def ranked(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return np.lexsort((rows, -scores))
 
 
-def exact_top(vectors: np.ndarray, query: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, scores) of the ``k`` best rows of ``vectors @ query``, best first (ties by row); rows counted from
-    ``offset``. Every row tied with the k-th is considered, so the result for k is the first k of any larger k's."""
-    if not len(vectors) or k <= 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    scores = np.asarray(vectors @ query, np.float32)
+def best_of(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` best scores, best first (ties by position). Every position tied with the k-th is
+    considered, so the result for k is the first k of any larger k's."""
     k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, np.int64)
     if k < len(scores):
         kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
         top = np.flatnonzero(scores >= kth)
     else:
         top = np.arange(len(scores))
-    order = top[ranked(top, scores[top])][:k]
+    return top[ranked(top, scores[top])][:k]
+
+
+def exact_top(vectors: np.ndarray, query: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, scores) of the ``k`` best rows of ``vectors @ query``, best first (ties by row); rows counted from
+    ``offset``."""
+    if not len(vectors) or k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    scores = np.asarray(vectors @ query, np.float32)
+    order = best_of(scores, k)
     return order.astype(np.int64) + offset, scores[order]
 
 
@@ -153,6 +167,23 @@ def nprobe_for(lists: int, rows: int, scanned: int = _SCANNED, least: int = _MIN
 
 
 @dataclass(frozen=True)
+class Allowed:
+    """What a filtered search may return. A modality in ``rows`` (a narrow filter) is searched among those vector
+    rows only (sorted), inside the index; any other is searched as usual, and its ranking walked further until
+    ``k`` of the items found pass. ``admits`` says which of the items found pass: duplicates share a row, so a row
+    can hold items on both sides."""
+
+    rows: dict[Modality, np.ndarray]
+    admits: Callable[[list[int]], np.ndarray]
+    shares: dict[Modality, float] = field(default_factory=dict)  # of each modality's items, the share let through
+
+    def first_fetch(self, modality: Modality, wanted: int) -> int:
+        """Rows to rank first when walking: enough that ``wanted`` pass if they pass at the modality's share."""
+        share = self.shares.get(modality, 1.0)
+        return wanted if share >= 1.0 else int(np.ceil(wanted * WALK_MARGIN / max(share, 1e-9)))
+
+
+@dataclass(frozen=True)
 class Effort:
     """How hard an approximate search looks: the candidates it re-ranks exactly (the first tier, see
     ``SearchIndex._approximate_ranking``) and the codes it scans to find them (at least ``least_lists`` lists)."""
@@ -161,11 +192,15 @@ class Effort:
     scanned: int = _SCANNED
     least_lists: int = _MIN_NPROBE
 
-    def parameters(self, index):
+    def parameters(self, index, selector=None, allowed: int | None = None):
+        """Search parameters; with a ``selector`` of ``allowed`` rows, enough lists to scan as many allowed codes."""
         faiss = _faiss()
         parameters = faiss.IVFRaBitQSearchParameters()
-        parameters.nprobe = nprobe_for(index.nlist, max(1, index.ntotal), self.scanned, self.least_lists)
+        rows = index.ntotal if allowed is None else allowed
+        parameters.nprobe = nprobe_for(index.nlist, max(1, rows), self.scanned, self.least_lists)
         parameters.qb = index.qb
+        if selector is not None:
+            parameters.sel = selector
         return parameters
 
 
@@ -202,6 +237,26 @@ def _add(approximate: _Approximate, vectors_at, rows: int) -> None:
         approximate.rows = stop
 
 
+def _sound(index, rows: int, dim: int) -> bool:
+    """Whether a loaded index is what ``build_approximate`` makes over ``rows`` vectors of ``dim`` dimensions."""
+    faiss = _faiss()
+    if not isinstance(index, faiss.IndexIVFRaBitQ) or not index.is_trained:
+        return False
+    if index.d != dim or index.ntotal != rows or not 0 < index.nlist <= _MAX_LISTS:
+        return False
+    if index.quantizer.ntotal != index.nlist or index.quantizer.d != dim:
+        return False
+    lists, total = index.invlists, 0
+    for number in range(index.nlist):  # every id a row it covers, each list read once (8 bytes a vector)
+        size = lists.list_size(number)
+        if size:
+            ids = faiss.rev_swig_ptr(lists.get_ids(number), size)
+            if ids.min() < 0 or ids.max() >= rows:
+                return False
+            total += size
+    return total == rows
+
+
 class SearchIndex:
     """Search over one model's vectors in a library (``key`` is the model's key in the library)."""
 
@@ -213,6 +268,7 @@ class SearchIndex:
         self.store: VectorStore = library.store(key)
         self._approximate: dict[Modality, _Approximate] = {}
         self._loaded_at: dict[Modality, float] = {}
+        self._rejected: dict[Modality, float] = {}  # the saved description of an index found unsound
         self._lock = threading.RLock()
 
     # -- files ------------------------------------------------------------------------------
@@ -225,17 +281,19 @@ class SearchIndex:
         return self.folder / f"{modality.value}.faiss", self.folder / f"{modality.value}.json"
 
     def _load(self, modality: Modality, committed: int) -> None:
-        """Take the saved approximate index when it is valid and covers more rows than the one in memory."""
+        """Take the saved approximate index when it is sound and covers more rows than the one in memory. The file
+        is untrusted: one that is not what ``build_approximate`` makes over these rows is set aside (searched
+        exactly), and the next writer builds a new one over it."""
         index_path, meta_path = self._paths(modality)
         try:
             changed = meta_path.stat().st_mtime
-            if self._loaded_at.get(modality) == changed:
+            if changed in (self._loaded_at.get(modality), self._rejected.get(modality)):
                 return
             meta = json.loads(meta_path.read_text())
             rows, trained = int(meta["rows"]), int(meta["trained_rows"])
             if meta.get("format") != FORMAT:
                 return
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError):
             return
         current = self._approximate.get(modality)
         if rows > committed or (current is not None and current.rows >= rows):
@@ -243,12 +301,15 @@ class SearchIndex:
         faiss = _faiss()
         try:
             flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if self.library.read_only else 0
-            index = faiss.read_index(str(index_path), flags)
-        except RuntimeError:  # damaged or half-written: the next writer replaces it; search goes on exactly
+            index = faiss.read_index(str(index_path), flags)  # of its own class: faiss downcasts what it reads
+        except (RuntimeError, MemoryError):  # damaged or half-written
+            index = None
+        if not _sound(index, rows, self.store.dim) or not 0 < trained <= rows:
+            self._rejected[modality] = changed  # not read again; searched exactly until a writer builds anew
             return
-        if index.ntotal != rows or index.d != self.store.dim:
-            return
-        index.nprobe = int(meta.get("nprobe", _MIN_NPROBE))
+        nprobe = meta.get("nprobe")
+        sound_nprobe = isinstance(nprobe, int) and 0 < nprobe <= index.nlist
+        index.nprobe = nprobe if sound_nprobe else nprobe_for(index.nlist, rows)
         self._approximate[modality] = _Approximate(index, rows, trained)
         self._loaded_at[modality] = changed
 
@@ -277,63 +338,107 @@ class SearchIndex:
         k: int = 10,
         modalities: list[Modality] | None = None,
         exclude: set[int] | None = None,
+        allowed: Allowed | None = None,
     ) -> dict[Modality, list[Hit]]:
-        """The ``k`` nearest items of each requested modality (all that have vectors by default), best first."""
+        """The ``k`` nearest items of each requested modality (all that have vectors by default), best first;
+        with ``allowed``, the ``k`` nearest of the items it lets through (k whenever k are let through)."""
         query = np.ascontiguousarray(np.asarray(query, np.float32).reshape(-1))
         exclude = exclude or set()
         committed = self.counts()
         out: dict[Modality, list[Hit]] = {}
         for modality in modalities or list(committed):
             rows = committed.get(modality, 0)
-            out[modality] = self._search_modality(modality, rows, query, k, exclude) if rows else []
+            subset = allowed.rows.get(modality) if allowed is not None else None
+            if subset is not None:
+                subset = subset[: np.searchsorted(subset, rows)]  # only rows this search's count covers
+            searchable = rows if subset is None else len(subset)
+            out[modality] = (
+                self._search_modality(modality, rows, query, k, exclude, allowed, subset) if searchable else []
+            )
         return out
 
-    def _search_modality(self, modality: Modality, rows: int, query: np.ndarray, k: int, exclude: set[int]):
-        fetch = k + len(exclude)
+    def _search_modality(self, modality, rows, query, k, exclude, allowed, subset):
+        fetch, searchable = k + len(exclude), rows if subset is None else len(subset)
+        if allowed is not None and subset is None:
+            fetch = min(rows, allowed.first_fetch(modality, fetch))
         while True:
-            found, scores = self._nearest_rows(modality, rows, query, fetch)
+            found, scores = self._nearest_rows(modality, rows, query, fetch, subset)
             owners = self.library.items_at_rows(self.key, modality, found.tolist())
-            hits = [
-                Hit(item_id, float(score), modality)
+            named = [
+                (item_id, score)
                 for row, score in zip(found.tolist(), scores.tolist(), strict=True)
                 for item_id in owners.get(row, [])
                 if item_id not in exclude
             ]
-            if len(hits) >= k or len(found) >= rows:
+            if allowed is not None and named:
+                named = [pair for pair, ok in zip(named, allowed.admits([i for i, _ in named]), strict=True) if ok]
+            hits = [Hit(item_id, float(score), modality) for item_id, score in named]
+            if len(hits) >= k or len(found) >= searchable:
                 return hits[:k]
-            fetch *= 4  # rows whose items were removed took places: look further
+            fetch *= 4  # rows whose items were removed or filtered out took places: look further
 
-    def _nearest_rows(self, modality: Modality, rows: int, query: np.ndarray, fetch: int):
-        """The best ``fetch`` rows of a modality and their exact scores: the approximate index's ranking merged
-        with the exact ranking of the rows it does not cover yet."""
+    def _nearest_rows(self, modality: Modality, rows: int, query: np.ndarray, fetch: int, subset=None):
+        """The best ``fetch`` rows of a modality (of ``subset``, sorted, when given) and their exact scores: the
+        approximate index's ranking merged with the exact ranking of the rows it does not cover yet. A subset of at
+        most ``EXACT_SUBSET`` rows is searched exactly."""
         vectors = self.store.view(modality, rows)
         with self._lock:
             if rows - self._covered(modality) > 0:
                 self._load(modality, rows)
             approximate = self._approximate.get(modality)
         covered = approximate.rows if approximate is not None else 0
-        tail = exact_top(vectors[covered:], query, fetch, offset=covered)
+        if subset is None:
+            tail = exact_top(vectors[covered:], query, fetch, offset=covered)
+            inside = None
+        else:
+            split = int(np.searchsorted(subset, covered))
+            inside, tail = subset[:split], self._exact_rows(modality, rows, subset[split:], query, fetch)
+            if len(inside) <= EXACT_SUBSET:
+                return merge_ranked(self._exact_rows(modality, rows, inside, query, fetch), tail, fetch)
         if approximate is None:
             return tail
-        return merge_ranked(self._approximate_ranking(modality, approximate, vectors, query, fetch), tail, fetch)
+        ranking = self._approximate_ranking(modality, approximate, vectors, query, fetch, inside)
+        return merge_ranked(ranking, tail, fetch)
 
-    def _approximate_ranking(self, modality: Modality, approximate: _Approximate, vectors, query, fetch: int):
-        """The best ``fetch`` rows the approximate index covers, by exact score, found in tiers whose sizes never
-        depend on k: the first ``effort.rerank // PER_PLACE`` places come from the best ``effort.rerank``
-        candidates, the next from 4x as many, ..., the last tier from every row. So the results for k are
-        always the first k of the results for a larger k, and for k up to ``effort.rerank // PER_PLACE`` they
-        are the exact ranking of one candidate set."""
+    def _exact_rows(self, modality: Modality, rows: int, picks: np.ndarray, query: np.ndarray, fetch: int):
+        """The best ``fetch`` of the rows ``picks`` (sorted) by exact score: a dense run is scored straight from the
+        map, scattered rows are read first (``VectorStore.gather``)."""
+        if not len(picks):
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        low, high = int(picks[0]), int(picks[-1]) + 1
+        if len(picks) * DENSE >= high - low:
+            scores = np.asarray(self.store.view(modality, rows)[low:high] @ query, np.float32)[picks - low]
+        else:
+            scores = np.asarray(self.store.gather(modality, rows, picks) @ query, np.float32)
+        order = best_of(scores, fetch)
+        return picks[order], scores[order]
+
+    def _approximate_ranking(self, modality, approximate: _Approximate, vectors, query, fetch: int, inside=None):
+        """The best ``fetch`` rows the approximate index covers (of ``inside``, sorted, when given), by exact score,
+        found in tiers whose sizes never depend on k: the first ``effort.rerank // PER_PLACE`` places come from the
+        best ``effort.rerank`` candidates, the next from 4x as many, ..., the last tier from every row. So the
+        results for k are always the first k of the results for a larger k, and for k up to
+        ``effort.rerank // PER_PLACE`` they are the exact ranking of one candidate set. With ``inside``, FAISS
+        proposes only those rows (a bitmap selector) and scans enough lists to see as many of them."""
         covered = approximate.rows
+        searchable, selector, bits = covered, None, None
+        if inside is not None:
+            mask = np.zeros(covered, bool)
+            mask[inside] = True
+            bits = np.packbits(mask, bitorder="little")  # kept alive while FAISS reads it
+            selector, searchable = _faiss().IDSelectorBitmap(covered, _faiss().swig_ptr(bits)), len(inside)
         rows, scores, filled, wanted = [], [], 0, self.effort.rerank
-        while filled < min(fetch, covered):
-            if wanted * 4 > covered:  # the last tier: every covered row, exactly
-                found, found_scores = exact_top(vectors[:covered], query, fetch + filled)
-                places = covered
+        while filled < min(fetch, searchable):
+            if wanted * 4 > searchable:  # the last tier: every covered (allowed) row, exactly
+                if inside is None:
+                    found, found_scores = exact_top(vectors[:covered], query, fetch + filled)
+                else:
+                    found, found_scores = self._exact_rows(modality, covered, inside, query, fetch + filled)
+                places = searchable
             else:
+                parameters = self.effort.parameters(approximate.index, selector, None if inside is None else searchable)
                 with self._lock:
-                    _, candidates = approximate.index.search(
-                        query[None], wanted, params=self.effort.parameters(approximate.index)
-                    )
+                    _, candidates = approximate.index.search(query[None], wanted, params=parameters)
                 found = np.sort(candidates[0][candidates[0] >= 0])
                 found_scores = np.asarray(self.store.gather(modality, covered, found) @ query, np.float32)
                 order = ranked(found, found_scores)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.exchange import ExchangeError, ImportReport, export, import_embeddings
+from engine.filters import Filtering
 from engine.indexer import (
     Backend,
     BackendError,
@@ -46,8 +47,11 @@ from engine.indexer import (
     online,
     scan,
 )
-from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Item, Library, LibraryError, Listing
-from engine.library.files import display
+from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Filter, Item, Library, LibraryError, Listing
+from engine.library.files import display, under
+from engine.library.items import ORDERS
+from engine.library.lock import EMBEDDING, exclusive
+from engine.library.rows import BUSY, LibraryBusy
 from engine.modality import Modality
 from engine.models.download import DownloadError
 from engine.models.errors import RuntimeUnavailable, WeightsError
@@ -96,6 +100,8 @@ def explain(error: BaseException) -> tuple[str, str]:
         return kind, f"{error.filename + ': ' if error.filename else ''}{error.strerror or error}"
     if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
         return "DiskFull", f"the disk is full ({error}); what was committed before is kept"
+    if isinstance(error, sqlite3.OperationalError) and str(error) in BUSY:
+        return "LibraryBusy", str(LibraryBusy("the library"))
     if isinstance(error, sqlite3.DatabaseError):
         return "LibraryError", f"the library database is damaged or unusable ({error})"
     if isinstance(error, USER_ERRORS):
@@ -123,7 +129,7 @@ def find_model(name: str) -> ModelEntry:
     return resolve(name)
 
 
-def download_model(name: str, progress: Callable[[int, int | None], None] | None = None, cancelled: Cancelled = never):
+def download_model(name: str, progress: Progress | None = None, cancelled: Cancelled = never):
     """Fetch a model's weights into the user cache (resumable); returns its entry and where the weights are."""
     from engine.models.factory import fetch_weights
 
@@ -231,7 +237,7 @@ class ModelState:
 class RootSummary:
     id: int
     path: str
-    state: str  # "online", "missing" or "unreadable"
+    state: str  # "online", "missing", "unreadable" or "unmounted" (engine.library.files.folder_state)
     counts: dict[str, dict[str, int]]  # modality -> status -> n
     offline: int  # items whose file is gone (or all of them, when the folder is not online)
 
@@ -290,6 +296,13 @@ class MapData:
     projection: Projection
     clusters: np.ndarray | None = None
     cluster_names: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
+
+    def only(self, mask: np.ndarray) -> MapData:
+        """The points ``mask`` keeps (a filtered map), with their clusters and the clusters' names."""
+        p = self.projection
+        kept = Projection(p.ids[mask], p.modalities[mask], p.coords[mask], p.method, p.generation)
+        clusters = self.clusters[mask] if self.clusters is not None else None
+        return MapData(kept, clusters, self.cluster_names)
 
     def to_json(self, paths: dict[int, str | None] | None = None) -> dict:
         """The map as plain JSON values: its method and one point per item (with its cluster, when clustered,
@@ -354,6 +367,7 @@ class Workspace:
         self._index: SearchIndex | None = None
         self._maps: dict[str, MapMaker] = {}
         self.terms = TermCache()
+        self.filtering = Filtering()
 
     @classmethod
     def open(cls, folder: str | Path, *, create: bool = False, **options) -> Workspace:
@@ -418,7 +432,7 @@ class Workspace:
 
     def loaded_model(self, what: str = "this") -> LoadedModel:
         """The library's network, loaded on first use; ``ModelMissing`` names the model when it cannot run here."""
-        return self.handle.network(lambda: self._usable_entry(what))
+        return self.handle.loaded(lambda: self._usable_entry(what))
 
     def _usable_entry(self, what: str) -> ModelEntry:
         """The library's model as found here, checked to be the very checkpoint the library was embedded with."""
@@ -451,9 +465,7 @@ class Workspace:
         ref = self.library.model
         if ref is not None:
             return ref
-        from engine.models.identity import ref_for_loaded
-
-        return ref_for_loaded(self.loaded_model("indexing"))
+        return self.loaded_model("indexing").ref
 
     def _encoder_for(self, what: str) -> Encoder:
         from engine.encoder import Encoder
@@ -477,6 +489,9 @@ class Workspace:
             tally = library.tally()
             roots = library.roots()
             target = library.model_ref(library.get_meta("reembed_target"))
+            unmounted = library.present_under(
+                [m for m in library.offline_folders() if m not in {r.path for r in roots}]
+            )
         per_root: dict[int | None, dict[str, dict[str, int]]] = {}
         missing: dict[int | None, int] = {}
         totals: dict[str, dict[str, int]] = {}
@@ -485,6 +500,8 @@ class Workspace:
             totals.setdefault(row.modality, {}).setdefault(row.status, 0)
             totals[row.modality][row.status] += row.items
             missing[row.root_id] = missing.get(row.root_id, 0) + row.missing
+        for root_id, count in unmounted.items():  # on a drive mounted inside a root, not mounted now
+            missing[root_id] = missing.get(root_id, 0) + count
         summaries = []
         for root in roots:
             counts = per_root.get(root.id, {})
@@ -525,24 +542,11 @@ class Workspace:
     def _offline_roots(self) -> list[int]:
         return [root.id for root in self.library.roots() if root.state != "online"]
 
-    def count(self, listing: Listing) -> int:
-        """How many items a listing holds."""
-        offline = self._offline_roots() if listing.offline else ()
-        return self.library.listing_count(listing, offline)
-
-    def page(
-        self, listing: Listing, sort: str = "path", descending: bool = False, offset: int = 0, limit: int = 200
-    ) -> list[Item]:
-        """One page of a listing in ``sort`` order ("path" or "date"), read by offset from an index."""
-        offline = self._offline_roots() if listing.offline else ()
-        with self.library.snapshot():
-            ids = self.library.listing_ids(listing, sort, descending, offset=offset, limit=limit, offline_roots=offline)
-            found = {item.id: item for item in self.library.items(ids=ids)}
-        return [found[i] for i in ids if i in found]
-
-    def ordered(self, ids: list[int], sort: str = "path", descending: bool = False) -> list[int]:
-        """An explicit set of items (a map selection) in ``sort`` order, to page through in that order."""
-        return self.library.ordered(ids, sort, descending)
+    def ordered(self, ids: list[int], order: str = "path", descending: bool = False) -> list[int]:
+        """An explicit set of items (a map selection) in ``order``, to page through in that order."""
+        if order not in ORDERS:
+            raise WorkspaceError(f"cannot sort by {order!r}: choose {', '.join(ORDERS)}")
+        return self.library.ordered(ids, order, descending)
 
     def set_labels(self, labels: list[str]) -> list[str]:
         """Save the zero-shot labels with the library."""
@@ -609,11 +613,18 @@ class Workspace:
         ref = self.ref()
         writer = self._writer()
         try:
-            if writer.model is None:
-                writer.set_model(ref)
-            index = SearchIndex(writer, writer.key_of(ref), self.approximate_from)
-            with self._backend(backend, InProcess(model, ref, batch_size)) as chosen:
-                return embed_pending(writer, chosen, progress, cancelled, index)
+            with exclusive(writer.folder / EMBEDDING, _waiting(progress), cancelled) as held:
+                if not held:
+                    return EmbedReport(cancelled=True)
+                adopted = writer.set_model(ref, first=True)
+                if not adopted.same_model(ref):
+                    raise WorkspaceError(
+                        f"{self.folder}: {adopted.title} became this library's model while {ref.title} was loading "
+                        "(an import?); index again to embed with it"
+                    )
+                index = SearchIndex(writer, writer.key_of(ref), self.approximate_from)
+                with self._backend(backend, InProcess(model, ref, batch_size)) as chosen:
+                    return embed_pending(writer, chosen, progress, cancelled, index)
         finally:
             writer.close()
 
@@ -735,18 +746,21 @@ class Workspace:
         model = load_model(entry, device=self.handle.device, precision=self.handle.precision)
         writer = self._writer()
         try:
-            key = writer.register_model(target)
-            with writer.transaction():
-                writer.set_meta("reembed_target", key)
-            todo, offline = self._reembed_todo(target)
-            index = SearchIndex(writer, key, self.approximate_from)
-            report = embed_items(writer, model, target, todo, progress, cancelled, batch_size, index)
-            report.offline = offline
-            switched = not report.cancelled and (offline == 0 or switch_incomplete)
-            if switched:
-                writer.set_model(target)
+            with exclusive(writer.folder / EMBEDDING, _waiting(progress), cancelled) as held:
+                if not held:
+                    return EmbedReport(cancelled=True), False
+                key = writer.register_model(target)
                 with writer.transaction():
-                    writer.set_meta("reembed_target", "")
+                    writer.set_meta("reembed_target", key)
+                todo, offline = self._reembed_todo(target)
+                index = SearchIndex(writer, key, self.approximate_from)
+                report = embed_items(writer, model, target, todo, progress, cancelled, batch_size, index)
+                report.offline = offline
+                switched = not report.cancelled and (offline == 0 or switch_incomplete)
+                if switched:
+                    writer.set_model(target)
+                    with writer.transaction():
+                        writer.set_meta("reembed_target", "")
         finally:
             writer.close()
         if switched:
@@ -770,11 +784,25 @@ class Workspace:
         return Searcher(self.library, self.library.model, index, self._encoder_for, self.terms)
 
     def search(
-        self, terms: list[Term], k: int = 10, modalities: list[Modality] | None = None, labels: list[str] | None = None
+        self,
+        terms: list[Term],
+        k: int = 10,
+        modalities: list[Modality] | None = None,
+        labels: list[str] | None = None,
+        filter: Filter | None = None,
     ) -> SearchOutcome:
-        """The nearest items of each modality, where the query lands on the current map, and its zero-shot labels."""
+        """The nearest items of each modality, where the query lands on the current map, and its zero-shot labels.
+        With a ``filter``, the nearest of the items it lets through: k of a modality whenever k are let through
+        (the filter is applied inside the index search, not to its first k)."""
         searcher = self.searcher()
-        results = searcher.search(terms, k, modalities)
+        allowed, min_score = None, None
+        if filter is not None:
+            min_score = filter.min_score
+            if filter.modalities:
+                modalities = [m for m in modalities or filter.modalities if filter.allows(m)]
+            if filter.by_file:  # a modality alone is a choice of indexes, not a filter inside them
+                allowed = self.filtering.allowed(self.library, searcher.key, filter)
+        results = searcher.search(terms, k, modalities, allowed, min_score)
         hits = [h for group in results.by_modality.values() for h in group]
         items = {i.id: i for i in self.library.items(ids=[h.item_id for h in hits])}
         offline = self.offline(items.values())
@@ -788,12 +816,51 @@ class Workspace:
                 probabilities = []  # labels never embedded, and no model to embed them: no probabilities
         return SearchOutcome(results, items, point, probabilities, offline)
 
+    def listing(
+        self,
+        filter: Filter | None = None,
+        order: str = "path",
+        offset: int = 0,
+        limit: int = 100,
+        *,
+        within: Listing | None = None,
+        descending: bool = False,
+    ) -> list[Item]:
+        """One page of the items a filter lets through (every status) ``within`` a listing (a modality, a folder,
+        the items of no folder, a status, the offline items), sorted by ``order`` ("path", "date" or "id"): what
+        the browse view and `bindscope list` page over, a page at a time (read by offset from an index)."""
+        if order not in ORDERS:
+            raise WorkspaceError(f"cannot sort by {order!r}: choose {', '.join(ORDERS)}")
+        offline = self._offline_roots() if within is not None and within.offline else ()
+        with self.library.snapshot():
+            return self.library.matching(
+                filter or Filter(),
+                order,
+                max(0, offset),
+                max(0, limit),
+                within=within,
+                descending=descending,
+                offline_roots=offline,
+            )
+
+    def count(self, filter: Filter | None = None, within: Listing | None = None) -> int:
+        """How many items a filter lets through ``within`` a listing (a browse view's length)."""
+        offline = self._offline_roots() if within is not None and within.offline else ()
+        return self.library.count_matching(filter or Filter(), within, offline)
+
+    def has_folder(self, folder: str | Path) -> bool:
+        """Whether any item of the library lies under ``folder`` (a filter by a folder it does not know is a slip)."""
+        return self.library.has_folder(os.fspath(folder))
+
+    def map_mask(self, filter: Filter, data: MapData) -> np.ndarray:
+        """Which of the map's points a filter lets through (one bool a point), for the map to show or dim."""
+        projection = data.projection
+        return self.filtering.mask(self.library, filter, projection.ids, projection.modalities)
+
     def offline(self, items) -> set[int]:
-        """The ids of the items whose file is gone or whose folder is not reachable now."""
-        states = {root.id: root.state for root in self.library.roots()}
-        return {
-            i.id for i in items if i.path is not None and (i.missing or states.get(i.root_id, "online") != "online")
-        }
+        """The ids of the items whose file is gone or whose folder (a root, a drive mounted in one) is offline now."""
+        folders = self.library.offline_folders()
+        return {i.id for i in items if i.path is not None and (i.missing or under(i.path, folders))}
 
     def classify(self, target: Term, labels: list[str], templates: tuple[str, ...] = ZERO_SHOT_TEMPLATES):
         return self.searcher().classify(target, labels, templates)
@@ -869,6 +936,11 @@ class Workspace:
         )
 
 
+def _waiting(progress: Progress | None) -> Callable[[], None]:
+    """What a job reports while another process embeds into the same library (see ``engine.library.lock``)."""
+    return (lambda: progress("waiting for another indexing run", 0, None)) if progress else (lambda: None)
+
+
 def _downloadable(name: str) -> bool:
     try:
         return resolve(name).downloadable
@@ -888,6 +960,7 @@ __all__ = [
     "USER_ERRORS",
     "DroppedFile",
     "Embedded",
+    "Filter",
     "Hit",
     "IndexReport",
     "Item",

@@ -70,7 +70,7 @@ def tiny_weights(tmp_path_factory, tiny_model) -> Path:
     from engine.models.zoo import metadata_for
 
     path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    return save_safetensors(tiny_model.model, path, metadata_for(tiny_model.entry.config, tiny_model.spec))
+    return save_safetensors(tiny_model.network, path, metadata_for(tiny_model.entry.config, tiny_model.spec))
 
 
 @pytest.fixture(scope="session")
@@ -107,9 +107,12 @@ def make_workspace(tmp_path, tiny_weights):
 @pytest.fixture()
 def mixed_folder(tmp_path, world) -> Path:
     """A copy of the demo scenes plus broken files and files no loader reads."""
+    return make_mixed_folder(tmp_path / "data", world)
+
+
+def make_mixed_folder(folder: Path, world: Path) -> Path:
     import shutil
 
-    folder = tmp_path / "data"
     shutil.copytree(world, folder, ignore=shutil.ignore_patterns("manifest.csv"))
     (folder / "images" / "empty.jpg").write_bytes(b"")
     (folder / "audio" / "cut.wav").write_bytes(sorted((folder / "audio").iterdir())[0].read_bytes()[:60])

@@ -18,7 +18,8 @@ from engine.library import IMPORTED
 from engine.workspace import RayCluster
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.slow  # each runs a Ray pipeline: seconds of actor start-up, even for 75 files
+# each runs a Ray pipeline (seconds of actor start-up, even for 75 files): one worker runs them all, on one Ray
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from engine.workspace import Workspace
 workspace = Workspace.open(sys.argv[1], create=True, model=sys.argv[3], device="cpu")
 workspace.scan([sys.argv[2]])
 slow = lambda phase, done, total: time.sleep(float(sys.argv[4]))
-workspace.embed(progress=slow, batch_size=2)
+print("embedded", workspace.embed(progress=slow, batch_size=2).embedded, flush=True)
 """
 
 IMPORTER = """
@@ -131,10 +131,14 @@ def test_two_processes_on_one_library(tmp_path, tiny_weights):
         _run(INDEXER, library_dir, folder, tiny_weights, 0.01),
         _run(INDEXER, library_dir, folder, tiny_weights, 0.01),
     )
+    embedded = []
     for process in (first, second):
-        assert process.wait(timeout=180) == 0, process.stderr.read().decode()
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, err.decode()
+        embedded.append(int(out.split()[-1]))
     library = assert_consistent(library_dir)
     assert len(library.items()) == 16 and len(library.items(status="embedded")) == 16
+    assert sorted(embedded) == [0, 16]  # issue 19 row 14: the second run waited, then found nothing pending
 
 
 def test_reader_sees_committed_state_while_writer_works(tmp_path, tiny_weights):

@@ -32,7 +32,7 @@ def report(tmp_path_factory):
             writer.writerow(["image", modality.value, "label"])
             writer.writerows([o.files["vision"], o.files[modality.value], o.concept] for o in observations)
         heldout[modality] = load_pairs(read_pairs(path, modality), modality, model.spec)
-    return evaluate(model.model, heldout, list(CONCEPT_NAMES), ZERO_SHOT_TEMPLATES, model.spec)
+    return evaluate(model.network, heldout, list(CONCEPT_NAMES), ZERO_SHOT_TEMPLATES, model.spec)
 
 
 def test_image_text_zero_shot(report):

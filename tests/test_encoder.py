@@ -43,7 +43,7 @@ def test_embeddings_are_unit_norm_and_scale_restores_model_output(tmp_path, tiny
     from engine.preprocess import load_audio
 
     with torch.inference_mode():
-        direct = tiny_model.model.encode(Modality.AUDIO, torch.stack([load_audio(p, tiny_model.spec) for p in paths]))
+        direct = tiny_model.network.encode(Modality.AUDIO, torch.stack([load_audio(p, tiny_model.spec) for p in paths]))
     for result, row in zip(results, direct, strict=True):
         assert result.embedding.dtype == np.float32
         assert abs(np.linalg.norm(result.embedding) - 1) < 1e-5
@@ -72,7 +72,9 @@ def test_progress_and_cancel(tmp_path, tiny_model):
     paths = [write_image(tmp_path / f"{i}.png", seed=i) for i in range(12)]
     seen: list[tuple[int, int]] = []
     results = list(
-        Encoder(tiny_model, batch_size=4).iter_files(Modality.VISION, paths, progress=lambda d, t: seen.append((d, t)))
+        Encoder(tiny_model, batch_size=4).iter_files(
+            Modality.VISION, paths, progress=lambda _phase, d, t: seen.append((d, t))
+        )
     )
     assert len(results) == 12 and seen[-1] == (12, 12)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)

@@ -10,13 +10,12 @@ import pytest
 from engine.indexer import InProcess, embed_pending, scan, walk
 from engine.library import Library, LibraryError
 from engine.modality import Modality
-from engine.models.identity import ref_for_loaded
 from tests.libraries import stored_vectors
 
 
 @pytest.fixture()
 def tiny_ref(tiny_model):
-    return ref_for_loaded(tiny_model)
+    return tiny_model.ref
 
 
 def counts(library: Library) -> dict[tuple[str, str], int]:

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from engine.library import Library, LibraryError, Listing
+from engine.library import Filter, Library, LibraryError, Listing
 from engine.library.schema import BROWSE_INDEXES, DATABASE
 from engine.modality import Modality
 from engine.workspace import Workspace
@@ -26,16 +26,20 @@ def _library(tmp_path) -> tuple[Library, int, int]:
 
 def _all(library: Library, listing: Listing, sort: str = "path", descending: bool = False, page: int = 7) -> list[int]:
     ids, offset = [], 0
-    while chunk := library.listing_ids(listing, sort, descending, offset=offset, limit=page):
-        ids += chunk
+    while chunk := library.matching(Filter(), sort, offset, page, within=listing, descending=descending):
+        ids += [item.id for item in chunk]
         offset += page
     return ids
+
+
+def _count(library: Library, listing: Listing, offline_roots=()) -> int:
+    return library.count_matching(Filter(), listing, offline_roots)
 
 
 def test_pages_walk_a_set_to_its_end_in_path_and_date_order(tmp_path):
     library, a, _ = _library(tmp_path)
     images = Listing(Modality.VISION, folder=a)
-    assert library.listing_count(images) == 30
+    assert _count(library, images) == 30
     by_path = _all(library, images)
     paths = [library.item(i).path for i in by_path]
     assert paths == sorted(paths) and len(by_path) == 30
@@ -49,15 +53,15 @@ def test_pages_walk_a_set_to_its_end_in_path_and_date_order(tmp_path):
 
 def test_listings_narrow_by_folder_modality_outside_status_and_offline(tmp_path):
     library, a, b = _library(tmp_path)
-    assert library.listing_count(Listing()) == 47
-    assert library.listing_count(Listing(Modality.VISION)) == 35
-    assert library.listing_count(Listing(folder=a)) == 40
-    assert library.listing_count(Listing(folder=b)) == 5
+    assert _count(library, Listing()) == 47
+    assert _count(library, Listing(Modality.VISION)) == 35
+    assert _count(library, Listing(folder=a)) == 40
+    assert _count(library, Listing(folder=b)) == 5
     assert {library.item(i).text for i in _all(library, Listing(outside=True))} == {"a dog", "a cat"}
-    assert library.listing_count(Listing(status="failed")) == 0
+    assert _count(library, Listing(status="failed")) == 0
     library.set_missing([library.item(_all(library, Listing(folder=a))[0]).path], True)
-    assert library.listing_count(Listing(offline=True)) == 1
-    assert library.listing_count(Listing(offline=True), offline_roots=[b]) == 6  # b's folder is not reachable
+    assert _count(library, Listing(offline=True)) == 1
+    assert _count(library, Listing(offline=True), [b]) == 6  # b's folder is not reachable
 
 
 def test_a_selection_is_ordered_by_path_or_date(tmp_path):
@@ -65,6 +69,9 @@ def test_a_selection_is_ordered_by_path_or_date(tmp_path):
     chosen = _all(library, Listing(Modality.VISION))[::3]
     assert library.ordered(chosen[::-1], "path") == chosen
     assert library.ordered([*chosen, 10_000], "path", descending=True) == chosen[::-1]
+    assert _all(library, Listing(Modality.VISION), "path") == _all(library, Listing(Modality.VISION), "id")
+    images_under_a = library.matching(Filter(glob="*/00?.png"), "date", 0, 100, within=Listing(folder=a))
+    assert [item.name for item in images_under_a] == [f"{n:03d}.png" for n in range(9, -1, -1)]
     with pytest.raises(LibraryError, match="cannot sort by 'size'"):
         library.ordered(chosen, "size")
 
@@ -89,7 +96,7 @@ def test_the_workspace_pages_items_in_order(tmp_path):
     library.close()
     workspace = Workspace.open(tmp_path / "lib")
     listing = Listing(Modality.VISION, folder=a)
-    page = workspace.page(listing, "path", offset=28, limit=10)
+    page = workspace.listing(None, "path", 28, 10, within=listing)
     assert [item.name for item in page] == ["028.png", "029.png"]
-    assert workspace.count(listing) == 30
+    assert workspace.count(within=listing) == 30 and workspace.count() == 47
     workspace.close()

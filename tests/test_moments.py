@@ -24,7 +24,7 @@ def test_segment_vectors_are_the_cut_files_vectors(tmp_path, tiny_model):
     samples = _long_sound(tmp_path / "long.wav", 16.0)
     seen = []
     result = Encoder(tiny_model, batch_size=2, workers=1).encode_segments(
-        Modality.AUDIO, tmp_path / "long.wav", progress=lambda done, total: seen.append((done, total))
+        Modality.AUDIO, tmp_path / "long.wav", progress=lambda _phase, done, total: seen.append((done, total))
     )
     assert result.complete and not result.failed
     assert [(s.start, s.end) for s in result.segments] == [(0, 6), (3, 9), (6, 12), (9, 15), (10, 16)]
@@ -47,7 +47,7 @@ def test_cancel_stops_between_batches(tmp_path, tiny_model):
     result = Encoder(tiny_model, batch_size=2, workers=1).encode_segments(
         Modality.AUDIO,
         tmp_path / "long.wav",
-        progress=lambda done, total: calls.append(done),
+        progress=lambda _phase, done, total: calls.append(done),
         cancelled=lambda: bool(calls),
     )
     assert not result.complete and len(result.segments) == 2 and calls == [2]

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from engine.indexer import InProcess, embed_pending, scan
 from engine.library import Library, hash_file
-from engine.models.identity import ref_for_loaded
 from tests.files import write_image
 from tests.test_crash_safety import assert_consistent
 from tests.test_hostile import finishes
@@ -73,7 +72,7 @@ def test_any_tree_scans_to_a_consistent_library(plan, tiny_model):
         reports = []
         finishes(lambda: reports.append(scan(library, base / "tree")), seconds=60)
         assert reports[0].added == readable == library.count()
-        ref = ref_for_loaded(tiny_model)
+        ref = tiny_model.ref
         library.set_model(ref)
         embed_pending(library, InProcess(tiny_model, ref))
         assert library.count("pending") == 0

@@ -195,7 +195,7 @@ def attach_browse(window: MainWindow) -> BrowsePanel:
             f"browse-{next(serial)}", lambda job: work(), "", done, window._failed("read the library"), Lane.PAGES
         )
 
-    browse = Browse(lambda: window.workspace, run)
+    browse = Browse(lambda: window.workspace, run, filters=lambda: window.session.filters.value)
     panel = BrowsePanel(browse, window)
     tabs = QTabWidget()
     tabs.setDocumentMode(True)  # no frame: the composer above keeps its height at 720 pixels
@@ -226,4 +226,5 @@ def attach_browse(window: MainWindow) -> BrowsePanel:
         seen.update(folder=summary.folder, generation=summary.generation)
 
     window.session.library_changed.connect(library_changed)
+    window.session.filters.changed.connect(lambda *_: browse.refresh())
     return panel

@@ -37,7 +37,12 @@ if TYPE_CHECKING:
 
 PAGE = 200
 LISTING_ROLE = Qt.ItemDataRole.UserRole + 1  # the set a tree node opens in Browse: (title, Listing)
-_STATE_TEXT = {"online": "", "missing": "offline: not found", "unreadable": "offline: no permission"}
+_STATE_TEXT = {
+    "online": "",
+    "missing": "offline: not found",
+    "unreadable": "offline: no permission",
+    "unmounted": "offline: drive not mounted",
+}
 
 
 def _count_text(row: dict[str, int]) -> str:

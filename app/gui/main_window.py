@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from app.gui.browse_panel import attach_browse
 from app.gui.composer import QueryComposer
 from app.gui.dialogs import LastFolders
+from app.gui.filter_bar import FilterBar
 from app.gui.keys import ShortcutsDialog
 from app.gui.library_panel import LibraryPanel
 from app.gui.map_view import MapView
@@ -42,6 +43,7 @@ from app.gui.results import ResultsPanel, reveal_in_folder
 from app.gui.worker import GuiPost
 from app.gui.zero_shot import ZeroShotPanel
 from app.state.export import export_record, write_export
+from app.state.filters import SearchJob, SearchRequest
 from app.state.jobs import Job, Lane, Progress, Runner
 from app.state.offers import readable
 from app.state.query import item_term, selection_term
@@ -148,6 +150,10 @@ class MainWindow(QMainWindow):
             Qt.Orientation.Horizontal,
         )
 
+        self.filter_bar = FilterBar(self.session)
+        self.addToolBar(self.filter_bar)
+        self.session.search_again.connect(self.run_query)
+        self.session.filters.changed.connect(self._filter_map)
         self.browse = attach_browse(self)
         self._build_status_bar()
         self._build_menus()
@@ -435,7 +441,7 @@ class MainWindow(QMainWindow):
         workspace = self.workspace
 
         def run(job: Job):
-            progress, cancelled = job.report_phase, job.cancelled
+            progress, cancelled = job.report, job.cancelled
             if not scan and not folders:
                 return None, workspace.embed(progress, cancelled)
             report = workspace.index(folders or None, progress, cancelled)
@@ -496,7 +502,7 @@ class MainWindow(QMainWindow):
 
         job = self._run(
             "import",
-            lambda job: workspace.import_embeddings(path, job.report_phase, job.cancelled),
+            lambda job: workspace.import_embeddings(path, job.report, job.cancelled),
             "Importing",
             done,
             failed,
@@ -631,7 +637,12 @@ class MainWindow(QMainWindow):
             self.session.searched(outcome, title)
             self.results.set_cards(outcome.cards(), title, outcome.offline)
             if not outcome.cards():
-                self.results.show_message("No embedded items match these modalities yet.")
+                none = (
+                    f"No items pass the filters ({self.session.filters.describe()})"
+                    if self.session.filters.active
+                    else ""
+                )
+                self.results.show_message(none or "No embedded items match these modalities yet.")
             self.map_view.set_query_point(outcome.map_point)
             self.zero_shot.show_probabilities(outcome.probabilities)
 
@@ -639,7 +650,12 @@ class MainWindow(QMainWindow):
             self.results.show_message(f"The query could not run: {message}")
             self.session.fail(message)
 
-        self._run("search", lambda job: workspace.search(terms, k, modalities, labels), "", done, failed)
+        job = SearchJob(
+            workspace, SearchRequest(tuple(terms), k, tuple(modalities), tuple(labels), self.session.filters.value)
+        )
+        job.returned.connect(done)
+        job.errored.connect(failed)
+        self.jobs.submit(job)
 
     def neighbours_of(self, item_id: int) -> None:
         """A click on the map: the clicked item becomes the query (one step back undoes it)."""
@@ -726,11 +742,20 @@ class MainWindow(QMainWindow):
 
     def _show_map(self, data: MapData | None) -> None:
         self.map_data = data
-        self.map_view.set_data(data)
+        if data is None or not self.session.filters.value.narrows:
+            self.map_view.set_data(data)
+        self._filter_map()
         self.map_view.set_query_point(None)
         if self.outcome is not None and data is not None and data.projection.method != "pca":
             vector, workspace = self.outcome.results.vector, self.workspace
             self._run("place", lambda job: workspace.place(vector), "", self.map_view.set_query_point)
+
+    def _filter_map(self, *_) -> None:
+        """The map shows the points the filters let through (a job of its own slot: the newest filter wins)."""
+        data, chosen, workspace = self.map_data, self.session.filters.value, self.workspace
+        if data is not None and workspace is not None and (chosen.narrows or self.map_view.data is not data):
+            shown = (lambda job: data.only(workspace.map_mask(chosen, data))) if chosen.narrows else (lambda job: data)
+            self._run("map-filter", shown, "", self.map_view.set_data)
 
     # -- files, clipboard, sound ------------------------------------------------------------
 
@@ -920,7 +945,7 @@ class MainWindow(QMainWindow):
         workspace = self.workspace
 
         def run(job: Job):
-            return workspace.reembed(name, job.report_phase, job.cancelled)
+            return workspace.reembed(name, job.report, job.cancelled)
 
         def done(result) -> None:
             report, switched = result

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from engine.workspace import Item, MapData
 
 PAN, BOX, LASSO = "pan", "box", "lasso"
+EMPTY = "The map appears once the library has embedded items."
 POINT_LIMIT = 20_000  # at most this many visible points are drawn as dots; more become a density image
 RING_LIMIT = 2_000  # a selection up to this size is ringed; a larger one is shown by greying everything else
 UNSELECTED = "#c4c4c4"
@@ -516,7 +517,7 @@ class MapView(QWidget):
         for z, item in enumerate((self.density, self.points, self.rings, self.star)):
             item.setZValue(z)
             self.plot.addItem(item, ignoreBounds=True)
-        self.empty = QLabel("The map appears once the library has embedded items.", self.plot)
+        self.empty = QLabel(EMPTY, self.plot)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setStyleSheet("color: palette(placeholder-text); background: transparent;")
 
@@ -612,6 +613,7 @@ class MapView(QWidget):
             self.points.clear()
             self.rings.clear()
             self.selection_bar.hide()
+            self.empty.setText(EMPTY if data is None else "No item on the map passes the filters.")
             self.empty.show()
             self.status.setText("")
             return

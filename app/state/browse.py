@@ -2,7 +2,7 @@
 
 A set is a library listing (a folder, a modality, failed or offline items: counted and paged by
 offset from the workspace's indexes, so a million rows are never loaded) or explicit items (search
-results with their scores, a map selection), ordered once and then paged the same way. Rows are
+results with their scores, a map selection), ordered once and then paged the same way. A listing shows what the session's filters let through. Rows are
 read a page at a time when a view asks for one; the newest pages are kept, and a page that arrives
 for a set or sort no longer shown is dropped. Engine calls go through ``run(work, done)``: the
 window runs them as jobs off the GUI thread, tests run them at once.
@@ -20,7 +20,7 @@ from psygnal import Signal
 
 from app.state.picks import Picks
 from app.state.query import QueryTerm, item_term, selection_term
-from engine.workspace import Item, Listing, Workspace
+from engine.workspace import Filter, Item, Listing, Workspace
 
 PAGE = 120
 KEEP_PAGES = 60  # pages kept in memory: a few screens either side of where the view is
@@ -71,8 +71,15 @@ class Browse:
     density_changed = Signal(int)
     failed = Signal(str)
 
-    def __init__(self, workspace: Callable[[], Workspace | None], run: Run, page: int = PAGE):
+    def __init__(
+        self,
+        workspace: Callable[[], Workspace | None],
+        run: Run,
+        page: int = PAGE,
+        filters: Callable[[], Filter | None] = lambda: None,
+    ):
         self._workspace = workspace
+        self._filters = filters  # the session's filters: a listing shows what they let through
         self._run = run
         self.page = page
         self.set: BrowseSet | None = None
@@ -129,7 +136,11 @@ class Browse:
         if chosen.listing is not None:
             if workspace is None:
                 return
-            self._run(lambda: workspace.count(chosen.listing), lambda n: self._counted(generation, n, None, fresh))
+            chosen_filter = self._filters()
+            self._run(
+                lambda: workspace.count(chosen_filter, chosen.listing),
+                lambda n: self._counted(generation, n, None, fresh),
+            )
         elif sort == "score":
             order = sorted(chosen.ids, key=lambda i: _score_key(chosen.scores.get(i)), reverse=descending)
             self._counted(generation, len(order), order, fresh)
@@ -196,7 +207,10 @@ class Browse:
         chosen, sort, descending, order = self.set, self.sort, self.descending, self._order
         workspace = self._workspace()
         if chosen.listing is not None:
-            return lambda: workspace.page(chosen.listing, sort, descending, offset, limit)
+            chosen_filter = self._filters()
+            return lambda: workspace.listing(
+                chosen_filter, sort, offset, limit, within=chosen.listing, descending=descending
+            )
         ids = order[offset : offset + limit]
 
         def read() -> list[Item]:

@@ -77,12 +77,8 @@ class Job:
     def wait_cancelled(self, seconds: float) -> bool:
         return self._cancel.wait(seconds)
 
-    def report(self, done: int, total: int | None) -> None:
-        """A progress callback for ``(done, total)`` engine code (downloads)."""
-        self._post(lambda: self.progress.emit(Progress(done, total or 0)))
-
-    def report_phase(self, phase: str, done: int, total: int | None) -> None:
-        """A progress callback for ``(phase, done, total)`` engine code (the workspace's long actions)."""
+    def report(self, phase: str, done: int, total: int | None) -> None:
+        """The engine's ``Progress(phase, done, total)`` callback, posted to the job's listeners."""
         self._post(lambda: self.progress.emit(Progress(done, total or 0, phase)))
 
     def deliver(self, value: Any) -> None:

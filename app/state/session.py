@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from psygnal import Signal
 
+from app.state.filters import Filters
 from app.state.query import Query
 
 if TYPE_CHECKING:
@@ -35,9 +36,12 @@ class Session:
     results_changed = Signal()  # ``outcome`` / ``results_title`` changed
     selection_changed = Signal(tuple)
     status_changed = Signal(str)
+    search_again = Signal()  # the filters changed under a query: run the current search again
 
     def __init__(self):
         self.query = Query()
+        self.filters = Filters()
+        self.filters.changed.connect(self._filters_changed)
         self.opening: str | None = None  # the folder being opened
         self.summary: LibrarySummary | None = None
         self.model_status = ModelStatus.NONE
@@ -111,6 +115,10 @@ class Session:
         return "Model unavailable"
 
     # -- results, selection, status ----------------------------------------------------------------
+
+    def _filters_changed(self, _) -> None:
+        if self.query.terms:
+            self.search_again.emit()
 
     def searched(self, outcome: SearchOutcome | None, title: str) -> None:
         self.outcome, self.results_title = outcome, title

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
 from engine.library.migrate import migrate_schema_1
-from engine.library.rows import LibraryError
-from engine.library.schema import BROWSE_INDEXES, DATABASE, SCHEMA, SCHEMA_VERSION, statements
+from engine.library.rows import BUSY, LibraryBusy, LibraryError
+from engine.library.schema import DATABASE, SCHEMA, SCHEMA_VERSION, indexes, statements
+from engine.library.validate import check, check_objects
 from engine.modality import Modality
 from engine.vectors import VectorStore
 
@@ -30,6 +33,11 @@ def loaded(value: str | bytes | None) -> str | None:
     return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
+def _files(database: Path) -> tuple[Path, Path, Path]:
+    """The database and the WAL and shared-memory files SQLite keeps beside it."""
+    return database, database.with_name(f"{database.name}-wal"), database.with_name(f"{database.name}-shm")
+
+
 class Database:
     """The connection to one library's database, opened, created or upgraded in place; the model's vector files."""
 
@@ -44,39 +52,75 @@ class Database:
             except OSError as error:
                 raise LibraryError(f"{self.folder}: cannot create the library folder ({error.strerror})") from None
         self.read_only = read_only or not os.access(self.folder, os.W_OK)
-        self.read_only |= database.exists() and not os.access(database, os.W_OK)
+        self.read_only |= any(p.exists() and not os.access(p, os.W_OK) for p in _files(database))
         if self.read_only and not database.exists():
             raise LibraryError(f"{self.folder}: cannot create a library here (the folder is read-only)")
         self._stores: dict[str, VectorStore] = {}
         self._timeout = timeout
+        self._snapshot: Path | None = None  # a private copy read in place of read-only files SQLite cannot read
         self._db = self._connect(database, timeout)
         try:
+            check_objects(self._db, database)
             if self.read_only:
                 self._check_version(self.get_meta("schema_version"))
+                check(self._db, database)
             else:
-                self._prepare()
+                self._prepare(database)
         except sqlite3.DatabaseError as error:
-            self._db.close()
-            raise LibraryError(f"{self.folder}: the library database is unusable ({error})") from None
+            self.close()
+            if str(error) in BUSY:
+                raise LibraryBusy(self.folder) from None
+            raise LibraryError(f"{database}: the library database is damaged or unusable ({error})") from None
         except BaseException:
-            self._db.close()
+            self.close()
             raise
 
     def _connect(self, database: Path, timeout: float) -> sqlite3.Connection:
         try:
             if self.read_only:
-                # A read-only folder cannot hold WAL's shared-memory file: read the database as it stands.
-                uri = f"{database.as_uri()}?mode=ro&immutable=1"
-                db = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
+                db = self._connect_read_only(database, timeout)
             else:
                 db = sqlite3.connect(database, timeout=timeout, isolation_level=None, check_same_thread=False)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA trusted_schema=OFF")  # no function of a hand-made schema runs on our reads
             db.row_factory = sqlite3.Row
             return db
         except sqlite3.DatabaseError as error:
-            raise LibraryError(f"{self.folder}: the library database is unusable ({error})") from None
+            raise LibraryError(f"{database}: the library database is damaged or unusable ({error})") from None
+
+    def _connect_read_only(self, database: Path, timeout: float) -> sqlite3.Connection:
+        """Read-only, with every committed transaction, the ones still in the WAL included. SQLite reads a WAL on
+        read-only media when its shared-memory file is there and sound; when it is not (a writer killed on a
+        drive now read-only, its -shm lost), the database and its WAL are copied aside and read from the copy.
+        Without a WAL, the file alone is the whole state (``immutable``: no -shm needed)."""
+        options = {"uri": True, "timeout": timeout, "isolation_level": None, "check_same_thread": False}
+        try:
+            db = sqlite3.connect(f"{database.as_uri()}?mode=ro", **options)
+            try:
+                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+                return db
+            except sqlite3.DatabaseError:
+                db.close()
+                raise
+        except sqlite3.OperationalError:
+            pass
+        wal = _files(database)[1]
+        if not wal.exists() or wal.stat().st_size == 0:
+            return sqlite3.connect(f"{database.as_uri()}?mode=ro&immutable=1", **options)
+        self._snapshot = Path(tempfile.mkdtemp(prefix="bindscope-read-only-"))
+        try:
+            for source in _files(database)[:2]:
+                shutil.copyfile(source, self._snapshot / source.name)
+        except OSError as error:
+            shutil.rmtree(self._snapshot, ignore_errors=True)
+            raise LibraryError(f"{database}: cannot read its WAL on read-only media ({error.strerror})") from None
+        db = sqlite3.connect(
+            self._snapshot / database.name, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        db.execute("PRAGMA query_only = ON")
+        return db
 
     def _check_version(self, version: str | None) -> None:
         if version is not None and int(version) > SCHEMA_VERSION:
@@ -87,7 +131,7 @@ class Database:
                 "it must be upgraded in place, which a read-only folder does not allow"
             )
 
-    def _prepare(self) -> None:
+    def _prepare(self, database: Path) -> None:
         """Create the schema or upgrade an older one in place (one transaction); then cut torn vector tails.
 
         A library at the current schema is opened without waiting for the write lock, so opening never
@@ -105,17 +149,9 @@ class Database:
                 self.set_meta("schema_version", str(SCHEMA_VERSION))
             if version is not None:
                 self._db.execute("VACUUM")  # the vectors left the database: give their pages back to the disk
-        self._add_browse_indexes()
+        check(self._db, database)  # before the cut, which trusts the committed counts
         self._cut_torn_tails()
-
-    def _add_browse_indexes(self) -> None:
-        """Make the browsing indexes a library made before them lacks (once; a read-only one browses without)."""
-        present = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        missing = [name for name in BROWSE_INDEXES if name not in present]
-        if missing:
-            with self.transaction() as db:
-                for name in missing:
-                    db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {BROWSE_INDEXES[name]}")
+        self._add_missing_indexes()
 
     def _version(self) -> str | None:
         if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
@@ -135,6 +171,25 @@ class Database:
         finally:
             self._db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
 
+    def _add_missing_indexes(self) -> None:
+        """Create the schema's indexes a library made before them lacks (the date index that sorts and filters by
+        date): once, when a writer does not hold the lock; a read-only library works without them, more slowly."""
+        if self.read_only:
+            return
+        present = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        missing = [statement for name, statement in indexes().items() if name not in present]
+        if not missing:
+            return
+        try:
+            self._db.execute("PRAGMA busy_timeout = 0")
+            with self.transaction() as db:
+                for statement in missing:
+                    db.execute(statement)
+        except sqlite3.OperationalError:  # locked by a writer: the next opening adds them
+            pass
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+
     def store(self, key: str) -> VectorStore:
         """The vector files of the model with this key."""
         if key not in self._stores:
@@ -148,6 +203,8 @@ class Database:
 
     def close(self) -> None:
         self._db.close()
+        if self._snapshot is not None:
+            shutil.rmtree(self._snapshot, ignore_errors=True)
 
     def __enter__(self) -> Self:
         return self

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 import numpy as np
 
 from engine.library.database import stored
-from engine.library.items import Items
-from engine.library.rows import EMBEDDED, FAILED, PENDING, Outcome, Record
+from engine.library.items import Items, conditions
+from engine.library.rows import EMBEDDED, FAILED, PENDING, Filter, Outcome, Record
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
 from engine.models.identity import ModelRef
@@ -69,10 +69,13 @@ class Embeddings(Items):
             )
         return self.model
 
-    def set_model(self, ref: ModelRef) -> None:
+    def set_model(self, ref: ModelRef, first: bool = False) -> ModelRef:
         """Make ``ref`` the active model: items it embedded become embedded, those it failed on failed
-        (with its reasons), the rest pending."""
+        (with its reasons), the rest pending. ``first``: only if the library has no model yet, checked in the
+        same transaction (another process may have given it one meanwhile). Returns the library's model."""
         with self.transaction() as db:
+            if first and self.get_meta("model"):
+                return self.model
             key = self.register_model(ref, db)
             self.set_meta("model", key)
             db.execute(
@@ -88,6 +91,7 @@ class Embeddings(Items):
             )
             db.execute("DELETE FROM model_failures WHERE model = ?", (key,))
             self._bump()
+        return self.model
 
     def store_rows(self, key: str) -> dict[Modality, int]:
         """Committed vector rows per modality for a model: the search index's O(1) staleness check."""
@@ -272,6 +276,18 @@ class Embeddings(Items):
         vector_rows = np.fromiter((r[2] for r in rows), np.int64, len(rows))
         scales = np.fromiter((r[3] for r in rows), np.float32, len(rows))
         return ids, modalities, vector_rows, scales
+
+    def filtered_rows(self, key: str, modality: Modality, chosen: Filter) -> np.ndarray:
+        """The vector rows (sorted, unique: duplicates share one) of a modality's items that ``chosen`` lets
+        through, embedded by a model. The items are found first (by the path or date index), then their rows."""
+        where, args = conditions(chosen, "i.")
+        found = self._db.execute(
+            f"""SELECT e.row FROM items i CROSS JOIN embeddings e
+                ON e.hash = i.hash AND e.modality = i.modality AND e.model = ?
+                WHERE i.modality = ? AND {where}""",
+            [key, Modality(modality).value, *args],
+        )
+        return np.unique(np.fromiter((row[0] for row in found), np.int64))
 
     def items_at_rows(self, key: str, modality: Modality, rows: Sequence[int]) -> dict[int, list[int]]:
         """vector row -> ids of the items that have that vector (duplicates share one)."""

@@ -17,8 +17,10 @@ def display(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def folder_state(path: str) -> str:
-    """ "online", "missing" (not there: an unmounted drive) or "unreadable" (no permission)."""
+def folder_state(path: str, was_mount: bool = False) -> str:
+    """ "online", "missing" (not there), "unreadable" (no permission) or "unmounted" (``was_mount``: it was a mount
+    point when scanned and is now an empty folder that is not one, which says nothing about its files; a folder
+    that has files of its own again is simply online)."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -27,7 +29,23 @@ def folder_state(path: str) -> str:
         return "unreadable"
     if not stat.S_ISDIR(info.st_mode):
         return "missing"
-    return "online" if os.access(path, os.R_OK | os.X_OK) else "unreadable"
+    if not os.access(path, os.R_OK | os.X_OK):
+        return "unreadable"
+    return "unmounted" if was_mount and not os.path.ismount(path) and _empty(path) else "online"
+
+
+def _empty(folder: str) -> bool:
+    """No visible entry (scans leave hidden ones out too)."""
+    try:
+        with os.scandir(folder) as entries:
+            return all(entry.name.startswith(".") for entry in entries)
+    except OSError:
+        return False
+
+
+def under(path: str, folders: list[str]) -> bool:
+    """Whether ``path`` is one of ``folders`` or inside one."""
+    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
 
 IMPORTED = "import:"  # starts the identity of an imported item: never a hash this library computed from content

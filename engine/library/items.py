@@ -2,35 +2,116 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 from engine.library.database import Database, loaded, stored
-from engine.library.files import display, hash_text
-from engine.library.rows import EMBEDDED, PENDING, SORTS, FileState, Item, LibraryError, Listing, Root, Tally
+from engine.library.files import display, folder_state, hash_text, under
+from engine.library.rows import EMBEDDED, PENDING, FileState, Filter, Item, LibraryError, Listing, Root, Tally
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
+
+ORDERS = {"id": "id", "path": "path", "date": "mtime"}  # how a listing can be sorted (then by id), by its column
+
+
+def conditions(chosen: Filter, table: str = "") -> tuple[str, list]:
+    """``chosen`` as SQL conditions on the items table, and their arguments; ``table`` prefixes each column (an
+    alias and a dot, or '+', which leaves a column's value as it is but keeps SQLite from using its index). A folder
+    is a range of the path index: ``folder/`` up to ``folder0`` ('0' follows '/')."""
+    sql, args = ["1 = 1"], []
+    if chosen.under:
+        folder = chosen.under.rstrip("/")
+        sql.append(f"{table}path >= ? AND {table}path < ?")
+        args += [folder + "/", folder + "0"]
+    if chosen.glob:
+        pattern = chosen.glob if chosen.glob.startswith(("/", "*")) else "*/" + chosen.glob
+        sql.append(f"{table}path GLOB ?")
+        args.append(pattern)
+    if chosen.since is not None or chosen.until is not None:
+        sql.append(f"{table}path IS NOT NULL")
+    if chosen.since is not None:
+        sql.append(f"{table}mtime >= ?")
+        args.append(chosen.since)
+    if chosen.until is not None:
+        sql.append(f"{table}mtime < ?")
+        args.append(chosen.until)
+    if chosen.modalities:
+        sql.append(f"{table}modality IN ({','.join('?' * len(chosen.modalities))})")
+        args += [Modality(m).value for m in chosen.modalities]
+    return " AND ".join(sql), args
 
 
 class Items(Database):
     # -- roots ------------------------------------------------------------------------------
 
     def add_root(self, path: str | Path) -> Root:
+        """A folder to index. Roots may nest: each file belongs to the innermost root above it (a scan of a root
+        leaves the roots inside it out), so a file is one item whichever roots cover it."""
         path = os.path.realpath(os.path.expanduser(os.fspath(path)))
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO roots(path, added) VALUES (?, ?)", (stored(path), time.time()))
             row = db.execute("SELECT id, path FROM roots WHERE path = ?", (stored(path),)).fetchone()
-        return Root(row["id"], loaded(row["path"]))
+            self._take_items(db, row["id"], path)
+        return self._root(row)
+
+    def _take_items(self, db: sqlite3.Connection, root_id: int, path: str) -> None:
+        """Inside a write transaction: the items under ``path`` that a root around it holds now belong to the
+        root at ``path`` (those of a root inside it stay there), keeping their hashes and embeddings."""
+        if not any(r.id != root_id and under(path, [r.path]) for r in self.roots()):
+            return
+        rows = db.execute(
+            "SELECT i.id, i.path, r.path AS root FROM items i JOIN roots r ON r.id = i.root_id WHERE i.root_id != ?",
+            (root_id,),
+        ).fetchall()
+        taken = [
+            (root_id, r["id"])
+            for r in rows
+            if under(loaded(r["path"]), [path]) and not under(loaded(r["root"]), [path])
+        ]
+        if taken:
+            db.executemany("UPDATE items SET root_id = ? WHERE id = ?", taken)
+            self._bump()
+
+    def _root(self, row: sqlite3.Row) -> Root:
+        path = loaded(row["path"])
+        return Root(row["id"], path, path in self.mounts())
 
     def roots(self) -> list[Root]:
-        return [Root(r["id"], loaded(r["path"])) for r in self._db.execute("SELECT id, path FROM roots ORDER BY path")]
+        return [self._root(r) for r in self._db.execute("SELECT id, path FROM roots ORDER BY path")]
 
     def root(self, root_id: int) -> Root | None:
         row = self._db.execute("SELECT id, path FROM roots WHERE id = ?", (root_id,)).fetchone()
-        return Root(row["id"], loaded(row["path"])) if row else None
+        return self._root(row) if row else None
+
+    # -- mount points: an unmounted drive leaves an empty folder, which must not read as "its files are gone" ----
+
+    def mounts(self) -> list[str]:
+        """The folders (roots or inside them) that were mount points when last scanned."""
+        try:
+            recorded = json.loads(self.get_meta("mounts", "[]"))
+        except ValueError:
+            return []
+        return [path for path in recorded if isinstance(path, str)] if isinstance(recorded, list) else []
+
+    def record_mounts(self, root: str, found: Iterable[str]) -> None:
+        """The mount points a scan of ``root`` found; those recorded under it that are offline now are kept."""
+        kept = [m for m in self.mounts() if not under(m, [root]) or folder_state(m, was_mount=True) != "online"]
+        mounts = sorted(set(kept) | set(found))
+        if mounts != self.mounts():
+            with self.transaction():
+                self.set_meta("mounts", json.dumps(mounts))
+
+    def offline_folders(self) -> list[str]:
+        """Roots that cannot be read now and recorded mount points that are not mounted now: their files are
+        offline, never gone."""
+        offline = [m for m in self.mounts() if folder_state(m, was_mount=True) != "online"]
+        return offline + [root.path for root in self.roots() if root.state != "online"]
 
     def remove_root(self, root_id: int) -> None:
         with self.transaction() as db:
@@ -63,6 +144,9 @@ class Items(Database):
                             moved_items += 1
             if moved_items:
                 db.execute("UPDATE items SET missing = 0 WHERE missing = 1")  # the next scan says what is still gone
+            for root in self.roots():
+                if under(root.path, [new]):
+                    self._take_items(db, root.id, root.path)
             self._bump()
         return moved_roots, moved_items
 
@@ -162,11 +246,15 @@ class Items(Database):
             self._bump()
 
     def remove_missing(self) -> int:
-        """Forget the items whose files are gone (after files were deleted on purpose); returns how many."""
+        """Forget the items whose files are gone (after files were deleted on purpose), except those on a drive
+        that is offline now; returns how many."""
+        offline = self.offline_folders()
         with self.transaction() as db:
-            removed = db.execute("DELETE FROM items WHERE missing = 1").rowcount
+            rows = db.execute("SELECT id, path FROM items WHERE missing = 1").fetchall()
+            gone = [(r["id"],) for r in rows if not under(loaded(r["path"]), offline)]
+            db.executemany("DELETE FROM items WHERE id = ?", gone)
             self._bump()
-        return removed
+        return len(gone)
 
     def _item(self, row: sqlite3.Row) -> Item:
         return Item(
@@ -216,65 +304,102 @@ class Items(Database):
         return sorted(found, key=lambda item: item.id)
 
     @staticmethod
-    def _where(listing: Listing, offline_roots: Iterable[int]) -> tuple[str, list]:
-        """The listing as a WHERE clause and its arguments (offline: gone, or in a folder not reachable now)."""
-        clauses, args = ["1 = 1"], []
-        if listing.modality is not None:
+    def _where(chosen: Filter, within: Listing | None, offline_roots: Iterable[int]) -> tuple[str, list]:
+        """What a filter lets through ``within`` a listing, as a WHERE clause and its arguments (offline: gone, or
+        in a folder not reachable now)."""
+        where, args = conditions(chosen)
+        clauses, within = [where], within or Listing()
+        if within.modality is not None:
             clauses.append("modality = ?")
-            args.append(Modality(listing.modality).value)
-        if listing.folder is not None:
+            args.append(Modality(within.modality).value)
+        if within.folder is not None:
             clauses.append("root_id = ?")
-            args.append(listing.folder)
-        if listing.outside:
+            args.append(within.folder)
+        if within.outside:
             clauses.append("root_id IS NULL")
-        if listing.status is not None:
+        if within.status is not None:
             clauses.append("status = ?")
-            args.append(listing.status)
-        if listing.offline:
+            args.append(within.status)
+        if within.offline:
             roots = [int(r) for r in offline_roots]
             clauses.append(f"path IS NOT NULL AND (missing = 1 OR root_id IN ({','.join('?' * len(roots))}))")
             args += roots
         return " AND ".join(clauses), args
 
-    def listing_count(self, listing: Listing, offline_roots: Iterable[int] = ()) -> int:
-        where, args = self._where(listing, offline_roots)
+    def matching(
+        self,
+        chosen: Filter,
+        order: str = "path",
+        offset: int = 0,
+        limit: int = 100,
+        *,
+        within: Listing | None = None,
+        descending: bool = False,
+        offline_roots: Iterable[int] = (),
+    ) -> list[Item]:
+        """One page of the items ``chosen`` lets through ``within`` a listing, sorted by ``order`` (see ``ORDERS``)
+        then by id: a browse view pages over a million items without loading them. The page's ids are read first,
+        from a covering index (``schema.BROWSE_INDEXES``), so the rows skipped to reach offset 900,000 are never
+        read; then its items."""
+        if order not in ORDERS:
+            raise LibraryError(f"cannot sort by {order!r}: choose one of {', '.join(ORDERS)}")
+        where, args = self._where(chosen, within, offline_roots)
+        way = "DESC" if descending else "ASC"
+        by = f"{ORDERS[order]} {way}, id {way}" if order != "id" else f"id {way}"
+        ids = [
+            row[0]
+            for row in self._db.execute(
+                f"SELECT id FROM items WHERE {where} ORDER BY {by} LIMIT ? OFFSET ?", [*args, limit, offset]
+            )
+        ]
+        found = {item.id: item for item in self.items(ids=ids)}
+        return [found[i] for i in ids if i in found]
+
+    def count_matching(self, chosen: Filter, within: Listing | None = None, offline_roots: Iterable[int] = ()) -> int:
+        where, args = self._where(chosen, within, offline_roots)
         return self._db.execute(f"SELECT COUNT(*) FROM items WHERE {where}", args).fetchone()[0]
 
-    def listing_ids(
-        self,
-        listing: Listing,
-        sort: str = "path",
-        descending: bool = False,
-        *,
-        offset: int = 0,
-        limit: int = 200,
-        offline_roots: Iterable[int] = (),
-    ) -> list[int]:
-        """One page of the listing's ids in ``sort`` order (then by id), read from a covering index (see
-        ``schema.BROWSE_INDEXES``): a page deep in a million is found without sorting or reading rows."""
-        if sort not in SORTS:
-            raise LibraryError(f"cannot sort by {sort!r}: choose one of {', '.join(SORTS)}")
-        where, args = self._where(listing, offline_roots)
-        way = "DESC" if descending else "ASC"
-        rows = self._db.execute(
-            f"SELECT id FROM items WHERE {where} ORDER BY {SORTS[sort]} {way}, id {way} LIMIT ? OFFSET ?",
-            [*args, limit, offset],
-        )
-        return [r[0] for r in rows]
-
-    def ordered(self, ids: Iterable[int], sort: str = "path", descending: bool = False) -> list[int]:
-        """An explicit set of ids (a map selection) in ``sort`` order, then by id; ids not in the library drop."""
-        if sort not in SORTS:
-            raise LibraryError(f"cannot sort by {sort!r}: choose one of {', '.join(SORTS)}")
+    def ordered(self, ids: Iterable[int], order: str = "path", descending: bool = False) -> list[int]:
+        """An explicit set of ids (a map selection) in ``order``, then by id; ids not in the library drop."""
+        if order not in ORDERS:
+            raise LibraryError(f"cannot sort by {order!r}: choose one of {', '.join(ORDERS)}")
         ids, keyed = list(ids), []
         for start in range(0, len(ids), MAX_VARIABLES):
             chunk = ids[start : start + MAX_VARIABLES]
             rows = self._db.execute(
-                f"SELECT id, {SORTS[sort]} FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                f"SELECT id, {ORDERS[order]} FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk
             )
             keyed += [(_sort_key(value), item_id) for item_id, value in rows]
         keyed.sort(reverse=descending)
         return [item_id for _, item_id in keyed]
+
+    def counts_matching(self, chosen: Filter) -> dict[Modality, int]:
+        """How many items of each modality ``chosen`` lets through (every status)."""
+        where, args = conditions(chosen)
+        rows = self._db.execute(f"SELECT modality, COUNT(*) FROM items WHERE {where} GROUP BY modality", args)
+        return {Modality(modality): count for modality, count in rows}
+
+    def ids_matching(self, chosen: Filter) -> np.ndarray:
+        """The ids of the items ``chosen`` lets through, sorted (the map's mask; no vectors read)."""
+        where, args = conditions(chosen)
+        found = self._db.execute(f"SELECT id FROM items WHERE {where} ORDER BY id", args)
+        return np.fromiter((row[0] for row in found), np.int64)
+
+    def passing(self, chosen: Filter, ids) -> np.ndarray:
+        """Which of ``ids`` ``chosen`` lets through, one bool each: a search checks the items it found."""
+        ids = np.asarray(ids, np.int64)
+        where, args = conditions(chosen, "+")  # '+' keeps SQLite off the path and date indexes: look the ids up
+        kept: set[int] = set()
+        for start in range(0, len(ids), MAX_VARIABLES):
+            chunk = ids[start : start + MAX_VARIABLES].tolist()
+            query = f"SELECT id FROM items WHERE id IN ({','.join('?' * len(chunk))}) AND {where}"
+            kept.update(row[0] for row in self._db.execute(query, [*chunk, *args]))
+        return np.array([i in kept for i in ids.tolist()], bool)
+
+    def has_folder(self, folder: str) -> bool:
+        """Whether any item lies under ``folder`` (one step of the path index)."""
+        where, args = conditions(Filter(under=folder))
+        return self._db.execute(f"SELECT 1 FROM items WHERE {where} LIMIT 1", args).fetchone() is not None
 
     def items_without(self, key: str) -> list[Item]:
         """The items a model has no vector for (what re-embedding with it still has to do)."""
@@ -298,6 +423,17 @@ class Items(Database):
         path = os.path.realpath(os.fspath(path))
         row = self._db.execute("SELECT * FROM items WHERE path = ?", (stored(path),)).fetchone()
         return self._item(row) if row else None
+
+    def present_under(self, folders: list[str]) -> dict[int | None, int]:
+        """Per root, its items under these folders not marked missing (read only when there are folders)."""
+        counts: dict[int | None, int] = {}
+        if folders:
+            for root_id, path in self._db.execute(
+                "SELECT root_id, path FROM items WHERE missing = 0 AND path IS NOT NULL"
+            ):
+                if under(loaded(path), folders):
+                    counts[root_id] = counts.get(root_id, 0) + 1
+        return counts
 
     def tally(self) -> list[Tally]:
         """Items counted by root, modality and status, with how many of them are offline, in one read."""

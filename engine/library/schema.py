@@ -5,6 +5,7 @@ from __future__ import annotations
 DATABASE = "library.sqlite"
 SCHEMA_VERSION = 2
 MAX_VARIABLES = 900  # SQLite caps the variables of one statement
+MAX_DIM = 16_384  # wider than any embedding model's output; a wider file is a bomb, not a model
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS roots (
@@ -32,6 +33,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS items_text ON items(text) WHERE text IS NOT NU
 CREATE INDEX IF NOT EXISTS items_hash ON items(hash, modality);
 CREATE INDEX IF NOT EXISTS items_status ON items(status, modality);
 CREATE INDEX IF NOT EXISTS items_root ON items(root_id);
+CREATE INDEX IF NOT EXISTS items_mtime ON items(mtime);
+CREATE INDEX IF NOT EXISTS items_modality_path ON items(modality, path);
+CREATE INDEX IF NOT EXISTS items_modality_date ON items(modality, mtime);
+CREATE INDEX IF NOT EXISTS items_root_path ON items(root_id, modality, path);
+CREATE INDEX IF NOT EXISTS items_root_date ON items(root_id, modality, mtime);
+CREATE INDEX IF NOT EXISTS items_folder_path ON items(root_id, path);
+CREATE INDEX IF NOT EXISTS items_folder_date ON items(root_id, mtime);
 CREATE TABLE IF NOT EXISTS models (
     key TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -72,20 +80,33 @@ CREATE TABLE IF NOT EXISTS label_vectors (
 """
 
 
-# Browsing pages through a set in path or date order with LIMIT/OFFSET: these covering indexes let SQLite walk
-# the index alone, so a page at offset 900,000 of a million is read without sorting or touching the rows.
-# They are made on open when missing (a library of schema 2 made before them gets them then).
-BROWSE_INDEXES = {
-    "items_modality_path": "items(modality, path)",
-    "items_modality_date": "items(modality, mtime)",
-    "items_root_path": "items(root_id, modality, path)",
-    "items_root_date": "items(root_id, modality, mtime)",
-    "items_folder_path": "items(root_id, path)",
-    "items_folder_date": "items(root_id, mtime)",
-}
-SCHEMA += "".join(f";\nCREATE INDEX IF NOT EXISTS {name} ON {columns}" for name, columns in BROWSE_INDEXES.items())
-
-
 def statements(script: str) -> list[str]:
     """A script's statements, to run one by one: ``executescript`` would commit mid-transaction."""
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+# Indexes added after libraries of this schema were made: a writer creates one a library lacks when it opens it
+# (``Database._add_missing_indexes``), and a library without one is sound, only slower to sort and filter.
+# The browse indexes cover a listing (a modality, a folder, a folder's modality) in path or date order: a page at
+# offset 900,000 of a million walks one index without sorting or reading rows.
+BROWSE_INDEXES = frozenset(
+    {
+        "items_modality_path",
+        "items_modality_date",
+        "items_root_path",
+        "items_root_date",
+        "items_folder_path",
+        "items_folder_date",
+    }
+)
+ADDED_LATER = frozenset({"items_mtime"}) | BROWSE_INDEXES
+
+
+def indexes(script: str = SCHEMA) -> dict[str, str]:
+    """The schema's indexes by name: one added since a library was made is created when it is next opened."""
+    found = {}
+    for statement in statements(script):
+        words = statement.split()
+        if words[:2] == ["CREATE", "INDEX"] or words[:3] == ["CREATE", "UNIQUE", "INDEX"]:
+            found[words[words.index("EXISTS") + 1]] = statement
+    return found

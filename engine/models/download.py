@@ -12,11 +12,11 @@ import http.client
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
+from engine.progress import Cancelled, Progress, never
+
 CHUNK = 1 << 20
-Progress = Callable[[int, int | None], None]
 
 
 class DownloadError(Exception):
@@ -37,10 +37,10 @@ def download(
     min_size: int | None = None,
     sha256: str | None = None,
     progress: Progress | None = None,
-    cancelled: Callable[[], bool] = lambda: False,
+    cancelled: Cancelled = never,
     timeout: float = 60.0,
 ) -> Path:
-    """Fetch ``url`` to ``dest`` (resuming ``dest.part``); ``progress(done, total)`` after each chunk."""
+    """Fetch ``url`` to ``dest`` (resuming ``dest.part``); ``progress("download", done, total)`` after each chunk."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -85,7 +85,7 @@ def download(
                 check.digest.update(chunk)
                 done += len(chunk)
                 if progress:
-                    progress(done, total)
+                    progress("download", done, total)
     return _finish(part, dest, done, total, check)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -10,19 +9,21 @@ from pathlib import Path
 import torch
 
 from engine.modality import Modality
-from engine.models.download import Progress, download
+from engine.models.download import download
+from engine.models.identity import ModelRef, ref_for_network
 from engine.models.imagebind import ImageBindModel
 from engine.models.runtime import Runtime, choose_runtime
 from engine.models.runtimes.openvino_towers import CONVERTIBLE, OpenVINOTowers
 from engine.models.weights import WeightsError, check_compatible, check_finite, read_state_dict
 from engine.models.zoo import ModelEntry, ModelUnavailable, resolve
 from engine.preprocess.spec import PreprocessSpec, config_mismatches
+from engine.progress import Cancelled, Progress, never
 
 
 @dataclass
 class LoadedModel:
     entry: ModelEntry
-    model: ImageBindModel
+    network: ImageBindModel
     runtime: Runtime
     _openvino: object | None = field(default=None, repr=False)
 
@@ -50,11 +51,16 @@ class LoadedModel:
         return "CPU, float32" if self.runtime.int8 else self.runtime.describe()
 
     @cached_property
+    def ref(self) -> ModelRef:
+        """Who this model is (what a library records): from its weights file, else from its tensors."""
+        return ref_for_network(self.entry, self.network)
+
+    @cached_property
     def int8_towers(self) -> tuple[Modality, ...]:
         """The towers this runtime runs through OpenVINO with int8 weights (none unless the runtime is int8)."""
         if not self.runtime.int8:
             return ()
-        trunks = self.model.modality_trunks
+        trunks = self.network.modality_trunks
         size = {m: sum(p.numel() for p in trunks[m.value].parameters()) for m in CONVERTIBLE}
         return tuple(m for m in CONVERTIBLE if size[m] >= self.runtime.int8_min_parameters)
 
@@ -74,20 +80,16 @@ class LoadedModel:
             return self._openvino_towers().run(modality, batch.float() if batch.is_floating_point() else batch)
         batch = batch.to(self.runtime.device, non_blocking=self.runtime.is_cuda)
         with self.runtime.autocast():
-            out = self.model.encode(modality, batch)
+            out = self.network.encode(modality, batch)
         return out.float().cpu()
 
     def _openvino_towers(self):
         if self._openvino is None:
-            from engine.models.identity import ref_for_loaded
-
-            self._openvino = OpenVINOTowers(self.model, ref_for_loaded(self).fingerprint)
+            self._openvino = OpenVINOTowers(self.network, self.ref.fingerprint)
         return self._openvino
 
 
-def fetch_weights(
-    entry: ModelEntry, progress: Progress | None = None, cancelled: Callable[[], bool] = lambda: False
-) -> Path:
+def fetch_weights(entry: ModelEntry, progress: Progress | None = None, cancelled: Cancelled = never) -> Path:
     """Download a model's weights into the cache unless they are already there."""
     if entry.available:
         return entry.weights_path
@@ -110,7 +112,7 @@ def load_model(
     precision: str = "auto",
     allow_download: bool = False,
     progress: Progress | None = None,
-    cancelled: Callable[[], bool] = lambda: False,
+    cancelled: Cancelled = never,
 ) -> LoadedModel:
     """Resolve, (optionally download,) check and load a model.
 

@@ -4,7 +4,7 @@ The workspace holds one ``ModelHandle``. It knows where a model is found (the ch
 else the one the library records, else, for a new library, the preferred or best available one),
 loads it once under a lock (two threads may ask at once) and drops what was loaded when the device
 or the checkpoint changes. What a library requires of the model (its fingerprint) is the
-workspace's to check, through the ``check`` it passes to ``network``.
+workspace's to check, through the ``check`` it passes to ``loaded``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class ModelHandle:
         takes when none is requested (the app's setting)."""
         self.requested, self.preferred = requested, preferred
         self.device, self.precision = device, precision
-        self._network: LoadedModel | None = None
+        self._loaded: LoadedModel | None = None
         self._runner = None
         self._lock = threading.Lock()
 
@@ -55,34 +55,34 @@ class ModelHandle:
             return None
         return entry if entry.available else None
 
-    def network(self, check: Callable[[], ModelEntry]) -> LoadedModel:
-        """The loaded network, loaded on first use from the entry ``check`` returns (it raises when the model cannot
+    def loaded(self, check: Callable[[], ModelEntry]) -> LoadedModel:
+        """The loaded model, loaded on first use from the entry ``check`` returns (it raises when the model cannot
         be used)."""
         from engine.models.factory import load_model
 
         with self._lock:
-            if self._network is None:
-                self._network = load_model(check(), device=self.device, precision=self.precision)
-            return self._network
+            if self._loaded is None:
+                self._loaded = load_model(check(), device=self.device, precision=self.precision)
+            return self._loaded
 
-    def runner(self, network: LoadedModel, make: Callable[[LoadedModel], Runner]) -> Runner:
-        """What ``make`` builds over ``network`` (the encoder), made once for it and dropped with it."""
+    def runner(self, loaded: LoadedModel, make: Callable[[LoadedModel], Runner]) -> Runner:
+        """What ``make`` builds over ``loaded`` (the encoder), made once for it and dropped with it."""
         with self._lock:
-            if self._runner is None or self._runner.model is not network:
-                self._runner = make(network)
+            if self._runner is None or self._runner.model is not loaded:
+                self._runner = make(loaded)
             return self._runner
 
     def locate(self, path: str | Path) -> None:
         """Use the checkpoint at ``path`` from now on (loaded when next needed)."""
         with self._lock:
-            self.requested, self._network, self._runner = os.fspath(path), None, None
+            self.requested, self._loaded, self._runner = os.fspath(path), None, None
 
     def use_device(self, device: str) -> None:
         """Run on another device from now on (loaded again when next needed)."""
         with self._lock:
-            self.device, self._network, self._runner = device, None, None
+            self.device, self._loaded, self._runner = device, None, None
 
-    def adopt(self, network: LoadedModel) -> None:
-        """Use ``network``, already loaded (the model a re-embed has just switched the library to)."""
+    def adopt(self, loaded: LoadedModel) -> None:
+        """Use ``loaded``, already loaded (the model a re-embed has just switched the library to)."""
         with self._lock:
-            self.requested, self._network, self._runner = None, network, None
+            self.requested, self._loaded, self._runner = None, loaded, None

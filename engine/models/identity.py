@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.models.factory import LoadedModel
+    import torch
+
     from engine.models.zoo import ModelEntry
 
 _REMEMBERED = "fingerprints.json"
@@ -80,13 +81,13 @@ def ref_for_entry(entry: ModelEntry) -> ModelRef:
     return ModelRef(entry.name, fingerprint(entry, weights_identity(entry)), entry.title, entry.config.out_embed_dim)
 
 
-def ref_for_loaded(model: LoadedModel) -> ModelRef:
-    """The identity of a loaded model: from its file when it has one, else from its tensors in memory."""
-    entry = model.entry
+def ref_for_network(entry: ModelEntry, network: torch.nn.Module) -> ModelRef:
+    """The identity of ``entry``'s model loaded as ``network``: from its file when it has one, else from its tensors
+    in memory."""
     if entry.available:
         return ref_for_entry(entry)
     digest = hashlib.blake2b(digest_size=16)
-    for name, tensor in sorted(model.model.state_dict().items()):
+    for name, tensor in sorted(network.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     identity = "memory:" + digest.hexdigest()

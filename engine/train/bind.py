@@ -62,13 +62,13 @@ def bind(
     val = pairs.subset(order[count - held :]) if held else None
     settings.batch_size = min(settings.batch_size, len(train))
     checkpoint = Path(checkpoint or Path(out).with_suffix(".checkpoint.pt"))
-    binder = Binder(model.model, modality, train, settings, runtime=model.runtime, checkpoint=checkpoint)
+    binder = Binder(model.network, modality, train, settings, runtime=model.runtime, checkpoint=checkpoint)
     log(
         f"binding {modality.value} to images: {len(train)} training pairs, {held} held out, {settings.epochs} epochs "
         f"on {model.runtime.describe()} (checkpoint {checkpoint})"
     )
     binder.fit(on_epoch=lambda epoch, epochs, loss: log(f"epoch {epoch}/{epochs}  loss {loss:.4f}"))
     labels = sorted({label for label in (val.labels if val else []) if label})
-    report = evaluate(model.model, {modality: val}, labels, ZERO_SHOT_TEMPLATES, model.spec) if val else None
-    written = save_safetensors(model.model, out, metadata_for(model.entry.config, model.spec))
+    report = evaluate(model.network, {modality: val}, labels, ZERO_SHOT_TEMPLATES, model.spec) if val else None
+    written = save_safetensors(model.network, out, metadata_for(model.entry.config, model.spec))
     return BindRun(written, checkpoint, len(train), held, pairs.failures, report)

@@ -1,11 +1,11 @@
 """The paper's binding recipe: symmetric InfoNCE between a frozen anchor (images) and one modality.
 
-``Binder(model, Modality.AUDIO, pairs)`` trains only the audio encoder (tokenizer, trunk, head)
+``Binder(network, Modality.AUDIO, pairs)`` trains only the audio encoder (tokenizer, trunk, head)
 so that its embeddings land next to the paired images'; every other weight is frozen. The
 temperature is fixed per modality (the paper found fixed beats learned): 1 / the model's
 logit scale, so 0.05 for audio, 0.2 for depth and IMU, 0.1 for thermal.
 
-``Binder(model, Modality.TEXT, pairs)`` is stage 1 of the demo: image and text encoders
+``Binder(network, Modality.TEXT, pairs)`` is stage 1 of the demo: image and text encoders
 trained together, CLIP-style, with CLIP's learned temperature (the text logit scale). In the
 real model this stage is OpenCLIP, frozen.
 
@@ -65,7 +65,7 @@ def trainable_modules(model: ImageBindModel, modality: Modality) -> list[nn.Modu
 class Binder:
     def __init__(
         self,
-        model: ImageBindModel,
+        network: ImageBindModel,
         modality: Modality,
         data: PairSet,
         settings: BindSettings | None = None,
@@ -75,13 +75,13 @@ class Binder:
     ):
         if modality is Modality.VISION:
             raise ValueError("images are the anchor; bind another modality to them")
-        self.model, self.modality, self.data = model, modality, data
+        self.network, self.modality, self.data = network, modality, data
         self.settings = settings or BindSettings()
         self.runtime = runtime or choose_runtime("auto", "float32")
         self.checkpoint = Path(checkpoint) if checkpoint else None
-        self.model.to(self.runtime.device)
-        self.modules = trainable_modules(model, modality)
-        for parameter in model.parameters():
+        self.network.to(self.runtime.device)
+        self.modules = trainable_modules(network, modality)
+        for parameter in network.parameters():
             parameter.requires_grad_(False)
         self.parameters = [p for m in self.modules for p in m.parameters()]
         for parameter in self.parameters:
@@ -105,10 +105,10 @@ class Binder:
     @property
     def logit_scale(self) -> torch.Tensor | float:
         if self.modality is Modality.TEXT:
-            return self.model.modality_postprocessors[Modality.TEXT.value][1].scale
+            return self.network.modality_postprocessors[Modality.TEXT.value][1].scale
         if self.settings.temperature:
             return 1.0 / self.settings.temperature
-        return self.model.logit_scale(self.modality)
+        return self.network.logit_scale(self.modality)
 
     def fit(self, on_epoch: EpochReport | None = None, cancelled: Callable[[], bool] = lambda: False) -> list[float]:
         """Train the remaining epochs (all, or those after the checkpoint); returns each epoch's mean loss."""
@@ -121,8 +121,8 @@ class Binder:
             self._save()
             if on_epoch:
                 on_epoch(self.epoch, self.settings.epochs, loss)
-        self.model.eval()
-        for parameter in self.model.parameters():
+        self.network.eval()
+        for parameter in self.network.parameters():
             parameter.requires_grad_(False)
         return history
 
@@ -131,7 +131,7 @@ class Binder:
         g = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)  # dropout and drop-path draw from the global generator
         order = torch.randperm(len(self.data), generator=g)
-        self.model.eval()
+        self.network.eval()
         for module in self.modules:
             module.train()
         total, steps = 0.0, 0
@@ -157,29 +157,29 @@ class Binder:
         m = self.modality
         if m is Modality.TEXT:
             images = jitter_photo(crop_and_flip(images, g=g)[0], g)
-            anchor = self.model.encode(Modality.VISION, images.to(device))
-            return F.normalize(anchor, dim=-1), F.normalize(self.model.encode(m, others.to(device)), dim=-1)
+            anchor = self.network.encode(Modality.VISION, images.to(device))
+            return F.normalize(anchor, dim=-1), F.normalize(self.network.encode(m, others.to(device)), dim=-1)
         if m in (Modality.DEPTH, Modality.THERMAL):
             images, others = crop_and_flip(images, others, g=g)
             with torch.no_grad():
                 anchor = F.normalize(
-                    self.model.encode(Modality.VISION, jitter_photo(images, g, 0.1).to(device)), dim=-1
+                    self.network.encode(Modality.VISION, jitter_photo(images, g, 0.1).to(device)), dim=-1
                 )
             others = others + torch.randn(others.shape, generator=g) * 0.05
         else:
             anchor = self._anchors()[index].to(device)
             others = augment_audio(others, g) if m is Modality.AUDIO else augment_imu(others, g)
-        return anchor, F.normalize(self.model.encode(m, others.to(device)), dim=-1)
+        return anchor, F.normalize(self.network.encode(m, others.to(device)), dim=-1)
 
     @torch.no_grad()
     def evaluation_loss(self, data: PairSet | None = None) -> float:
         """InfoNCE over a whole pair set in eval mode, without augmentation (inference inputs: all clips)."""
         data = data or self.data
-        self.model.eval()
+        self.network.eval()
         device = self.runtime.device
         with self.runtime.autocast():
-            anchors = F.normalize(self.model.encode(Modality.VISION, data.images.to(device)).float(), dim=-1)
-            others = F.normalize(self.model.encode(self.modality, data.others.to(device)).float(), dim=-1)
+            anchors = F.normalize(self.network.encode(Modality.VISION, data.images.to(device)).float(), dim=-1)
+            others = F.normalize(self.network.encode(self.modality, data.others.to(device)).float(), dim=-1)
             return float(info_nce(anchors, others, self.logit_scale))
 
     @torch.no_grad()
@@ -190,12 +190,12 @@ class Binder:
             for start in range(0, len(self.data), 256):
                 batch = self.data.images[start : start + 256].to(self.runtime.device)
                 with self.runtime.autocast():
-                    chunks.append(F.normalize(self.model.encode(Modality.VISION, batch).float(), dim=-1).cpu())
+                    chunks.append(F.normalize(self.network.encode(Modality.VISION, batch).float(), dim=-1).cpu())
             self._anchor_cache = torch.cat(chunks)
         return self._anchor_cache
 
     def _trainable_state(self) -> dict[str, torch.Tensor]:
-        names = {id(p): n for n, p in self.model.named_parameters()}
+        names = {id(p): n for n, p in self.network.named_parameters()}
         return {names[id(p)]: p.detach().cpu() for p in self.parameters}
 
     def _save(self) -> None:
@@ -222,7 +222,7 @@ class Binder:
         state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
         if state["modality"] != self.modality.value:
             raise ValueError(f"{self.checkpoint}: a checkpoint for {state['modality']}, not {self.modality.value}")
-        self.model.load_state_dict(state["weights"], strict=False)
+        self.network.load_state_dict(state["weights"], strict=False)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch = int(state["epoch"])

@@ -5,22 +5,42 @@ from __future__ import annotations
 
 import functools
 import inspect
+import shutil
 import threading
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
 
+from tests.conftest import make_mixed_folder
+
 ENGINE_TIMEOUT_MS = 60_000
 
 
-@pytest.fixture()
-def indexed_library(tmp_path, mixed_folder, tiny_weights):
+@pytest.fixture(scope="session")
+def indexed_template(tmp_path_factory, world, tiny_weights) -> Path:
+    """The mixed folder indexed with the tiny model, its map laid out (UMAP) and cached: made once, copied by each
+    test that opens a window on it, so a window test pays for neither indexing nor UMAP."""
     from engine.workspace import Workspace
 
-    workspace = Workspace.open(tmp_path / "library", create=True, model=str(tiny_weights), device="cpu")
-    workspace.index([mixed_folder])
+    folder = tmp_path_factory.mktemp("indexed")
+    workspace = Workspace.open(folder / "library", create=True, model=str(tiny_weights), device="cpu")
+    workspace.index([make_mixed_folder(folder / "data", world)])
+    assert workspace.map().projection.method == "umap"
     workspace.close()
-    return tmp_path / "library"
+    return folder / "library"
+
+
+@pytest.fixture(scope="session")
+def indexed_data(indexed_template) -> Path:
+    """The mixed folder the indexed library holds (shared: read it, do not change it)."""
+    return indexed_template.parent / "data"
+
+
+@pytest.fixture()
+def indexed_library(tmp_path, indexed_template) -> Path:
+    """This test's own copy of the indexed library (its files stay in the shared, read-only mixed folder)."""
+    return Path(shutil.copytree(indexed_template, tmp_path / "library"))
 
 
 def _guard(monkeypatch, owner, name: str, offences: list[str]) -> None:

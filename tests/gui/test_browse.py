@@ -21,10 +21,10 @@ class MillionTexts:
     def __init__(self):
         self.pages = []
 
-    def count(self, listing):
+    def count(self, filter, within):
         return 1_000_000
 
-    def page(self, listing, sort, descending, offset, limit):
+    def listing(self, filter, order, offset, limit, within, descending):
         self.pages.append(offset)
         return [
             Item(n + 1, Modality.TEXT, None, f"text {n:07d}", f"h{n}", "embedded")

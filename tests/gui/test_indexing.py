@@ -39,7 +39,7 @@ def test_add_folder_then_cancel_keeps_what_was_done(qtbot, make_window, tmp_path
 
 def test_gui_thread_stays_responsive_while_indexing(qtbot, make_window, tmp_path):
     folder = tmp_path / "world"
-    generate(folder, per_concept=4)
+    generate(folder, per_concept=2)
     window = make_window(tmp_path / "library")
     lateness: list[float] = []
     last = [time.perf_counter()]
@@ -53,7 +53,7 @@ def test_gui_thread_stays_responsive_while_indexing(qtbot, make_window, tmp_path
     timer.timeout.connect(tick)
     timer.start()
     window.index(str(folder))
-    qtbot.waitUntil(lambda: embedded(window) == 12 * 4 * 6 and window.jobs.is_idle(), timeout=ENGINE_TIMEOUT_MS * 2)
+    qtbot.waitUntil(lambda: embedded(window) == 12 * 2 * 6 and window.jobs.is_idle(), timeout=ENGINE_TIMEOUT_MS * 2)
     timer.stop()
     assert len(lateness) > 50
     assert np.percentile(lateness, 99) < 0.050, f"p99 lateness {np.percentile(lateness, 99) * 1000:.1f} ms"

@@ -186,6 +186,7 @@ def test_a_library_whose_model_and_folder_are_away_still_opens_and_searches(
     shutil.copy(tiny_weights, weights)
     workspace = Workspace.open(tmp_path / "lib", create=True, model=str(weights), device="cpu")
     workspace.index([mixed_folder])
+    workspace.map()  # laid out here, where UMAP is compiled already, and cached: the window reads it
     workspace.close()
     shutil.move(mixed_folder, tmp_path / "unmounted")
     shutil.move(weights.parent, tmp_path / "elsewhere")

@@ -59,7 +59,7 @@ def server():
 def test_full_download_with_progress(server, tmp_path):
     seen = []
     path = download(
-        f"{server}/weights.bin", tmp_path / "w.bin", progress=lambda done, total: seen.append((done, total))
+        f"{server}/weights.bin", tmp_path / "w.bin", progress=lambda _phase, done, total: seen.append((done, total))
     )
     assert path.read_bytes() == PAYLOAD
     assert seen[-1] == (len(PAYLOAD), len(PAYLOAD))

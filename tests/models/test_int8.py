@@ -13,6 +13,7 @@ from engine.preprocess import prepare_loader, tokenize
 
 pytest.importorskip("openvino")
 pytest.importorskip("nncf")
+pytestmark = pytest.mark.xdist_group("openvino")  # one worker converts the demo towers once (module fixtures)
 
 PROMPTS = ["a dog barking", "a red car on a wet road", "rain on a tin roof", "a bell", "someone walking"]
 
@@ -46,7 +47,7 @@ def demo_inputs(demo_int8, tmp_path_factory) -> dict[Modality, torch.Tensor]:
 
 def _float32(model: LoadedModel, modality: Modality, batch: torch.Tensor) -> torch.Tensor:
     with torch.inference_mode():
-        return model.model.encode(modality, batch)
+        return model.network.encode(modality, batch)
 
 
 @pytest.mark.slow
@@ -60,8 +61,8 @@ def test_int8_vectors_keep_cosine_to_float32_on_trained_weights(demo_int8, demo_
 
 
 def test_auto_keeps_small_towers_exact_and_float32_is_pytorch(tiny_model):
-    auto = LoadedModel(tiny_model.entry, tiny_model.model, choose_runtime("cpu", "auto"))
-    exact = LoadedModel(tiny_model.entry, tiny_model.model, choose_runtime("cpu", "float32"))
+    auto = LoadedModel(tiny_model.entry, tiny_model.network, choose_runtime("cpu", "auto"))
+    exact = LoadedModel(tiny_model.entry, tiny_model.network, choose_runtime("cpu", "float32"))
     assert auto.int8_towers == () and exact.int8_towers == ()
     assert exact.vectors_made_by() == "PyTorch, CPU, float32"
     # the status bar and `status` say what ran, not the policy: no tower of this model is large enough for OpenVINO
@@ -75,13 +76,41 @@ def test_a_truncated_cache_is_rebuilt(tiny_model, cache):
     from engine.models.runtimes.openvino_towers import OpenVINOTowers
 
     tokens = torch.stack([tokenize(p, tiny_model.spec)[0] for p in PROMPTS])
-    first = OpenVINOTowers(tiny_model.model, "tiny-truncated")
+    first = OpenVINOTowers(tiny_model.network, "tiny-truncated")
     expected = first.run(Modality.TEXT, tokens)
     weights = first.folder / "text" / "model.bin"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     messages: list[str] = []
-    again = OpenVINOTowers(tiny_model.model, "tiny-truncated", report=messages.append)
+    again = OpenVINOTowers(tiny_model.network, "tiny-truncated", report=messages.append)
     assert torch.equal(again.run(Modality.TEXT, tokens), expected)
     assert "unusable" in messages[0] and "rebuilding" in messages[0]
     assert any("converted" in message for message in messages)
     assert weights.stat().st_size > 0 and (first.folder / "text" / "manifest.json").is_file()
+
+
+def test_a_conversion_another_process_finished_first_is_used(tiny_model, cache, monkeypatch):
+    """The app and the command line convert the same tower on first use: the one that renames second keeps the
+    first one's complete conversion instead of failing."""
+    import shutil
+
+    from engine.models.runtimes import openvino_towers
+
+    tokens = torch.stack([tokenize(p, tiny_model.spec)[0] for p in PROMPTS])
+    towers = openvino_towers.OpenVINOTowers(tiny_model.network, "tiny-raced")
+    expected = towers.run(Modality.TEXT, tokens)
+    target = towers.folder / "text"
+    theirs, ours = cache / "theirs", cache / "ours"
+    shutil.copytree(target, theirs)
+    shutil.copytree(target, ours)
+    real_rmtree = shutil.rmtree
+
+    def the_other_process_finishes_meanwhile(path, ignore_errors=False):
+        real_rmtree(path, ignore_errors=ignore_errors)
+        shutil.copytree(theirs, path)
+
+    monkeypatch.setattr(openvino_towers.shutil, "rmtree", the_other_process_finishes_meanwhile)
+    openvino_towers._put_in_place(ours, target)  # the rename fails: their complete conversion stands there
+    monkeypatch.undo()
+    assert torch.equal(
+        openvino_towers.OpenVINOTowers(tiny_model.network, "tiny-raced").run(Modality.TEXT, tokens), expected
+    )

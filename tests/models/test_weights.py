@@ -27,7 +27,7 @@ from tests.conftest import tiny_entry
 
 def load(path):
     """Load a checkpoint the way the product does: a model entry whose weights are ``path``."""
-    return load_model(tiny_entry(weights=path), device="cpu").model
+    return load_model(tiny_entry(weights=path), device="cpu").network
 
 
 @pytest.fixture()
@@ -102,9 +102,12 @@ def test_safetensors_carry_their_config(tmp_path, model):
     local = resolve(str(path))
     assert local.config == entry.config and local.spec == entry.spec
     loaded = load_model(local, device="cpu")
-    assert loaded.model.modality_heads["vision"][2].weight.dtype == torch.float32
+    assert loaded.network.modality_heads["vision"][2].weight.dtype == torch.float32
     torch.testing.assert_close(
-        loaded.model.modality_heads["vision"][2].weight, model.modality_heads["vision"][2].weight, atol=1e-3, rtol=1e-3
+        loaded.network.modality_heads["vision"][2].weight,
+        model.modality_heads["vision"][2].weight,
+        atol=1e-3,
+        rtol=1e-3,
     )
 
 

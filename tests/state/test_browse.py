@@ -81,7 +81,7 @@ def test_a_page_for_a_set_no_longer_shown_is_dropped(workspace):
 
 
 def test_results_are_paged_best_first_and_can_be_sorted_by_path(workspace):
-    images = workspace.page(Listing(Modality.VISION), limit=25)
+    images = workspace.listing(None, limit=25, within=Listing(Modality.VISION))
     cards = [(item, n / 100) for n, item in enumerate(images)]
     browse, jobs = _browse(workspace)
     browse.open(results_set("Results", cards))
@@ -95,7 +95,7 @@ def test_results_are_paged_best_first_and_can_be_sorted_by_path(workspace):
 
 
 def test_picked_items_are_read_across_pages_and_become_a_query_term_or_paths(workspace):
-    ids = [item.id for item in workspace.page(Listing(), limit=100)]
+    ids = [item.id for item in workspace.listing(limit=100)]
     browse, jobs = _browse(workspace, page=4)
     browse.open(chosen_set("Map selection", ids))
     jobs.finish()
@@ -138,3 +138,21 @@ def test_a_refresh_keeps_the_rows_and_picks_until_the_new_count_and_drops_pages_
     assert browse.item(12) is None
     jobs.finish()
     assert browse.item(12).name == "012.png"
+
+
+def test_a_listing_shows_what_the_filters_let_through(workspace):
+    from engine.workspace import Filter
+
+    jobs = Jobs()
+    chosen = {"filter": Filter(glob="*/01?.png")}
+    browse = Browse(lambda: workspace, jobs, page=10, filters=lambda: chosen["filter"])
+    browse.open(listing_set("Photos", Listing(Modality.VISION)))
+    jobs.finish()
+    assert browse.total == 10
+    browse.item(0)
+    jobs.finish()
+    assert browse.item(9).name == "019.png"
+    chosen["filter"] = None
+    browse.refresh()
+    jobs.finish()
+    assert browse.total == 25

@@ -54,7 +54,7 @@ def test_errors_progress_of_any_size_cancel_and_the_final_call():
     runner = Runner()
     errors, progress, finals = [], [], []
     runner.run("boom", lambda job: 1 / 0).errored.connect(errors.append)
-    download = runner.run("download", lambda job: job.report(5_000_000_000, 6_000_000_000), lane=Lane.LONG)
+    download = runner.run("download", lambda job: job.report("download", 5_000_000_000, 6_000_000_000), lane=Lane.LONG)
     download.progress.connect(progress.append)
     looping = runner.run("index", lambda job: job.wait_cancelled(WAIT_S) and "stopped", lane=Lane.LONG)
     outcome = []
@@ -64,7 +64,7 @@ def test_errors_progress_of_any_size_cancel_and_the_final_call():
     runner.cancel("index")
     wait_idle(runner)
     assert errors and "ZeroDivisionError" in errors[0]
-    assert progress == [Progress(5_000_000_000, 6_000_000_000)] and progress[0].fraction == 5 / 6
+    assert progress == [Progress(5_000_000_000, 6_000_000_000, "download")] and progress[0].fraction == 5 / 6
     assert outcome == ["stopped"]
     assert runner.shutdown(final=lambda: finals.append("closed")) and finals == ["closed"]
 

@@ -109,12 +109,25 @@ class OpenVINOTowers:
             del converted
             sizes = {name: (staging / name).stat().st_size for name in ("model.xml", "model.bin")}
             (staging / _MANIFEST).write_text(json.dumps({"sizes": sizes, "versions": versions()}))
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(staging, target)
+            _put_in_place(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             gc.collect()
         self.report(f"{modality.value} encoder converted in {time.perf_counter() - start:.0f} s, cached in {target}")
+
+
+def _put_in_place(staging: Path, target: Path) -> None:
+    """Replace ``target`` with the finished ``staging`` folder. Another process converting the same tower at the same
+    time (the app and the command line on first use) may put its own there first: when the rename fails and what
+    stands at ``target`` is complete, that conversion is as good as this one."""
+    shutil.rmtree(target, ignore_errors=True)
+    try:
+        os.replace(staging, target)
+    except OSError as error:
+        try:
+            _read(target)
+        except ValueError:
+            raise error from None
 
 
 def _read(folder: Path):
