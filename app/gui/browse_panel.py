@@ -226,5 +226,5 @@ def attach_browse(window: MainWindow) -> BrowsePanel:
         seen.update(folder=summary.folder, generation=summary.generation)
 
     window.session.library_changed.connect(library_changed)
-    window.session.filters.changed.connect(lambda *_: browse.refresh())
+    window.session.filters.changed.connect(lambda *_: browse.refilter())
     return panel

@@ -126,6 +126,11 @@ class Browse:
         if self.set is not None:
             self._reload(fresh=False)
 
+    def refilter(self) -> None:
+        """The filters changed: the set is another one, read from its top with nothing picked."""
+        if self.set is not None:
+            self._reload()
+
     def _reload(self, fresh: bool = True) -> None:
         self._generation += 1
         generation, chosen, sort, descending = self._generation, self.set, self.sort, self.descending
