@@ -47,7 +47,7 @@ from engine.indexer import (
     online,
     scan,
 )
-from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Filter, Item, Library, LibraryError
+from engine.library import EMBEDDED, FAILED, PENDING, STATUSES, Filter, Item, Library, LibraryError, Listing
 from engine.library.files import display, under
 from engine.library.items import ORDERS
 from engine.library.lock import EMBEDDING, exclusive
@@ -60,7 +60,7 @@ from engine.models.identity import ModelRef
 from engine.models.zoo import ModelEntry, ModelUnavailable, default_entry, resolve
 from engine.preprocess.detect import VIDEO_EXTENSIONS, detect_modality
 from engine.preprocess.windows import SEGMENTED
-from engine.previews import Preview, make_preview
+from engine.previews import THUMBNAIL, Preview, make_preview
 from engine.progress import Cancelled, Progress, never
 from engine.projection import MapMaker, Projection, name_clusters
 from engine.prompts import ZERO_SHOT_TEMPLATES
@@ -179,9 +179,10 @@ def train_demo(work: str | Path, out: str | Path | None, seed: int, log: Callabl
     return train_demo_model(work, out or DEMO.weights_path.parent, RecipeSettings(seed=seed), log=log)
 
 
-def preview(source: str, modality: Modality) -> Preview:
-    """What a result card or the map shows of a file or text (a thumbnail, a waveform, channels)."""
-    return make_preview(source, modality)
+def preview(source: str, modality: Modality, size: int = THUMBNAIL) -> Preview:
+    """What a result card or the map shows of a file or text (a thumbnail, a waveform, channels); ``size``: the
+    longest side of a picture (a large preview asks for more)."""
+    return make_preview(source, modality, size)
 
 
 def embed_shards(
@@ -551,6 +552,15 @@ class Workspace:
             return self.library.item(int(id_or_path))
         return self.library.item_by_path(id_or_path)
 
+    def _offline_roots(self) -> list[int]:
+        return [root.id for root in self.library.roots() if root.state != "online"]
+
+    def ordered(self, ids: list[int], order: str = "path", descending: bool = False) -> list[int]:
+        """An explicit set of items (a map selection) in ``order``, to page through in that order."""
+        if order not in ORDERS:
+            raise WorkspaceError(f"cannot sort by {order!r}: choose {', '.join(ORDERS)}")
+        return self.library.ordered(ids, order, descending)
+
     def set_labels(self, labels: list[str]) -> list[str]:
         """Save the zero-shot labels with the library."""
         return self.library.set_labels(labels)
@@ -857,17 +867,36 @@ class Workspace:
         return SearchOutcome(results, items, point, probabilities, offline, results.moments)
 
     def listing(
-        self, filter: Filter | None = None, order: str = "path", offset: int = 0, limit: int = 100
+        self,
+        filter: Filter | None = None,
+        order: str = "path",
+        offset: int = 0,
+        limit: int = 100,
+        *,
+        within: Listing | None = None,
+        descending: bool = False,
     ) -> list[Item]:
-        """One page of the items a filter lets through (every status), sorted by ``order`` ("path", "date" or
-        "id"): what the browse view and `bindscope list` page over, a page at a time."""
+        """One page of the items a filter lets through (every status) ``within`` a listing (a modality, a folder,
+        the items of no folder, a status, the offline items), sorted by ``order`` ("path", "date" or "id"): what
+        the browse view and `bindscope list` page over, a page at a time (read by offset from an index)."""
         if order not in ORDERS:
             raise WorkspaceError(f"cannot sort by {order!r}: choose {', '.join(ORDERS)}")
-        return self.library.matching(filter or Filter(), order, max(0, offset), max(0, limit))
+        offline = self._offline_roots() if within is not None and within.offline else ()
+        with self.library.snapshot():
+            return self.library.matching(
+                filter or Filter(),
+                order,
+                max(0, offset),
+                max(0, limit),
+                within=within,
+                descending=descending,
+                offline_roots=offline,
+            )
 
-    def count(self, filter: Filter | None = None) -> int:
-        """How many items a filter lets through (a browse view's length)."""
-        return self.library.count_matching(filter or Filter())
+    def count(self, filter: Filter | None = None, within: Listing | None = None) -> int:
+        """How many items a filter lets through ``within`` a listing (a browse view's length)."""
+        offline = self._offline_roots() if within is not None and within.offline else ()
+        return self.library.count_matching(filter or Filter(), within, offline)
 
     def has_folder(self, folder: str | Path) -> bool:
         """Whether any item of the library lies under ``folder`` (a filter by a folder it does not know is a slip)."""
@@ -987,6 +1016,7 @@ __all__ = [
     "Item",
     "LibraryError",
     "LibrarySummary",
+    "Listing",
     "MapData",
     "ModelMissing",
     "ModelState",

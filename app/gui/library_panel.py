@@ -8,6 +8,7 @@ unmounted drive) shows as offline with its items kept; a moved folder can be re-
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,11 +30,13 @@ from PySide6.QtWidgets import (
 
 from app.colours import MODALITY_COLOURS
 from engine.modality import Modality
+from engine.workspace import Listing
 
 if TYPE_CHECKING:
     from engine.workspace import Item, LibrarySummary
 
 PAGE = 200
+LISTING_ROLE = Qt.ItemDataRole.UserRole + 1  # the set a tree node opens in Browse: (title, Listing)
 _STATE_TEXT = {
     "online": "",
     "missing": "offline: not found",
@@ -118,6 +121,7 @@ class LibraryPanel(QWidget):
     revealFailed = Signal(str)
     downloadModel = Signal()
     locateModel = Signal()
+    browse = Signal(str, object)  # a node clicked: (title, Listing) to browse
 
     def __init__(self, fetch_failed: Callable[[int, int, Callable[[int, list], None]], None], parent=None):
         super().__init__(parent)
@@ -152,6 +156,8 @@ class LibraryPanel(QWidget):
             action = QAction(text, self.tree)
             action.triggered.connect(handler)
             self.tree.addAction(action)
+        self.tree.itemClicked.connect(self._open_node)
+        self.tree.itemActivated.connect(self._open_node)
         layout.addWidget(self.tree, 3)
         self.failed_label = QLabel("<b>Failed files</b>")
         layout.addWidget(self.failed_label)
@@ -229,17 +235,28 @@ class LibraryPanel(QWidget):
             node = QTreeWidgetItem([Path(root.path).name or root.path, f"{total:,}{offline}"])
             node.setToolTip(0, root.path + (f"\n{state}: its items are kept" if state else ""))
             node.setData(0, Qt.ItemDataRole.UserRole, root.id)
+            node.setData(0, LISTING_ROLE, (Path(root.path).name or root.path, Listing(folder=root.id)))
             if state:
                 node.setText(0, f"{node.text(0)} ({state})")
                 node.setForeground(0, QBrush(QColor("#888888")))
-            self._add_group(node, root.counts)
+            self._add_group(node, root.counts, Listing(folder=root.id))
         if summary.outside:
             total = sum(sum(row.values()) for row in summary.outside.values())
             node = QTreeWidgetItem(["Outside the folders", f"{total:,}"])
             node.setToolTip(
                 0, "Imported embeddings and texts that belong to no folder of this library: searchable and on the map"
             )
-            self._add_group(node, summary.outside)
+            node.setData(0, LISTING_ROLE, ("Outside the folders", Listing(outside=True)))
+            self._add_group(node, summary.outside, Listing(outside=True))
+        for text, count, listing in (
+            ("Failed", summary.failed, Listing(status="failed")),
+            ("Offline", summary.offline, Listing(offline=True)),
+        ):
+            if count:
+                node = QTreeWidgetItem([text, f"{count:,}"])
+                node.setToolTip(0, f"Browse the {text.lower()} items")
+                node.setData(0, LISTING_ROLE, (f"{text} items", listing))
+                self.tree.addTopLevelItem(node)
         if summary.segments:
             self._add_moments(summary.segments)
         self.failed_model.reset(summary.failed)
@@ -258,12 +275,14 @@ class LibraryPanel(QWidget):
                 node.addChild(child)
         self.tree.addTopLevelItem(node)
 
-    def _add_group(self, node: QTreeWidgetItem, counts: dict[str, dict[str, int]]) -> None:
-        """A top-level node with a child per modality (embedded · pending · failed)."""
+    def _add_group(self, node: QTreeWidgetItem, counts: dict[str, dict[str, int]], listing: Listing) -> None:
+        """A top-level node with a child per modality (embedded · pending · failed); each opens its set in Browse."""
+        title = node.text(0)
         for modality in Modality:
             row = counts.get(modality.value)
             if row:
                 child = QTreeWidgetItem([f"● {modality.label}", _count_text(row)])
+                child.setData(0, LISTING_ROLE, (f"{title} · {modality.label}", replace(listing, modality=modality)))
                 child.setToolTip(1, "embedded · pending · failed")
                 child.setForeground(0, QBrush(QColor(MODALITY_COLOURS[modality])))
                 node.addChild(child)
@@ -280,6 +299,11 @@ class LibraryPanel(QWidget):
                 "labels work; text and file queries and indexing need the model."
             )
             self.download_button.setVisible(state.downloadable)
+
+    def _open_node(self, node: QTreeWidgetItem, column: int = 0) -> None:
+        chosen = node.data(0, LISTING_ROLE)
+        if chosen is not None:
+            self.browse.emit(*chosen)
 
     def _emit_root(self, signal) -> None:
         node = self.tree.currentItem()

@@ -31,9 +31,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.browse_panel import attach_browse
 from app.gui.composer import QueryComposer
 from app.gui.dialogs import LastFolders
 from app.gui.filter_bar import FilterBar
+from app.gui.keys import ShortcutsDialog
 from app.gui.library_panel import LibraryPanel
 from app.gui.map_view import MapView
 from app.gui.previews import PreviewLoader
@@ -154,6 +156,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(self.filter_bar)
         self.session.search_again.connect(self.run_query)
         self.session.filters.changed.connect(self._filter_map)
+        self.browse = attach_browse(self)
         self._build_status_bar()
         self._build_menus()
         self._restore_layout()
@@ -258,6 +261,7 @@ class MainWindow(QMainWindow):
         settings = menus.addMenu("&Settings")
         self._action(settings, "&Model and device…", self.open_settings, "Ctrl+,")
         help_menu = menus.addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", lambda: ShortcutsDialog(self.menuBar(), self).exec(), "F1")
         self._action(help_menu, "&Supported files", self.show_formats)
         self._action(help_menu, "&About BindScope", self.show_about)
         self._refresh_recent()

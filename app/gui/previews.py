@@ -55,8 +55,9 @@ class PreviewLoader(QObject):
     ready = Signal(str, object)  # key, Preview
     _made = Signal(str, object)  # emitted from a pool thread, delivered to _store on the GUI thread
 
-    def __init__(self, capacity: int = 600, parent: QObject | None = None):
+    def __init__(self, capacity: int = 600, parent: QObject | None = None, size: int | None = None):
         super().__init__(parent)
+        self._size = size  # the longest side of a picture; None: the engine's thumbnail
         self._cache: OrderedDict[str, Preview] = OrderedDict()
         self._capacity = capacity
         self._waiting: set[str] = set()
@@ -80,7 +81,7 @@ class PreviewLoader(QObject):
 
     def _make(self, key: str, source: str, modality: Modality) -> None:
         try:
-            shown = coloured(preview(source, modality))
+            shown = coloured(preview(source, modality) if self._size is None else preview(source, modality, self._size))
         except Exception as error:  # a preview that fails says so on its card; it never reaches Qt
             shown = Preview(modality, error=f"{type(error).__name__}: {error}")
         self._made.emit(key, shown)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -26,8 +26,12 @@ from PySide6.QtWidgets import (
 from superqt import QElidingLabel
 
 from app.colours import MODALITY_COLOURS
+from app.gui.keys import move_of, wants_preview
+from app.gui.large_preview import LargePreview
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
+from app.state.browse import paths_text
+from app.state.picks import Picks
 from app.timecode import clock, span
 from engine.modality import Modality
 
@@ -35,6 +39,11 @@ if TYPE_CHECKING:
     from engine.workspace import Item
 
 CARD_WIDTH = 200
+_CARD_STYLE = (
+    '#card[picked="true"] { background: palette(highlight); }'
+    '#card[picked="true"] QLabel { color: palette(highlighted-text); }'
+    '#card[current="true"] { border: 2px solid palette(highlight); }'
+)
 
 
 def reveal_in_folder(path: str) -> str:
@@ -60,6 +69,8 @@ def copy_to_clipboard(text: str, what: str) -> str:
 class Card(QFrame):
     useAsQuery = Signal(object)  # Item
     addToQuery = Signal(object)
+    pressed = Signal(object, bool, bool)  # the card, Ctrl held, Shift held
+    opened = Signal(object)  # double-clicked: the large preview
     showOnMap = Signal(object)
     play = Signal(object)
     message = Signal(str)  # what an action did, for the status bar
@@ -82,6 +93,8 @@ class Card(QFrame):
         self.best = best
         self.moment = moment  # (start, end) in seconds: the card's window of the file (``best``: the file's best)
         self.setObjectName("card")
+        self.setStyleSheet(_CARD_STYLE)
+        self.picked_menu: QMenu | None = None  # the panel's actions on several picked cards
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFixedWidth(CARD_WIDTH)
         layout = QVBoxLayout(self)
@@ -170,7 +183,27 @@ class Card(QFrame):
         return menu
 
     def contextMenuEvent(self, event) -> None:
-        self._menu().exec(event.globalPos())
+        (self.picked_menu or self._menu()).exec(event.globalPos())
+
+    def mousePressEvent(self, event) -> None:
+        modifiers = event.modifiers()
+        self.pressed.emit(
+            self,
+            bool(modifiers & Qt.KeyboardModifier.ControlModifier),
+            bool(modifiers & Qt.KeyboardModifier.ShiftModifier),
+        )
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self.opened.emit(self)
+
+    def show_picked(self, picked: bool, current: bool) -> None:
+        """Drawn as picked (filled) and current (outlined), through the card's style sheet."""
+        if (self.property("picked"), self.property("current")) != (picked, current):
+            self.setProperty("picked", picked)
+            self.setProperty("current", current)
+            self.style().unpolish(self)
+            self.style().polish(self)
 
 
 class ResultsPanel(QWidget):
@@ -182,10 +215,16 @@ class ResultsPanel(QWidget):
     addToQuery = Signal(object)
     showOnMap = Signal(object)
     play = Signal(object)
+    browseResults = Signal()  # page through every result in Browse (sort, pick, preview)
+    exportPicked = Signal(list)  # [(Item, score)] of the picked cards
 
     def __init__(self, previews: PreviewLoader, parent: QWidget | None = None):
         super().__init__(parent)
         self.previews = previews
+        self.picks = Picks()
+        self.picks.changed.connect(self._show_picks)
+        self.large: LargePreview | None = None
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.cards: list[Card] = []
         self._headings: list[QLabel] = []
         layout = QVBoxLayout(self)
@@ -229,6 +268,11 @@ class ResultsPanel(QWidget):
         self.count.setToolTip("How many of the nearest items to show for each modality")
         self.count.valueChanged.connect(lambda *_: self.filtersChanged.emit())
         bar.addWidget(self.count)
+        self.browse_button = QToolButton()
+        self.browse_button.setText("Browse")
+        self.browse_button.setToolTip("Page through these results in the Browse tab: sort, pick several, preview")
+        self.browse_button.clicked.connect(self.browseResults)
+        bar.addWidget(self.browse_button)
         layout.addLayout(bar)
         self.empty = QLabel()
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -242,6 +286,7 @@ class ResultsPanel(QWidget):
         self.grid.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.grid.setSpacing(8)
         scroll = QScrollArea()
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the panel takes the keys: arrows walk the cards
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.grid_host)
         self.scroll = scroll
@@ -299,7 +344,10 @@ class ResultsPanel(QWidget):
             card.showOnMap.connect(self.showOnMap)
             card.play.connect(self.play)
             card.message.connect(self.message)
+            card.pressed.connect(self._pressed)
+            card.opened.connect(lambda card: self.preview(self.cards.index(card)))
             self.cards.append(card)
+        self.picks.reset(len(self.cards))
         self.title.setText(f"{title} ({len(cards)})" if cards else title)
         self.title.setToolTip(self.title.text())
         self.empty.setVisible(not cards)
@@ -335,3 +383,73 @@ class ResultsPanel(QWidget):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._reflow()
+
+    # -- keys, picks and the large preview ---------------------------------------------------------
+
+    def _pressed(self, card: Card, ctrl: bool, shift: bool) -> None:
+        self.setFocus()
+        self.picks.click(self.cards.index(card), ctrl, shift)
+
+    def keyPressEvent(self, event) -> None:
+        move = move_of(event)
+        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if move in ("up", "down", "page_up", "page_down") and self.cards:
+            rows = 1 if move in ("up", "down") else max(1, self.scroll.viewport().height() // 260)
+            self.picks.click(self._vertical(self.picks.current, rows * (1 if "down" in move else -1)), shift=shift)
+        elif move is not None:
+            self.picks.move(move, shift=shift)
+        elif wants_preview(event) and self.picks.current >= 0:
+            self.preview(self.picks.current)
+        elif event.matches(QKeySequence.StandardKey.Copy) and self.picks.count:
+            self._copy_picked()
+        else:
+            super().keyPressEvent(event)
+
+    def _vertical(self, index: int, rows: int) -> int:
+        """The card ``rows`` card rows below (or above) ``index`` in the laid-out grid, nearest in column."""
+        if index < 0:
+            return 0
+        places = [self.grid.getItemPosition(self.grid.indexOf(card))[:2] for card in self.cards]
+        lines = sorted({row for row, _ in places})
+        here_row, here_column = places[index]
+        target = lines[min(max(lines.index(here_row) + rows, 0), len(lines) - 1)]
+        in_line = [(abs(column - here_column), n) for n, (row, column) in enumerate(places) if row == target]
+        return min(in_line)[1]
+
+    def _show_picks(self) -> None:
+        for n, card in enumerate(self.cards):
+            card.show_picked(n in self.picks.selected, n == self.picks.current)
+            several = self.picks.count > 1 and n in self.picks.selected
+            card.picked_menu = self._picked_menu(card) if several else None
+        if 0 <= self.picks.current < len(self.cards):
+            self.scroll.ensureWidgetVisible(self.cards[self.picks.current], 8, 8)
+
+    def _picked(self) -> list[Card]:
+        return [self.cards[n] for n in self.picks.rows()]
+
+    def _picked_menu(self, card: Card) -> QMenu:
+        menu = QMenu(card)
+        count = self.picks.count
+        menu.addAction(f"Add the {count} picked to the query").triggered.connect(
+            lambda: [self.addToQuery.emit(c.item) for c in self._picked()]
+        )
+        menu.addAction(f"Copy the {count} picked paths").triggered.connect(self._copy_picked)
+        menu.addAction(f"Export the {count} picked…").triggered.connect(
+            lambda: self.exportPicked.emit([(c.item, c.score) for c in self._picked()])
+        )
+        return menu
+
+    def _copy_picked(self) -> None:
+        items = [card.item for card in self._picked()]
+        self.message.emit(copy_to_clipboard(paths_text(items), f"{len(items)} paths" if len(items) > 1 else "the path"))
+
+    def preview(self, index: int) -> None:
+        if self.large is None:
+            self.large = LargePreview(self)
+            self.large.step.connect(self._step)
+        card = self.cards[index]
+        self.large.show_item(card.item, card.score, card.offline)
+
+    def _step(self, step: int) -> None:
+        self.picks.move("right" if step > 0 else "left")
+        self.preview(self.picks.current)

@@ -33,6 +33,7 @@ class Lane(Enum):
     QUICK = "quick"  # interactive: searches, summaries, pages, describing dropped files
     LONG = "long"  # indexing, imports, the map, re-embedding, downloads
     MODEL = "model"  # loading the library's model: never behind the map
+    PAGES = "pages"  # browse pages: a page of a million never waits behind a summary or a search
 
 
 @dataclass(frozen=True)

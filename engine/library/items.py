@@ -13,12 +13,12 @@ import numpy as np
 
 from engine.library.database import Database, loaded, stored
 from engine.library.files import display, folder_state, hash_text, under
-from engine.library.rows import EMBEDDED, PENDING, FileState, Filter, Item, LibraryError, Root, Tally
+from engine.library.rows import EMBEDDED, PENDING, FileState, Filter, Item, LibraryError, Listing, Root, Tally
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
 from engine.preprocess.windows import SEGMENTED
 
-ORDERS = {"id": "id", "path": "path, id", "date": "mtime, id"}  # how a listing can be sorted (each by an index)
+ORDERS = {"id": "id", "path": "path", "date": "mtime"}  # how a listing can be sorted (then by id), by its column
 
 
 def conditions(chosen: Filter, table: str = "") -> tuple[str, list]:
@@ -334,18 +334,75 @@ class Items(Database):
             found += [self._item(r) for r in rows]
         return sorted(found, key=lambda item: item.id)
 
-    def matching(self, chosen: Filter, order: str = "path", offset: int = 0, limit: int = 100) -> list[Item]:
-        """One page of the items ``chosen`` lets through, sorted by ``order`` (see ``ORDERS``): a browse view pages
-        over a million items without loading them (each page walks the order's index)."""
+    @staticmethod
+    def _where(chosen: Filter, within: Listing | None, offline_roots: Iterable[int]) -> tuple[str, list]:
+        """What a filter lets through ``within`` a listing, as a WHERE clause and its arguments (offline: gone, or
+        in a folder not reachable now)."""
         where, args = conditions(chosen)
-        rows = self._db.execute(
-            f"SELECT * FROM items WHERE {where} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?", [*args, limit, offset]
-        )
-        return [self._item(r) for r in rows]
+        clauses, within = [where], within or Listing()
+        if within.modality is not None:
+            clauses.append("modality = ?")
+            args.append(Modality(within.modality).value)
+        if within.folder is not None:
+            clauses.append("root_id = ?")
+            args.append(within.folder)
+        if within.outside:
+            clauses.append("root_id IS NULL")
+        if within.status is not None:
+            clauses.append("status = ?")
+            args.append(within.status)
+        if within.offline:
+            roots = [int(r) for r in offline_roots]
+            clauses.append(f"path IS NOT NULL AND (missing = 1 OR root_id IN ({','.join('?' * len(roots))}))")
+            args += roots
+        return " AND ".join(clauses), args
 
-    def count_matching(self, chosen: Filter) -> int:
-        where, args = conditions(chosen)
+    def matching(
+        self,
+        chosen: Filter,
+        order: str = "path",
+        offset: int = 0,
+        limit: int = 100,
+        *,
+        within: Listing | None = None,
+        descending: bool = False,
+        offline_roots: Iterable[int] = (),
+    ) -> list[Item]:
+        """One page of the items ``chosen`` lets through ``within`` a listing, sorted by ``order`` (see ``ORDERS``)
+        then by id: a browse view pages over a million items without loading them. The page's ids are read first,
+        from a covering index (``schema.BROWSE_INDEXES``), so the rows skipped to reach offset 900,000 are never
+        read; then its items."""
+        if order not in ORDERS:
+            raise LibraryError(f"cannot sort by {order!r}: choose one of {', '.join(ORDERS)}")
+        where, args = self._where(chosen, within, offline_roots)
+        way = "DESC" if descending else "ASC"
+        by = f"{ORDERS[order]} {way}, id {way}" if order != "id" else f"id {way}"
+        ids = [
+            row[0]
+            for row in self._db.execute(
+                f"SELECT id FROM items WHERE {where} ORDER BY {by} LIMIT ? OFFSET ?", [*args, limit, offset]
+            )
+        ]
+        found = {item.id: item for item in self.items(ids=ids)}
+        return [found[i] for i in ids if i in found]
+
+    def count_matching(self, chosen: Filter, within: Listing | None = None, offline_roots: Iterable[int] = ()) -> int:
+        where, args = self._where(chosen, within, offline_roots)
         return self._db.execute(f"SELECT COUNT(*) FROM items WHERE {where}", args).fetchone()[0]
+
+    def ordered(self, ids: Iterable[int], order: str = "path", descending: bool = False) -> list[int]:
+        """An explicit set of ids (a map selection) in ``order``, then by id; ids not in the library drop."""
+        if order not in ORDERS:
+            raise LibraryError(f"cannot sort by {order!r}: choose one of {', '.join(ORDERS)}")
+        ids, keyed = list(ids), []
+        for start in range(0, len(ids), MAX_VARIABLES):
+            chunk = ids[start : start + MAX_VARIABLES]
+            rows = self._db.execute(
+                f"SELECT id, {ORDERS[order]} FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            )
+            keyed += [(_sort_key(value), item_id) for item_id, value in rows]
+        keyed.sort(reverse=descending)
+        return [item_id for _, item_id in keyed]
 
     def counts_matching(self, chosen: Filter) -> dict[Modality, int]:
         """How many items of each modality ``chosen`` lets through (every status)."""
@@ -415,3 +472,12 @@ class Items(Database):
             "SELECT root_id, modality, status, COUNT(*), SUM(missing) FROM items GROUP BY root_id, modality, status"
         )
         return [Tally(root_id, modality, status, count, gone or 0) for root_id, modality, status, count, gone in rows]
+
+
+def _sort_key(value) -> tuple:
+    """SQLite's order in Python: NULL first, numbers, then text, then bytes (a path that is not UTF-8)."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, int | float):
+        return (1, value)
+    return (2, value) if isinstance(value, str) else (3, value)

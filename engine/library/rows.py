@@ -142,3 +142,15 @@ class Tally(NamedTuple):
     status: str
     items: int
     missing: int
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A set of items to page through, within which a ``Filter`` applies: every item, or those of one modality,
+    folder (``folder``: a root id; ``outside``: in no folder), status, or offline. Fields narrow the set together."""
+
+    modality: Modality | None = None
+    folder: int | None = None
+    outside: bool = False
+    status: str | None = None
+    offline: bool = False

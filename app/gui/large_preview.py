@@ -1,0 +1,199 @@
+"""The large preview (Enter or Space on a card): the full picture, a sound's waveform with playback where
+QtMultimedia is present, an IMU recording's channels, depth and thermal with a colour bar, a text in full.
+
+It is made off the GUI thread by its own ``PreviewLoader`` at a large size; ← and → ask the grid
+for the card beside this one (``step``), Space and Esc close it, the way a photo manager's does.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+
+from app.gui.keys import Key
+from app.gui.preview_view import PreviewView
+from app.gui.previews import Preview, PreviewLoader, colour_map, to_pixmap
+from engine.modality import Modality
+
+if TYPE_CHECKING:
+    from engine.workspace import Item
+
+LARGE = 1024  # the longest side of the large preview's picture
+_ENDS = {"depth": ("far", "near"), "thermal": ("cold", "hot")}
+
+
+class ColourBar(QWidget):
+    """What the colours of a depth or thermal picture mean: the palette from one end to the other."""
+
+    def __init__(self, palette: str, parent=None):
+        super().__init__(parent)
+        self.setFixedHeight(34)
+        self._palette = palette
+        self._bar = to_pixmap(np.repeat(colour_map(np.linspace(0, 1, 256)[None, :], palette), 12, axis=0))
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        area = QRectF(self.rect()).adjusted(40, 2, -40, -18)
+        painter.drawPixmap(area.toRect(), self._bar)
+        low, high = _ENDS[self._palette]
+        painter.setPen(self.palette().text().color())
+        text = QRectF(area.x(), area.bottom() + 2, area.width(), 14)
+        painter.drawText(text, Qt.AlignmentFlag.AlignLeft, low)
+        painter.drawText(text, Qt.AlignmentFlag.AlignRight, high)
+        painter.end()
+
+
+class LargeView(PreviewView):
+    """A preview at any size, with a playhead over a waveform while the sound plays."""
+
+    def __init__(self, parent=None):
+        super().__init__(QSize(720, 440), parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumHeight(220)
+        self.playhead: float | None = None  # 0..1 of the sound
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self.playhead is not None:
+            painter = QPainter(self)
+            x = 1 + (self.width() - 2) * self.playhead
+            painter.setPen(QPen(QColor("#d9534f"), 2))
+            painter.drawLine(round(x), 1, round(x), self.height() - 1)
+            painter.end()
+
+
+class LargePreview(QDialog):
+    step = Signal(int)  # -1 / +1: show the card before or after this one
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Preview")
+        self.loader = PreviewLoader(capacity=8, parent=self, size=LARGE)
+        self.loader.ready.connect(self._ready)
+        self.item: Item | None = None
+        self._key = ""
+        self._player = None
+        layout = QVBoxLayout(self)
+        self.title = QLabel()
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title.setWordWrap(True)
+        layout.addWidget(self.title)
+        self.view = LargeView()
+        layout.addWidget(self.view, 1)
+        self.bar_host = QVBoxLayout()
+        layout.addLayout(self.bar_host)
+        self.colour_bar: ColourBar | None = None
+        row = QHBoxLayout()
+        self.play_button = QPushButton("▶ Play")
+        self.play_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space closes the preview, never presses it
+        self.play_button.clicked.connect(self.toggle_play)
+        row.addWidget(self.play_button)
+        self.details = QLabel()
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row.addWidget(self.details, 1)
+        hint = QLabel("<small>← → previous / next · Space or Esc closes</small>")
+        row.addWidget(hint)
+        layout.addLayout(row)
+        self.resize(860, 600)
+
+    def show_item(self, item: Item, score: float = math.nan, offline: bool = False) -> None:
+        self.stop()
+        self.item = item
+        self.title.setText(f"<b>{item.name}</b><br><small>{item.path or ''}</small>")
+        parts = [item.modality.label]
+        if not math.isnan(score):
+            parts.append(f"score {score:.3f}")
+        if item.mtime:
+            parts.append(datetime.fromtimestamp(item.mtime).strftime("%Y-%m-%d %H:%M"))
+        if item.size:
+            parts.append(f"{item.size / 1e6:.2f} MB" if item.size >= 1e5 else f"{item.size:,} bytes")
+        self.details.setText(" · ".join(parts))
+        self.play_button.setVisible(item.modality is Modality.AUDIO and not offline and item.path is not None)
+        self._key = self.loader.key(item.source, item.modality)
+        if offline:
+            self._show(Preview(item.modality, error="offline: the file is not reachable now"))
+        else:
+            self._show(self.loader.request(item.source, item.modality))
+        if not self.isVisible():
+            self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def _ready(self, key: str, preview: Preview) -> None:
+        if key == self._key:
+            self._show(preview)
+
+    def _show(self, preview: Preview | None) -> None:
+        self.view.set_preview(preview)
+        if self.colour_bar is not None:
+            self.colour_bar.setParent(None)
+            self.colour_bar.deleteLater()
+            self.colour_bar = None
+        if preview is not None and preview.palette in _ENDS:
+            self.colour_bar = ColourBar(preview.palette)
+            self.bar_host.addWidget(self.colour_bar)
+
+    # -- sound ---------------------------------------------------------------------------------
+
+    def toggle_play(self) -> None:
+        if self._player is not None and self._player.isPlaying():
+            self.stop()
+            return
+        try:
+            from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+        except ImportError:
+            self.details.setText(
+                "Sound playback is unavailable on this system (no QtMultimedia): the waveform shows it"
+            )
+            return
+        if self._player is None:
+            self._player = QMediaPlayer(self)
+            self._audio = QAudioOutput(self)
+            self._player.setAudioOutput(self._audio)
+            self._player.positionChanged.connect(self._moved)
+            self._player.playbackStateChanged.connect(lambda *_: self._played())
+        self._player.setSource(QUrl.fromLocalFile(self.item.path))
+        self._player.play()
+
+    def _moved(self, position: int) -> None:
+        length = self._player.duration()
+        self.view.playhead = position / length if length > 0 else None
+        self.view.update()
+
+    def _played(self) -> None:
+        playing = self._player is not None and self._player.isPlaying()
+        self.play_button.setText("■ Stop" if playing else "▶ Play")
+        if not playing:
+            self.view.playhead = None
+            self.view.update()
+
+    def stop(self) -> None:
+        if self._player is not None:
+            self._player.stop()
+
+    # -- keys -------------------------------------------------------------------------------------
+
+    def keyPressEvent(self, event) -> None:
+        key = Key(event.key())
+        if key in (Key.Key_Left, Key.Key_Up):
+            self.step.emit(-1)
+        elif key in (Key.Key_Right, Key.Key_Down):
+            self.step.emit(1)
+        elif key == Key.Key_Space:
+            self.close()
+        else:
+            super().keyPressEvent(event)
+
+    def closeEvent(self, event) -> None:
+        self.stop()
+        super().closeEvent(event)
+
+    def done(self, result: int) -> None:
+        self.stop()
+        super().done(result)

@@ -1,0 +1,142 @@
+"""The browse grid with real key and mouse events: a million rows paged lazily, the tree opening a set, the keys
+walking it, the large preview, picks copied."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from app.gui.browse_view import BrowseGrid, BrowseModel
+from app.gui.keys import ShortcutsDialog
+from app.gui.previews import PreviewLoader
+from app.state.browse import Browse, listing_set
+from engine.modality import Modality
+from engine.workspace import Item, Listing
+from tests.gui.conftest import ENGINE_TIMEOUT_MS, settle
+
+
+class MillionTexts:
+    """A workspace's listing calls over a million text items, recording the pages read."""
+
+    def __init__(self):
+        self.pages = []
+
+    def count(self, filter, within):
+        return 1_000_000
+
+    def listing(self, filter, order, offset, limit, within, descending):
+        self.pages.append(offset)
+        return [
+            Item(n + 1, Modality.TEXT, None, f"text {n:07d}", f"h{n}", "embedded")
+            for n in range(offset, offset + limit)
+        ]
+
+
+def test_a_million_rows_are_walked_by_keys_reading_only_the_pages_shown(qtbot):
+    workspace = MillionTexts()
+    browse = Browse(lambda: workspace, lambda work, done: done(work()))
+    previews = PreviewLoader()
+    grid = BrowseGrid(BrowseModel(browse, previews))
+    qtbot.addWidget(grid)
+    grid.resize(640, 400)
+    grid.show()
+    browse.open(listing_set("Texts", Listing(Modality.TEXT)))
+    assert grid.model().rowCount() == 1_000_000
+    qtbot.waitExposed(grid)
+    grid.setFocus()
+    qtbot.keyClick(grid, Qt.Key.Key_Right)
+    qtbot.keyClick(grid, Qt.Key.Key_Right)
+    qtbot.keyClick(grid, Qt.Key.Key_Down)
+    columns = grid.columns()
+    assert columns > 1 and browse.picks.current == 1 + columns
+    qtbot.keyClick(grid, Qt.Key.Key_End)
+    qtbot.wait(20)
+    assert browse.picks.current == 999_999 and grid.viewport().rect().contains(grid.visual_rect(999_999))
+    assert browse.item(999_999).text == "text 0999999"
+    assert len(workspace.pages) <= 6 and max(workspace.pages) >= 999_000  # the first and last screens only
+    qtbot.keyClick(grid, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    assert browse.picks.rows() == [999_998, 999_999]
+    previews.shutdown()
+
+
+def test_the_tree_opens_a_set_that_keys_walk_preview_and_copy(qtbot, make_window, tmp_path):
+    from engine.exchange import import_embeddings
+    from engine.library import Library
+    from tests.libraries import clustered, shard, synthetic_ref
+
+    library = Library(tmp_path / "imported")
+    modalities = ["vision"] * 12 + ["audio"] * 8
+    import_embeddings(library, shard(tmp_path / "part.parquet", clustered(20, 16), modalities, synthetic_ref(16)))
+    library.close()
+    window = make_window(tmp_path / "imported")
+    tree = window.library_panel.tree
+    node = tree.topLevelItem(0)
+    images = next(node.child(n) for n in range(node.childCount()) if node.child(n).text(0) == "● Image")
+    rect = tree.visualItemRect(images)
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    panel = window.browse
+    assert window.result_tabs.currentWidget() is panel
+    qtbot.waitUntil(lambda: panel.browse.total == 12, timeout=ENGINE_TIMEOUT_MS)
+    grid = panel.grid
+    settle(qtbot, window)
+    qtbot.waitUntil(lambda: panel.browse.item(0) is not None, timeout=ENGINE_TIMEOUT_MS)
+    assert "Outside the folders · Image — 12 items" in panel.title.text()
+    qtbot.keyClick(grid, Qt.Key.Key_Right)
+    qtbot.keyClick(grid, Qt.Key.Key_Right)
+    assert panel.browse.picks.current == 1
+    qtbot.keyClick(grid, Qt.Key.Key_Return)
+    assert panel.large.isVisible() and panel.large.item.name == "0000001.vision"
+    qtbot.keyClick(panel.large, Qt.Key.Key_Right)
+    assert panel.large.item.name == "0000002.vision" and panel.browse.picks.current == 2
+    qtbot.keyClick(panel.large, Qt.Key.Key_Space)
+    assert not panel.large.isVisible()
+    third = grid.visual_rect(5).center()
+    qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, third)
+    assert panel.browse.picks.rows() == [2, 3, 4, 5] and panel.picked.text() == "4 picked"
+    qtbot.mouseClick(
+        grid.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.ControlModifier,
+        grid.visual_rect(3).center(),
+    )
+    qtbot.keyClick(grid, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    copied = QGuiApplication.clipboard().text().splitlines()
+    assert [line.rsplit("/", 1)[1] for line in copied] == ["0000002.vision", "0000004.vision", "0000005.vision"]
+    panel.add_button.click()
+    qtbot.waitUntil(lambda: bool(window.query.terms), timeout=ENGINE_TIMEOUT_MS)
+    assert window.query.terms[-1].name == "Selection of 3 items"
+    shortcuts = ShortcutsDialog(window.menuBar(), window)
+    table = shortcuts.table
+    rows = {table.item(n, 1).text(): table.item(n, 0).text() for n in range(table.rowCount())}
+    assert "Help ▸ Keyboard shortcuts" in rows and "Query ▸ Back" in rows
+    assert any(what.startswith("Results and browse: Open the large preview") for what in rows)
+
+
+def test_results_are_walked_by_keys_across_modality_groups_and_picked_by_clicks(qtbot):
+    from app.gui.results import ResultsPanel
+
+    previews = PreviewLoader()
+    panel = ResultsPanel(previews)
+    qtbot.addWidget(panel)
+    panel.resize(700, 600)
+    panel.show()
+    texts = [(Item(n, Modality.TEXT, None, f"text {n}", f"t{n}", "embedded"), 0.9 - n / 100) for n in range(5)]
+    sounds = [(Item(10 + n, Modality.AUDIO, f"/gone/{n}.wav", None, f"a{n}", "embedded"), 0.3) for n in range(2)]
+    panel.set_cards(texts + sounds, "Results")
+    qtbot.waitExposed(panel)
+    panel.setFocus()
+    qtbot.keyClick(panel, Qt.Key.Key_Right)
+    assert panel.picks.current == 0 and panel.cards[0].property("current")
+    qtbot.keyClick(panel, Qt.Key.Key_Down)  # three cards a row: the text below, then the sounds' group
+    assert panel.picks.current == 3
+    qtbot.keyClick(panel, Qt.Key.Key_Down)
+    assert panel.cards[panel.picks.current].item.modality is Modality.AUDIO
+    qtbot.keyClick(panel, Qt.Key.Key_Space)
+    assert panel.large.isVisible() and panel.large.item.path == "/gone/0.wav"
+    panel.large.close()
+    qtbot.mouseClick(panel.cards[1], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.cards[3], Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier)
+    assert panel.picks.rows() == [1, 2, 3] and panel.cards[2].property("picked")
+    qtbot.keyClick(panel, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    assert QGuiApplication.clipboard().text().splitlines() == ["text 1", "text 2", "text 3"]
+    previews.shutdown()
