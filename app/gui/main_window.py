@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
         self.library_panel.locateModel.connect(self.locate_library_model)
         self.library_dock = self._dock("Library", self.library_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
 
-        self.map_view = MapView(self.previews)
+        self.map_view = MapView(self.previews, selection=self.session.map_selection)
         self.map_view.itemClicked.connect(self.neighbours_of)
         self.map_view.hoverItem.connect(self.hover_item)
         self.map_view.filterToSelection.connect(self.show_selection)

@@ -5,8 +5,9 @@ resolution (``np.bincount``: a count and three colour sums per pixel) into one i
 of its points and an opacity that grows with their log count, so modalities keep their colours and clusters read as
 blobs. Panning moves that image, computed with a margin, and recomputes it only when the view leaves it. Zoomed in to
 at most ``POINT_LIMIT`` visible points, those are drawn as real dots, all in one ``drawPixmapFragments`` call. Hover,
-click, box and lasso ask a ``PointIndex`` built once per data set. A small selection is ringed; a large one keeps its
-colours and greys the rest. The map holds only ids, colours and coordinates: it announces the item under the cursor
+click, box and lasso ask a ``PointIndex`` built once per data set; Shift adds what they cover to the selection and Ctrl
+removes it. The selection is the state model's ``MapSelection``, which the map renders: a small one is ringed, a large
+one keeps its colours and greys the rest. The map holds only ids, colours and coordinates: it announces the item under the cursor
 by id (``hoverItem``) and the window answers with the item (``show_hover``) for the preview card.
 """
 
@@ -43,6 +44,7 @@ from superqt import QElidingLabel
 from app.colours import MODALITY_COLOURS, NOISE_LABEL, cluster_colour
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
+from app.state.map_selection import MapSelection
 from engine.modality import Modality
 
 if TYPE_CHECKING:
@@ -416,15 +418,23 @@ class _Swatch(ItemSample):
         event.accept()
 
 
-class SelectingViewBox(pg.ViewBox):
-    """A ViewBox whose left drag pans, or draws a selection box or lasso, by mode; a left click reports where."""
+def _edits(event) -> tuple[bool, bool]:
+    """(shift, ctrl) of a mouse event: whether it adds to the selection or removes from it."""
+    modifiers = event.modifiers()
+    return bool(modifiers & Qt.KeyboardModifier.ShiftModifier), bool(modifiers & Qt.KeyboardModifier.ControlModifier)
 
-    selected = Signal(object)  # [M, 2] polygon in data coordinates
-    clicked = Signal(object)  # QPointF in data coordinates
+
+class SelectingViewBox(pg.ViewBox):
+    """A ViewBox whose left drag pans, or draws a selection box or lasso, by mode; a left click reports where. With
+    Shift or Ctrl held a drag selects even in pan mode (a box), so adding to a selection never needs a mode change."""
+
+    selected = Signal(object, bool, bool)  # [M, 2] polygon in data coordinates, shift, ctrl
+    clicked = Signal(object, bool, bool)  # QPointF in data coordinates, shift, ctrl
 
     def __init__(self):
         super().__init__()
         self.mode = PAN
+        self._drag_mode = PAN  # the mode of the drag under way
         self._path: list[QPointF] = []
         self._outline = QGraphicsPathItem()
         self._outline.setPen(QPen(QColor("#888888"), 0, Qt.PenStyle.DashLine))
@@ -434,19 +444,21 @@ class SelectingViewBox(pg.ViewBox):
     def mouseClickEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             event.accept()
-            self.clicked.emit(self.mapSceneToView(event.scenePos()))
+            self.clicked.emit(self.mapSceneToView(event.scenePos()), *_edits(event))
         else:
             super().mouseClickEvent(event)
 
     def mouseDragEvent(self, event, axis=None) -> None:
-        if self.mode == PAN or event.button() != Qt.MouseButton.LeftButton:
+        if event.isStart():  # the keys held as the drag starts say what it does
+            self._drag_mode = BOX if self.mode == PAN and any(_edits(event)) else self.mode
+        if self._drag_mode == PAN or event.button() != Qt.MouseButton.LeftButton:
             super().mouseDragEvent(event, axis)
             return
         event.accept()
         here = self.mapSceneToView(event.scenePos())
         if event.isStart():
             self._path = [self.mapSceneToView(event.buttonDownScenePos())]
-        if self.mode == BOX:
+        if self._drag_mode == BOX:
             start = self._path[0]
             self._path = [start, QPointF(here.x(), start.y()), here, QPointF(start.x(), here.y())]
         else:
@@ -460,7 +472,7 @@ class SelectingViewBox(pg.ViewBox):
             polygon = np.array([[p.x(), p.y()] for p in self._path])
             self._outline.setPath(QPainterPath())
             if len(polygon) >= 3:
-                self.selected.emit(polygon)
+                self.selected.emit(polygon, *_edits(event))
 
 
 class MapView(QWidget):
@@ -470,11 +482,12 @@ class MapView(QWidget):
     searchSelection = Signal(list)
     recolour = Signal(str)  # "modality" or a clustering method
 
-    def __init__(self, previews: PreviewLoader, parent: QWidget | None = None):
+    def __init__(self, previews: PreviewLoader, parent: QWidget | None = None, selection: MapSelection | None = None):
         super().__init__(parent)
         self.previews = previews
         self.data: MapData | None = None
-        self.selection: list[int] = []  # ids, ascending
+        self.map_selection = selection if selection is not None else MapSelection()
+        self.map_selection.changed.connect(self._show_selection)
         self._index: PointIndex | None = None
         self._codes = np.zeros(0, np.uint8)  # each point's colour in the palette, in the index's order
         self._palette: list[str] = []
@@ -526,9 +539,9 @@ class MapView(QWidget):
         self.modes = QButtonGroup(self)
         self._mode_buttons: dict[str, QToolButton] = {}
         for mode, text, tip in (
-            (PAN, "Pan", "Drag to pan, wheel to zoom"),
-            (BOX, "Box", "Drag a box to select"),
-            (LASSO, "Lasso", "Draw around points to select"),
+            (PAN, "Pan", "Drag to pan, wheel to zoom; Shift+drag adds a box to the selection, Ctrl+drag removes one"),
+            (BOX, "Box", "Drag a box to select; Shift adds to the selection, Ctrl removes from it"),
+            (LASSO, "Lasso", "Draw around points to select; Shift adds to the selection, Ctrl removes from it"),
         ):
             button = QToolButton()
             button.setText(text)
@@ -581,7 +594,7 @@ class MapView(QWidget):
         self.search_button.setToolTip("Use the mean of the selected items as the query")
         self.search_button.clicked.connect(lambda: self.searchSelection.emit(self.selection))
         clear = QPushButton("Clear")
-        clear.clicked.connect(lambda: self.set_selection([]))
+        clear.clicked.connect(self.map_selection.clear)
         for button in (self.filter_button, self.search_button, clear):
             bar.addWidget(button)
         self.selection_bar = QWidget()
@@ -608,7 +621,9 @@ class MapView(QWidget):
         self._end_hover()
         if data is None or not len(data.projection):
             self._index = None
-            self._codes, self._selected, self.selection = np.zeros(0, np.uint8), np.zeros(0, np.int64), []
+            self._codes, self._selected = np.zeros(0, np.uint8), np.zeros(0, np.int64)
+            with self.map_selection.changed.blocked():
+                self.map_selection.clear()
             self.density.hide()
             self.points.clear()
             self.rings.clear()
@@ -633,7 +648,9 @@ class MapView(QWidget):
         self.status.setToolTip(_clusters_explained(data))
         if data.clusters is not None and len(data.clusters) and bool((data.clusters < 0).all()):
             self.status.setText(f"{len(projection):,} items · no clusters found: every point is {NOISE_LABEL}")
-        self._select(self._index.positions_of(self.selection))
+        with self.map_selection.changed.blocked():
+            self.map_selection.keep_only(projection.ids)
+        self._show_selection()
         if new_layout:
             self._fit()
         self._view_changed()
@@ -661,22 +678,34 @@ class MapView(QWidget):
             return
         positions = self._index.positions_of([item_id])
         if positions.size:
-            self._select(positions)
+            self._select(positions, False, False)
             x, y = float(self._index.x[positions[0]]), float(self._index.y[positions[0]])
             half = self._index.reach(x, y, SHOW_NEIGHBOURS)
             self.viewbox.setRange(QRectF(x - half, y - half, 2 * half, 2 * half), padding=0)
 
     # -- selection ----------------------------------------------------------------------------
 
-    def set_selection(self, ids: list[int]) -> None:
-        self._select(self._index.positions_of(ids) if self._index is not None else np.zeros(0, np.int64))
+    @property
+    def selection(self) -> list[int]:
+        """The selected ids, ascending."""
+        return self.map_selection.ids.tolist()
 
-    def _select(self, positions: np.ndarray) -> None:
-        self._selected = np.sort(positions)
-        self.selection = np.sort(self._index.ids[self._selected]).tolist() if self._index is not None else []
-        self.selection_bar.setVisible(bool(self.selection))
-        self.selection_label.setText(f"{len(self.selection):,} selected")
-        self._paint_colours()
+    def set_selection(self, ids: list[int]) -> None:
+        """Make those of ``ids`` that are on the map the selection."""
+        self._select(self._index.positions_of(ids) if self._index is not None else np.zeros(0, np.int64), False, False)
+
+    def _select(self, positions: np.ndarray, shift: bool, ctrl: bool) -> None:
+        ids = self._index.ids[positions] if self._index is not None else np.zeros(0, np.int64)
+        self.map_selection.edit(ids, shift=shift, ctrl=ctrl)
+
+    def _show_selection(self, *_) -> None:
+        """Render the state's selection: its count in the bar, rings or greyed points on the map."""
+        on_map = self._index is not None
+        self._selected = self._index.positions_of(self.map_selection.ids) if on_map else np.zeros(0, np.int64)
+        self.selection_bar.setVisible(bool(len(self.map_selection)))
+        self.selection_label.setText(self.map_selection.describe())
+        if on_map:
+            self._paint_colours()
         self._redraw()
 
     def _paint_colours(self) -> None:
@@ -689,9 +718,9 @@ class MapView(QWidget):
         self._channels = np.ascontiguousarray(rgb[self._kinds].T)
         self.density.current = False
 
-    def _select_polygon(self, polygon: np.ndarray) -> None:
+    def _select_polygon(self, polygon: np.ndarray, shift: bool, ctrl: bool) -> None:
         if self._index is not None:
-            self._select(self._index.in_polygon(polygon))
+            self._select(self._index.in_polygon(polygon), shift, ctrl)
 
     # -- drawing ------------------------------------------------------------------------------
 
@@ -775,12 +804,13 @@ class MapView(QWidget):
         pixel = max(view.width() / max(self.viewbox.width(), 1), view.height() / max(self.viewbox.height(), 1))
         return self._index.nearest(here.x(), here.y(), HOVER_PIXELS * pixel)
 
-    def _click(self, here: QPointF) -> None:
+    def _click(self, here: QPointF, shift: bool, ctrl: bool) -> None:
+        """A plain click on a point selects it and asks for its neighbours; Shift/Ctrl+click only edits the selection."""
         position = self._point_at(here)
         if position is not None:
-            item_id = int(self._index.ids[position])
-            self._select(np.array([position]))
-            self.itemClicked.emit(item_id)
+            self._select(np.array([position]), shift, ctrl)
+            if not (shift or ctrl):
+                self.itemClicked.emit(int(self._index.ids[position]))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.MouseMove and event.buttons() == Qt.MouseButton.NoButton:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from psygnal import Signal
 
 from app.state.filters import Filters
+from app.state.map_selection import MapSelection
 from app.state.query import Query
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Session:
         self.results_title = ""
         self.moments = False
         self.selection: tuple[int, ...] = ()
+        self.map_selection = MapSelection()  # what is selected on the map (drag, Shift adds, Ctrl removes)
         self.message = ""
         self._message_is_failure = False
 

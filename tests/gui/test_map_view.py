@@ -8,8 +8,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QMouseEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from app.colours import MODALITY_COLOURS
 from app.gui.map_view import POINT_LIMIT, RING_LIMIT, MapView, points_in_polygon
@@ -101,17 +103,34 @@ def close_to(colour: QColor, expected: str, tolerance: int = 12) -> bool:
     return all(abs(a - b) <= tolerance for a, b in zip(colour.getRgb()[:3], want.getRgb()[:3], strict=True))
 
 
-def drag(qtbot, view: MapView, path: list[QPoint]) -> np.ndarray:
-    """Press at the first point, move through the rest, release at the last; returns the path in data coordinates,
-    as mapped before the drag (a selection shows a bar that shrinks the plot)."""
+def drag(qtbot, view: MapView, path: list[QPoint], modifier=Qt.KeyboardModifier.NoModifier) -> np.ndarray:
+    """Press at the first point, move through the rest, release at the last, holding ``modifier``; returns the path
+    in data coordinates, as mapped before the drag (a selection shows a bar that shrinks the plot)."""
     polygon = np.array([in_data(view, point) for point in path])
     viewport = view.plot.viewport()
-    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=path[0])
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, modifier, path[0])
     for point in path[1:]:
         qtbot.wait(12)  # pyqtgraph takes at most 100 moves a second
-        qtbot.mouseMove(viewport, point)
-    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=path[-1])
+        move(viewport, point, modifier)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, modifier, path[-1])
     return polygon
+
+
+def move(viewport, point: QPoint, modifier) -> None:
+    """A move with the left button down and ``modifier`` held (QTest's own moves carry no modifiers)."""
+    if modifier == Qt.KeyboardModifier.NoModifier:
+        QTest.mouseMove(viewport, point)
+        return
+    global_point = QPointF(viewport.mapToGlobal(point))
+    event = QMouseEvent(
+        QEvent.Type.MouseMove,
+        QPointF(point),
+        global_point,
+        Qt.MouseButton.NoButton,
+        Qt.MouseButton.LeftButton,
+        modifier,
+    )
+    QApplication.sendEvent(viewport, event)
 
 
 def test_points_in_polygon_is_the_even_odd_rule():
@@ -284,3 +303,57 @@ def test_status_and_recolouring_by_cluster_keep_the_view(qtbot, view):
     assert view.status.text() == "1,500 items · PCA (computing UMAP…)"
     view.set_data(None)
     assert view.status.text() == "" and not view.empty.isHidden()
+
+
+def test_shift_adds_to_the_selection_and_ctrl_removes_from_it(qtbot, view):
+    data = uniform_map(4000, seed=4)
+    view.set_data(data)
+    coords, ids = data.projection.coords, data.projection.ids
+
+    def inside(path):
+        (x0, y0), (x1, y1) = path[0], path[-1]
+        x, y = coords.T
+        return set(ids[(x >= min(x0, x1)) & (x < max(x0, x1)) & (y >= min(y0, y1)) & (y < max(y0, y1))].tolist())
+
+    qtbot.mouseClick(view._mode_buttons["box"], Qt.MouseButton.LeftButton)
+    first = inside(drag(qtbot, view, [QPoint(230, 120), QPoint(300, 180), QPoint(360, 240)]))
+    assert view.selection == sorted(first)
+    qtbot.mouseClick(view._mode_buttons["pan"], Qt.MouseButton.LeftButton)  # Shift+drag selects even in pan mode
+    second = inside(
+        drag(qtbot, view, [QPoint(430, 150), QPoint(500, 200), QPoint(560, 300)], Qt.KeyboardModifier.ShiftModifier)
+    )
+    assert first and second and not first & second
+    assert view.selection == sorted(first | second)
+    assert view.selection_label.text() == f"{len(first | second):,} selected"
+    cut = inside(
+        drag(qtbot, view, [QPoint(320, 200), QPoint(400, 230), QPoint(460, 260)], Qt.KeyboardModifier.ControlModifier)
+    )
+    assert cut & first and cut & second
+    assert view.selection == sorted((first | second) - cut)
+    assert view.map_selection.ids.tolist() == view.selection
+    row = loneliest(coords, ~np.isin(ids, list((first | second) - cut)) & (np.abs(coords) < 8).all(axis=1))
+    with qtbot.assertNotEmitted(view.itemClicked):
+        qtbot.mouseClick(
+            view.plot.viewport(),
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.ShiftModifier,
+            on_screen(view, *coords[row]),
+        )
+    assert int(ids[row]) in view.selection
+    qtbot.mouseClick(
+        view.plot.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.ControlModifier,
+        on_screen(view, *coords[row]),
+    )
+    assert view.selection == sorted((first | second) - cut)
+
+
+def test_the_map_shows_a_selection_made_in_the_state(qtbot, view):
+    data = uniform_map(300)
+    view.set_data(data)
+    chosen = data.projection.ids[:7]
+    view.map_selection.edit(chosen)
+    view.plot.grab()
+    assert sorted(view.rings.ids.tolist()) == sorted(chosen.tolist())
+    assert view.selection_bar.isVisible() and view.selection_label.text() == "7 selected"

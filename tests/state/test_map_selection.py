@@ -1,0 +1,50 @@
+"""The map's selection without a window: a drag replaces it, Shift adds to it, Ctrl removes from it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.state.map_selection import MapSelection
+from app.state.session import Session
+
+
+def test_a_plain_edit_replaces_shift_adds_and_ctrl_removes():
+    selection = MapSelection()
+    counts = []
+    selection.changed.connect(counts.append)
+    selection.edit([5, 3, 3, 9])
+    assert selection.ids.tolist() == [3, 5, 9]
+    selection.edit([9, 12, 1], shift=True)
+    assert selection.ids.tolist() == [1, 3, 5, 9, 12]
+    selection.edit([3, 12, 40], ctrl=True)
+    assert selection.ids.tolist() == [1, 5, 9]
+    selection.edit([7])
+    assert selection.ids.tolist() == [7]
+    assert counts == [3, 5, 3, 1]
+    assert selection.describe() == "1 selected"
+
+
+def test_an_edit_that_changes_nothing_says_nothing():
+    selection = MapSelection()
+    selection.edit([1, 2])
+    heard = []
+    selection.changed.connect(heard.append)
+    selection.edit([2], shift=True)
+    selection.edit([8], ctrl=True)
+    assert heard == [] and selection.ids.tolist() == [1, 2]
+
+
+def test_keep_only_drops_what_a_filtered_map_no_longer_shows():
+    selection = MapSelection()
+    selection.edit(np.arange(1_000_000))
+    assert selection.describe() == "1,000,000 selected"
+    selection.keep_only(np.arange(10, 20))
+    assert selection.ids.tolist() == list(range(10, 20))
+    selection.clear()
+    assert len(selection) == 0
+
+
+def test_the_session_holds_the_map_selection():
+    session = Session()
+    session.map_selection.edit([4, 2])
+    assert session.map_selection.ids.tolist() == [2, 4]
