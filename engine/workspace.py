@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import sqlite3
 import threading
@@ -258,6 +259,7 @@ class LibrarySummary:
     outside: dict[str, dict[str, int]] = field(default_factory=dict)  # items in no folder (imported, typed)
     segments: dict[str, int] = field(default_factory=dict)  # moments held per modality (windows of long recordings)
     moments: bool = True  # whether indexing cuts long recordings into windows
+    saved_queries: dict[str, dict] = field(default_factory=dict)  # name -> the app's record of a named query
 
     @property
     def embedded(self) -> int:
@@ -537,6 +539,7 @@ class Workspace:
             per_root.get(None, {}),
             segments,
             library.moments,
+            library.saved_queries,
         )
 
     def failed(self, offset: int = 0, limit: int = 200) -> list[Item]:
@@ -564,6 +567,25 @@ class Workspace:
     def set_labels(self, labels: list[str]) -> list[str]:
         """Save the zero-shot labels with the library."""
         return self.library.set_labels(labels)
+
+    def saved_queries(self) -> dict[str, dict]:
+        """The named queries saved with the library (name -> record), so they survive reopening it."""
+        return self.library.saved_queries
+
+    def save_query(self, name: str, record: dict) -> dict[str, dict]:
+        """Save a named query with the library (``record`` must be JSON data); returns every saved query."""
+        try:
+            json.dumps(record)
+        except (TypeError, ValueError) as error:
+            raise WorkspaceError(f"the query {name!r} cannot be saved: {error}") from error
+        try:
+            return self.library.save_query(name, record)
+        except ValueError as error:
+            raise WorkspaceError(str(error)) from error
+
+    def forget_query(self, name: str) -> dict[str, dict]:
+        """Remove a saved query; returns the ones left."""
+        return self.library.forget_query(name)
 
     def embed_labels(self) -> int:
         """Embed the saved labels not embedded yet (the model must be here), so zero-shot works without it later."""

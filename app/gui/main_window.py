@@ -40,6 +40,7 @@ from app.gui.library_panel import LibraryPanel
 from app.gui.map_view import MapView
 from app.gui.previews import PreviewLoader
 from app.gui.results import ResultsPanel, reveal_in_folder
+from app.gui.saved_queries import SavedQueriesMenu, ask_query_name
 from app.gui.worker import GuiPost
 from app.gui.zero_shot import ZeroShotPanel
 from app.state.export import export_record, write_export
@@ -252,6 +253,9 @@ class MainWindow(QMainWindow):
         query.addSeparator()
         self._action(query, "Remove the &last term", self.query.remove_last, "Ctrl+Backspace")
         self._action(query, "&Clear the query", self.query.clear, "Ctrl+Shift+Backspace")
+        self._action(query, "&Save query…", self.save_query, "Ctrl+S", "Keep the query and filters with the library")
+        self.saved_menu = SavedQueriesMenu(self.session, self)
+        query.addMenu(self.saved_menu)
         self._action(query, "Cancel indexing or &download", self.cancel_work, "Esc")
         view = menus.addMenu("&View")
         view.addAction(self.library_dock.toggleViewAction())
@@ -265,6 +269,18 @@ class MainWindow(QMainWindow):
         self._action(help_menu, "&Supported files", self.show_formats)
         self._action(help_menu, "&About BindScope", self.show_about)
         self._refresh_recent()
+
+    def save_query(self) -> None:
+        name, workspace = ask_query_name(self, self.session), self.workspace
+        if name and workspace is not None:
+            record = self.session.saved.current()
+            self._run(
+                "save-query",
+                lambda job: workspace.save_query(name, record),
+                "",
+                self.session.saved.load,
+                self._failed("save the query"),
+            )
 
     def _show_tab(self, index: int) -> None:
         self.side_dock.show()

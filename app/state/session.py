@@ -19,6 +19,7 @@ from psygnal import Signal
 from app.state.filters import Filters
 from app.state.map_selection import MapSelection
 from app.state.query import Query
+from app.state.saved_queries import SavedQueries
 
 if TYPE_CHECKING:
     from engine.workspace import Item, LibrarySummary, Moment, SearchOutcome
@@ -54,6 +55,7 @@ class Session:
         self.moments = False
         self.selection: tuple[int, ...] = ()
         self.map_selection = MapSelection()  # what is selected on the map (drag, Shift adds, Ctrl removes)
+        self.saved = SavedQueries(self)  # the named queries kept with the library
         self.message = ""
         self._message_is_failure = False
 
@@ -79,6 +81,8 @@ class Session:
 
     def show_summary(self, summary: LibrarySummary) -> None:
         self.summary = summary
+        if summary.saved_queries != self.saved.records:
+            self.saved.load(summary.saved_queries)
         self.library_changed.emit(summary)
 
     def model_loading(self) -> None:

@@ -295,6 +295,35 @@ class Database:
         with self.transaction():
             self.set_meta("moments", "on" if on else "off")
 
+    @property
+    def saved_queries(self) -> dict[str, dict]:
+        """The named queries saved with the library: name -> the app's record of it (terms, weights, filters).
+        The engine keeps the records as they were given; an unreadable value reads as none saved."""
+        try:
+            saved = json.loads(self.get_meta("saved_queries", "{}"))
+        except ValueError:
+            return {}
+        if not isinstance(saved, dict):
+            return {}
+        return {name: record for name, record in saved.items() if isinstance(record, dict)}
+
+    def save_query(self, name: str, record: dict) -> dict[str, dict]:
+        """Keep ``record`` under ``name`` (replacing one of that name); returns every saved query."""
+        name = name.strip()
+        if not name:
+            raise ValueError("a saved query needs a name")
+        with self.transaction():
+            saved = {**self.saved_queries, name: record}
+            self.set_meta("saved_queries", json.dumps(saved))
+        return saved
+
+    def forget_query(self, name: str) -> dict[str, dict]:
+        """Remove the saved query ``name``; returns the ones left."""
+        with self.transaction():
+            saved = {key: record for key, record in self.saved_queries.items() if key != name}
+            self.set_meta("saved_queries", json.dumps(saved))
+        return saved
+
     def set_labels(self, labels: Iterable[str]) -> list[str]:
         cleaned = list(dict.fromkeys(label.strip() for label in labels if label.strip()))
         with self.transaction():

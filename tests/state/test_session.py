@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from app.state.session import ModelStatus, Session
 
-SUMMARY = object()  # the session keeps the library's summary for the views; it reads none of its fields
+SUMMARY = SimpleNamespace(saved_queries={})  # the session reads only the saved queries of the summary
 
 
 def test_the_status_tells_the_truth_while_a_library_opens_and_its_model_loads():
