@@ -679,6 +679,8 @@ def cmd_map(args) -> int:
     data = workspace.map(clusters=args.clusters)
     if data is None:
         raise CliError(f"{workspace.folder}: nothing is embedded yet; run `bindscope index` first")
+    if data.clusters_note:
+        print(data.clusters_note, file=sys.stderr)
     if chosen.narrows:
         data = data.only(workspace.map_mask(chosen, data))
     projection = data.projection

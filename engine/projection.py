@@ -10,8 +10,10 @@ The map is cached beside the library with the library's generation. When items a
 removed later, the cached layout is updated in place (new points placed, removed points
 dropped) as long as the change is small against the layout; a larger change lays the map out
 again. A query is placed the same way as any point, which is where UMAP's own ``transform``
-starts its optimisation, and needs no pickled reducer. Clusters (k-means or HDBSCAN) are found
-on the sample and spread to the other points by their nearest sampled neighbour; they can be
+starts its optimisation, and needs no pickled reducer. K-means clusters the sample in the PCA
+space; HDBSCAN clusters at most ``HDBSCAN_POINTS`` of the sample's UMAP layout (density there is
+what the map shows, and 2-D keeps it to seconds at a million points). Either spreads to the other
+points by their nearest sampled neighbour, and says why when it finds no cluster. Clusters can be
 named by the nearest labels of a user's label list.
 """
 
@@ -40,6 +42,7 @@ UMAP_NEIGHBOURS = 30  # with min_dist 0.4: clusters read as blobs rather than sp
 UMAP_EPOCHS = 200
 KNN_EXACT_UP_TO = 20_000  # UMAP's neighbour graph: exact below, IVF above (pynndescent compiles for ~20 s)
 HDBSCAN_POINTS = 20_000
+HDBSCAN_LEAST = 10  # fewer laid-out points than this are too few for a density to mean anything
 _CHUNK = 32_768
 _MEMBERS = (
     *("ids", "modalities", "coords", "method", "generation", "rows", "anchors"),
@@ -405,10 +408,26 @@ class MapMaker:
         coords, _ = self.layout.place(np.asarray(vector, np.float32)[None])
         return float(coords[0, 0]), float(coords[0, 1])
 
-    def clusters(self, projection: Projection, method: str) -> np.ndarray:
-        """A cluster per point: found on the sample (in the PCA space), spread to the rest by nearest anchor."""
-        sample_clusters = cluster(self.layout.sample_reduced, method)
-        return sample_clusters[self.anchors]
+    def clusters(self, projection: Projection, method: str) -> Clustering:
+        """A cluster per point of ``projection`` (the map this maker computed). K-means: found on the sample in the
+        PCA space, spread by each point's anchor. HDBSCAN: found on an even sample of the layout (at most
+        ``HDBSCAN_POINTS``), each point taking the cluster of its nearest sampled point on the map."""
+        if method != "hdbscan":
+            return Clustering(cluster(self.layout.sample_reduced, method)[self.anchors])
+        from scipy.spatial import cKDTree
+
+        layout = self.layout.sample_coords
+        core = layout[:: max(1, -(-len(layout) // HDBSCAN_POINTS))]
+        if len(core) < HDBSCAN_LEAST:
+            note = f"HDBSCAN needs at least {HDBSCAN_LEAST} points on the map, not {len(core)}; try k-means"
+            return Clustering(np.full(len(projection), -1, np.int64), note)
+        labels = _hdbscan(core)
+        _, nearest = cKDTree(core).query(projection.coords, workers=-1)
+        labels = labels[nearest]
+        if not (labels >= 0).any():
+            note = f"HDBSCAN found no dense groups in the {len(core):,}-point sample of the map; try k-means"
+            return Clustering(labels, note)
+        return Clustering(labels)
 
     def sample_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of the sampled points, for naming clusters."""
@@ -418,14 +437,27 @@ class MapMaker:
         return ids[chosen], _vectors(self.library, self.key, modalities[chosen], rows[chosen])
 
 
+@dataclass
+class Clustering:
+    """A cluster per point (-1: in no dense group, "unclustered"), and why there are none when there are none."""
+
+    labels: np.ndarray
+    note: str = ""
+
+
+def _hdbscan(points: np.ndarray) -> np.ndarray:
+    """HDBSCAN labels (-1 = noise), with clusters of at least 1% of the points (at least 5)."""
+    from sklearn.cluster import HDBSCAN
+
+    return HDBSCAN(min_cluster_size=max(5, len(points) // 100), metric="euclidean", copy=True).fit_predict(points)
+
+
 def cluster(vectors: np.ndarray, method: str = "kmeans", count: int | None = None, seed: int = 0) -> np.ndarray:
     """Cluster labels per point: k-means (``count`` clusters, default ~sqrt(N/2)) or HDBSCAN (-1 = noise);
     HDBSCAN runs on at most ``HDBSCAN_POINTS`` of them and spreads to the others by nearest neighbour."""
     if method == "hdbscan":
-        from sklearn.cluster import HDBSCAN
-
         core = vectors[:HDBSCAN_POINTS]
-        labels = HDBSCAN(min_cluster_size=max(5, len(core) // 100), metric="euclidean", copy=True).fit_predict(core)
+        labels = _hdbscan(core)
         if len(vectors) > len(core):
             nearest = np.argmax(vectors[len(core) :] @ core.T, axis=1)
             labels = np.concatenate([labels, labels[nearest]])

@@ -306,13 +306,14 @@ class MapData:
     projection: Projection
     clusters: np.ndarray | None = None
     cluster_names: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
+    clusters_note: str = ""  # why the clustering found no cluster, when it found none
 
     def only(self, mask: np.ndarray) -> MapData:
         """The points ``mask`` keeps (a filtered map), with their clusters and the clusters' names."""
         p = self.projection
         kept = Projection(p.ids[mask], p.modalities[mask], p.coords[mask], p.method, p.generation)
         clusters = self.clusters[mask] if self.clusters is not None else None
-        return MapData(kept, clusters, self.cluster_names)
+        return MapData(kept, clusters, self.cluster_names, self.clusters_note)
 
     def to_json(self, paths: dict[int, str | None] | None = None) -> dict:
         """The map as plain JSON values: its method and one point per item (with its cluster, when clustered,
@@ -985,7 +986,8 @@ class Workspace:
                 return None
             data = MapData(projection)
             if clusters:
-                data.clusters = maker.clusters(projection, clusters)
+                found = maker.clusters(projection, clusters)
+                data.clusters, data.clusters_note = found.labels, found.note
                 data.cluster_names = self._cluster_names(reader, maker, projection, data.clusters)
         finally:
             reader.close()

@@ -87,7 +87,7 @@ def test_clusters_and_their_names(tmp_path):
     assert set(cluster(vectors, "hdbscan").tolist()) - {-1}
     _, maker = make(tmp_path, vectors, ["vision"] * 150)
     projection = maker.compute()
-    per_point = maker.clusters(projection, "kmeans")
+    per_point = maker.clusters(projection, "kmeans").labels
     assert len(per_point) == 150 and len(set(per_point.tolist())) >= 2
 
 
@@ -128,3 +128,32 @@ def test_umap_apart_stops_its_child_when_cancelled():
         umap_coords_apart(clustered(2000, 32), cancelled=lambda: time.perf_counter() - start > 0.5)
     assert time.perf_counter() - start < 5
     assert not [c for c in multiprocessing.active_children() if c.name == "bindscope-umap"]
+
+
+def test_hdbscan_clusters_a_sample_of_the_layout_and_spreads_by_nearest_sampled_point(tmp_path, monkeypatch):
+    import engine.projection as projection_module
+
+    seen = []
+    real = projection_module._hdbscan
+    monkeypatch.setattr(projection_module, "HDBSCAN_POINTS", 60)
+    monkeypatch.setattr(projection_module, "_hdbscan", lambda points: seen.append(points) or real(points))
+    _, maker = make(tmp_path, clustered(300, 32, clusters=3), ["vision"] * 300)
+    projection = maker.compute()
+    found = maker.clusters(projection, "hdbscan")
+    [core] = seen
+    assert len(core) <= 60 and np.isin(core, maker.layout.sample_coords).all()  # points of the map, not vectors
+    assert found.note == "" and len(found.labels) == 300 and (found.labels >= 0).any()
+    nearest = np.argmin(((projection.coords[:, None, :] - core[None]) ** 2).sum(axis=2), axis=1)
+    assert np.array_equal(found.labels, real(core)[nearest])
+
+
+def test_hdbscan_says_why_when_it_finds_no_cluster(tmp_path):
+    _, maker = make(tmp_path, clustered(120, 16, clusters=2), ["vision"] * 120)
+    projection = maker.compute()
+    maker.layout.sample_coords[:] = 0  # every sampled point on one spot: no density stands out
+    projection.coords[:] = 0
+    found = maker.clusters(projection, "hdbscan")
+    assert (found.labels == -1).all()
+    assert found.note == "HDBSCAN found no dense groups in the 120-point sample of the map; try k-means"
+    _, few = make(tmp_path / "few", clustered(6, 16, clusters=2), ["vision"] * 6)
+    assert "at least 10 points" in few.clusters(few.compute(), "hdbscan").note

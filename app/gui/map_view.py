@@ -647,7 +647,9 @@ class MapView(QWidget):
         )
         self.status.setToolTip(_clusters_explained(data))
         if data.clusters is not None and len(data.clusters) and bool((data.clusters < 0).all()):
-            self.status.setText(f"{len(projection):,} items · no clusters found: every point is {NOISE_LABEL}")
+            why = data.clusters_note or "no dense region at this scale"
+            self.status.setText(f"{len(projection):,} items · no clusters found: every point is {NOISE_LABEL} ({why})")
+            self.status.setToolTip(f"{why}.\n{_clusters_explained(data)}")
         with self.map_selection.changed.blocked():
             self.map_selection.keep_only(projection.ids)
         self._show_selection()

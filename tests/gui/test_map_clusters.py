@@ -67,3 +67,14 @@ def test_a_map_where_every_point_is_noise_says_so_and_fit_shows_it_all(qtbot):
     view.viewbox.scaleBy((0.1, 0.1))
     view.fit_button.click()
     np.testing.assert_allclose(view.viewbox.viewRange(), full, rtol=1e-3)
+
+
+def test_the_reason_no_cluster_was_found_is_shown(qtbot):
+    view = MapView(PreviewLoader())
+    qtbot.addWidget(view)
+    data = clustered(np.full(50, -1))
+    data.clusters_note = "HDBSCAN found no dense groups in the 50-point sample of the map; try k-means"
+    view.set_data(data)
+    assert data.clusters_note in view.status.text() and data.clusters_note in view.status.toolTip()
+    narrowed = data.only(np.arange(50) < 20)  # a filter keeps the reason
+    assert narrowed.clusters_note == data.clusters_note
