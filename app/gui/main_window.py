@@ -21,7 +21,6 @@ from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -41,6 +40,7 @@ from app.gui.map_view import MapView
 from app.gui.previews import PreviewLoader
 from app.gui.results import ResultsPanel, reveal_in_folder
 from app.gui.saved_queries import SavedQueriesMenu, ask_query_name
+from app.gui.status_message import StatusMessage
 from app.gui.worker import GuiPost
 from app.gui.zero_shot import ZeroShotPanel
 from app.state.export import export_record, write_export
@@ -161,7 +161,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self._restore_layout()
-        self.session.status_changed.connect(lambda text: self.message.setText(text))
+        self.session.status_changed.connect(self.message.show_text)
         self.session.library_changed.connect(self.library_panel.show_summary)
         self.session.model_changed.connect(lambda: self.model_button.setText(self.session.model_text()))
         self.query.history_changed.connect(self._show_history)
@@ -197,7 +197,7 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.message = QLabel()
+        self.message = StatusMessage()
         bar.addWidget(self.message, 1)
         self.busy = QProgressBar()
         self.busy.setMaximumWidth(220)

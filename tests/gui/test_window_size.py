@@ -24,3 +24,19 @@ def test_the_window_fits_1280_wide_whatever_it_shows(qtbot, make_window):
     qtbot.waitUntil(lambda: len(window.composer._widgets) == 3)
     assert window.minimumSizeHint().width() <= SCREEN_WIDTH
     assert window.width() == SCREEN_WIDTH
+
+
+def test_a_long_status_message_elides_beside_the_model_button_at_1280(qtbot, make_window, tmp_path):
+    window = make_window(tmp_path / "library")
+    window.resize(SCREEN_WIDTH, 720)
+    long = (
+        "The model ImageBind-huge is not on this machine: download it with Download in the banner, or locate its "
+        "weights; until then the library can be browsed but not searched by text or file, and indexing waits for it"
+    )
+    window.session.model_missing(long)
+    qtbot.waitUntil(lambda: window.model_button.text() == "The model ImageBind-huge is not on this machine")
+    message, button = window.message.geometry(), window.model_button.geometry()
+    assert window.message.minimumSizeHint().width() <= message.width()  # it asks for no more than it is given
+    assert message.right() < button.left() and button.right() <= window.width()
+    assert window.message.text() == long and window.message.toolTip() == long
+    assert window.width() == SCREEN_WIDTH
