@@ -1,0 +1,30 @@
+"""Save query… in the window keeps the query with the library: a window opened later on it lists and restores it."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QInputDialog
+
+from app.state.query import text_term
+from tests.gui.conftest import ENGINE_TIMEOUT_MS, settle
+
+
+def test_save_query_in_the_window_survives_reopening(qtbot, make_window, tmp_path, monkeypatch):
+    library = tmp_path / "library"
+    window = make_window(library)
+    window.session.query.replace(text_term("a dog", 0.8), text_term("rain", -0.4))
+    window.session.filters.set(glob="*.jpg")
+    monkeypatch.setattr(QInputDialog, "getText", lambda *args: ("dog in rain", True))
+    [save] = [a for a in window.findChildren(QAction) if a.text() == "&Save query…"]
+    save.trigger()
+    qtbot.waitUntil(lambda: window.session.saved.names == ("dog in rain",), timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    window.close()
+
+    later = make_window(library)
+    qtbot.waitUntil(
+        lambda: [a.text() for a in later.saved_menu.actions()] == ["dog in rain"], timeout=ENGINE_TIMEOUT_MS
+    )
+    later.saved_menu.actions()[0].trigger()
+    assert later.session.query.terms == (text_term("a dog", 0.8), text_term("rain", -0.4))
+    assert later.session.filters.value.glob == "*.jpg"
