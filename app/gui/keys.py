@@ -42,6 +42,15 @@ GRID_KEYS = (
     ("Ctrl+C", "Copy the selected cards' paths"),
 )
 
+# (keys and mouse, what they do) on the map
+MAP_KEYS = (
+    ("Drag (Box or Lasso)", "Select the points inside, instead of the selection"),
+    ("Shift+drag or Shift+click", "Add the points to the selection (a box, even in Pan mode)"),
+    ("Ctrl+drag or Ctrl+click", "Take the points out of the selection"),
+    ("Click", "Select a point and show its neighbours"),
+    ("Home", "Fit the whole map"),
+)
+
 
 def move_of(event: QKeyEvent) -> str | None:
     """The move a key press asks for in a grid (see ``MOVE_KEYS``), if any."""
@@ -71,12 +80,16 @@ def menu_shortcuts(menus: QMenuBar) -> list[tuple[str, str]]:
 
 
 class ShortcutsDialog(QDialog):
-    """Help ▸ Keyboard shortcuts: the menus' shortcuts, then the grids' keys."""
+    """Help ▸ Keyboard shortcuts: the menus' shortcuts, then the grids' keys and the map's."""
 
     def __init__(self, menus: QMenuBar, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        rows = [*menu_shortcuts(menus), *((keys, f"Results and browse: {what}") for keys, what in GRID_KEYS)]
+        rows = [
+            *menu_shortcuts(menus),
+            *((keys, f"Results and browse: {what}") for keys, what in GRID_KEYS),
+            *((keys, f"Map: {what}") for keys, what in MAP_KEYS),
+        ]
         self.table = QTableWidget(len(rows), 2)
         self.table.setHorizontalHeaderLabels(["Keys", "What they do"])
         self.table.verticalHeader().hide()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QInputDialog
 
+from app.gui.keys import ShortcutsDialog
 from app.state.query import text_term
 from tests.gui.conftest import ENGINE_TIMEOUT_MS, settle
 
@@ -28,3 +29,7 @@ def test_save_query_in_the_window_survives_reopening(qtbot, make_window, tmp_pat
     later.saved_menu.actions()[0].trigger()
     assert later.session.query.terms == (text_term("a dog", 0.8), text_term("rain", -0.4))
     assert later.session.filters.value.glob == "*.jpg"
+    table = ShortcutsDialog(later.menuBar(), later).table
+    rows = {table.item(n, 1).text(): table.item(n, 0).text() for n in range(table.rowCount())}
+    assert rows["Query ▸ Save query…"] == "Ctrl+S"
+    assert rows["Map: Take the points out of the selection"] == "Ctrl+drag or Ctrl+click"
