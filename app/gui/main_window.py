@@ -720,7 +720,6 @@ class MainWindow(QMainWindow):
     def show_selection(self, ids: list[int]) -> None:
         chosen = ids[:200]
         workspace = self.workspace
-        self.session.select(ids)
 
         def done(items) -> None:
             self.results.set_cards([(item, math.nan) for item in items], f"Map selection of {len(ids):,}")

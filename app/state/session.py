@@ -1,5 +1,5 @@
-"""The session as plain Python with events: the open library and its model, the query, results, selection
-and the status line; no Qt.
+"""The session as plain Python with events: the open library and its model, the query, results, the map's selection,
+the saved queries and the status line; no Qt.
 
 The window renders it and sends it intents; what it says about the library and the model is derived
 here from what is known, so the status bar never says "No library open" while one is opening, nor
@@ -38,7 +38,6 @@ class Session:
     model_changed = Signal()  # ``model_status`` / ``model_text`` changed
     results_changed = Signal()  # ``outcome`` / ``results_title`` changed
     moments_changed = Signal(bool)  # searches now rank moments (True) or whole files
-    selection_changed = Signal(tuple)
     status_changed = Signal(str)
     search_again = Signal()  # the filters changed under a query: run the current search again
 
@@ -53,7 +52,6 @@ class Session:
         self.outcome: SearchOutcome | None = None
         self.results_title = ""
         self.moments = False
-        self.selection: tuple[int, ...] = ()
         self.map_selection = MapSelection()  # what is selected on the map (drag, Shift adds, Ctrl removes)
         self.saved = SavedQueries(self)  # the named queries kept with the library
         self.message = ""
@@ -146,10 +144,6 @@ class Session:
         if self.outcome is None:
             return []
         return [(self.outcome.items[m.item_id], m) for m in self.outcome.moments if m.item_id in self.outcome.items]
-
-    def select(self, ids) -> None:
-        self.selection = tuple(ids)
-        self.selection_changed.emit(self.selection)
 
     def say(self, text: str) -> None:
         self.message, self._message_is_failure = text, False
