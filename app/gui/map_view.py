@@ -44,7 +44,7 @@ from superqt import QElidingLabel
 from app.colours import MODALITY_COLOURS, NOISE_LABEL, cluster_colour
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
-from app.state.map_selection import MapSelection
+from app.state.map_selection import MapSelection, sorted_unique
 from engine.modality import Modality
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ class PointIndex:
             return np.zeros(0, np.int64)
         found = np.minimum(np.searchsorted(self.ids, ids, sorter=self._by_id), len(self) - 1)
         positions = self._by_id[found]
-        return np.unique(positions[self.ids[positions] == ids])
+        return sorted_unique(positions[self.ids[positions] == ids])
 
 
 def density_image(x: np.ndarray, y: np.ndarray, channels: np.ndarray, view: QRectF, size: QSize) -> np.ndarray:
