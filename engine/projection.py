@@ -412,8 +412,10 @@ class MapMaker:
         """A cluster per point of ``projection`` (the map this maker computed). K-means: found on the sample in the
         PCA space, spread by each point's anchor. HDBSCAN: found on an even sample of the layout (at most
         ``HDBSCAN_POINTS``), each point taking the cluster of its nearest sampled point on the map."""
+        if method == "kmeans":
+            return Clustering(kmeans(self.layout.sample_reduced)[self.anchors])
         if method != "hdbscan":
-            return Clustering(cluster(self.layout.sample_reduced, method)[self.anchors])
+            raise ValueError(f"unknown clustering {method!r} (kmeans or hdbscan)")
         from scipy.spatial import cKDTree
 
         layout = self.layout.sample_coords
@@ -452,18 +454,8 @@ def _hdbscan(points: np.ndarray) -> np.ndarray:
     return HDBSCAN(min_cluster_size=max(5, len(points) // 100), metric="euclidean", copy=True).fit_predict(points)
 
 
-def cluster(vectors: np.ndarray, method: str = "kmeans", count: int | None = None, seed: int = 0) -> np.ndarray:
-    """Cluster labels per point: k-means (``count`` clusters, default ~sqrt(N/2)) or HDBSCAN (-1 = noise);
-    HDBSCAN runs on at most ``HDBSCAN_POINTS`` of them and spreads to the others by nearest neighbour."""
-    if method == "hdbscan":
-        core = vectors[:HDBSCAN_POINTS]
-        labels = _hdbscan(core)
-        if len(vectors) > len(core):
-            nearest = np.argmax(vectors[len(core) :] @ core.T, axis=1)
-            labels = np.concatenate([labels, labels[nearest]])
-        return labels
-    if method != "kmeans":
-        raise ValueError(f"unknown clustering {method!r} (kmeans or hdbscan)")
+def kmeans(vectors: np.ndarray, count: int | None = None, seed: int = 0) -> np.ndarray:
+    """K-means labels per point, ``count`` clusters (default ~sqrt(N/2), at most 50)."""
     from sklearn.cluster import MiniBatchKMeans
 
     count = count or max(2, min(50, int(np.sqrt(len(vectors) / 2))))

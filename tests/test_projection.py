@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.exchange import import_embeddings
-from engine.projection import PCA, UMAP, MapMaker, cluster, name_clusters
+from engine.projection import PCA, UMAP, MapMaker, kmeans, name_clusters
 from tests.libraries import clustered, library_of, shard
 
 
@@ -80,11 +80,10 @@ def test_clusters_and_their_names(tmp_path):
     centres = np.eye(8, dtype=np.float32)[:3]
     vectors = np.concatenate([c + 0.05 * rng.normal(size=(50, 8)) for c in centres]).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    assignments = cluster(vectors, "kmeans", count=3)
+    assignments = kmeans(vectors, count=3)
     assert len(set(assignments.tolist())) == 3
     names = name_clusters(vectors, assignments, centres, ["first", "second", "third"], top=1)
     assert sorted(label for [(label, _)] in names.values()) == ["first", "second", "third"]
-    assert set(cluster(vectors, "hdbscan").tolist()) - {-1}
     _, maker = make(tmp_path, vectors, ["vision"] * 150)
     projection = maker.compute()
     per_point = maker.clusters(projection, "kmeans").labels

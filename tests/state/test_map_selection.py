@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.state.map_selection import MapSelection
+from app.state.map_selection import MapSelection, sorted_unique
 from app.state.session import Session
 
 
@@ -48,3 +48,10 @@ def test_the_session_holds_the_map_selection():
     session = Session()
     session.map_selection.edit([4, 2])
     assert session.map_selection.ids.tolist() == [2, 4]
+
+
+def test_sorted_unique_is_numpys_unique():
+    rng = np.random.default_rng(5)
+    for size in (0, 1, 2, 1000):
+        values = rng.integers(0, 50, size=size)
+        assert np.array_equal(sorted_unique(values), np.unique(values))
