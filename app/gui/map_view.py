@@ -13,7 +13,9 @@ by id (``hoverItem``) and the window answers with the item (``show_hover``) for 
 
 from __future__ import annotations
 
+import html
 import math
+import textwrap
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -202,6 +204,7 @@ def _rgb(colour: str) -> tuple[float, float, float]:
 
 LEGEND_ENTRIES = 12  # the largest clusters are named in the legend; the rest are counted in one line
 NO_SWATCH = "#00000000"  # the summary line names no colour
+NOTE_COLUMNS = 38  # a legend line that explains says it in lines this long, so the legend stays narrow
 
 
 def _colours(data: MapData) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
@@ -234,6 +237,8 @@ def _colours(data: MapData) -> tuple[np.ndarray, list[str], list[tuple[str, str]
     if len(entries) > LEGEND_ENTRIES:
         rest = entries[LEGEND_ENTRIES:]
         legend.append((f"… {len(rest)} smaller clusters ({sum(e[0] for e in rest):,} points)", NO_SWATCH))
+    if data.clusters_note and not (data.clusters >= 0).any():  # on the map, not only in an elided status
+        legend.append(("<br>".join(textwrap.wrap(html.escape(data.clusters_note), NOTE_COLUMNS)), NO_SWATCH))
     return codes, palette, legend
 
 

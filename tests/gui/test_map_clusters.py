@@ -76,5 +76,7 @@ def test_the_reason_no_cluster_was_found_is_shown(qtbot):
     data.clusters_note = "HDBSCAN found no dense groups in the 50-point sample of the map; try k-means"
     view.set_data(data)
     assert data.clusters_note in view.status.text() and data.clusters_note in view.status.toolTip()
+    legend = [label.replace("<br>", " ") for label, _ in _colours(data)[2]]
+    assert legend == [f"{NOISE_LABEL} (50)", data.clusters_note]
     narrowed = data.only(np.arange(50) < 20)  # a filter keeps the reason
     assert narrowed.clusters_note == data.clusters_note
