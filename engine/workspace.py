@@ -65,6 +65,7 @@ from engine.projection import MapMaker, Projection, name_clusters
 from engine.prompts import ZERO_SHOT_TEMPLATES
 from engine.query import Embedded, ModelMissing, QueryError, Results, Searcher, Term, TermCache
 from engine.search_index import APPROXIMATE_FROM, Hit, SearchIndex
+from engine.train.pairs import PairsError
 from engine.vectors import VectorStoreError
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ USER_ERRORS = (
     ModelUnavailable,
     DownloadError,
     RuntimeUnavailable,
+    PairsError,
 )
 
 
