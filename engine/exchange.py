@@ -33,6 +33,7 @@ from engine.library import EMBEDDED, FAILED, IMPORTED, Item, Library, Record, di
 from engine.library.schema import MAX_DIM
 from engine.modality import Modality
 from engine.models.identity import UNVERIFIED, ModelRef
+from engine.npz import NpzWriter
 from engine.preprocess.files import DEFAULT_LIMITS
 from engine.progress import Progress
 
@@ -260,24 +261,29 @@ def _write_parquet(library: Library, ref: ModelRef, out: Path, progress: Progres
 
 
 def _write_npz(library: Library, ref: ModelRef, out: Path, progress: Progress | None, failures: bool) -> int:
-    parts = list(_export_batches(library, ref, failures))
-    columns = {name: [v for p in parts for v in p[0][name]] for name in ("id", "modality", "path", "text", "scale")}
-    vectors = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, ref.dim), np.float32)
-    paths = columns["path"]
-    with out.open("wb") as handle:
-        np.savez(
-            handle,
-            ids=np.array(columns["id"], np.int64),
-            modalities=np.array(columns["modality"], dtype=str),
-            paths=np.array([display(p) if p else "" for p in paths], dtype=str),
-            path_bytes=np.array([os.fsencode(p) if p else b"" for p in paths], dtype=bytes),
-            texts=np.array([t or "" for t in columns["text"]], dtype=str),
-            embeddings=vectors,
-            scales=np.array(columns["scale"], np.float32),
-            model=np.array(exported_name(ref)),
-            model_fingerprint=np.array(ref.fingerprint),
-        )
-    return len(vectors)
+    columns = {"ids": (np.int64, ()), "modalities": (str, ()), "paths": (str, ()), "path_bytes": (bytes, ())}
+    columns |= {"texts": (str, ()), "embeddings": (np.float32, (ref.dim,)), "scales": (np.float32, ())}
+    npz = NpzWriter(out, columns)
+    count = 0
+    try:
+        for part, vectors in _export_batches(library, ref, failures):
+            npz.append(
+                ids=part["id"],
+                modalities=part["modality"],
+                paths=[display(p) if p else "" for p in part["path"]],
+                path_bytes=[os.fsencode(p) if p else b"" for p in part["path"]],
+                texts=[t or "" for t in part["text"]],
+                embeddings=vectors,
+                scales=np.array(part["scale"], np.float32),
+            )
+            count += len(vectors)
+            if progress:
+                progress("export", count, 0)
+    except BaseException:
+        npz.discard()
+        raise
+    npz.close(model=np.array(exported_name(ref)), model_fingerprint=np.array(ref.fingerprint))
+    return count
 
 
 # -- import: the file ------------------------------------------------------------------------
