@@ -17,6 +17,7 @@ from PIL import Image, PngImagePlugin
 
 from engine.preprocess import LOADERS, CorruptFile, DeviceOutOfMemory, UnreadableFile, load_audio, load_image, tokenize
 from engine.preprocess.detect import detect_modality
+from engine.preprocess.image import _short_side_scale, scaled_frame
 from engine.preprocess.safe import load_safely
 from tests.hostile import bombs
 
@@ -50,6 +51,20 @@ def test_tiny_media_load_within_a_memory_bound(tmp_path):  # rows 7, 8, 9, 11: g
     results = bombs.load_in_child(paths, extra_bytes=1_500 * 1024**2)
     for path, row in results.items():
         assert isinstance(row["shape"], list), f"{path}: {row['shape']}"
+
+
+@pytest.mark.slow
+def test_a_huge_mjpeg_decodes_in_the_memory_of_one_frame(tmp_path):  # row 11: 0.82 GB over start-up before, 0.41 after
+    path = bombs.huge_mjpeg(tmp_path)
+    row = bombs.load_in_child([path], extra_bytes=900 * 1024**2)[str(path)]
+    assert row["shape"] == [15, 3, 2, 224, 224], row["shape"]
+
+
+@pytest.mark.parametrize("height, width", [(90, 160), (161, 97), (224, 224), (5, 700)])
+def test_a_frame_scaled_plane_by_plane_equals_the_references_scaling(height, width):  # row 11
+    bgr = np.random.default_rng(height).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    whole = torch.from_numpy(bgr[..., ::-1].copy()).permute(2, 0, 1).float().div(255.0)[:, None]  # [3, T=1, H, W]
+    assert torch.equal(scaled_frame(bgr, 224), _short_side_scale(whole, 224)[:, 0])
 
 
 @pytest.mark.parametrize("height, width", [(1, 300), (7, 509), (150, 41), (223, 2000), (3, 3), (640, 97), (100, 223)])
