@@ -15,10 +15,12 @@ import pytest
 import torch
 from PIL import Image, PngImagePlugin
 
+from engine.modality import Modality
 from engine.preprocess import LOADERS, CorruptFile, DeviceOutOfMemory, UnreadableFile, load_audio, load_image, tokenize
 from engine.preprocess.detect import detect_modality
 from engine.preprocess.image import _short_side_scale, scaled_frame
 from engine.preprocess.safe import load_safely
+from engine.previews import make_preview
 from tests.hostile import bombs
 
 
@@ -40,6 +42,17 @@ def test_a_fifo_query_term_is_refused_without_blocking(tmp_path, name):  # row 5
         modality = _returns_within(lambda: detect_modality(fifo))
         error = _returns_within(lambda: load_safely(LOADERS[modality], str(fifo)))
         assert isinstance(error, UnreadableFile) and "not a regular file" in str(error) and name in str(error)
+    finally:  # release a reader that the old code left waiting
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+@pytest.mark.parametrize("name, modality", [("q.mp4", "vision"), ("q.png", "vision"), ("q_depth.npy", "depth")])
+def test_a_fifo_preview_says_so_without_blocking(tmp_path, name, modality):  # every open goes through check_file
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    try:
+        assert _returns_within(lambda: make_preview(str(fifo), Modality(modality))).error == "not a regular file"
     finally:  # release a reader that the old code left waiting
         with contextlib.suppress(OSError):
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
