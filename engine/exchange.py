@@ -34,7 +34,8 @@ from engine.library.schema import MAX_DIM
 from engine.modality import Modality
 from engine.models.identity import UNVERIFIED, ModelRef
 from engine.npz import NpzWriter
-from engine.preprocess.files import DEFAULT_LIMITS
+from engine.preprocess.errors import PreprocessError
+from engine.preprocess.files import DEFAULT_LIMITS, check_file
 from engine.progress import Progress
 
 MODEL_NAME = "bindscope.model"
@@ -47,6 +48,7 @@ HASH_ALGORITHM = (
     "its UTF-8; rows of one hash and modality are one content at several paths and share one vector"
 )
 ROW_GROUP = 65_536  # the most rows in one batch, whatever their width
+MAX_PARQUET_BYTES = 1 << 50  # no cap of its own: import streams a file of any size
 BATCH_BYTES = 64 * 1024**2  # the most vector bytes in one batch: wide rows make short batches
 MAX_SCALE = 100.0  # the models' logit scale is clipped at 100 (engine.models.heads)
 MAX_NAME = 255
@@ -293,9 +295,9 @@ def parquet_files(source: str | Path) -> list[Path]:
     """A Parquet file, or the complete Parquet files of a folder (any case of ``.parquet``; shards still being
     written are left out)."""
     source = Path(source)
-    if source.is_dir():
-        return sorted(p for p in source.iterdir() if p.suffix.lower() == ".parquet" and p.is_file())
-    if not source.is_file():
+    if source.is_dir():  # anything but a folder is listed, so a FIFO or device is refused by name, not skipped
+        return sorted(p for p in source.iterdir() if p.suffix.lower() == ".parquet" and not p.is_dir())
+    if not source.exists():
         raise ExchangeError(f"{source}: no such file or folder")
     return [source]
 
@@ -455,6 +457,10 @@ def import_file(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    try:  # the check every loader starts with: a FIFO or device is refused, never opened (it would block)
+        check_file(path, max_bytes=MAX_PARQUET_BYTES)
+    except PreprocessError as error:
+        raise ExchangeError(f"{display(str(path))}: not a readable Parquet file ({error.reason})") from None
     try:
         parquet = pq.ParquetFile(path, page_checksum_verification=True)
     except (pa.ArrowException, OSError) as error:

@@ -169,3 +169,27 @@ def test_a_valid_png_with_big_metadata_is_read(tmp_path):  # row 15
 def test_running_out_of_memory_is_not_a_damaged_file():  # row 15
     error = load_safely(lambda source: bytearray(1 << 62), "big.png")
     assert isinstance(error, DeviceOutOfMemory) and error.transient and "big.png" in str(error)
+
+
+def test_a_fifo_pairs_file_or_parquet_is_refused_without_blocking(tmp_path):  # the trainer's and import's files
+    from engine.exchange import ExchangeError, import_embeddings
+    from engine.library import Library
+    from engine.train.pairs import PairsError, read_pairs
+    from tests.test_hostile import finishes
+
+    os.mkfifo(tmp_path / "pairs.csv")
+    (tmp_path / "shards").mkdir()
+    os.mkfifo(tmp_path / "shards" / "a.parquet")
+    try:
+        with pytest.raises(PairsError, match=r"pairs.csv: cannot read the pairs file \(not a regular file\)"):
+            finishes(lambda: read_pairs(tmp_path / "pairs.csv", Modality.AUDIO), 20)
+        with Library(tmp_path / "lib") as library:
+            with pytest.raises(ExchangeError, match=r"a.parquet: not a readable Parquet file \(not a regular file\)"):
+                finishes(lambda: import_embeddings(library, tmp_path / "shards" / "a.parquet"), 20)
+            refused = []
+            finishes(lambda: refused.extend(import_embeddings(library, tmp_path / "shards").refused), 20)
+            assert len(refused) == 1 and "a.parquet" in refused[0] and "not a regular file" in refused[0]
+    finally:  # release a reader that the old code left waiting
+        for fifo in (tmp_path / "pairs.csv", tmp_path / "shards" / "a.parquet"):
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
