@@ -85,13 +85,18 @@ def _say(*lines: str) -> None:
 
 @contextmanager
 def _progress_bar(description: str):
-    """A tqdm bar on stderr driven by (phase, done, total) callbacks; silent when stderr is not a terminal, and
-    cleared however the command ends, so an error line never follows a half-drawn bar."""
+    """A tqdm bar on stderr driven by (phase, done, total) callbacks; silent when stderr is not a terminal (but for
+    one line per wait for another process), and cleared however the command ends, so an error line never follows
+    a half-drawn bar."""
     from tqdm import tqdm
 
     bar = tqdm(desc=description, unit="item", file=sys.stderr, leave=False, dynamic_ncols=True, disable=None)
+    said: set[str] = set()
 
     def update(phase: str, done: int, total: int | None) -> None:
+        if phase.startswith("waiting") and bar.disable and phase not in said:  # a wait is said, bar or none
+            said.add(phase)
+            print(f"bindscope: {phase}", file=sys.stderr)
         bar.set_description(f"{description}: {phase}", refresh=False)
         if total and bar.total != total:
             bar.total = total
@@ -442,15 +447,22 @@ def _finite(text: str) -> float:
     return value
 
 
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a whole number") from None
+
+
 def _count(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more")
     return value
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
     return value

@@ -425,7 +425,10 @@ def cluster(vectors: np.ndarray, method: str = "kmeans", count: int | None = Non
         from sklearn.cluster import HDBSCAN
 
         core = vectors[:HDBSCAN_POINTS]
-        labels = HDBSCAN(min_cluster_size=max(5, len(core) // 100), metric="euclidean", copy=True).fit_predict(core)
+        smallest = max(5, len(core) // 100)
+        if len(core) < smallest:  # too few points for any cluster: all noise (HDBSCAN itself refuses them)
+            return np.full(len(vectors), -1, np.int64)
+        labels = HDBSCAN(min_cluster_size=smallest, metric="euclidean", copy=True).fit_predict(core)
         if len(vectors) > len(core):
             nearest = np.argmax(vectors[len(core) :] @ core.T, axis=1)
             labels = np.concatenate([labels, labels[nearest]])

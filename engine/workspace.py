@@ -66,6 +66,7 @@ from engine.projection import MapMaker, Projection, name_clusters
 from engine.prompts import ZERO_SHOT_TEMPLATES
 from engine.query import Embedded, ModelMissing, Moment, QueryError, Results, Searcher, Term, TermCache
 from engine.search_index import APPROXIMATE_FROM, Hit, SearchIndex
+from engine.train.pairs import PairsError
 from engine.vectors import VectorStoreError
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ USER_ERRORS = (
     ModelUnavailable,
     DownloadError,
     RuntimeUnavailable,
+    PairsError,
 )
 
 
@@ -575,10 +577,12 @@ class Workspace:
 
     # -- indexing -----------------------------------------------------------------------------
 
-    def _writer(self) -> Library:
+    def _writer(self, progress: Progress | None = None) -> Library:
         if self._read_only:
             raise LibraryError(f"{self.folder}: the library is read-only here; it can be searched but not changed")
-        return Library(self.folder)
+        writer = Library(self.folder)
+        writer.waiting = _waiting(progress, "an import into this library to finish (busy, not damaged)")
+        return writer
 
     def index(
         self,
@@ -605,7 +609,7 @@ class Workspace:
         for path in paths or []:
             if not Path(path).is_dir():
                 raise WorkspaceError(f"{display(os.fspath(path))}: not a folder")
-        writer = self._writer()
+        writer = self._writer(progress)
         try:
             report = ScanReport()
             for path in paths or [None]:
@@ -629,7 +633,7 @@ class Workspace:
             return EmbedReport()
         model = self.loaded_model("indexing")
         ref = self.ref()
-        writer = self._writer()
+        writer = self._writer(progress)
         try:
             with exclusive(writer.folder / EMBEDDING, _waiting(progress), cancelled) as held:
                 if not held:
@@ -683,7 +687,7 @@ class Workspace:
     ) -> ImportReport:
         """Add precomputed embeddings (Parquet files in the interchange schema); searchable when this returns.
         ``trusted``: the cluster's shards of files this library hashed (see ``engine.exchange``)."""
-        writer = self._writer()
+        writer = self._writer(progress)
         try:
             indexes: dict[tuple[str, bool], SearchIndex] = {}
 
@@ -778,7 +782,7 @@ class Workspace:
         if current is not None and current.same_model(target):
             return EmbedReport(), False
         model = load_model(entry, device=self.handle.device, precision=self.handle.precision)
-        writer = self._writer()
+        writer = self._writer(progress)
         try:
             with exclusive(writer.folder / EMBEDDING, _waiting(progress), cancelled) as held:
                 if not held:
@@ -986,9 +990,10 @@ class Workspace:
         )
 
 
-def _waiting(progress: Progress | None) -> Callable[[], None]:
-    """What a job reports while another process embeds into the same library (see ``engine.library.lock``)."""
-    return (lambda: progress("waiting for another indexing run", 0, None)) if progress else (lambda: None)
+def _waiting(progress: Progress | None, what: str = "another indexing run") -> Callable[[], None]:
+    """What a job reports while another process embeds into or imports into the same library (see
+    ``engine.library.lock``)."""
+    return (lambda: progress(f"waiting for {what}", 0, None)) if progress else (lambda: None)
 
 
 def _downloadable(name: str) -> bool:
