@@ -1,7 +1,7 @@
 """Queries over a library: weighted terms -> one vector -> nearest items; zero-shot labels.
 
-A term is a library item, an outside file of any modality, or a text, with a weight (negative
-subtracts). The composed vector is the weighted sum of the terms' unit embeddings,
+A term is a library item, a moment (one window of a long recording in the library), an outside file of
+any modality, or a text, with a weight (negative subtracts). The composed vector is the weighted sum of the terms' unit embeddings,
 re-normalised: one term with weight 1 is the plain nearest-neighbour search. Zero-shot
 probabilities follow the reference: the query's scaled output against each label's scaled text
 embedding (prompt templates averaged), then a softmax.
@@ -65,14 +65,20 @@ class ModelMissing(QueryError):
 
 @dataclass(frozen=True)
 class Term:
-    kind: str  # "item", "file" or "text"
+    kind: str  # "item", "moment", "file" or "text"
     value: int | str
     weight: float = 1.0
     modality: Modality | None = None  # for files: overrides detection
+    span: tuple[float, float] | None = None  # for moments: the window's start and end in seconds
 
     @classmethod
     def item(cls, item_id: int, weight: float = 1.0) -> Term:
         return cls("item", int(item_id), weight)
+
+    @classmethod
+    def moment(cls, item_id: int, start: float, end: float, weight: float = 1.0) -> Term:
+        """One stored window of an item (a long recording): searches by that window's vector."""
+        return cls("moment", int(item_id), weight, span=(float(start), float(end)))
 
     @classmethod
     def file(cls, path: str | Path, weight: float = 1.0, modality: Modality | str | None = None) -> Term:
@@ -181,6 +187,8 @@ class Searcher:
     def embed_term(self, term: Term) -> Embedded:
         if term.kind == "item":
             return self._item(term)
+        if term.kind == "moment":
+            return self._moment(term)
         if term.kind == "text":
             return self._text(term)
         if term.kind == "file":
@@ -193,6 +201,18 @@ class Searcher:
         if stored is None:
             raise QueryError(f"item {term.value} is not in the library or not embedded with {self.ref.title}")
         return Embedded(term, stored[0], stored[1], item.modality, item.id)
+
+    def _moment(self, term: Term) -> Embedded:
+        """A window's stored vector. Its file is not left out of the results (no ``item_id``): the same
+        recording's other moments are what such a query is often after."""
+        start, end = term.span
+        found = self.library.segment_at(self.key, int(term.value), start, end)
+        committed = self.library.segment_rows(self.key)
+        if found is None or found[1] >= committed.get(found[0], 0):
+            raise QueryError(f"item {term.value} has no moment {start:g}–{end:g} s embedded with {self.ref.title}")
+        modality, row, scale = found
+        vector = self.library.segment_store(self.key).gather(modality, committed[modality], np.array([row]))[0]
+        return Embedded(term, np.asarray(vector, np.float32), scale, modality)
 
     def _text(self, term: Term) -> Embedded:
         text = str(term.value)

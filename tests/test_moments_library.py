@@ -13,7 +13,7 @@ from engine.library import Library
 from engine.library.schema import DATABASE
 from engine.modality import Modality
 from engine.preprocess import CorruptFile
-from engine.query import Term
+from engine.query import QueryError, Term
 
 RATE = 16000
 
@@ -298,3 +298,14 @@ def test_a_files_best_windows_are_scored_exactly_wherever_its_rows_lie(tmp_path)
     assert [(m.start, m.end) for m in best[first.id]] == expected
     assert [(m.start, m.end) for m in best[second.id]] == [(0.0, 6.0)]
     library.close()
+
+
+def test_a_moment_as_the_query_finds_its_own_window_first(recordings, make_workspace):
+    workspace = make_workspace(recordings)
+    long = workspace.item(str(recordings / "long.wav"))
+    for start, end in [(3.0, 9.0), (10.0, 16.0)]:
+        found = workspace.search([Term.moment(long.id, start, end)], k=5, moments=True).moments
+        assert (found[0].item_id, found[0].start, found[0].end) == (long.id, start, end)
+        assert found[0].score == pytest.approx(1.0, abs=1e-3)
+    with pytest.raises(QueryError, match="no moment 1–7 s"):
+        workspace.search([Term.moment(long.id, 1.0, 7.0)], moments=True)

@@ -197,6 +197,16 @@ class Segments(Embeddings):
             )
         ]
 
+    def segment_at(self, key: str, item_id: int, start: float, end: float) -> tuple[Modality, int, float] | None:
+        """(modality, vector row, scale) of one item's window by its span under a model: a moment as a query."""
+        row = self._db.execute(
+            """SELECT s.modality, s.row, s.scale FROM items i JOIN segments s
+               ON s.hash = i.hash AND s.modality = i.modality AND s.model = ?
+               WHERE i.id = ? AND s.start_s = ? AND s.end_s = ?""",
+            (key, int(item_id), float(start), float(end)),
+        ).fetchone()
+        return (Modality(row[0]), row[1], row[2]) if row else None
+
 
 class SegmentWriter(BulkWriter):
     """``BulkWriter`` that also adds moments (an import's windows of the files it holds)."""

@@ -66,6 +66,7 @@ def test_the_moments_switch_shows_when_and_plays_from_there(qtbot, make_window, 
     monkeypatch.setattr(window, "_player", Player())
     first.play_button.click()
     assert played == [first.item.path, int(first.moment[0] * 1000), "play"]
+    _a_moment_card_searches_by_its_window(qtbot, window, cards[1])
     window.results.moments.setChecked(False)
     qtbot.waitUntil(lambda: not window.outcome.moments and bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
@@ -78,3 +79,16 @@ def _a_file_card_shows_its_best_moment(window, folder) -> None:
     best = window.outcome.best_moments(long.item.id)[0]
     assert long.moment == (best.start, best.end) and long.when.text().startswith("<small>best at ")
     assert short.moment is None
+
+
+def _a_moment_card_searches_by_its_window(qtbot, window, card) -> None:
+    window_span = card.moment
+    card.use_button.click()
+    [term] = window.query.terms
+    assert term.name == f"long.wav at {span(*window_span)}"
+    qtbot.waitUntil(
+        lambda: bool(window.outcome.moments) and window.outcome.results.terms[0].term.span == window_span,
+        timeout=ENGINE_TIMEOUT_MS,
+    )
+    settle(qtbot, window)
+    assert window.results.cards[0].moment == window_span
