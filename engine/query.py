@@ -318,29 +318,36 @@ class Searcher:
     def best_moments(
         self, vector: np.ndarray, hits: list[Hit], per_item: int = BEST_PER_ITEM
     ) -> dict[int, list[Moment]]:
-        """The ``per_item`` best windows of each hit that has any, scored exactly: where in the file it matches.
-        A file's windows are one run of rows (appended in one transaction), read from the map where they lie."""
-        committed = self.library.segment_rows(self.key)
-        store = self.library.segment_store(self.key)
+        """The ``per_item`` best windows of each hit that has any, scored exactly: where in the file it matches."""
         best: dict[int, list[Moment]] = {}
         for hit in hits:
-            spans = self.library.segments_of(self.key, hit.item_id) if committed.get(hit.modality) else []
-            if not spans:
-                continue
-            rows = np.array([row for _, _, row in spans], np.int64)
-            first, last = int(rows.min()), int(rows.max())
-            if last - first + 1 == len(rows):  # one run: scored straight from the map, nothing copied
-                vectors = store.view(hit.modality, committed[hit.modality])[first : last + 1]
-                scores = np.asarray(vectors @ vector, np.float32)[rows - first]
-            else:
-                order = np.argsort(rows, kind="stable")
-                scores = np.empty(len(rows), np.float32)
-                scores[order] = store.gather(hit.modality, committed[hit.modality], rows[order]) @ vector
-            top = np.argsort(-scores, kind="stable")[:per_item]
-            best[hit.item_id] = [
-                Moment(hit.item_id, spans[n][0], spans[n][1], float(scores[n]), hit.modality) for n in top.tolist()
-            ]
+            windows = self.window_scores(vector, hit.item_id, hit.modality)
+            if windows:
+                best[hit.item_id] = sorted(windows, key=lambda m: -m.score)[:per_item]  # stable: earlier first
         return best
+
+    def window_scores(self, vector: np.ndarray, item_id: int, modality: Modality) -> list[Moment]:
+        """Every window of one item scored exactly against ``vector``, in time order (none for a file without
+        windows). A file's windows are one run of rows (appended in one transaction), read from the map where
+        they lie."""
+        committed = self.library.segment_rows(self.key)
+        spans = self.library.segments_of(self.key, item_id) if committed.get(modality) else []
+        if not spans:
+            return []
+        store = self.library.segment_store(self.key)
+        rows = np.array([row for _, _, row in spans], np.int64)
+        first, last = int(rows.min()), int(rows.max())
+        if last - first + 1 == len(rows):  # one run: scored straight from the map, nothing copied
+            vectors = store.view(modality, committed[modality])[first : last + 1]
+            scores = np.asarray(vectors @ vector, np.float32)[rows - first]
+        else:
+            order = np.argsort(rows, kind="stable")
+            scores = np.empty(len(rows), np.float32)
+            scores[order] = store.gather(modality, committed[modality], rows[order]) @ vector
+        return [
+            Moment(item_id, start, end, float(score), modality)
+            for (start, end, _), score in zip(spans, scores.tolist(), strict=True)
+        ]
 
     def _moments(self, hits: list[Hit]) -> list[Moment]:
         """Segment hits with their spans, in the hits' order."""

@@ -866,6 +866,14 @@ class Workspace:
                 probabilities = []  # labels never embedded, and no model to embed them: no probabilities
         return SearchOutcome(results, items, point, probabilities, offline, results.moments)
 
+    def moment_scores(self, item_id: int, vector: np.ndarray) -> list[Moment]:
+        """Every window of one item scored against a query's composed vector (``SearchOutcome.results.vector``), in
+        time order: the score along a long recording. None for an item without windows (short, or not cut yet)."""
+        item = self.library.item(int(item_id))
+        if item is None or self.library.model is None:
+            return []
+        return self.searcher().window_scores(np.asarray(vector, np.float32), item.id, item.modality)
+
     def listing(
         self,
         filter: Filter | None = None,

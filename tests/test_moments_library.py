@@ -309,3 +309,22 @@ def test_a_moment_as_the_query_finds_its_own_window_first(recordings, make_works
         assert found[0].score == pytest.approx(1.0, abs=1e-3)
     with pytest.raises(QueryError, match="no moment 1–7 s"):
         workspace.search([Term.moment(long.id, 1.0, 7.0)], moments=True)
+
+
+def test_moment_scores_are_every_window_of_a_file_in_time_order(recordings, make_workspace):
+    workspace = make_workspace(recordings)
+    long = workspace.item(str(recordings / "long.wav"))
+    short = workspace.item(str(recordings / "short.wav"))
+    outcome = workspace.search([Term.item(short.id)], k=10)
+    library = workspace.library
+    key = library.key_of(library.model)
+    vectors = library.segment_store(key).view(Modality.AUDIO, 5)
+    expected = [
+        (start, end, float(vectors[row] @ outcome.results.vector))
+        for start, end, row in library.segments_of(key, long.id)
+    ]
+    scores = workspace.moment_scores(long.id, outcome.results.vector)
+    assert [(m.start, m.end) for m in scores] == [(0, 6), (3, 9), (6, 12), (9, 15), (10, 16)]
+    assert [m.score for m in scores] == pytest.approx([e[2] for e in expected], abs=1e-6)
+    assert sorted(scores, key=lambda m: -m.score)[:3] == outcome.best_moments(long.id)
+    assert workspace.moment_scores(short.id, outcome.results.vector) == []
