@@ -46,6 +46,7 @@ class BrowsePanel(QWidget):
         self.grid.on_copy = self.copy_paths
         self.large = LargePreview(self)
         self.large.step.connect(self._step)
+        self.large.wantsScores.connect(window.moment_scores)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()

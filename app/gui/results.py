@@ -224,6 +224,7 @@ class ResultsPanel(QWidget):
     message = Signal(str)
     useAsQuery = Signal(object)  # QueryTerm
     addToQuery = Signal(object)  # QueryTerm
+    wantsScores = Signal(object, object)  # the large preview's: Item, the preview to answer
     showOnMap = Signal(object)
     play = Signal(object)
     browseResults = Signal()  # page through every result in Browse (sort, pick, preview)
@@ -458,6 +459,7 @@ class ResultsPanel(QWidget):
         if self.large is None:
             self.large = LargePreview(self)
             self.large.step.connect(self._step)
+            self.large.wantsScores.connect(self.wantsScores)
         card = self.cards[index]
         self.large.show_item(card.item, card.score, card.offline)
 

@@ -92,3 +92,49 @@ def _a_moment_card_searches_by_its_window(qtbot, window, card) -> None:
     )
     settle(qtbot, window)
     assert window.results.cards[0].moment == window_span
+
+
+def test_the_large_preview_shows_the_score_along_a_long_recording(qtbot, make_window, recordings_library, tmp_path):
+    from PySide6.QtCore import QPoint, Qt
+
+    library, folder = recordings_library
+    window = make_window(library)
+    window.composer.add_text("a bell")
+    qtbot.waitUntil(lambda: bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    paths = [card.item.path for card in window.results.cards]
+    window.results.preview(paths.index(str(folder / "long.wav")))
+    large = window.results.large
+    qtbot.waitUntil(lambda: bool(large.strip.windows), timeout=ENGINE_TIMEOUT_MS)
+    windows = large.strip.windows
+    assert [(m.start, m.end) for m in windows] == [(0, 6), (3, 9), (6, 12), (9, 15), (10, 16)]
+    assert sorted(windows, key=lambda m: -m.score)[:3] == window.outcome.best_moments(large.item.id)
+    assert large.strip.isVisible() and large.strip.duration == 16.0
+    large.grab().save(str(tmp_path / "strip.png"))
+    played = []
+
+    class Player:
+        def isPlaying(self):
+            return False
+
+        def stop(self):
+            pass
+
+        def setSource(self, url):
+            played.append(url.toLocalFile())
+
+        def setPosition(self, ms):
+            played.append(ms)
+
+        def play(self):
+            played.append("play")
+
+    large._player = Player()
+    x = large.strip.width() // 2
+    qtbot.mouseClick(large.strip, Qt.MouseButton.LeftButton, pos=QPoint(x, 20))
+    assert played == [str(folder / "long.wav"), int(large.strip.time_at(x) * 1000), "play"]
+    assert 6.0 < large.strip.mark < 10.0
+    window.results.preview(paths.index(str(folder / "short.wav")))
+    qtbot.waitUntil(lambda: large.item.path == str(folder / "short.wav"), timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    assert large.strip.windows == [] and not large.strip.isVisible()
