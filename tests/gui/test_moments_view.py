@@ -138,3 +138,23 @@ def test_the_large_preview_shows_the_score_along_a_long_recording(qtbot, make_wi
     qtbot.waitUntil(lambda: large.item.path == str(folder / "short.wav"), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
     assert large.strip.windows == [] and not large.strip.isVisible()
+
+
+def test_a_time_picked_on_a_recording_that_does_not_play_is_marked(qtbot):
+    from types import SimpleNamespace
+
+    from app.gui.large_preview import LargePreview
+    from app.gui.score_strip import steps
+    from engine.modality import Modality
+    from engine.workspace import Moment
+
+    windows = [Moment(7, start, start + 6.0, score, Modality.IMU) for start, score in ((4.0, 0.2), (0.0, 0.1))]
+    assert steps(windows) == [(0.0, 4.0, 0.1), (4.0, 10.0, 0.2)]
+    large = LargePreview()
+    qtbot.addWidget(large)
+    large.item = SimpleNamespace(id=7, modality=Modality.IMU)
+    large.show_scores(8, windows)
+    assert large.strip.windows == []  # another item's scores, come late
+    large.show_scores(7, windows)
+    large.go_to(2.5)
+    assert large.view.playhead == 0.25 and large.details.text() == "IMU · marked at 0:02.5"
