@@ -328,3 +328,39 @@ def test_moment_scores_are_every_window_of_a_file_in_time_order(recordings, make
     assert [m.score for m in scores] == pytest.approx([e[2] for e in expected], abs=1e-6)
     assert sorted(scores, key=lambda m: -m.score)[:3] == outcome.best_moments(long.id)
     assert workspace.moment_scores(short.id, outcome.results.vector) == []
+
+
+def test_the_hop_is_a_library_setting_for_the_files_cut_from_then_on(recordings, tmp_path, tiny_weights, capsys):
+    import json
+
+    from app.cli import main
+    from engine.workspace import Workspace, WorkspaceError
+
+    def run(*argv):
+        code = main([str(a) for a in argv])
+        return code, json.loads(capsys.readouterr().out)
+
+    where = ("--library", tmp_path / "lib")
+    code, _ = run(
+        "index", recordings, *where, "--model", tiny_weights, "--device", "cpu", "--moments-hop", "1", "--json"
+    )
+    status = run("status", *where, "--json")[1]
+    assert code == 0 and status["moments_hop"] == 1.0 and status["segments"] == {"audio": 3}  # 0-6, 6-12, 10-16
+    code, _ = run("index", *where, "--moments-hop", "0.25", "--json")
+    assert code == 0 and run("status", *where, "--json")[1]["segments"] == {"audio": 3}  # kept as they were cut
+    sound(recordings / "later.wav", 16.0, pitch=330.0, seed=3)
+    code, summary = run("index", *where, "--json")
+    assert code == 0 and summary["segments"] == 8
+    workspace = Workspace.open(tmp_path / "lib")
+    try:
+        assert workspace.summary().moments_hop == 0.25
+        library = workspace.library
+        later = workspace.item(str(recordings / "later.wav"))
+        starts = [start for start, _, _ in library.segments_of(library.key_of(library.model), later.id)]
+        assert starts == [0.0, 1.5, 3.0, 4.5, 6.0, 7.5, 9.0, 10.0]
+        with pytest.raises(WorkspaceError, match="fraction of the window in \\(0, 1\\], got 1.5"):
+            workspace.index(moments_hop=1.5)
+    finally:
+        workspace.close()
+    assert main(["index", *map(str, where), "--moments-hop", "0"]) == 2
+    assert "a fraction of a window in (0, 1]" in capsys.readouterr().err
