@@ -127,6 +127,7 @@ class LargePreview(QDialog):
         self._playable = item.modality is Modality.AUDIO and not offline and item.path is not None
         self.play_button.setVisible(self._playable)
         self.strip.set_windows([])
+        self.view.set_span(None)
         self.view.playhead = None
         self._key = self.loader.key(item.source, item.modality)
         if offline:
@@ -144,6 +145,8 @@ class LargePreview(QDialog):
         """The query's score along the item shown (ignored once another is shown)."""
         if self.item is not None and self.item.id == item_id:
             self.strip.set_windows(windows)
+            best = max(windows, key=lambda m: m.score, default=None)  # the first of equals
+            self.view.set_span((best.start, best.end) if best is not None else None)
 
     def go_to(self, seconds: float) -> None:
         """A time picked on the strip: a sound plays from there; a video or IMU recording has it marked."""

@@ -17,7 +17,7 @@ from app.timecode import clock, span
 if TYPE_CHECKING:
     from engine.workspace import Moment
 
-_MARGIN = 4.0
+_SIDE = 1.0  # the large preview's waveform and playhead are drawn 1 px in from its sides: times line up
 
 
 def steps(windows: list[Moment]) -> list[tuple[float, float, float]]:
@@ -57,7 +57,7 @@ class ScoreStrip(QWidget):
         self.update()
 
     def _area(self) -> QRectF:
-        return QRectF(self.rect()).adjusted(_MARGIN, _MARGIN, -_MARGIN, -14)
+        return QRectF(self.rect()).adjusted(_SIDE, 4, -_SIDE, -14)
 
     def time_at(self, x: float) -> float:
         area = self._area()

@@ -109,6 +109,8 @@ def test_the_large_preview_shows_the_score_along_a_long_recording(qtbot, make_wi
     windows = large.strip.windows
     assert [(m.start, m.end) for m in windows] == [(0, 6), (3, 9), (6, 12), (9, 15), (10, 16)]
     assert sorted(windows, key=lambda m: -m.score)[:3] == window.outcome.best_moments(large.item.id)
+    best = window.outcome.best_moments(large.item.id)[0]
+    assert large.view._span == (best.start, best.end)  # the best window marked on the waveform
     assert large.strip.isVisible() and large.strip.duration == 16.0
     large.grab().save(str(tmp_path / "strip.png"))
     played = []
@@ -137,7 +139,7 @@ def test_the_large_preview_shows_the_score_along_a_long_recording(qtbot, make_wi
     window.results.preview(paths.index(str(folder / "short.wav")))
     qtbot.waitUntil(lambda: large.item.path == str(folder / "short.wav"), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
-    assert large.strip.windows == [] and not large.strip.isVisible()
+    assert large.strip.windows == [] and not large.strip.isVisible() and large.view._span is None
 
 
 def test_a_time_picked_on_a_recording_that_does_not_play_is_marked(qtbot):
