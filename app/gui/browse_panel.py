@@ -213,6 +213,7 @@ def attach_browse(window: MainWindow) -> BrowsePanel:
     window.library_panel.browse.connect(lambda title, listing: show(listing_set(title, listing)))
     window.map_view.filterToSelection.connect(lambda ids: show(chosen_set("Map selection", ids)))
     window.results.exportPicked.connect(panel.export_cards)
+    window.session.results_changed.connect(panel.large.rescore)  # its score strip follows the query
     window.results.browseResults.connect(
         lambda: window.outcome is not None and show(results_set(window.session.results_title, window.outcome.cards()))
     )

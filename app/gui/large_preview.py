@@ -141,6 +141,11 @@ class LargePreview(QDialog):
         if item.modality in _TIMED:
             self.wantsScores.emit(item, self)
 
+    def rescore(self) -> None:
+        """The query changed: ask again for the score along the recording shown, if any."""
+        if self.isVisible() and self.item is not None and self.item.modality in _TIMED:
+            self.wantsScores.emit(self.item, self)
+
     def show_scores(self, item_id: int, windows: list[Moment]) -> None:
         """The query's score along the item shown (ignored once another is shown)."""
         if self.item is not None and self.item.id == item_id:

@@ -360,6 +360,8 @@ class ResultsPanel(QWidget):
             card.opened.connect(lambda card: self.preview(self.cards.index(card)))
             self.cards.append(card)
         self.picks.reset(len(self.cards))
+        if self.large is not None:
+            self.large.rescore()
         self.title.setText(f"{title} ({len(cards)})" if cards else title)
         self.title.setToolTip(self.title.text())
         self.empty.setVisible(not cards)

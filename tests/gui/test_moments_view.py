@@ -136,6 +136,13 @@ def test_the_large_preview_shows_the_score_along_a_long_recording(qtbot, make_wi
     qtbot.mouseClick(large.strip, Qt.MouseButton.LeftButton, pos=QPoint(x, 20))
     assert played == [str(folder / "long.wav"), int(large.strip.time_at(x) * 1000), "play"]
     assert 6.0 < large.strip.mark < 10.0
+    before = [m.score for m in windows]
+    window.composer.add_text("a dog barking")  # a new query: the open preview's strip follows it
+    qtbot.waitUntil(lambda: [m.score for m in large.strip.windows] != before, timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    best = window.outcome.best_moments(large.item.id)[0]
+    assert max(large.strip.windows, key=lambda m: m.score) == best and large.view._span == (best.start, best.end)
+    paths = [card.item.path for card in window.results.cards]
     window.results.preview(paths.index(str(folder / "short.wav")))
     qtbot.waitUntil(lambda: large.item.path == str(folder / "short.wav"), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
