@@ -59,7 +59,7 @@ from engine.models.handle import ModelHandle
 from engine.models.identity import ModelRef
 from engine.models.zoo import ModelEntry, ModelUnavailable, default_entry, resolve
 from engine.preprocess.detect import VIDEO_EXTENSIONS, detect_modality
-from engine.preprocess.windows import SEGMENTED
+from engine.preprocess.windows import HOP_FRACTION, SEGMENTED
 from engine.previews import THUMBNAIL, Preview, make_preview
 from engine.progress import Cancelled, Progress, never
 from engine.projection import MapMaker, Projection, name_clusters
@@ -260,6 +260,7 @@ class LibrarySummary:
     outside: dict[str, dict[str, int]] = field(default_factory=dict)  # items in no folder (imported, typed)
     segments: dict[str, int] = field(default_factory=dict)  # moments held per modality (windows of long recordings)
     moments: bool = True  # whether indexing cuts long recordings into windows
+    moments_hop: float = HOP_FRACTION  # their hop as a fraction of a window (files cut from when it was set)
 
     @property
     def embedded(self) -> int:
@@ -539,6 +540,7 @@ class Workspace:
             per_root.get(None, {}),
             segments,
             library.moments,
+            library.moments_hop,
         )
 
     def failed(self, offset: int = 0, limit: int = 200) -> list[Item]:
@@ -592,10 +594,18 @@ class Workspace:
         batch_size: int | None = None,
         backend: RayCluster | None = None,
         moments: bool | None = None,
+        moments_hop: float | None = None,
     ) -> IndexReport:
         """Scan ``paths`` (new roots) or every root here, then embed what is pending with the library's model, in
         this process or on the Ray cluster ``backend`` names; then the windows of long recordings, unless moments
-        are off. ``moments`` True or False also becomes the library's setting; None keeps it."""
+        are off. ``moments`` True or False also becomes the library's setting; None keeps it. ``moments_hop`` (a
+        fraction of a window in (0, 1]) becomes the library's hop for the files cut from now on: windows already
+        cut are kept as they are."""
+        if moments_hop is not None and moments_hop != self.library.moments_hop:
+            try:
+                self.library.set_moments_hop(moments_hop)
+            except ValueError as error:
+                raise WorkspaceError(f"{self.folder}: {error}") from None
         if moments is not None and moments != self.library.moments:
             self.library.set_moments(moments)
         report = self.scan(paths, progress, cancelled)
@@ -869,6 +879,14 @@ class Workspace:
             except ModelMissing:
                 probabilities = []  # labels never embedded, and no model to embed them: no probabilities
         return SearchOutcome(results, items, point, probabilities, offline, results.moments)
+
+    def moment_scores(self, item_id: int, vector: np.ndarray) -> list[Moment]:
+        """Every window of one item scored against a query's composed vector (``SearchOutcome.results.vector``), in
+        time order: the score along a long recording. None for an item without windows (short, or not cut yet)."""
+        item = self.library.item(int(item_id))
+        if item is None or self.library.model is None:
+            return []
+        return self.searcher().window_scores(np.asarray(vector, np.float32), item.id, item.modality)
 
     def listing(
         self,

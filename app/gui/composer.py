@@ -60,6 +60,7 @@ class TermWidget(QFrame):
         layout.setSpacing(2)
         self.preview = PreviewView(QSize(104, 64))
         self.preview.setMaximumHeight(64)
+        self.preview.set_span(composed.parts[0].span)  # a moment's window, marked on its file's waveform
         layout.addWidget(self.preview)
         top = QHBoxLayout()
         top.setSpacing(2)
