@@ -85,13 +85,18 @@ def _say(*lines: str) -> None:
 
 @contextmanager
 def _progress_bar(description: str):
-    """A tqdm bar on stderr driven by (phase, done, total) callbacks; silent when stderr is not a terminal, and
-    cleared however the command ends, so an error line never follows a half-drawn bar."""
+    """A tqdm bar on stderr driven by (phase, done, total) callbacks; silent when stderr is not a terminal (but for
+    one line per wait for another process), and cleared however the command ends, so an error line never follows
+    a half-drawn bar."""
     from tqdm import tqdm
 
     bar = tqdm(desc=description, unit="item", file=sys.stderr, leave=False, dynamic_ncols=True, disable=None)
+    said: set[str] = set()
 
     def update(phase: str, done: int, total: int | None) -> None:
+        if phase.startswith("waiting") and bar.disable and phase not in said:  # a wait is said, bar or none
+            said.add(phase)
+            print(f"bindscope: {phase}", file=sys.stderr)
         bar.set_description(f"{description}: {phase}", refresh=False)
         if total and bar.total != total:
             bar.total = total
@@ -200,7 +205,12 @@ def cmd_index(args) -> int:
     backend = RayCluster(args.ray, args.shards) if args.ray else None
     with _progress_bar("indexing on Ray" if backend else "indexing") as bar:
         report = workspace.index(
-            args.paths, progress=bar, batch_size=args.batch_size, backend=backend, moments=args.moments
+            args.paths,
+            progress=bar,
+            batch_size=args.batch_size,
+            backend=backend,
+            moments=args.moments,
+            moments_hop=args.moments_hop,
         )
     scan, embedded = report.scan, report.embed
     failures = [_item_json(i) for i in workspace.failed(limit=args.failures)]
@@ -383,6 +393,7 @@ def cmd_status(args) -> int:
         "failed_total": summary.failed,
         "index": workspace.index_details(),
         "moments": summary.moments,
+        "moments_hop": summary.moments_hop,
         "segments": summary.segments,
     }
     if args.json:
@@ -405,7 +416,12 @@ def cmd_status(args) -> int:
                 print(f"  {name:8s} {row['embedded']:9d} {row['pending']:8d} {row['failed']:7d}")
         if summary.segments or not summary.moments:
             held = ", ".join(f"{n:,} {m}" for m, n in summary.segments.items()) or "none"
-            _say(f"  moments: {held}{'' if summary.moments else ' (off: `bindscope index --moments` turns them on)'}")
+            state = (
+                f", hop {summary.moments_hop:g} of a window"
+                if summary.moments
+                else ", off: `index --moments` turns them on"
+            )
+            _say(f"  moments: {held}{state}")
         for item in status["failed"]:
             _say(f"  failed: {item['path'] or item['text']}: {item['error_kind']}: {item['error']}")
         if summary.failed > len(status["failed"]):
@@ -442,15 +458,29 @@ def _finite(text: str) -> float:
     return value
 
 
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a whole number") from None
+
+
 def _count(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more")
     return value
 
 
+def _hop(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a fraction of a window in (0, 1]")
+    return value
+
+
 def _positive(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
     return value
@@ -851,6 +881,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also embed the windows of long audio, video and IMU files, so searches can say when (the library "
         "remembers the choice; on by default)",
+    )
+    p.add_argument(
+        "--moments-hop",
+        type=_hop,
+        metavar="F",
+        help="how far apart the windows start, as a fraction of a window (default 0.5: each instant in two windows; "
+        "1: side by side). The library remembers it; it applies to the files cut from then on, and windows "
+        "already cut are kept",
     )
 
     p = command(

@@ -26,7 +26,7 @@ from engine.models.factory import LoadedModel
 from engine.preprocess import DeviceOutOfMemory, InvalidSignal, PreprocessError, prepare_loader, tokenize
 from engine.preprocess.files import DEFAULT_LIMITS, Limits
 from engine.preprocess.safe import load_safely
-from engine.preprocess.windows import Segment, SegmentEmbeddings
+from engine.preprocess.windows import HOP_FRACTION, Segment, SegmentEmbeddings
 from engine.progress import Cancelled, Progress, never
 
 _OUT_OF_RANGE = "the model's output is not finite (NaN or infinity): the input drives it out of range"
@@ -99,7 +99,7 @@ class Encoder:
         progress: Progress | None = None,
         cancelled: Cancelled = never,
         *,
-        hop_fraction: float = 0.5,
+        hop_fraction: float = HOP_FRACTION,
     ) -> SegmentEmbeddings:
         """Embed every window of one long recording (see ``engine.preprocess.windows``) in batches, in time order.
 

@@ -37,7 +37,9 @@ from engine.library import EMBEDDED, FAILED, IMPORTED, Item, Library, Record, di
 from engine.library.schema import MAX_DIM
 from engine.modality import Modality
 from engine.models.identity import UNVERIFIED, ModelRef
-from engine.preprocess.files import DEFAULT_LIMITS
+from engine.npz import NpzWriter
+from engine.preprocess.errors import PreprocessError
+from engine.preprocess.files import DEFAULT_LIMITS, check_file
 from engine.progress import Progress
 
 MODEL_NAME = "bindscope.model"
@@ -50,6 +52,7 @@ HASH_ALGORITHM = (
     "its UTF-8; rows of one hash and modality are one content at several paths and share one vector"
 )
 ROW_GROUP = 65_536  # the most rows in one batch, whatever their width
+MAX_PARQUET_BYTES = 1 << 50  # no cap of its own: import streams a file of any size
 BATCH_BYTES = 64 * 1024**2  # the most vector bytes in one batch: wide rows make short batches
 MAX_SCALE = 100.0  # the models' logit scale is clipped at 100 (engine.models.heads)
 MAX_NAME = 255
@@ -282,24 +285,29 @@ def _write_parquet(library: Library, ref: ModelRef, out: Path, progress: Progres
 
 
 def _write_npz(library: Library, ref: ModelRef, out: Path, progress: Progress | None, failures: bool) -> int:
-    parts = list(_export_batches(library, ref, failures, segments=False))
-    columns = {name: [v for p in parts for v in p[0][name]] for name in ("id", "modality", "path", "text", "scale")}
-    vectors = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, ref.dim), np.float32)
-    paths = columns["path"]
-    with out.open("wb") as handle:
-        np.savez(
-            handle,
-            ids=np.array(columns["id"], np.int64),
-            modalities=np.array(columns["modality"], dtype=str),
-            paths=np.array([display(p) if p else "" for p in paths], dtype=str),
-            path_bytes=np.array([os.fsencode(p) if p else b"" for p in paths], dtype=bytes),
-            texts=np.array([t or "" for t in columns["text"]], dtype=str),
-            embeddings=vectors,
-            scales=np.array(columns["scale"], np.float32),
-            model=np.array(exported_name(ref)),
-            model_fingerprint=np.array(ref.fingerprint),
-        )
-    return len(vectors)
+    columns = {"ids": (np.int64, ()), "modalities": (str, ()), "paths": (str, ()), "path_bytes": (bytes, ())}
+    columns |= {"texts": (str, ()), "embeddings": (np.float32, (ref.dim,)), "scales": (np.float32, ())}
+    npz = NpzWriter(out, columns)
+    count = 0
+    try:
+        for part, vectors in _export_batches(library, ref, failures, segments=False):
+            npz.append(
+                ids=part["id"],
+                modalities=part["modality"],
+                paths=[display(p) if p else "" for p in part["path"]],
+                path_bytes=[os.fsencode(p) if p else b"" for p in part["path"]],
+                texts=[t or "" for t in part["text"]],
+                embeddings=vectors,
+                scales=np.array(part["scale"], np.float32),
+            )
+            count += len(vectors)
+            if progress:
+                progress("export", count, 0)
+    except BaseException:
+        npz.discard()
+        raise
+    npz.close(model=np.array(exported_name(ref)), model_fingerprint=np.array(ref.fingerprint))
+    return count
 
 
 # -- import: the file ------------------------------------------------------------------------
@@ -309,9 +317,9 @@ def parquet_files(source: str | Path) -> list[Path]:
     """A Parquet file, or the complete Parquet files of a folder (any case of ``.parquet``; shards still being
     written are left out)."""
     source = Path(source)
-    if source.is_dir():
-        return sorted(p for p in source.iterdir() if p.suffix.lower() == ".parquet" and p.is_file())
-    if not source.is_file():
+    if source.is_dir():  # anything but a folder is listed, so a FIFO or device is refused by name, not skipped
+        return sorted(p for p in source.iterdir() if p.suffix.lower() == ".parquet" and not p.is_dir())
+    if not source.exists():
         raise ExchangeError(f"{source}: no such file or folder")
     return [source]
 
@@ -474,6 +482,10 @@ def import_file(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    try:  # the check every loader starts with: a FIFO or device is refused, never opened (it would block)
+        check_file(path, max_bytes=MAX_PARQUET_BYTES)
+    except PreprocessError as error:
+        raise ExchangeError(f"{display(str(path))}: not a readable Parquet file ({error.reason})") from None
     try:
         parquet = pq.ParquetFile(path, page_checksum_verification=True)
     except (pa.ArrowException, OSError) as error:

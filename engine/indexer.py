@@ -344,6 +344,7 @@ def embed_segments(
     items, report.offline = online(library, items)
     encoder = Encoder(model, batch_size=batch_size)
     dim = index.store.dim
+    hop = library.moments_hop
     for number, item in enumerate(items, start=1):
         if cancelled():
             break
@@ -356,6 +357,7 @@ def embed_segments(
                 if progress
                 else None,
                 cancelled=cancelled,
+                hop_fraction=hop,
             )
         except PreprocessError as error:
             report.unsegmented += 1

@@ -64,14 +64,17 @@ def _photo(source: str, size: int) -> Preview:
         import cv2
 
         from engine.preprocess import CorruptFile
+        from engine.preprocess.files import check_file
+        from engine.preprocess.image import open_video
 
-        capture = cv2.VideoCapture(source)
-        ok, frame = capture.read()
-        seconds = (capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) / (capture.get(cv2.CAP_PROP_FPS) or 1)
-        capture.release()
+        capture, fps, count = open_video(check_file(source))  # a FIFO is refused, never opened (it would block)
+        try:
+            ok, frame = capture.read()
+        finally:
+            capture.release()
         if not ok:
             raise CorruptFile(source, "cannot decode the first frame")
-        return Preview(Modality.VISION, rgb=_fit(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), size), seconds=seconds)
+        return Preview(Modality.VISION, rgb=_fit(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), size), seconds=count / fps)
     from engine.preprocess.image import to_rgb
     from engine.preprocess.pixels import open_picture
 

@@ -423,7 +423,7 @@ class MapMaker:
         if len(core) < HDBSCAN_LEAST:
             note = f"HDBSCAN needs at least {HDBSCAN_LEAST} points on the map, not {len(core)}; try k-means"
             return Clustering(np.full(len(projection), -1, np.int64), note)
-        labels = _hdbscan(core)
+        labels = hdbscan(core)
         _, nearest = cKDTree(core).query(projection.coords, workers=-1)
         labels = labels[nearest]
         if not (labels >= 0).any():
@@ -447,11 +447,15 @@ class Clustering:
     note: str = ""
 
 
-def _hdbscan(points: np.ndarray) -> np.ndarray:
-    """HDBSCAN labels (-1 = noise), with clusters of at least 1% of the points (at least 5)."""
+def hdbscan(points: np.ndarray) -> np.ndarray:
+    """HDBSCAN labels (-1 = noise), with clusters of at least 1% of the points (at least 5); fewer points than that
+    are all noise (HDBSCAN itself refuses them)."""
     from sklearn.cluster import HDBSCAN
 
-    return HDBSCAN(min_cluster_size=max(5, len(points) // 100), metric="euclidean", copy=True).fit_predict(points)
+    smallest = max(5, len(points) // 100)
+    if len(points) < smallest:
+        return np.full(len(points), -1, np.int64)
+    return HDBSCAN(min_cluster_size=smallest, metric="euclidean", copy=True).fit_predict(points)
 
 
 def kmeans(vectors: np.ndarray, count: int | None = None, seed: int = 0) -> np.ndarray:

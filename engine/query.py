@@ -1,7 +1,7 @@
 """Queries over a library: weighted terms -> one vector -> nearest items; zero-shot labels.
 
-A term is a library item, an outside file of any modality, or a text, with a weight (negative
-subtracts). The composed vector is the weighted sum of the terms' unit embeddings,
+A term is a library item, a moment (one window of a long recording in the library), an outside file of
+any modality, or a text, with a weight (negative subtracts). The composed vector is the weighted sum of the terms' unit embeddings,
 re-normalised: one term with weight 1 is the plain nearest-neighbour search. Zero-shot
 probabilities follow the reference: the query's scaled output against each label's scaled text
 embedding (prompt templates averaged), then a softmax.
@@ -65,14 +65,20 @@ class ModelMissing(QueryError):
 
 @dataclass(frozen=True)
 class Term:
-    kind: str  # "item", "file" or "text"
+    kind: str  # "item", "moment", "file" or "text"
     value: int | str
     weight: float = 1.0
     modality: Modality | None = None  # for files: overrides detection
+    span: tuple[float, float] | None = None  # for moments: the window's start and end in seconds
 
     @classmethod
     def item(cls, item_id: int, weight: float = 1.0) -> Term:
         return cls("item", int(item_id), weight)
+
+    @classmethod
+    def moment(cls, item_id: int, start: float, end: float, weight: float = 1.0) -> Term:
+        """One stored window of an item (a long recording): searches by that window's vector."""
+        return cls("moment", int(item_id), weight, span=(float(start), float(end)))
 
     @classmethod
     def file(cls, path: str | Path, weight: float = 1.0, modality: Modality | str | None = None) -> Term:
@@ -181,6 +187,8 @@ class Searcher:
     def embed_term(self, term: Term) -> Embedded:
         if term.kind == "item":
             return self._item(term)
+        if term.kind == "moment":
+            return self._moment(term)
         if term.kind == "text":
             return self._text(term)
         if term.kind == "file":
@@ -193,6 +201,18 @@ class Searcher:
         if stored is None:
             raise QueryError(f"item {term.value} is not in the library or not embedded with {self.ref.title}")
         return Embedded(term, stored[0], stored[1], item.modality, item.id)
+
+    def _moment(self, term: Term) -> Embedded:
+        """A window's stored vector. Its file is not left out of the results (no ``item_id``): the same
+        recording's other moments are what such a query is often after."""
+        start, end = term.span
+        found = self.library.segment_at(self.key, int(term.value), start, end)
+        committed = self.library.segment_rows(self.key)
+        if found is None or found[1] >= committed.get(found[0], 0):
+            raise QueryError(f"item {term.value} has no moment {start:g}–{end:g} s embedded with {self.ref.title}")
+        modality, row, scale = found
+        vector = self.library.segment_store(self.key).gather(modality, committed[modality], np.array([row]))[0]
+        return Embedded(term, np.asarray(vector, np.float32), scale, modality)
 
     def _text(self, term: Term) -> Embedded:
         text = str(term.value)
@@ -298,29 +318,36 @@ class Searcher:
     def best_moments(
         self, vector: np.ndarray, hits: list[Hit], per_item: int = BEST_PER_ITEM
     ) -> dict[int, list[Moment]]:
-        """The ``per_item`` best windows of each hit that has any, scored exactly: where in the file it matches.
-        A file's windows are one run of rows (appended in one transaction), read from the map where they lie."""
-        committed = self.library.segment_rows(self.key)
-        store = self.library.segment_store(self.key)
+        """The ``per_item`` best windows of each hit that has any, scored exactly: where in the file it matches."""
         best: dict[int, list[Moment]] = {}
         for hit in hits:
-            spans = self.library.segments_of(self.key, hit.item_id) if committed.get(hit.modality) else []
-            if not spans:
-                continue
-            rows = np.array([row for _, _, row in spans], np.int64)
-            first, last = int(rows.min()), int(rows.max())
-            if last - first + 1 == len(rows):  # one run: scored straight from the map, nothing copied
-                vectors = store.view(hit.modality, committed[hit.modality])[first : last + 1]
-                scores = np.asarray(vectors @ vector, np.float32)[rows - first]
-            else:
-                order = np.argsort(rows, kind="stable")
-                scores = np.empty(len(rows), np.float32)
-                scores[order] = store.gather(hit.modality, committed[hit.modality], rows[order]) @ vector
-            top = np.argsort(-scores, kind="stable")[:per_item]
-            best[hit.item_id] = [
-                Moment(hit.item_id, spans[n][0], spans[n][1], float(scores[n]), hit.modality) for n in top.tolist()
-            ]
+            windows = self.window_scores(vector, hit.item_id, hit.modality)
+            if windows:
+                best[hit.item_id] = sorted(windows, key=lambda m: -m.score)[:per_item]  # stable: earlier first
         return best
+
+    def window_scores(self, vector: np.ndarray, item_id: int, modality: Modality) -> list[Moment]:
+        """Every window of one item scored exactly against ``vector``, in time order (none for a file without
+        windows). A file's windows are one run of rows (appended in one transaction), read from the map where
+        they lie."""
+        committed = self.library.segment_rows(self.key)
+        spans = self.library.segments_of(self.key, item_id) if committed.get(modality) else []
+        if not spans:
+            return []
+        store = self.library.segment_store(self.key)
+        rows = np.array([row for _, _, row in spans], np.int64)
+        first, last = int(rows.min()), int(rows.max())
+        if last - first + 1 == len(rows):  # one run: scored straight from the map, nothing copied
+            vectors = store.view(modality, committed[modality])[first : last + 1]
+            scores = np.asarray(vectors @ vector, np.float32)[rows - first]
+        else:
+            order = np.argsort(rows, kind="stable")
+            scores = np.empty(len(rows), np.float32)
+            scores[order] = store.gather(modality, committed[modality], rows[order]) @ vector
+        return [
+            Moment(item_id, start, end, float(score), modality)
+            for (start, end, _), score in zip(spans, scores.tolist(), strict=True)
+        ]
 
     def _moments(self, hits: list[Hit]) -> list[Moment]:
         """Segment hits with their spans, in the hits' order."""

@@ -60,13 +60,14 @@ from engine.models.handle import ModelHandle
 from engine.models.identity import ModelRef
 from engine.models.zoo import ModelEntry, ModelUnavailable, default_entry, resolve
 from engine.preprocess.detect import VIDEO_EXTENSIONS, detect_modality
-from engine.preprocess.windows import SEGMENTED
+from engine.preprocess.windows import HOP_FRACTION, SEGMENTED
 from engine.previews import THUMBNAIL, Preview, make_preview
 from engine.progress import Cancelled, Progress, never
 from engine.projection import MapMaker, Projection, name_clusters
 from engine.prompts import ZERO_SHOT_TEMPLATES
 from engine.query import Embedded, ModelMissing, Moment, QueryError, Results, Searcher, Term, TermCache
 from engine.search_index import APPROXIMATE_FROM, Hit, SearchIndex
+from engine.train.pairs import PairsError
 from engine.vectors import VectorStoreError
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ USER_ERRORS = (
     ModelUnavailable,
     DownloadError,
     RuntimeUnavailable,
+    PairsError,
 )
 
 
@@ -259,6 +261,7 @@ class LibrarySummary:
     outside: dict[str, dict[str, int]] = field(default_factory=dict)  # items in no folder (imported, typed)
     segments: dict[str, int] = field(default_factory=dict)  # moments held per modality (windows of long recordings)
     moments: bool = True  # whether indexing cuts long recordings into windows
+    moments_hop: float = HOP_FRACTION  # their hop as a fraction of a window (files cut from when it was set)
     saved_queries: dict[str, dict] = field(default_factory=dict)  # name -> the app's record of a named query
 
     @property
@@ -540,6 +543,7 @@ class Workspace:
             per_root.get(None, {}),
             segments,
             library.moments,
+            library.moments_hop,
             library.saved_queries,
         )
 
@@ -598,10 +602,12 @@ class Workspace:
 
     # -- indexing -----------------------------------------------------------------------------
 
-    def _writer(self) -> Library:
+    def _writer(self, progress: Progress | None = None) -> Library:
         if self._read_only:
             raise LibraryError(f"{self.folder}: the library is read-only here; it can be searched but not changed")
-        return Library(self.folder)
+        writer = Library(self.folder)
+        writer.waiting = _waiting(progress, "an import into this library to finish (busy, not damaged)")
+        return writer
 
     def index(
         self,
@@ -611,10 +617,18 @@ class Workspace:
         batch_size: int | None = None,
         backend: RayCluster | None = None,
         moments: bool | None = None,
+        moments_hop: float | None = None,
     ) -> IndexReport:
         """Scan ``paths`` (new roots) or every root here, then embed what is pending with the library's model, in
         this process or on the Ray cluster ``backend`` names; then the windows of long recordings, unless moments
-        are off. ``moments`` True or False also becomes the library's setting; None keeps it."""
+        are off. ``moments`` True or False also becomes the library's setting; None keeps it. ``moments_hop`` (a
+        fraction of a window in (0, 1]) becomes the library's hop for the files cut from now on: windows already
+        cut are kept as they are."""
+        if moments_hop is not None and moments_hop != self.library.moments_hop:
+            try:
+                self.library.set_moments_hop(moments_hop)
+            except ValueError as error:
+                raise WorkspaceError(f"{self.folder}: {error}") from None
         if moments is not None and moments != self.library.moments:
             self.library.set_moments(moments)
         report = self.scan(paths, progress, cancelled)
@@ -628,7 +642,7 @@ class Workspace:
         for path in paths or []:
             if not Path(path).is_dir():
                 raise WorkspaceError(f"{display(os.fspath(path))}: not a folder")
-        writer = self._writer()
+        writer = self._writer(progress)
         try:
             report = ScanReport()
             for path in paths or [None]:
@@ -652,7 +666,7 @@ class Workspace:
             return EmbedReport()
         model = self.loaded_model("indexing")
         ref = self.ref()
-        writer = self._writer()
+        writer = self._writer(progress)
         try:
             with exclusive(writer.folder / EMBEDDING, _waiting(progress), cancelled) as held:
                 if not held:
@@ -706,7 +720,7 @@ class Workspace:
     ) -> ImportReport:
         """Add precomputed embeddings (Parquet files in the interchange schema); searchable when this returns.
         ``trusted``: the cluster's shards of files this library hashed (see ``engine.exchange``)."""
-        writer = self._writer()
+        writer = self._writer(progress)
         try:
             indexes: dict[tuple[str, bool], SearchIndex] = {}
 
@@ -801,7 +815,7 @@ class Workspace:
         if current is not None and current.same_model(target):
             return EmbedReport(), False
         model = load_model(entry, device=self.handle.device, precision=self.handle.precision)
-        writer = self._writer()
+        writer = self._writer(progress)
         try:
             with exclusive(writer.folder / EMBEDDING, _waiting(progress), cancelled) as held:
                 if not held:
@@ -888,6 +902,14 @@ class Workspace:
             except ModelMissing:
                 probabilities = []  # labels never embedded, and no model to embed them: no probabilities
         return SearchOutcome(results, items, point, probabilities, offline, results.moments)
+
+    def moment_scores(self, item_id: int, vector: np.ndarray) -> list[Moment]:
+        """Every window of one item scored against a query's composed vector (``SearchOutcome.results.vector``), in
+        time order: the score along a long recording. None for an item without windows (short, or not cut yet)."""
+        item = self.library.item(int(item_id))
+        if item is None or self.library.model is None:
+            return []
+        return self.searcher().window_scores(np.asarray(vector, np.float32), item.id, item.modality)
 
     def listing(
         self,
@@ -1010,9 +1032,10 @@ class Workspace:
         )
 
 
-def _waiting(progress: Progress | None) -> Callable[[], None]:
-    """What a job reports while another process embeds into the same library (see ``engine.library.lock``)."""
-    return (lambda: progress("waiting for another indexing run", 0, None)) if progress else (lambda: None)
+def _waiting(progress: Progress | None, what: str = "another indexing run") -> Callable[[], None]:
+    """What a job reports while another process embeds into or imports into the same library (see
+    ``engine.library.lock``)."""
+    return (lambda: progress(f"waiting for {what}", 0, None)) if progress else (lambda: None)
 
 
 def _downloadable(name: str) -> bool:

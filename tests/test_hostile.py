@@ -260,7 +260,10 @@ def test_a_read_only_library_can_be_read(tmp_path, make_workspace, world):  # ro
     workspace = make_workspace(world / "text")
     workspace.close()
     open_to_others(tmp_path / "lib")
-    for args in (("status",), ("search", "--item", "1", "-k", "2"), ("export", "--out", "/tmp/bindscope-ro.parquet")):
+    out = tmp_path / "out"  # this test's own: a fixed /tmp name left by another run belongs to root
+    out.mkdir()
+    os.chmod(out, 0o777)
+    for args in (("status",), ("search", "--item", "1", "-k", "2"), ("export", "--out", out / "ro.parquet")):
         result = cli(*args[:1], "--library", tmp_path / "lib", *args[1:], "--json", user=65534)
         assert result.returncode == 0, result.stderr
     result = cli("index", "--library", tmp_path / "lib", "--json", user=65534)

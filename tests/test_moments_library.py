@@ -13,7 +13,7 @@ from engine.library import Library
 from engine.library.schema import DATABASE
 from engine.modality import Modality
 from engine.preprocess import CorruptFile
-from engine.query import Term
+from engine.query import QueryError, Term
 
 RATE = 16000
 
@@ -298,3 +298,69 @@ def test_a_files_best_windows_are_scored_exactly_wherever_its_rows_lie(tmp_path)
     assert [(m.start, m.end) for m in best[first.id]] == expected
     assert [(m.start, m.end) for m in best[second.id]] == [(0.0, 6.0)]
     library.close()
+
+
+def test_a_moment_as_the_query_finds_its_own_window_first(recordings, make_workspace):
+    workspace = make_workspace(recordings)
+    long = workspace.item(str(recordings / "long.wav"))
+    for start, end in [(3.0, 9.0), (10.0, 16.0)]:
+        found = workspace.search([Term.moment(long.id, start, end)], k=5, moments=True).moments
+        assert (found[0].item_id, found[0].start, found[0].end) == (long.id, start, end)
+        assert found[0].score == pytest.approx(1.0, abs=1e-3)
+    with pytest.raises(QueryError, match="no moment 1–7 s"):
+        workspace.search([Term.moment(long.id, 1.0, 7.0)], moments=True)
+
+
+def test_moment_scores_are_every_window_of_a_file_in_time_order(recordings, make_workspace):
+    workspace = make_workspace(recordings)
+    long = workspace.item(str(recordings / "long.wav"))
+    short = workspace.item(str(recordings / "short.wav"))
+    outcome = workspace.search([Term.item(short.id)], k=10)
+    library = workspace.library
+    key = library.key_of(library.model)
+    vectors = library.segment_store(key).view(Modality.AUDIO, 5)
+    expected = [
+        (start, end, float(vectors[row] @ outcome.results.vector))
+        for start, end, row in library.segments_of(key, long.id)
+    ]
+    scores = workspace.moment_scores(long.id, outcome.results.vector)
+    assert [(m.start, m.end) for m in scores] == [(0, 6), (3, 9), (6, 12), (9, 15), (10, 16)]
+    assert [m.score for m in scores] == pytest.approx([e[2] for e in expected], abs=1e-6)
+    assert sorted(scores, key=lambda m: -m.score)[:3] == outcome.best_moments(long.id)
+    assert workspace.moment_scores(short.id, outcome.results.vector) == []
+
+
+def test_the_hop_is_a_library_setting_for_the_files_cut_from_then_on(recordings, tmp_path, tiny_weights, capsys):
+    import json
+
+    from app.cli import main
+    from engine.workspace import Workspace, WorkspaceError
+
+    def run(*argv):
+        code = main([str(a) for a in argv])
+        return code, json.loads(capsys.readouterr().out)
+
+    where = ("--library", tmp_path / "lib")
+    code, _ = run(
+        "index", recordings, *where, "--model", tiny_weights, "--device", "cpu", "--moments-hop", "1", "--json"
+    )
+    status = run("status", *where, "--json")[1]
+    assert code == 0 and status["moments_hop"] == 1.0 and status["segments"] == {"audio": 3}  # 0-6, 6-12, 10-16
+    code, _ = run("index", *where, "--moments-hop", "0.25", "--json")
+    assert code == 0 and run("status", *where, "--json")[1]["segments"] == {"audio": 3}  # kept as they were cut
+    sound(recordings / "later.wav", 16.0, pitch=330.0, seed=3)
+    code, summary = run("index", *where, "--json")
+    assert code == 0 and summary["segments"] == 8
+    workspace = Workspace.open(tmp_path / "lib")
+    try:
+        assert workspace.summary().moments_hop == 0.25
+        library = workspace.library
+        later = workspace.item(str(recordings / "later.wav"))
+        starts = [start for start, _, _ in library.segments_of(library.key_of(library.model), later.id)]
+        assert starts == [0.0, 1.5, 3.0, 4.5, 6.0, 7.5, 9.0, 10.0]
+        with pytest.raises(WorkspaceError, match="fraction of the window in \\(0, 1\\], got 1.5"):
+            workspace.index(moments_hop=1.5)
+    finally:
+        workspace.close()
+    assert main(["index", *map(str, where), "--moments-hop", "0"]) == 2
+    assert "a fraction of a window in (0, 1]" in capsys.readouterr().err

@@ -133,9 +133,9 @@ def test_hdbscan_clusters_a_sample_of_the_layout_and_spreads_by_nearest_sampled_
     import engine.projection as projection_module
 
     seen = []
-    real = projection_module._hdbscan
+    real = projection_module.hdbscan
     monkeypatch.setattr(projection_module, "HDBSCAN_POINTS", 60)
-    monkeypatch.setattr(projection_module, "_hdbscan", lambda points: seen.append(points) or real(points))
+    monkeypatch.setattr(projection_module, "hdbscan", lambda points: seen.append(points) or real(points))
     _, maker = make(tmp_path, clustered(300, 32, clusters=3), ["vision"] * 300)
     projection = maker.compute()
     found = maker.clusters(projection, "hdbscan")

@@ -46,6 +46,7 @@ class BrowsePanel(QWidget):
         self.grid.on_copy = self.copy_paths
         self.large = LargePreview(self)
         self.large.step.connect(self._step)
+        self.large.wantsScores.connect(window.moment_scores)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
@@ -212,6 +213,7 @@ def attach_browse(window: MainWindow) -> BrowsePanel:
     window.library_panel.browse.connect(lambda title, listing: show(listing_set(title, listing)))
     window.map_view.filterToSelection.connect(lambda ids: show(chosen_set("Map selection", ids)))
     window.results.exportPicked.connect(panel.export_cards)
+    window.session.results_changed.connect(panel.large.rescore)  # its score strip follows the query
     window.results.browseResults.connect(
         lambda: window.outcome is not None and show(results_set(window.session.results_title, window.outcome.cards()))
     )

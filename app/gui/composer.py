@@ -60,11 +60,14 @@ class TermWidget(QFrame):
         layout.setSpacing(2)
         self.preview = PreviewView(QSize(104, 64))
         self.preview.setMaximumHeight(64)
+        self.preview.set_span(composed.parts[0].span)  # a moment's window, marked on its file's waveform
         layout.addWidget(self.preview)
         top = QHBoxLayout()
         top.setSpacing(2)
-        name = QElidingLabel(composed.name)  # "dog_…03.wav" in a narrow pane, whole in the tooltip
-        name.setElideMode(Qt.TextElideMode.ElideMiddle)
+        name = QElidingLabel(composed.name)  # whole in the tooltip
+        # a file keeps its extension ("dog_…03.wav"); a text reads from its start ("“a dog b…")
+        text = composed.modality is Modality.TEXT
+        name.setElideMode(Qt.TextElideMode.ElideRight if text else Qt.TextElideMode.ElideMiddle)
         name.setToolTip(composed.source)
         name.setMinimumWidth(40)
         top.addWidget(name, 1)

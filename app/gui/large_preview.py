@@ -1,5 +1,7 @@
 """The large preview (Enter or Space on a card): the full picture, a sound's waveform with playback where
-QtMultimedia is present, an IMU recording's channels, depth and thermal with a colour bar, a text in full.
+QtMultimedia is present, an IMU recording's channels, depth and thermal with a colour bar, a text in full; under a
+long recording, the current query's score along it (``ScoreStrip``): a click plays a sound from there, or marks
+the time on a video or IMU recording.
 
 It is made off the GUI thread by its own ``PreviewLoader`` at a large size; ← and → ask the grid
 for the card beside this one (``step``), Space and Esc close it, the way a photo manager's does.
@@ -19,12 +21,15 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QSizePo
 from app.gui.keys import Key
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader, colour_map, to_pixmap
+from app.gui.score_strip import ScoreStrip
+from app.timecode import clock
 from engine.modality import Modality
 
 if TYPE_CHECKING:
-    from engine.workspace import Item
+    from engine.workspace import Item, Moment
 
 LARGE = 1024  # the longest side of the large preview's picture
+_TIMED = (Modality.AUDIO, Modality.VISION, Modality.IMU)  # modalities whose files may have windows (videos)
 _ENDS = {"depth": ("far", "near"), "thermal": ("cold", "hot")}
 
 
@@ -70,6 +75,7 @@ class LargeView(PreviewView):
 
 class LargePreview(QDialog):
     step = Signal(int)  # -1 / +1: show the card before or after this one
+    wantsScores = Signal(object, object)  # Item, this preview: answer with ``show_scores`` (off the GUI thread)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -79,6 +85,7 @@ class LargePreview(QDialog):
         self.item: Item | None = None
         self._key = ""
         self._player = None
+        self._playable = False  # a sound this machine can reach: the strip's clicks play it
         layout = QVBoxLayout(self)
         self.title = QLabel()
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -86,6 +93,9 @@ class LargePreview(QDialog):
         layout.addWidget(self.title)
         self.view = LargeView()
         layout.addWidget(self.view, 1)
+        self.strip = ScoreStrip()
+        self.strip.picked.connect(self.go_to)
+        layout.addWidget(self.strip)
         self.bar_host = QVBoxLayout()
         layout.addLayout(self.bar_host)
         self.colour_bar: ColourBar | None = None
@@ -114,7 +124,11 @@ class LargePreview(QDialog):
         if item.size:
             parts.append(f"{item.size / 1e6:.2f} MB" if item.size >= 1e5 else f"{item.size:,} bytes")
         self.details.setText(" · ".join(parts))
-        self.play_button.setVisible(item.modality is Modality.AUDIO and not offline and item.path is not None)
+        self._playable = item.modality is Modality.AUDIO and not offline and item.path is not None
+        self.play_button.setVisible(self._playable)
+        self.strip.set_windows([])
+        self.view.set_span(None)
+        self.view.playhead = None
         self._key = self.loader.key(item.source, item.modality)
         if offline:
             self._show(Preview(item.modality, error="offline: the file is not reachable now"))
@@ -124,6 +138,30 @@ class LargePreview(QDialog):
             self.show()
         self.raise_()
         self.activateWindow()
+        if item.modality in _TIMED:
+            self.wantsScores.emit(item, self)
+
+    def rescore(self) -> None:
+        """The query changed: ask again for the score along the recording shown, if any."""
+        if self.isVisible() and self.item is not None and self.item.modality in _TIMED:
+            self.wantsScores.emit(self.item, self)
+
+    def show_scores(self, item_id: int, windows: list[Moment]) -> None:
+        """The query's score along the item shown (ignored once another is shown)."""
+        if self.item is not None and self.item.id == item_id:
+            self.strip.set_windows(windows)
+            best = max(windows, key=lambda m: m.score, default=None)  # the first of equals
+            self.view.set_span((best.start, best.end) if best is not None else None)
+
+    def go_to(self, seconds: float) -> None:
+        """A time picked on the strip: a sound plays from there; a video or IMU recording has it marked."""
+        if self._playable:
+            self.play_from(seconds)
+            return
+        if self.item.modality is Modality.IMU and self.strip.duration:
+            self.view.playhead = seconds / self.strip.duration
+            self.view.update()
+        self.details.setText(f"{self.item.modality.label} · marked at {clock(seconds)}")
 
     def _ready(self, key: str, preview: Preview) -> None:
         if key == self._key:
@@ -145,20 +183,26 @@ class LargePreview(QDialog):
         if self._player is not None and self._player.isPlaying():
             self.stop()
             return
-        try:
-            from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
-        except ImportError:
-            self.details.setText(
-                "Sound playback is unavailable on this system (no QtMultimedia): the waveform shows it"
-            )
-            return
+        self.play_from(0.0)
+
+    def play_from(self, seconds: float) -> None:
         if self._player is None:
+            try:
+                from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+            except ImportError:
+                self.details.setText(
+                    "Sound playback is unavailable on this system (no QtMultimedia): the waveform shows it"
+                )
+                return
             self._player = QMediaPlayer(self)
             self._audio = QAudioOutput(self)
             self._player.setAudioOutput(self._audio)
             self._player.positionChanged.connect(self._moved)
             self._player.playbackStateChanged.connect(lambda *_: self._played())
+        self._player.stop()
         self._player.setSource(QUrl.fromLocalFile(self.item.path))
+        if seconds > 0:
+            self._player.setPosition(int(seconds * 1000))
         self._player.play()
 
     def _moved(self, position: int) -> None:

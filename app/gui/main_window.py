@@ -110,8 +110,9 @@ class MainWindow(QMainWindow):
         self.results = ResultsPanel(self.previews)
         self.results.filtersChanged.connect(lambda: self.session.set_moments(self.results.moments.isChecked()))
         self.results.filtersChanged.connect(self.run_query)
-        self.results.useAsQuery.connect(self.use_as_query)
-        self.results.addToQuery.connect(self.add_to_query)
+        self.results.useAsQuery.connect(self.query.replace)
+        self.results.addToQuery.connect(self.query.add)
+        self.results.wantsScores.connect(self.moment_scores)
         self.results.showOnMap.connect(self.show_on_map)
         self.results.play.connect(self.play)
         self.results.message.connect(self.say)
@@ -730,6 +731,21 @@ class MainWindow(QMainWindow):
         workspace = self.workspace
         if workspace is not None:
             self._run("hover", lambda job: workspace.item(item_id), "", self.map_view.show_hover)
+
+    def moment_scores(self, item, preview) -> None:
+        """The last search's score along a long recording, for the large preview's strip (none before a search)."""
+        workspace, outcome = self.workspace, self.session.outcome
+        if workspace is None or outcome is None:
+            preview.show_scores(item.id, [])
+            return
+        vector = outcome.results.vector
+        self._run(
+            "moment-scores",
+            lambda job: workspace.moment_scores(item.id, vector),
+            "",
+            lambda windows: preview.show_scores(item.id, windows),
+            self._failed(f"score the moments of {item.name}"),
+        )
 
     def use_as_query(self, item) -> None:
         if item is not None:

@@ -32,6 +32,7 @@ from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
 from app.state.browse import paths_text
 from app.state.picks import Picks
+from app.state.query import QueryTerm, item_term, moment_term
 from app.timecode import clock, span
 from engine.modality import Modality
 
@@ -67,7 +68,7 @@ def copy_to_clipboard(text: str, what: str) -> str:
 
 
 class Card(QFrame):
-    useAsQuery = Signal(object)  # Item
+    useAsQuery = Signal(object)  # QueryTerm: the item, or the card's moment
     addToQuery = Signal(object)
     pressed = Signal(object, bool, bool)  # the card, Ctrl held, Shift held
     opened = Signal(object)  # double-clicked: the large preview
@@ -133,10 +134,12 @@ class Card(QFrame):
             self.play_button.setToolTip("Play the sound" if moment is None else "Play the sound from this moment")
             self.play_button.clicked.connect(lambda: self.play.emit(self))
             actions.addWidget(self.play_button)
-        use = QToolButton()
-        use.setText("Use as query")
-        use.clicked.connect(lambda: self.useAsQuery.emit(self.item))
-        actions.addWidget(use)
+        self.use_button = QToolButton()
+        self.use_button.setText("Use as query")
+        if moment is not None and not best:
+            self.use_button.setToolTip(f"Search by this moment alone ({span(*moment)}), not the whole file")
+        self.use_button.clicked.connect(lambda: self.useAsQuery.emit(self.term()))
+        actions.addWidget(self.use_button)
         more = QToolButton()
         more.setText("⋯")
         more.setToolTip("More actions")
@@ -153,6 +156,14 @@ class Card(QFrame):
         if cached is not None:
             self.preview.set_preview(cached)
         previews.ready.connect(self._on_preview)
+
+    def term(self) -> QueryTerm:
+        """What this card adds to a query: its moment's window on a moment card, else the whole item (a file
+        hit's best window only marks where it matches)."""
+        item = self.item
+        if self.moment is not None and not self.best:
+            return moment_term(item.id, item.modality, item.name, item.source, *self.moment)
+        return item_term(item.id, item.modality, item.name, item.source)
 
     def _on_preview(self, key: str, preview: Preview) -> None:
         if key == self._key:
@@ -172,8 +183,8 @@ class Card(QFrame):
         add("Open file", lambda: self.message.emit(open_file(path)), readable)
         add("Reveal in folder", lambda: self.message.emit(reveal_in_folder(path)), readable)
         menu.addSeparator()
-        add("Use as query", lambda: self.useAsQuery.emit(self.item))
-        add("Add to the query", lambda: self.addToQuery.emit(self.item))
+        add("Use as query", lambda: self.useAsQuery.emit(self.term()))
+        add("Add to the query", lambda: self.addToQuery.emit(self.term()))
         add("Show on map", lambda: self.showOnMap.emit(self.item))
         menu.addSeparator()
         if path:
@@ -211,8 +222,9 @@ class ResultsPanel(QWidget):
 
     filtersChanged = Signal()
     message = Signal(str)
-    useAsQuery = Signal(object)
-    addToQuery = Signal(object)
+    useAsQuery = Signal(object)  # QueryTerm
+    addToQuery = Signal(object)  # QueryTerm
+    wantsScores = Signal(object, object)  # the large preview's: Item, the preview to answer
     showOnMap = Signal(object)
     play = Signal(object)
     browseResults = Signal()  # page through every result in Browse (sort, pick, preview)
@@ -348,6 +360,8 @@ class ResultsPanel(QWidget):
             card.opened.connect(lambda card: self.preview(self.cards.index(card)))
             self.cards.append(card)
         self.picks.reset(len(self.cards))
+        if self.large is not None:
+            self.large.rescore()
         self.title.setText(f"{title} ({len(cards)})" if cards else title)
         self.title.setToolTip(self.title.text())
         self.empty.setVisible(not cards)
@@ -431,7 +445,7 @@ class ResultsPanel(QWidget):
         menu = QMenu(card)
         count = self.picks.count
         menu.addAction(f"Add the {count} picked to the query").triggered.connect(
-            lambda: [self.addToQuery.emit(c.item) for c in self._picked()]
+            lambda: [self.addToQuery.emit(c.term()) for c in self._picked()]
         )
         menu.addAction(f"Copy the {count} picked paths").triggered.connect(self._copy_picked)
         menu.addAction(f"Export the {count} picked…").triggered.connect(
@@ -447,6 +461,7 @@ class ResultsPanel(QWidget):
         if self.large is None:
             self.large = LargePreview(self)
             self.large.step.connect(self._step)
+            self.large.wantsScores.connect(self.wantsScores)
         card = self.cards[index]
         self.large.show_item(card.item, card.score, card.offline)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from psygnal import Signal
 
+from app.timecode import span
 from engine.modality import Modality
 from engine.workspace import Term
 
@@ -46,6 +47,13 @@ def file_term(path: str, modality: Modality, weight: float = 1.0) -> QueryTerm:
 
 def item_term(item_id: int, modality: Modality, name: str, source: str, weight: float = 1.0) -> QueryTerm:
     return QueryTerm((Term.item(item_id),), weight, modality, name, source)
+
+
+def moment_term(
+    item_id: int, modality: Modality, name: str, source: str, start: float, end: float, weight: float = 1.0
+) -> QueryTerm:
+    """One window of a long recording, shown as "long.wav at 23:00.0–23:06.0": it searches by that window alone."""
+    return QueryTerm((Term.moment(item_id, start, end),), weight, modality, f"{name} at {span(start, end)}", source)
 
 
 def selection_term(ids: list[int], modality: Modality, weight: float = 1.0) -> QueryTerm:

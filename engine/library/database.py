@@ -7,11 +7,12 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Self
 
+from engine.library.lock import EXCLUSIVE, IMPORTING, SHARED, held
 from engine.library.migrate import migrate_schema_1, migrate_schema_2
 from engine.library.rows import BUSY, LibraryBusy, LibraryError
 from engine.library.schema import DATABASE, SCHEMA_VERSION, all_statements, indexes
@@ -57,6 +58,8 @@ class Database:
             raise LibraryError(f"{self.folder}: cannot create a library here (the folder is read-only)")
         self._stores: dict[str, VectorStore] = {}
         self._timeout = timeout
+        self._importing = False
+        self.waiting: Callable[[], None] = lambda: None  # called while a write waits for another process's import
         self._snapshot: Path | None = None  # a private copy read in place of read-only files SQLite cannot read
         self._db = self._connect(database, timeout)
         try:
@@ -165,7 +168,7 @@ class Database:
         writer holds the lock now (a writer overwrites them anyway at its next append)."""
         try:
             self._db.execute("PRAGMA busy_timeout = 0")
-            with self.transaction() as db:
+            with self.transaction(beside_import=False) as db:
                 for key, modality, rows in db.execute("SELECT model, modality, rows FROM stores").fetchall():
                     self.store(key).cut(Modality(modality), rows)
                 for key, modality, rows in db.execute("SELECT model, modality, rows FROM segment_stores").fetchall():
@@ -228,16 +231,30 @@ class Database:
             raise LibraryError(f"{self.folder}: the library is read-only here; it can be searched but not changed")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT: one writer at a time, all or nothing."""
+    def transaction(self, beside_import: bool = True) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT: one writer at a time, all or nothing. While another process imports, it
+        waits for the import however long it takes (calling ``waiting``), unless ``beside_import`` is False."""
         self._require_writable()
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        shared = beside_import and not self._importing
+        with held(self.folder / IMPORTING, SHARED, self.waiting) if shared else nullcontext():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def importing(self) -> Iterator[None]:
+        """Inside, this connection holds the import lock: an import's transaction may last minutes, and a writer
+        that comes meanwhile waits for it, saying so, instead of SQLite's timeout reporting the library locked."""
+        with held(self.folder / IMPORTING, EXCLUSIVE, self.waiting):
+            self._importing = True
+            try:
+                yield
+            finally:
+                self._importing = False
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:

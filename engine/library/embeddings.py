@@ -232,7 +232,7 @@ class Embeddings(Items):
     def bulk(self, ref: ModelRef) -> Iterator[BulkWriter]:
         """One write transaction for adding many files with precomputed embeddings (an import): all of it is
         committed, or none of it. The library takes ``ref`` as its model if it has none yet."""
-        with self.transaction() as db:
+        with self.importing(), self.transaction() as db:
             key = self.register_model(ref, db, rename=False)
             if self.get_meta("model") is None:
                 self.set_meta("model", key)

@@ -1,4 +1,5 @@
-"""A lock beside a library for work that must not run twice at once: embedding its pending items.
+"""Locks beside a library: for work that must not run twice at once (embedding its pending items), and for
+an import's long transaction, which every other writer waits for.
 
 Two processes indexing one library would each encode every pending item (SQLite keeps the
 result right, the work is done twice). ``flock(2)`` locks belong to the open file and the kernel
@@ -16,6 +17,25 @@ from contextlib import contextmanager
 from pathlib import Path
 
 EMBEDDING = "embedding.lock"
+# Held exclusively through an import's one long transaction and shared through every other write transaction,
+# so a writer that comes during an import waits for it (saying so) instead of SQLite calling it locked after 60 s.
+IMPORTING = "import.lock"
+SHARED, EXCLUSIVE = fcntl.LOCK_SH, fcntl.LOCK_EX
+
+
+def _acquire(
+    descriptor: int, mode: int, waiting: Callable[[], None], cancelled: Callable[[], bool], poll: float
+) -> bool:
+    """Take ``mode`` on ``descriptor``: True once held, False when ``cancelled`` while another holder had it."""
+    while True:
+        try:
+            fcntl.flock(descriptor, mode | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if cancelled():
+                return False
+            waiting()
+            time.sleep(poll)
 
 
 @contextmanager
@@ -26,16 +46,18 @@ def exclusive(
     (``waiting`` is called while it waits)."""
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if cancelled():
-                    yield False
-                    return
-                waiting()
-                time.sleep(poll)
-        yield True
+        yield _acquire(descriptor, EXCLUSIVE, waiting, cancelled, poll)
+    finally:
+        os.close(descriptor)
+
+
+@contextmanager
+def held(path: Path, mode: int, waiting: Callable[[], None], poll: float = 0.2) -> Iterator[None]:
+    """Hold ``mode`` (``SHARED`` or ``EXCLUSIVE``) of the lock at ``path`` inside, however long another holder
+    keeps it (``waiting`` is called while it waits)."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _acquire(descriptor, mode, waiting, lambda: False, poll)
+        yield
     finally:
         os.close(descriptor)

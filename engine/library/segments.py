@@ -20,9 +20,24 @@ from engine.library.embeddings import BulkWriter, Embeddings
 from engine.library.rows import Item, Record
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
+from engine.preprocess.windows import HOP_FRACTION, check_hop
 
 
 class Segments(Embeddings):
+    @property
+    def moments_hop(self) -> float:
+        """The hop, as a fraction of a window, that indexing cuts long recordings with (a library setting). It
+        applies to the files cut after it is set: windows already stored are kept as they were cut."""
+        try:
+            return check_hop(float(self.get_meta("moments_hop", str(HOP_FRACTION))))
+        except ValueError:
+            return HOP_FRACTION  # a value no version of this writes: the default
+
+    def set_moments_hop(self, hop_fraction: float) -> None:
+        hop = check_hop(hop_fraction)
+        with self.transaction():
+            self.set_meta("moments_hop", repr(hop))
+
     def segment_rows(self, key: str) -> dict[Modality, int]:
         """Committed segment vector rows per modality for a model: the segment index's O(1) staleness check."""
         rows = self._db.execute("SELECT modality, rows FROM segment_stores WHERE model = ?", (key,))
@@ -196,6 +211,16 @@ class Segments(Embeddings):
                 (key, item_id),
             )
         ]
+
+    def segment_at(self, key: str, item_id: int, start: float, end: float) -> tuple[Modality, int, float] | None:
+        """(modality, vector row, scale) of one item's window by its span under a model: a moment as a query."""
+        row = self._db.execute(
+            """SELECT s.modality, s.row, s.scale FROM items i JOIN segments s
+               ON s.hash = i.hash AND s.modality = i.modality AND s.model = ?
+               WHERE i.id = ? AND s.start_s = ? AND s.end_s = ?""",
+            (key, int(item_id), float(start), float(end)),
+        ).fetchone()
+        return (Modality(row[0]), row[1], row[2]) if row else None
 
 
 class SegmentWriter(BulkWriter):

@@ -17,11 +17,14 @@ from pathlib import Path
 from engine.models.config import ImageBindConfig
 from engine.models.errors import ModelUnavailable, WeightsError
 from engine.models.safetensors_header import read_metadata
+from engine.preprocess.errors import PreprocessError
+from engine.preprocess.files import check_file
 from engine.preprocess.spec import PreprocessSpec
 from engine.resources import resource
 
 CONFIG_METADATA_KEY = "bindscope.config"
 SPEC_METADATA_KEY = "bindscope.spec"
+MAX_SIDECAR_BYTES = 1024**2  # a description is a few kB; a bigger file is not one
 
 
 @dataclass(frozen=True)
@@ -219,7 +222,7 @@ def _described_config(path: Path) -> tuple[ImageBindConfig, PreprocessSpec]:
     if path.suffix == ".safetensors" and path.is_file():
         described = _metadata_description(path)
     sidecar = path.with_suffix(".json")
-    if not described and sidecar.is_file():
+    if not described and sidecar.exists():
         source, described = sidecar, _sidecar_description(sidecar)
     if "config" not in described:
         return IMAGEBIND_HUGE.config, IMAGEBIND_HUGE.spec
@@ -244,6 +247,10 @@ def _metadata_description(path: Path) -> dict:
 
 
 def _sidecar_description(sidecar: Path) -> dict:
+    try:  # the check every loader starts with: a FIFO or device is refused, never opened (it would block)
+        check_file(sidecar, max_bytes=MAX_SIDECAR_BYTES)
+    except PreprocessError as error:
+        raise WeightsError(sidecar, f"cannot read the model description ({error.reason})") from None
     try:
         described = json.loads(sidecar.read_text(encoding="utf-8"))
     except OSError as error:

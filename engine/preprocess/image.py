@@ -158,36 +158,30 @@ def _read_frames(capture, indices: list[int], size: int, path: Path) -> dict[int
     import cv2
 
     frames: dict[int, torch.Tensor] = {}
-    last_good = None
+    last_good = frame = None
     for index in indices:
         capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-        ok, frame = capture.read()
+        ok, frame = capture.read(frame)  # decoded into the last frame's buffer: one full-size frame at a time
         if not ok:
             if last_good is None:
                 raise CorruptFile(path, f"cannot decode frame {index}")
             frames[index] = last_good
             continue
-        last_good = frames[index] = scaled_frame(rgb_frame(frame), size)
+        last_good = frames[index] = scaled_frame(frame, size)
     return frames
 
 
-def rgb_frame(frame: np.ndarray) -> np.ndarray:
-    """OpenCV's BGR uint8 [H, W, 3] -> RGB uint8 [H, W, 3]."""
-    import cv2
-
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-
-
-def scaled_frame(rgb: np.ndarray, size: int) -> torch.Tensor:
-    """RGB uint8 [H, W, 3] -> float [3, H', W'] in [0, 1], short side scaled to ``size``.
+def scaled_frame(bgr: np.ndarray, size: int) -> torch.Tensor:
+    """OpenCV's BGR uint8 [H, W, 3] -> RGB float [3, H', W'] in [0, 1], short side scaled to ``size``.
 
     The reference scales a clip's frames together, but bilinear scaling never mixes frames, so
     scaling each frame as it is decoded gives the same numbers while keeping only the small one.
-    Each colour plane is scaled alone, so only one full-resolution float plane is held at a time (a
-    6000 x 6000 video kept whole float frames: 2.4 GB).
+    Each colour plane is taken from the decoded frame, made float and scaled alone, so besides that
+    frame only one full-resolution float plane is held at a time (a 6000 x 6000 video kept whole
+    float frames: 2.4 GB; an RGB copy and three float planes: 1.5 GB).
     """
-    planes = [torch.from_numpy(np.ascontiguousarray(rgb[..., c])).float().div_(255.0)[None, None] for c in range(3)]
-    return torch.cat([_short_side_scale(plane, size) for plane in planes])[:, 0]
+    frame = torch.from_numpy(bgr)
+    return torch.cat([_short_side_scale(frame[..., c].float().div_(255.0)[None, None], size) for c in (2, 1, 0)])[:, 0]
 
 
 def _short_side_scale(video: torch.Tensor, size: int) -> torch.Tensor:

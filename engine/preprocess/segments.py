@@ -132,7 +132,7 @@ def _video_segments(path, spec: PreprocessSpec, hop_fraction: float, limits: Lim
 
 
 def _video_windows(path: Path, spec: PreprocessSpec, limits: Limits, fps: float, window: int, starts: list[int]):
-    from engine.preprocess.image import clip_frames, frames_to_clips, open_video, rgb_frame, scaled_frame
+    from engine.preprocess.image import clip_frames, frames_to_clips, open_video, scaled_frame
 
     if not starts:
         return
@@ -142,16 +142,16 @@ def _video_windows(path: Path, spec: PreprocessSpec, limits: Limits, fps: float,
     capture, _, _ = open_video(path, limits)
     try:
         kept: dict[int, torch.Tensor] = {}
-        index, last_good = -1, None
+        index, last_good, frame = -1, None, None
         for number, (start, indices) in enumerate(plans):
             while index < indices[-1]:
                 index += 1
                 if not capture.grab():
                     break
                 if index in needed:
-                    ok, frame = capture.retrieve()
+                    ok, frame = capture.retrieve(frame)  # into the last frame's buffer
                     if ok:
-                        last_good = kept[index] = scaled_frame(rgb_frame(frame), spec.image_size)
+                        last_good = kept[index] = scaled_frame(frame, spec.image_size)
             if last_good is None:
                 raise CorruptFile(path, f"cannot decode frame {indices[0]}")
             frames = {i: kept.get(i, last_good) for i in indices}

@@ -14,8 +14,9 @@ Why these windows (all derived from the model's ``PreprocessSpec``, never hard-c
 * video: ``video_clips x video_clip_seconds`` (huge: 10 s), for the same reason.
 * IMU: ``imu_length / imu_sample_rate`` (huge: 2000 samples at 200 Hz = 10 s), the span the
   encoder reads; a shorter window would be zero-padded, a longer one cut.
-* hop: half a window, so every instant but the first and last half-window lies in two
-  windows and any event up to half a window long lies wholly inside one of them.
+* hop: half a window by default, so every instant but the first and last half-window lies in two
+  windows and any event up to half a window long lies wholly inside one of them (a library may
+  choose another fraction: ``bindscope index --moments-hop F``, for the files it cuts from then on).
 * the last window is aligned to the end of the file (it may overlap its neighbour by more
   than half), so the end is covered; a file no longer than one window has no segments:
   its whole-file vector already is its only window.
@@ -79,10 +80,19 @@ class WindowPlan:
         return window, max(1, min(window, round(self.hop_seconds * rate)))
 
 
-def window_plan(modality: Modality, spec: PreprocessSpec, hop_fraction: float = 0.5) -> WindowPlan:
-    """The window the reference recipe covers for ``modality`` under ``spec``, hopped by ``hop_fraction`` of it."""
+HOP_FRACTION = 0.5  # the hop a library cuts with unless set (``Library.set_moments_hop``)
+
+
+def check_hop(hop_fraction: float) -> float:
+    """A hop as a fraction of the window: in (0, 1] (1: windows side by side, no overlap)."""
     if not 0 < hop_fraction <= 1:
         raise ValueError(f"the hop is a fraction of the window in (0, 1], got {hop_fraction}")
+    return float(hop_fraction)
+
+
+def window_plan(modality: Modality, spec: PreprocessSpec, hop_fraction: float = HOP_FRACTION) -> WindowPlan:
+    """The window the reference recipe covers for ``modality`` under ``spec``, hopped by ``hop_fraction`` of it."""
+    check_hop(hop_fraction)
     if modality is Modality.AUDIO:
         window = spec.audio_clips * spec.audio_clip_seconds
     elif modality is Modality.VISION:

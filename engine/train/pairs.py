@@ -17,6 +17,7 @@ import torch
 
 from engine.modality import Modality
 from engine.preprocess import PreprocessError, prepare_loader
+from engine.preprocess.files import check_file
 from engine.preprocess.safe import load_safely
 from engine.preprocess.spec import PreprocessSpec
 
@@ -58,6 +59,10 @@ class PairSet:
 
 def read_pairs(path: str | Path, modality: Modality) -> list[Pair]:
     path = Path(path)
+    try:  # the check every loader starts with: a FIFO or device is refused, never opened (it would block)
+        check_file(path)
+    except PreprocessError as error:
+        raise PairsError(f"{path}: cannot read the pairs file ({error.reason})") from None
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))

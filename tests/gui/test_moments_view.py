@@ -66,6 +66,7 @@ def test_the_moments_switch_shows_when_and_plays_from_there(qtbot, make_window, 
     monkeypatch.setattr(window, "_player", Player())
     first.play_button.click()
     assert played == [first.item.path, int(first.moment[0] * 1000), "play"]
+    _a_moment_card_searches_by_its_window(qtbot, window, cards[1])
     window.results.moments.setChecked(False)
     qtbot.waitUntil(lambda: not window.outcome.moments and bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
@@ -78,3 +79,91 @@ def _a_file_card_shows_its_best_moment(window, folder) -> None:
     best = window.outcome.best_moments(long.item.id)[0]
     assert long.moment == (best.start, best.end) and long.when.text().startswith("<small>best at ")
     assert short.moment is None
+
+
+def _a_moment_card_searches_by_its_window(qtbot, window, card) -> None:
+    window_span = card.moment
+    card.use_button.click()
+    [term] = window.query.terms
+    assert term.name == f"long.wav at {span(*window_span)}"
+    qtbot.waitUntil(
+        lambda: bool(window.outcome.moments) and window.outcome.results.terms[0].term.span == window_span,
+        timeout=ENGINE_TIMEOUT_MS,
+    )
+    settle(qtbot, window)
+    assert window.results.cards[0].moment == window_span
+
+
+def test_the_large_preview_shows_the_score_along_a_long_recording(qtbot, make_window, recordings_library, tmp_path):
+    from PySide6.QtCore import QPoint, Qt
+
+    library, folder = recordings_library
+    window = make_window(library)
+    window.composer.add_text("a bell")
+    qtbot.waitUntil(lambda: bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    paths = [card.item.path for card in window.results.cards]
+    window.results.preview(paths.index(str(folder / "long.wav")))
+    large = window.results.large
+    qtbot.waitUntil(lambda: bool(large.strip.windows), timeout=ENGINE_TIMEOUT_MS)
+    windows = large.strip.windows
+    assert [(m.start, m.end) for m in windows] == [(0, 6), (3, 9), (6, 12), (9, 15), (10, 16)]
+    assert sorted(windows, key=lambda m: -m.score)[:3] == window.outcome.best_moments(large.item.id)
+    best = window.outcome.best_moments(large.item.id)[0]
+    assert large.view._span == (best.start, best.end)  # the best window marked on the waveform
+    assert large.strip.isVisible() and large.strip.duration == 16.0
+    large.grab().save(str(tmp_path / "strip.png"))
+    played = []
+
+    class Player:
+        def isPlaying(self):
+            return False
+
+        def stop(self):
+            pass
+
+        def setSource(self, url):
+            played.append(url.toLocalFile())
+
+        def setPosition(self, ms):
+            played.append(ms)
+
+        def play(self):
+            played.append("play")
+
+    large._player = Player()
+    x = large.strip.width() // 2
+    qtbot.mouseClick(large.strip, Qt.MouseButton.LeftButton, pos=QPoint(x, 20))
+    assert played == [str(folder / "long.wav"), int(large.strip.time_at(x) * 1000), "play"]
+    assert 6.0 < large.strip.mark < 10.0
+    before = [m.score for m in windows]
+    window.composer.add_text("a dog barking")  # a new query: the open preview's strip follows it
+    qtbot.waitUntil(lambda: [m.score for m in large.strip.windows] != before, timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    best = window.outcome.best_moments(large.item.id)[0]
+    assert max(large.strip.windows, key=lambda m: m.score) == best and large.view._span == (best.start, best.end)
+    paths = [card.item.path for card in window.results.cards]
+    window.results.preview(paths.index(str(folder / "short.wav")))
+    qtbot.waitUntil(lambda: large.item.path == str(folder / "short.wav"), timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    assert large.strip.windows == [] and not large.strip.isVisible() and large.view._span is None
+
+
+def test_a_time_picked_on_a_recording_that_does_not_play_is_marked(qtbot):
+    from types import SimpleNamespace
+
+    from app.gui.large_preview import LargePreview
+    from app.gui.score_strip import steps
+    from engine.modality import Modality
+    from engine.workspace import Moment
+
+    windows = [Moment(7, start, start + 6.0, score, Modality.IMU) for start, score in ((4.0, 0.2), (0.0, 0.1))]
+    assert steps(windows) == [(0.0, 4.0, 0.1), (4.0, 10.0, 0.2)]
+    large = LargePreview()
+    qtbot.addWidget(large)
+    large.item = SimpleNamespace(id=7, modality=Modality.IMU)
+    large.show_scores(8, windows)
+    assert large.strip.windows == []  # another item's scores, come late
+    large.show_scores(7, windows)
+    large.go_to(2.5)
+    assert large.view.playhead == 0.25 and large.details.text() == "IMU · marked at 0:02.5"

@@ -3,7 +3,9 @@ allocated from it, and editing it apart from its tensors is noticed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from engine.models.errors import WeightsError
 from engine.models.factory import load_model
 from engine.models.safetensors_header import read_header
 from engine.models.zoo import DEMO, resolve
+from tests.test_hostile import finishes
 
 DEMO_FILE = DEMO.weights.bundled
 
@@ -73,3 +76,14 @@ def test_a_header_nested_past_the_recursion_limit_names_the_file(tmp_path):
     path.write_bytes(len(raw).to_bytes(8, "little") + raw)
     with pytest.raises(WeightsError, match="deep.safetensors: .*nests too deeply"):
         read_header(path)
+
+
+def test_a_fifo_in_place_of_the_sidecar_is_refused_without_blocking(tmp_path):
+    torch.save({"x": torch.zeros(1)}, tmp_path / "plain.pth")
+    os.mkfifo(tmp_path / "plain.json")
+    try:
+        with pytest.raises(WeightsError, match=r"plain.json: cannot read the model description \(not a regular file\)"):
+            finishes(lambda: resolve(tmp_path / "plain.pth"), 20)
+    finally:  # release a reader that the old code left waiting
+        with contextlib.suppress(OSError):
+            os.close(os.open(tmp_path / "plain.json", os.O_WRONLY | os.O_NONBLOCK))

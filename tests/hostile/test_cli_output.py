@@ -3,9 +3,14 @@ refused with one line."""
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 
 from app.terminal import printable
+from engine.projection import hdbscan
+from tests.test_cli import run
 from tests.test_hostile import cli
 
 
@@ -36,3 +41,28 @@ def test_numbers_out_of_range_are_refused_in_one_line(tmp_path, make_workspace, 
     assert result.returncode == 2 and "must be 0 or more" in result.stderr
     result = cli("search", "--library", library, "--item", "99999999999999999999")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no library item" in result.stderr
+
+
+def test_argument_errors_are_json_under_json_and_name_the_value(capsys):  # row 15
+    code, out, _ = run(capsys, "status", "--failures", "x", "--json")
+    assert code == 2
+    assert json.loads(out) == {"error": "UsageError", "message": "argument --failures: 'x': not a whole number"}
+
+
+def test_a_missing_pairs_file_is_one_line_naming_it(tmp_path, tiny_weights, capsys):  # row 15
+    pairs = ("--pairs", tmp_path / "gone.csv", "--base", tiny_weights, "--out", tmp_path / "out.safetensors")
+    code, out, err = run(capsys, "train-bind", "--modality", "audio", *pairs, "--json")
+    assert code == 2 and err.count("\n") == 1
+    error = json.loads(out)
+    assert error["error"] == "PairsError" and error["message"].startswith(f"{tmp_path / 'gone.csv'}: cannot read")
+
+
+def test_a_map_of_one_item_clusters_it_as_noise_and_warns_nobody(tmp_path, make_workspace, capsys):  # row 15
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "a.txt").write_text("a dog in the park")
+    library = make_workspace(folder).folder
+    code, _, err = run(capsys, "map", "--library", library, "--clusters", "hdbscan", "--out", tmp_path / "map.json")
+    assert code == 0 and "Warning" not in err, err
+    assert [p["cluster"] for p in json.loads((tmp_path / "map.json").read_text())["points"]] == [-1]
+    assert hdbscan(np.ones((4, 8), np.float32)).tolist() == [-1] * 4

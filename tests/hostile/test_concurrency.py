@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -153,3 +154,71 @@ def test_a_root_moved_into_another_root_settles(tmp_path):
     assert workspace.move_root(tmp_path / "old", tmp_path / "photos" / "moved") == (1, 1)
     _settled(workspace, 2)
     workspace.close()
+
+
+IMPORTER = """
+import sys
+from engine.library.embeddings import BulkWriter
+from engine.workspace import Workspace
+add = BulkWriter.add
+def add_then_pause(self, *args, **kwargs):  # a long import: its transaction stays open until stdin closes
+    add(self, *args, **kwargs)
+    print("inside", flush=True)
+    sys.stdin.readline()
+BulkWriter.add = add_then_pause
+print(Workspace.open(sys.argv[1]).import_embeddings(sys.argv[2]).changed, flush=True)
+"""
+
+
+def _lines_until(stream, marker: str, seconds: float = 120) -> list[str]:
+    """Lines of ``stream`` up to one containing ``marker``; a failure if none comes in ``seconds``."""
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        for line in stream:
+            lines.append(line)
+            if marker in line:
+                found.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    assert found.wait(seconds), f"no {marker!r} in {lines}"
+    return lines
+
+
+@pytest.mark.slow
+def test_an_index_during_a_long_import_waits_for_it_saying_so(tmp_path, tiny_weights):  # row 14
+    workspace = Workspace.open(tmp_path / "lib", create=True, model=str(tiny_weights), device="cpu")
+    workspace.index([_photos(tmp_path / "photos", 2)])
+    ref = workspace.library.model
+    workspace.close()
+    parquet = shard(tmp_path / "elsewhere.parquet", clustered(50, dim=ref.dim), ["vision"] * 50, ref)
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "BINDSCOPE_CACHE_DIR": str(tmp_path / "cache")}
+    importer = subprocess.Popen(
+        [sys.executable, "-c", IMPORTER, str(tmp_path / "lib"), str(parquet)],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    index_command = [sys.executable, str(ROOT / "main.py"), "index", str(_photos(tmp_path / "more", 3))]
+    indexer = subprocess.Popen(
+        [*index_command, "--library", str(tmp_path / "lib"), "--model", str(tiny_weights), "--device", "cpu"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert importer.stdout.readline().strip() == "inside"  # the import's transaction is open
+        _lines_until(indexer.stderr, "waiting for an import into this library to finish")
+        importer.stdin.close()  # the import goes on and commits
+        assert importer.wait(timeout=120) == 0 and importer.stdout.read().strip() == "50"
+        assert indexer.wait(timeout=120) == 0, indexer.stderr.read()
+    finally:
+        for process in (importer, indexer):
+            process.kill()
+            process.wait()
+    with Library(tmp_path / "lib") as library:
+        assert len(library.items(status="embedded")) == 2 + 50 + 3

@@ -15,9 +15,12 @@ import pytest
 import torch
 from PIL import Image, PngImagePlugin
 
+from engine.modality import Modality
 from engine.preprocess import LOADERS, CorruptFile, DeviceOutOfMemory, UnreadableFile, load_audio, load_image, tokenize
 from engine.preprocess.detect import detect_modality
+from engine.preprocess.image import _short_side_scale, scaled_frame
 from engine.preprocess.safe import load_safely
+from engine.previews import make_preview
 from tests.hostile import bombs
 
 
@@ -44,12 +47,37 @@ def test_a_fifo_query_term_is_refused_without_blocking(tmp_path, name):  # row 5
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
 
 
+@pytest.mark.parametrize("name, modality", [("q.mp4", "vision"), ("q.png", "vision"), ("q_depth.npy", "depth")])
+def test_a_fifo_preview_says_so_without_blocking(tmp_path, name, modality):  # every open goes through check_file
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    try:
+        assert _returns_within(lambda: make_preview(str(fifo), Modality(modality))).error == "not a regular file"
+    finally:  # release a reader that the old code left waiting
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
 @pytest.mark.slow
 def test_tiny_media_load_within_a_memory_bound(tmp_path):  # rows 7, 8, 9, 11: gigabytes before the bounds
     paths = [write(tmp_path) for write in bombs.BOMBS.values()]
     results = bombs.load_in_child(paths, extra_bytes=1_500 * 1024**2)
     for path, row in results.items():
         assert isinstance(row["shape"], list), f"{path}: {row['shape']}"
+
+
+@pytest.mark.slow
+def test_a_huge_mjpeg_decodes_in_the_memory_of_one_frame(tmp_path):  # row 11: 0.82 GB over start-up before, 0.41 after
+    path = bombs.huge_mjpeg(tmp_path)
+    row = bombs.load_in_child([path], extra_bytes=900 * 1024**2)[str(path)]
+    assert row["shape"] == [15, 3, 2, 224, 224], row["shape"]
+
+
+@pytest.mark.parametrize("height, width", [(90, 160), (161, 97), (224, 224), (5, 700)])
+def test_a_frame_scaled_plane_by_plane_equals_the_references_scaling(height, width):  # row 11
+    bgr = np.random.default_rng(height).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    whole = torch.from_numpy(bgr[..., ::-1].copy()).permute(2, 0, 1).float().div(255.0)[:, None]  # [3, T=1, H, W]
+    assert torch.equal(scaled_frame(bgr, 224), _short_side_scale(whole, 224)[:, 0])
 
 
 @pytest.mark.parametrize("height, width", [(1, 300), (7, 509), (150, 41), (223, 2000), (3, 3), (640, 97), (100, 223)])
@@ -141,3 +169,27 @@ def test_a_valid_png_with_big_metadata_is_read(tmp_path):  # row 15
 def test_running_out_of_memory_is_not_a_damaged_file():  # row 15
     error = load_safely(lambda source: bytearray(1 << 62), "big.png")
     assert isinstance(error, DeviceOutOfMemory) and error.transient and "big.png" in str(error)
+
+
+def test_a_fifo_pairs_file_or_parquet_is_refused_without_blocking(tmp_path):  # the trainer's and import's files
+    from engine.exchange import ExchangeError, import_embeddings
+    from engine.library import Library
+    from engine.train.pairs import PairsError, read_pairs
+    from tests.test_hostile import finishes
+
+    os.mkfifo(tmp_path / "pairs.csv")
+    (tmp_path / "shards").mkdir()
+    os.mkfifo(tmp_path / "shards" / "a.parquet")
+    try:
+        with pytest.raises(PairsError, match=r"pairs.csv: cannot read the pairs file \(not a regular file\)"):
+            finishes(lambda: read_pairs(tmp_path / "pairs.csv", Modality.AUDIO), 20)
+        with Library(tmp_path / "lib") as library:
+            with pytest.raises(ExchangeError, match=r"a.parquet: not a readable Parquet file \(not a regular file\)"):
+                finishes(lambda: import_embeddings(library, tmp_path / "shards" / "a.parquet"), 20)
+            refused = []
+            finishes(lambda: refused.extend(import_embeddings(library, tmp_path / "shards").refused), 20)
+            assert len(refused) == 1 and "a.parquet" in refused[0] and "not a regular file" in refused[0]
+    finally:  # release a reader that the old code left waiting
+        for fifo in (tmp_path / "pairs.csv", tmp_path / "shards" / "a.parquet"):
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
