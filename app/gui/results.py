@@ -135,7 +135,8 @@ class Card(QFrame):
             self.play_button.clicked.connect(lambda: self.play.emit(self))
             actions.addWidget(self.play_button)
         self.use_button = QToolButton()
-        self.use_button.setText("Use as query")
+        self.use_button.setText("As query" if self.item.modality is Modality.AUDIO and not offline else "Use as query")
+        self.use_button.setToolTip("Use as query: search by this item (replaces the query)")
         if moment is not None and not best:
             self.use_button.setToolTip(f"Search by this moment alone ({span(*moment)}), not the whole file")
         self.use_button.clicked.connect(lambda: self.useAsQuery.emit(self.term()))
