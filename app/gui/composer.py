@@ -134,9 +134,8 @@ class DropPane(QFrame):
         layout.setContentsMargins(6, 6, 6, 6)
         header = QLabel(f"<b><span style='color:{MODALITY_COLOURS[modality]}'>●</span> {modality.label}</b>")
         layout.addWidget(header)
-        self.zone = QPushButton("Drop a file\nor browse…")  # the header names the modality; fits narrow panes
+        self.zone = QPushButton()  # the header names the modality; fits narrow panes
         self.zone.setObjectName("dropzone")
-        self.zone.setMinimumHeight(48)
         self.zone.setToolTip(f"Accepts: {', '.join(sorted(ACCEPTS[modality]))}")
         self.zone.clicked.connect(lambda: self.browse.emit(self.modality))
         if modality is Modality.TEXT:
@@ -147,11 +146,18 @@ class DropPane(QFrame):
             self.text.setClearButtonEnabled(True)
             layout.addWidget(self.text)
         layout.addWidget(self.zone)
+        self.hold(False)
         self.terms = QVBoxLayout()
         self.terms.setSpacing(4)
         layout.addLayout(self.terms)
         layout.addStretch(1)
         self._highlight(False)
+
+    def hold(self, terms: bool) -> None:
+        """An empty pane invites a drop in two lines; one holding terms keeps a one-line button, so a term fits
+        under it in a 720-px window without the strip scrolling."""
+        self.zone.setText("+ Add…" if terms else "Drop a file\nor browse…")
+        self.zone.setMinimumHeight(0 if terms else 48)
 
     def _highlight(self, on: bool) -> None:
         colour = QColor(MODALITY_COLOURS[self.modality])
@@ -239,6 +245,9 @@ class QueryComposer(QWidget):
             widget.removed.connect(self.query.remove)
             self.panes[term.modality].terms.addWidget(widget)
             self._widgets.append(widget)
+        held = {term.modality for term in terms}
+        for modality, pane in self.panes.items():
+            pane.hold(modality in held)
 
     def add_files(self, paths: list[str], pane_modality: Modality | None = None) -> None:
         """Offer files as terms; the window describes them off the GUI thread and calls ``add_described``."""

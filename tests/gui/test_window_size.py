@@ -40,3 +40,26 @@ def test_a_long_status_message_elides_beside_the_model_button_at_1280(qtbot, mak
     assert message.right() < button.left() and button.right() <= window.width()
     assert window.message.text() == long and window.message.toolTip() == long
     assert window.width() == SCREEN_WIDTH
+
+
+def test_a_file_term_fits_its_pane_at_720_without_the_query_strip_scrolling(
+    qtbot, make_window, indexed_library, tmp_path
+):
+    from PySide6.QtWidgets import QScrollArea
+
+    from engine.modality import Modality
+    from tests.files import write_audio
+
+    window = make_window(indexed_library)
+    window.resize(SCREEN_WIDTH, 720)
+    window.composer.add_text("a bell")
+    window.composer.add_files([str(write_audio(tmp_path / "bell.wav"))])
+    qtbot.waitUntil(lambda: len(window.composer._widgets) == 2, timeout=20_000)
+    pane, empty = window.composer.panes[Modality.AUDIO], window.composer.panes[Modality.VISION]
+    assert pane.zone.text() == "+ Add…" and "Drop a file" in empty.zone.text()
+    qtbot.wait(50)
+    strip = window.composer.findChild(QScrollArea)
+    assert not strip.verticalScrollBar().isVisible() and not strip.horizontalScrollBar().isVisible()
+    window.composer.query.remove(1)
+    qtbot.waitUntil(lambda: len(window.composer._widgets) == 1)
+    assert "Drop a file" in pane.zone.text()
