@@ -36,12 +36,25 @@ def cli(*args, user: int | None = None, timeout: float = 120, **options) -> subp
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT, **options)
 
 
-def open_to_others(path: Path) -> None:
-    """Let an unprivileged user reach ``path`` (pytest's base folder is private to root)."""
-    for folder in (path, *path.parents):
-        if folder == Path(folder.anchor) or str(folder) == "/tmp":
-            break
-        os.chmod(folder, os.stat(folder).st_mode | 0o755)
+@pytest.fixture()
+def public_tmp(tmp_path_factory):
+    """A folder an unprivileged user can reach: outside pytest's own tree, which is private to root and which any
+    pytest starting meanwhile makes private again (a reader would meet "Permission denied" mid-test)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="bindscope-test-"))
+    os.chmod(folder, 0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def indexed(library: Path, folder: Path, weights: Path) -> None:
+    """``folder`` indexed into a new library with the tiny model."""
+    from engine.workspace import Workspace
+
+    workspace = Workspace.open(library, create=True, model=str(weights), device="cpu")
+    workspace.index([folder])
+    workspace.close()
 
 
 def finishes(target, seconds: float = 60) -> None:
@@ -155,25 +168,23 @@ def test_transient_failures_are_retried_and_vanishing_files_go_offline(tmp_path,
     assert report.offline == 1 and late.missing and late.status == "pending"
 
 
-def test_an_unreadable_root_keeps_its_items(tmp_path, make_workspace, world):  # row 8, as a user without privileges
+def test_an_unreadable_root_keeps_its_items(public_tmp, tiny_weights, world):  # row 8, as a user without privileges
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         pytest.skip("needs root to drop to an unprivileged user with setpriv")
-    root = tmp_path / "root"
+    root, library = public_tmp / "root", public_tmp / "lib"
     shutil.copytree(world / "text", root)
-    workspace = make_workspace(root)
-    workspace.close()
-    open_to_others(tmp_path)
-    for path in (tmp_path / "lib", *(tmp_path / "lib").rglob("*")):
+    indexed(library, root, tiny_weights)
+    for path in (library, *library.rglob("*")):
         os.chmod(path, 0o777 if path.is_dir() else 0o666)
     os.chmod(root, 0)
     try:
-        result = cli("index", "--library", tmp_path / "lib", "--json", user=65534)
+        result = cli("index", "--library", library, "--json", user=65534)
     finally:
         os.chmod(root, 0o755)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["removed"] == 0 and any("unreadable" in w for w in summary["warnings"])
-    assert Library(tmp_path / "lib").count("embedded") == 12
+    assert Library(library).count("embedded") == 12
 
 
 def test_a_tree_deeper_than_python_recursion(tmp_path):  # row 9
@@ -254,19 +265,17 @@ def test_a_full_disk_stops_indexing_cleanly(tmp_path, world, tiny_weights):  # r
         subprocess.run(["umount", "--lazy", disk])
 
 
-def test_a_read_only_library_can_be_read(tmp_path, make_workspace, world):  # row 15
+def test_a_read_only_library_can_be_read(public_tmp, tiny_weights, world):  # row 15
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         pytest.skip("needs root to drop to an unprivileged user with setpriv")
-    workspace = make_workspace(world / "text")
-    workspace.close()
-    open_to_others(tmp_path / "lib")
-    out = tmp_path / "out"  # this test's own: a fixed /tmp name left by another run belongs to root
+    library, out = public_tmp / "lib", public_tmp / "out"
+    indexed(library, world / "text", tiny_weights)
     out.mkdir()
-    os.chmod(out, 0o777)
+    os.chmod(out, 0o777)  # the export's own folder: the library's is read-only to this user
     for args in (("status",), ("search", "--item", "1", "-k", "2"), ("export", "--out", out / "ro.parquet")):
-        result = cli(*args[:1], "--library", tmp_path / "lib", *args[1:], "--json", user=65534)
+        result = cli(*args[:1], "--library", library, *args[1:], "--json", user=65534)
         assert result.returncode == 0, result.stderr
-    result = cli("index", "--library", tmp_path / "lib", "--json", user=65534)
+    result = cli("index", "--library", library, "--json", user=65534)
     assert result.returncode == 2 and "read-only" in json.loads(result.stdout)["message"]
 
 
