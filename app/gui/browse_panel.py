@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QGuiApplication
@@ -19,7 +18,6 @@ from superqt import QElidingLabel
 from app.gui.browse_view import BrowseGrid, BrowseModel
 from app.gui.large_preview import LargePreview
 from app.state.browse import DENSITIES, Browse, chosen_set, listing_set, paths_text, query_term, results_set
-from app.state.export import export_record, write_export
 from app.state.jobs import Lane
 
 if TYPE_CHECKING:
@@ -164,27 +162,9 @@ class BrowsePanel(QWidget):
 
     def export_cards(self, cards: list) -> None:
         """Save (item, score) cards as CSV or JSON, with the query when they are results."""
-        window = self.window_
-        path = window.folders.ask_save(
-            window, "export", "Export the picked items", "items.csv", "CSV (*.csv);;JSON (*.json)"
-        )
-        if not path:
-            return
         scored = any(not math.isnan(score) for _, score in cards)
-        record = export_record(
-            cards,
-            window.query.terms if scored else (),
-            window.session.model_text(),
-            window.settings.value("library", ""),
-            datetime.now().astimezone(),
-        )
-        window._run(
-            "export-picked",
-            lambda job: write_export(path, record),
-            "",
-            lambda written: window.say(f"Exported {len(cards):,} items to {written}"),
-            window._failed("export the items"),
-        )
+        terms = self.window_.query.terms if scored else ()
+        self.window_.export_cards(cards, terms, "Export the picked items", "items.csv", "items", "export-picked")
 
 
 def attach_browse(window: MainWindow) -> BrowsePanel:

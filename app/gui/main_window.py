@@ -876,22 +876,23 @@ class MainWindow(QMainWindow):
         if self.outcome is None or not self.outcome.cards():
             self.say("There are no results to export yet.")
             return
-        path = self.folders.ask_save(self, "export", "Export results", "results.csv", "CSV (*.csv);;JSON (*.json)")
-        if path:
-            record = export_record(
-                self.outcome.cards(),
-                self.query.terms,
-                self.session.model_text(),
-                self.settings.value("library", ""),
-                datetime.now().astimezone(),
-            )
-            self._run(
-                "export",
-                lambda job: write_export(path, record),
-                "",
-                lambda p: self.say(f"Exported {len(record['results'])} results to {p}"),
-                self._failed("export the results"),
-            )
+        self.export_cards(self.outcome.cards(), self.query.terms, "Export results", "results.csv", "results", "export")
+
+    def export_cards(self, cards: list, terms: tuple, title: str, suggested: str, noun: str, slot: str) -> None:
+        """Save (item, score) cards as CSV or JSON with where they came from (``terms``: the query that scored them,
+        if any); the file is written off the GUI thread."""
+        path = self.folders.ask_save(self, "export", title, suggested, "CSV (*.csv);;JSON (*.json)")
+        if not path:
+            return
+        library = self.settings.value("library", "")
+        record = export_record(cards, terms, self.session.model_text(), library, datetime.now().astimezone())
+        self._run(
+            slot,
+            lambda job: write_export(path, record),
+            "",
+            lambda written: self.say(f"Exported {len(cards):,} {noun} to {written}"),
+            self._failed(f"export the {noun}"),
+        )
 
     # -- settings, the model and help ---------------------------------------------------------
 

@@ -222,3 +222,19 @@ def test_imported_items_outside_every_folder_are_listed(qtbot, make_window, tmp_
     children = {node.child(n).text(0): node.child(n).text(1) for n in range(node.childCount())}
     assert set(children) == {"● Image", "● Audio"}
     assert children["● Image"].startswith("12")
+
+
+def test_exported_results_record_the_query_and_say_where(qtbot, make_window, indexed_library, tmp_path):
+    import json
+
+    window = make_window(indexed_library)
+    window.composer.add_text("a dog barking")
+    qtbot.waitUntil(lambda: bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    out = tmp_path / "results.json"
+    window.folders.ask_save = lambda *_: str(out)  # the file dialog's answer
+    window.export_results()
+    qtbot.waitUntil(lambda: "Exported" in window.message.text(), timeout=ENGINE_TIMEOUT_MS)
+    record = json.loads(out.read_text())
+    assert [t["term"] for t in record["query"]] == ["“a dog barking”"]
+    assert len(record["results"]) == len(window.outcome.cards()) and str(out) in window.message.text()
