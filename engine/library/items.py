@@ -314,11 +314,12 @@ class Items(Database):
     ) -> list[Item]:
         """Items by id order, filtered; ``offset``/``limit`` page through a large library without loading it all."""
         query, args = "SELECT * FROM items WHERE 1 = 1", []
+        by_id = "+" if ids is not None else ""  # '+': given ids, look them up rather than walk a modality's index
         if modality is not None:
-            query += " AND modality = ?"
+            query += f" AND {by_id}modality = ?"
             args.append(Modality(modality).value)
         if status is not None:
-            query += " AND status = ?"
+            query += f" AND {by_id}status = ?"
             args.append(status)
         if ids is None:
             query += " ORDER BY id"
