@@ -592,6 +592,13 @@ class Workspace:
         """Remove a saved query; returns the ones left."""
         return self.library.forget_query(name)
 
+    def rename_query(self, old: str, new: str) -> dict[str, dict]:
+        """Give a saved query another name (not one already saved); returns every saved query."""
+        try:
+            return self.library.rename_query(old, new)
+        except ValueError as error:
+            raise WorkspaceError(str(error)) from error
+
     def embed_labels(self) -> int:
         """Embed the saved labels not embedded yet (the model must be here), so zero-shot works without it later."""
         labels = self.library.labels

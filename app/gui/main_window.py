@@ -256,6 +256,9 @@ class MainWindow(QMainWindow):
         self._action(query, "&Clear the query", self.query.clear, "Ctrl+Shift+Backspace")
         self._action(query, "&Save query…", self.save_query, "Ctrl+S", "Keep the query and filters with the library")
         self.saved_menu = SavedQueriesMenu(self.session, self)
+        self.saved_menu.delete_requested.connect(self.delete_query)
+        self.saved_menu.rename_requested.connect(self.rename_query)
+        self.saved_menu.undo_delete_requested.connect(self.undo_delete_query)
         query.addMenu(self.saved_menu)
         self._action(query, "Cancel indexing or &download", self.cancel_work, "Esc")
         view = menus.addMenu("&View")
@@ -281,6 +284,40 @@ class MainWindow(QMainWindow):
                 "",
                 self.session.saved.load,
                 self._failed("save the query"),
+            )
+
+    def delete_query(self, name: str) -> None:
+        workspace = self.workspace
+        if workspace is not None:
+            self._run(
+                f"delete-query:{name}",
+                lambda job: workspace.forget_query(name),
+                "",
+                lambda remaining: self.session.saved.forgotten(name, remaining),
+                self._failed("delete the saved query"),
+            )
+
+    def rename_query(self, old: str, new: str) -> None:
+        workspace = self.workspace
+        if workspace is not None:
+            self._run(
+                f"rename-query:{old}",
+                lambda job: workspace.rename_query(old, new),
+                "",
+                self.session.saved.load,
+                self._failed("rename the saved query"),
+            )
+
+    def undo_delete_query(self) -> None:
+        workspace, deleted = self.workspace, self.session.saved.take_deleted()
+        if workspace is not None and deleted is not None:
+            name, record = deleted
+            self._run(
+                f"undelete-query:{name}",
+                lambda job: workspace.save_query(name, record),
+                "",
+                self.session.saved.load,
+                self._failed("bring the saved query back"),
             )
 
     def _show_tab(self, index: int) -> None:
