@@ -263,6 +263,7 @@ class LibrarySummary:
     moments: bool = True  # whether indexing cuts long recordings into windows
     moments_hop: float = HOP_FRACTION  # their hop as a fraction of a window (files cut from when it was set)
     saved_queries: dict[str, dict] = field(default_factory=dict)  # name -> the app's record of a named query
+    dates: tuple[float, float] | None = None  # the oldest and newest item's modification time (epoch seconds)
 
     @property
     def embedded(self) -> int:
@@ -545,6 +546,7 @@ class Workspace:
             library.moments,
             library.moments_hop,
             library.saved_queries,
+            library.date_range(),
         )
 
     def failed(self, offset: int = 0, limit: int = 200) -> list[Item]:

@@ -466,6 +466,13 @@ class Items(Database):
                     counts[root_id] = counts.get(root_id, 0) + 1
         return counts
 
+    def date_range(self) -> tuple[float, float] | None:
+        """The oldest and newest modification time of the items (None with no dated item); two index look-ups."""
+        oldest, newest = self._db.execute(
+            "SELECT (SELECT MIN(mtime) FROM items), (SELECT MAX(mtime) FROM items)"
+        ).fetchone()
+        return (oldest, newest) if oldest is not None else None
+
     def tally(self) -> list[Tally]:
         """Items counted by root, modality and status, with how many of them are offline, in one read."""
         rows = self._db.execute(
