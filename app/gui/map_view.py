@@ -632,8 +632,11 @@ class MapView(QWidget):
         if data is None or not len(data.projection):
             self._index = None
             self._codes, self._selected = np.zeros(0, np.uint8), np.zeros(0, np.int64)
-            with self.map_selection.changed.blocked():
-                self.map_selection.clear()
+            with self.map_selection.changed.blocked():  # no map: nothing selected; an empty one holds it aside
+                if data is None:
+                    self.map_selection.clear()
+                else:
+                    self.map_selection.keep_only(())
             self.density.hide()
             self.points.clear()
             self.rings.clear()
