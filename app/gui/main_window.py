@@ -46,6 +46,7 @@ from app.gui.zero_shot import ZeroShotPanel
 from app.state.export import export_record, write_export
 from app.state.filters import SearchJob, SearchRequest
 from app.state.jobs import Job, Lane, Progress, Runner
+from app.state.map_selection import SHOWN_IN_RESULTS, results_title
 from app.state.offers import readable
 from app.state.query import item_term, selection_term
 from app.state.session import Session
@@ -745,7 +746,9 @@ class MainWindow(QMainWindow):
     def search_selection(self, ids: list[int]) -> None:
         """A map selection becomes one term, "Selection of N items", in the pane of its commonest modality."""
         if ids:
-            self.query.replace(selection_term(ids, self._commonest_modality(ids)))
+            term = selection_term(ids, self._commonest_modality(ids))
+            self.query.replace(term)
+            self.say(f"{term.name}: {term.source}")
 
     def _commonest_modality(self, ids: list[int]) -> Modality:
         projection = self.map_data.projection if self.map_data is not None else None
@@ -756,11 +759,11 @@ class MainWindow(QMainWindow):
         return Modality.parse(str(values[int(np.argmax(counts))])) if len(values) else Modality.VISION
 
     def show_selection(self, ids: list[int]) -> None:
-        chosen = ids[:200]
+        chosen = ids[:SHOWN_IN_RESULTS]
         workspace = self.workspace
 
         def done(items) -> None:
-            self.results.set_cards([(item, math.nan) for item in items], f"Map selection of {len(ids):,}")
+            self.results.set_cards([(item, math.nan) for item in items], results_title(len(ids)))
 
         self._run("search", lambda job: workspace.items(chosen), "", done)
 
