@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from engine.library.database import stored
-from engine.library.items import Items, conditions
+from engine.library.items import Items
 from engine.library.rows import EMBEDDED, FAILED, PENDING, Filter, Outcome, Record
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
@@ -283,7 +283,7 @@ class Embeddings(Items):
     def filtered_rows(self, key: str, modality: Modality, chosen: Filter) -> np.ndarray:
         """The vector rows (sorted, unique: duplicates share one) of a modality's items that ``chosen`` lets
         through, embedded by a model. The items are found first (by the path or date index), then their rows."""
-        where, args = conditions(chosen, "i.")
+        where, args = self.conditions(chosen, "i.")
         found = self._db.execute(
             f"""SELECT e.row FROM items i CROSS JOIN embeddings e
                 ON e.hash = i.hash AND e.modality = i.modality AND e.model = ?
