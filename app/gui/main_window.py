@@ -10,7 +10,6 @@ loads while the map is computed. The window never touches the workspace itself.
 
 from __future__ import annotations
 
-import math
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -46,7 +45,6 @@ from app.gui.zero_shot import ZeroShotPanel
 from app.state.export import export_record, write_export
 from app.state.filters import SearchJob, SearchRequest
 from app.state.jobs import Job, Lane, Progress, Runner
-from app.state.map_selection import SHOWN_IN_RESULTS, results_title
 from app.state.offers import readable
 from app.state.query import item_term, selection_term
 from app.state.session import Session
@@ -139,7 +137,6 @@ class MainWindow(QMainWindow):
         self.map_view = MapView(self.previews, selection=self.session.map_selection)
         self.map_view.itemClicked.connect(self.neighbours_of)
         self.map_view.hoverItem.connect(self.hover_item)
-        self.map_view.filterToSelection.connect(self.show_selection)
         self.map_view.searchSelection.connect(self.search_selection)
         self.map_view.recolour.connect(lambda mode: self.refresh_map())
         self.zero_shot = ZeroShotPanel()
@@ -757,15 +754,6 @@ class MainWindow(QMainWindow):
         chosen = np.isin(projection.ids, np.asarray(ids))
         values, counts = np.unique(projection.modalities[chosen], return_counts=True)
         return Modality.parse(str(values[int(np.argmax(counts))])) if len(values) else Modality.VISION
-
-    def show_selection(self, ids: list[int]) -> None:
-        chosen = ids[:SHOWN_IN_RESULTS]
-        workspace = self.workspace
-
-        def done(items) -> None:
-            self.results.set_cards([(item, math.nan) for item in items], results_title(len(ids)))
-
-        self._run("search", lambda job: workspace.items(chosen), "", done)
 
     def hover_item(self, item_id: int) -> None:
         workspace = self.workspace

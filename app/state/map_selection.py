@@ -27,16 +27,6 @@ def sorted_unique(values) -> np.ndarray:
     return ordered[keep]
 
 
-SHOWN_IN_RESULTS = 200  # "Show" puts this many of a map selection in the results; Browse pages through all of it
-
-
-def results_title(count: int) -> str:
-    """The results' title for a map selection of ``count`` items, saying when they show only part of it."""
-    if count <= SHOWN_IN_RESULTS:
-        return f"Map selection of {count:,}"
-    return f"Map selection: the first {SHOWN_IN_RESULTS:,} of {count:,} (Browse shows all of them)"
-
-
 class MapSelection:
     changed = Signal(int)  # the new count
 

@@ -141,10 +141,14 @@ def test_map_populates_and_click_shows_neighbours(qtbot, make_window, indexed_li
     qtbot.waitUntil(lambda: bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
     settle(qtbot, window)
     assert first not in [c.item.id for c in window.results.cards]
+    searched = [c.item.id for c in window.results.cards]
     window.map_view.set_selection([int(i) for i in ids[:5]])
     window.map_view.filter_button.click()
-    qtbot.waitUntil(lambda: "selection" in window.results.title.text(), timeout=ENGINE_TIMEOUT_MS)
-    assert len(window.results.cards) == 5
+    qtbot.waitUntil(lambda: window.browse.browse.total == 5, timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    assert window.result_tabs.currentWidget() is window.browse
+    assert "Map selection" in window.browse.title.text()
+    assert [c.item.id for c in window.results.cards] == searched  # the query's results stay where they were
 
 
 def test_failed_files_are_reported_a_page_at_a_time(qtbot, make_window, indexed_library):

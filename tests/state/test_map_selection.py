@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.state.map_selection import MapSelection, results_title, sorted_unique
+from app.state.map_selection import MapSelection, sorted_unique
 from app.state.session import Session
 
 
@@ -79,8 +79,3 @@ def test_items_a_new_map_lacks_are_held_aside_and_selected_again_when_back():
     selection.clear()
     selection.keep_only(range(20))
     assert selection.ids.tolist() == []
-
-
-def test_the_results_title_says_when_it_shows_part_of_a_selection():
-    assert results_title(200) == "Map selection of 200"
-    assert results_title(25_000) == "Map selection: the first 200 of 25,000 (Browse shows all of them)"
