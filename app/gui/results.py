@@ -369,6 +369,7 @@ class ResultsPanel(QWidget):
         if cards:
             self.empty_action.hide()
         self._reflow()
+        self.scroll.verticalScrollBar().setValue(0)  # new results start at their best, not where the last ones were
 
     def _reflow(self) -> None:
         """Lay the cards out in rows as wide as the view, a heading row before each modality's group."""

@@ -144,6 +144,26 @@ def test_results_are_walked_by_keys_across_modality_groups_and_picked_by_clicks(
     previews.shutdown()
 
 
+def test_new_results_start_at_the_top(qtbot):
+    from app.gui.results import ResultsPanel
+
+    previews = PreviewLoader()
+    panel = ResultsPanel(previews)
+    qtbot.addWidget(panel)
+    panel.resize(700, 500)
+    panel.show()
+    texts = [(Item(n, Modality.TEXT, None, f"text {n}", f"t{n}", "embedded"), 0.9 - n / 100) for n in range(24)]
+    panel.set_cards(texts, "Results")
+    qtbot.waitExposed(panel)
+    bar = panel.scroll.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0)
+    bar.setValue(bar.maximum())
+    panel.set_cards(list(reversed(texts)), "Results")
+    qtbot.waitUntil(lambda: bar.maximum() > 0)
+    assert bar.value() == 0
+    previews.shutdown()
+
+
 def test_large_cards_decode_pictures_at_their_own_size_and_smaller_ones_keep_the_thumbnail(qtbot, tmp_path):
     from app.state.browse import results_set
     from engine.workspace import THUMBNAIL
