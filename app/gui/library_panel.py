@@ -145,7 +145,10 @@ class LibraryPanel(QWidget):
         layout.addLayout(buttons)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Folder / modality", "Items"])
-        self.tree.setColumnWidth(0, 130)
+        header = self.tree.header()  # names take what the counts leave: "Outside the folders" was cut at 130 px
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setRootIsDecorated(True)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         for text, handler in (

@@ -78,3 +78,23 @@ def test_the_map_count_fits_at_1280_by_720_without_eliding(qtbot, make_window):
         assert status.text().startswith("145,000 items")
         assert status.fontMetrics().horizontalAdvance(status.text()) <= status.contentsRect().width()
     assert window.width() == SCREEN_WIDTH and window.height() == 720
+
+
+def test_the_library_tree_names_fit_beside_a_million_at_1280_by_720(qtbot, make_window, tmp_path):
+    from engine.exchange import import_embeddings
+    from engine.library import Library
+    from tests.libraries import clustered, shard, synthetic_ref
+
+    library = Library(tmp_path / "imported")
+    import_embeddings(library, shard(tmp_path / "part.parquet", clustered(6, 16), ["vision"] * 6, synthetic_ref(16)))
+    library.close()
+    window = make_window(tmp_path / "imported")
+    window.resize(SCREEN_WIDTH, 720)
+    tree = window.library_panel.tree
+    outside = tree.topLevelItem(0)
+    assert outside.text(0) == "Outside the folders"
+    outside.setText(1, "1,000,000")  # the widest count a million-item library shows
+    qtbot.wait(20)
+    metrics = tree.fontMetrics()
+    assert metrics.horizontalAdvance("1,000,000") <= tree.columnWidth(1)
+    assert tree.indentation() + metrics.horizontalAdvance("Outside the folders") + 8 <= tree.columnWidth(0)
