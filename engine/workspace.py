@@ -65,7 +65,7 @@ from engine.previews import THUMBNAIL, Preview, make_preview
 from engine.progress import Cancelled, Progress, never
 from engine.projection import MapMaker, Projection, name_clusters
 from engine.prompts import ZERO_SHOT_TEMPLATES
-from engine.query import Embedded, ModelMissing, Moment, QueryError, Results, Searcher, Term, TermCache
+from engine.query import Embedded, ModelMissing, Moment, NoSuchMoment, QueryError, Results, Searcher, Term, TermCache
 from engine.search_index import APPROXIMATE_FROM, Hit, SearchIndex
 from engine.train.pairs import PairsError
 from engine.vectors import VectorStoreError
@@ -1068,6 +1068,7 @@ __all__ = [
     "ModelMissing",
     "ModelState",
     "Moment",
+    "NoSuchMoment",
     "Preview",
     "Projection",
     "QueryError",

@@ -213,6 +213,40 @@ def test_the_command_line_indexes_counts_and_finds_moments(recordings, tmp_path,
     )
 
 
+def test_the_command_line_takes_a_moment_as_a_query_term(recordings, tmp_path, tiny_weights, capsys):
+    import json
+
+    from app.cli import main
+
+    def run(*argv):
+        code = main([str(a) for a in argv])
+        return code, json.loads(capsys.readouterr().out)
+
+    where = ("--library", tmp_path / "lib")
+    assert run("index", recordings, *where, "--model", tiny_weights, "--device", "cpu", "--json")[0] == 0
+    long = recordings / "long.wav"
+    item = run("search", *where, "--item", long, "--json")[1]["query"][0]["value"]
+    for moment in (f"{item}@3-9", f"{long}@0:03.0–0:09.0", f"{item}@3.04-8.96"):
+        code, found = run("search", *where, "--moment", moment, "--moments", "-k", "2", "--json")
+        assert code == 0 and (found["moments"][0]["start"], found["moments"][0]["end"]) == (3.0, 9.0)
+        assert found["moments"][0]["score"] == pytest.approx(1.0, abs=1e-3)
+    code, composed = run("search", *where, "--moment", f"{item}@3-9", "--text", "a bell", "--weight", "-0.5", "--json")
+    assert code == 0 and composed["query"][0] == {"kind": "moment", "value": item, "weight": 1.0, "modality": "audio"}
+    code, alone = run("search", *where, "--moment", f"{item}@3-9", "--json")
+    assert [h["score"] for h in composed["merged"]] != [h["score"] for h in alone["merged"]]
+    code, filtered = run("search", *where, "--moment", f"{item}@3-9", "--glob", "*short.wav", "--json")
+    assert code == 0 and [h["path"] for h in filtered["merged"]] == [str(recordings / "short.wav")]
+    code, refused = run("search", *where, "--moment", f"{item}@1-7", "--moments", "--json")
+    assert code == 2 and refused["error"] == "NoSuchMoment"
+    assert f"long.wav (item {item}) has no moment 1–7 s" in refused["message"]
+    assert "its 5 windows (s) include 0–6, 3–9, 6–12, 9–15, 10–16" in refused["message"]
+    short = run("search", *where, "--item", recordings / "short.wav", "--json")[1]["query"][0]["value"]
+    code, refused = run("search", *where, "--moment", f"{short}@0-3", "--json")
+    assert code == 2 and "it has no windows" in refused["message"]
+    code, refused = run("search", *where, "--moment", f"{item}@9-3", "--json")
+    assert code == 2 and refused["error"] == "UsageError" and "ends before it starts" in refused["message"]
+
+
 @pytest.mark.parametrize("approximate_from", [10**9, 300])
 def test_a_query_items_own_windows_are_left_out_of_the_ranking(tmp_path, approximate_from):
     """Exact and approximate (re-ranked) alike: the best moments of the other recordings, as exact search ranks them."""
