@@ -873,19 +873,28 @@ class MainWindow(QMainWindow):
         self.say(f"Playing {card.item.name}" + (f" from {clock(card.moment[0])}" if card.moment is not None else ""))
 
     def export_results(self) -> None:
+        """The results as shown: after a moments search, its windows (each row a file's span), else the file cards."""
+        hits = self.session.moment_hits()
+        if hits:
+            cards, spans = [(item, m.score) for item, m in hits], [(m.start, m.end) for _, m in hits]
+            self.export_cards(cards, self.query.terms, "Export moments", "moments.csv", "moments", "export", spans)
+            return
         if self.outcome is None or not self.outcome.cards():
             self.say("There are no results to export yet.")
             return
         self.export_cards(self.outcome.cards(), self.query.terms, "Export results", "results.csv", "results", "export")
 
-    def export_cards(self, cards: list, terms: tuple, title: str, suggested: str, noun: str, slot: str) -> None:
+    def export_cards(
+        self, cards: list, terms: tuple, title: str, suggested: str, noun: str, slot: str, spans: list | None = None
+    ) -> None:
         """Save (item, score) cards as CSV or JSON with where they came from (``terms``: the query that scored them,
-        if any); the file is written off the GUI thread."""
+        if any; ``spans``: moments' windows, one a card); the file is written off the GUI thread."""
         path = self.folders.ask_save(self, "export", title, suggested, "CSV (*.csv);;JSON (*.json)")
         if not path:
             return
         library = self.settings.value("library", "")
-        record = export_record(cards, terms, self.session.model_text(), library, datetime.now().astimezone())
+        when = datetime.now().astimezone()
+        record = export_record(cards, terms, self.session.model_text(), library, when, spans)
         self._run(
             slot,
             lambda job: write_export(path, record),

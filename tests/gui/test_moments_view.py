@@ -94,6 +94,37 @@ def _a_moment_card_searches_by_its_window(qtbot, window, card) -> None:
     assert window.results.cards[0].moment == window_span
 
 
+def test_exporting_in_moments_mode_writes_the_moments(qtbot, make_window, recordings_library, tmp_path):
+    import csv
+    import json
+
+    library, folder = recordings_library
+    window = make_window(library)
+    window.results.moments.setChecked(True)
+    window.results.count.setValue(3)
+    window.composer.add_text("a bell")
+    qtbot.waitUntil(lambda: bool(window.outcome and window.outcome.moments), timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    hits = window.session.moment_hits()
+    expected = [(item.id, item.path, m.start, m.end, round(m.score, 6)) for item, m in hits]
+    assert len(expected) == 3
+    for name in ("moments.json", "moments.csv"):
+        out = tmp_path / name
+        window.folders.ask_save = lambda *_, out=out: str(out)  # the file dialog's answer
+        window.message.setText("")
+        window.export_results()
+        qtbot.waitUntil(lambda: "Exported 3 moments" in window.message.text(), timeout=ENGINE_TIMEOUT_MS)
+        if name.endswith(".json"):
+            rows = json.loads(out.read_text())["results"]
+        else:
+            with open(out, newline="", encoding="utf-8") as handle:
+                rows = [
+                    {**r, "item": int(r["item"]), **{k: float(r[k]) for k in ("start", "end", "score")}}
+                    for r in csv.DictReader(handle)
+                ]
+        assert [(r["item"], r["path"], r["start"], r["end"], r["score"]) for r in rows] == expected
+
+
 def test_the_large_preview_shows_the_score_along_a_long_recording(qtbot, make_window, recordings_library, tmp_path):
     from PySide6.QtCore import QPoint, Qt
 
