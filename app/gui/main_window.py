@@ -37,6 +37,7 @@ from app.gui.filter_bar import FilterBar
 from app.gui.keys import ShortcutsDialog
 from app.gui.library_panel import LibraryPanel
 from app.gui.map_view import MapView
+from app.gui.playback import media_player, play_from
 from app.gui.previews import PreviewLoader
 from app.gui.results import ResultsPanel, reveal_in_folder
 from app.gui.saved_queries import SavedQueriesMenu, ask_query_name
@@ -857,19 +858,12 @@ class MainWindow(QMainWindow):
     def play(self, card) -> None:
         if self._player is None:
             try:
-                from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+                self._player = media_player(self)
             except ImportError as error:
                 self.say(f"Sound playback is unavailable on this system ({error}); opening the file instead.")
                 QDesktopServices.openUrl(QUrl.fromLocalFile(card.item.path))
                 return
-            self._player = QMediaPlayer(self)
-            self._audio = QAudioOutput(self)
-            self._player.setAudioOutput(self._audio)
-        self._player.stop()
-        self._player.setSource(QUrl.fromLocalFile(card.item.path))
-        if card.moment is not None:
-            self._player.setPosition(int(card.moment[0] * 1000))
-        self._player.play()
+        play_from(self._player, card.item.path, card.moment[0] if card.moment is not None else 0.0)
         self.say(f"Playing {card.item.name}" + (f" from {clock(card.moment[0])}" if card.moment is not None else ""))
 
     def export_results(self) -> None:

@@ -27,7 +27,7 @@ from superqt import QElidingLabel
 
 from app.colours import MODALITY_COLOURS
 from app.gui.keys import move_of, wants_preview
-from app.gui.large_preview import LargePreview
+from app.gui.large_preview import LargePreview, is_video
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
 from app.state.browse import paths_text
@@ -128,14 +128,17 @@ class Card(QFrame):
             self.when.setToolTip(f"Where in {self.item.name} the query matches: {moment[0]:g} s to {moment[1]:g} s")
             layout.addWidget(self.when)
         actions = QHBoxLayout()
-        if self.item.modality is Modality.AUDIO and not offline:
+        video = is_video(self.item)
+        playable = not offline and (self.item.modality is Modality.AUDIO or video)
+        if playable:
+            what = "video" if video else "sound"
             self.play_button = QToolButton()
             self.play_button.setText("▶ Play" if moment is None else f"▶ {clock(moment[0])}")
-            self.play_button.setToolTip("Play the sound" if moment is None else "Play the sound from this moment")
+            self.play_button.setToolTip(f"Play the {what}" if moment is None else f"Play the {what} from this moment")
             self.play_button.clicked.connect(lambda: self.play.emit(self))
             actions.addWidget(self.play_button)
         self.use_button = QToolButton()
-        self.use_button.setText("As query" if self.item.modality is Modality.AUDIO and not offline else "Use as query")
+        self.use_button.setText("As query" if playable else "Use as query")
         self.use_button.setToolTip("Use as query: search by this item (replaces the query)")
         if moment is not None and not best:
             self.use_button.setToolTip(f"Search by this moment alone ({span(*moment)}), not the whole file")
@@ -355,7 +358,7 @@ class ResultsPanel(QWidget):
             card.useAsQuery.connect(self.useAsQuery)
             card.addToQuery.connect(self.addToQuery)
             card.showOnMap.connect(self.showOnMap)
-            card.play.connect(self.play)
+            card.play.connect(self._play)
             card.message.connect(self.message)
             card.pressed.connect(self._pressed)
             card.opened.connect(lambda card: self.preview(self.cards.index(card)))
@@ -464,7 +467,15 @@ class ResultsPanel(QWidget):
             self.large.step.connect(self._step)
             self.large.wantsScores.connect(self.wantsScores)
         card = self.cards[index]
-        self.large.show_item(card.item, card.score, card.offline)
+        self.large.show_item(card.item, card.score, card.offline, card.moment)
+
+    def _play(self, card: Card) -> None:
+        """A card's ▶: a video plays in the large preview from the card's moment; a sound in the window's player."""
+        if not is_video(card.item):
+            self.play.emit(card)
+            return
+        self.preview(self.cards.index(card))
+        self.large.play()
 
     def _step(self, step: int) -> None:
         self.picks.move("right" if step > 0 else "left")
