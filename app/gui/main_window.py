@@ -682,9 +682,9 @@ class MainWindow(QMainWindow):
                     )
             else:
                 cards = outcome.cards()
-                best = [outcome.best_moments(item.id)[:1] for item, _ in cards]
+                best = [outcome.best_moments(item.id) for item, _ in cards]
                 spans = [(b[0].start, b[0].end) if b else None for b in best]
-                self.results.set_cards(cards, title, outcome.offline, spans, best=True)
+                self.results.set_cards(cards, title, outcome.offline, spans, best=True, tops=best)
                 if not cards:
                     self.results.show_message(none or "No embedded items match these modalities yet.")
             self.map_view.set_query_point(outcome.map_point)
@@ -855,7 +855,8 @@ class MainWindow(QMainWindow):
         else:
             self.say("The clipboard holds no picture or file.")
 
-    def play(self, card) -> None:
+    def play(self, card, seconds: float = 0.0) -> None:
+        """A sound card's ▶: the file from ``seconds`` (its moment's start, or one picked from its moments menu)."""
         if self._player is None:
             try:
                 self._player = media_player(self)
@@ -863,8 +864,8 @@ class MainWindow(QMainWindow):
                 self.say(f"Sound playback is unavailable on this system ({error}); opening the file instead.")
                 QDesktopServices.openUrl(QUrl.fromLocalFile(card.item.path))
                 return
-        play_from(self._player, card.item.path, card.moment[0] if card.moment is not None else 0.0)
-        self.say(f"Playing {card.item.name}" + (f" from {clock(card.moment[0])}" if card.moment is not None else ""))
+        play_from(self._player, card.item.path, seconds)
+        self.say(f"Playing {card.item.name}" + (f" from {clock(seconds)}" if seconds else ""))
 
     def export_results(self) -> None:
         """The results as shown: after a moments search, its windows (each row a file's span), else the file cards."""

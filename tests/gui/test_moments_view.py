@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.timecode import span
+from app.timecode import clock, span
 from tests.gui.conftest import ENGINE_TIMEOUT_MS, settle
 from tests.test_moments_library import sound
 
@@ -79,6 +79,33 @@ def _a_file_card_shows_its_best_moment(window, folder) -> None:
     best = window.outcome.best_moments(long.item.id)[0]
     assert long.moment == (best.start, best.end) and long.when.text().startswith("<small>best at ")
     assert short.moment is None
+
+
+def test_a_file_card_opens_its_top_moments_to_play_or_search_by(qtbot, make_window, recordings_library):
+    library, folder = recordings_library
+    window = make_window(library)
+    window.composer.add_text("a bell")
+    qtbot.waitUntil(lambda: bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
+    settle(qtbot, window)
+    cards = {card.item.path: card for card in window.results.cards}
+    long, short = cards[str(folder / "long.wav")], cards[str(folder / "short.wav")]
+    assert not hasattr(short, "moments_button")  # no windows: nothing to open
+    tops = window.outcome.best_moments(long.item.id)
+    windows = long.moments_button.menu().actions()
+    assert len(tops) == 3 and [a.text() for a in windows] == [f"{span(m.start, m.end)}  ·  {m.score:.3f}" for m in tops]
+    player = FakePlayer()
+    window._player = player
+    play, use, _ = windows[1].menu().actions()
+    assert play.text() == f"▶ Play from {clock(tops[1].start)}"
+    play.trigger()
+    assert player.calls == [long.item.path, int(tops[1].start * 1000), "play"]
+    use.trigger()
+    [term] = window.query.terms
+    assert term.name == f"long.wav at {span(tops[1].start, tops[1].end)}"
+    qtbot.waitUntil(
+        lambda: window.outcome.results.terms[0].term.span == (tops[1].start, tops[1].end), timeout=ENGINE_TIMEOUT_MS
+    )
+    settle(qtbot, window)
 
 
 def _a_moment_card_searches_by_its_window(qtbot, window, card) -> None:
@@ -236,7 +263,7 @@ def test_a_video_moment_plays_in_the_large_preview_from_its_start(qtbot, tmp_pat
     panel = ResultsPanel(PreviewLoader(capacity=4))
     qtbot.addWidget(panel)
     sounds = []
-    panel.play.connect(sounds.append)
+    panel.play.connect(lambda card, at: sounds.append((card, at)))
     panel.set_cards([(video, 0.4), (sound, 0.3)], "Moments", moments=[(3.0, 9.0), (6.0, 12.0)])
     card, audio_card = panel.cards
     assert card.play_button.text() == "▶ 0:03.0" and "video" in card.play_button.toolTip()
@@ -255,7 +282,7 @@ def test_a_video_moment_plays_in_the_large_preview_from_its_start(qtbot, tmp_pat
     qtbot.mouseClick(large.strip, Qt.MouseButton.LeftButton, pos=QPoint(x, 20))
     assert player.calls == [video.path, int(large.strip.time_at(x) * 1000), "play"]
     audio_card.play_button.click()
-    assert sounds == [audio_card]  # a sound plays in the window's player, as before
+    assert sounds == [(audio_card, 6.0)]  # a sound plays in the window's player, as before
     panel.preview(1)
     assert large.item is sound and large.view.isVisibleTo(large) and not screen.isVisibleTo(large)
     assert large.play_button.text() == "▶ 0:06.0"
