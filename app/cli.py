@@ -394,6 +394,7 @@ def cmd_status(args) -> int:
         "index": workspace.index_details(),
         "moments": summary.moments,
         "moments_hop": summary.moments_hop,
+        "moments_recut": summary.moments_recut,
         "segments": summary.segments,
     }
     if args.json:
@@ -422,6 +423,11 @@ def cmd_status(args) -> int:
                 else ", off: `index --moments` turns them on"
             )
             _say(f"  moments: {held}{state}")
+        if summary.moments_recut:
+            _say(
+                f"  moments: {summary.moments_recut:,} files wait to be cut again with hop {summary.moments_hop:g} "
+                "(cut with another; `index` does it)"
+            )
         for item in status["failed"]:
             _say(f"  failed: {item['path'] or item['text']}: {item['error_kind']}: {item['error']}")
         if summary.failed > len(status["failed"]):
@@ -924,8 +930,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_hop,
         metavar="F",
         help="how far apart the windows start, as a fraction of a window (default 0.5: each instant in two windows; "
-        "1: side by side). The library remembers it; it applies to the files cut from then on, and windows "
-        "already cut are kept",
+        "1: side by side). The library remembers it; files cut with another hop are cut again, one at a time "
+        "(`status` counts those waiting)",
     )
 
     p = command(

@@ -144,7 +144,7 @@ def test_a_schema_2_library_upgrades_in_place(recordings, make_workspace, tmp_pa
             db.execute(f"DROP TABLE {table}")
         db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     library = Library(tmp_path / "lib")
-    assert library.get_meta("schema_version") == "3"
+    assert library.get_meta("schema_version") == "4"
     assert [(i.id, i.path, i.status) for i in library.items()] == before
     key = library.key_of(library.model)
     assert library.segment_counts(key) == {} and len(library.unsegmented(key, [Modality.AUDIO], [])) == 2
@@ -364,7 +364,7 @@ def test_moment_scores_are_every_window_of_a_file_in_time_order(recordings, make
     assert workspace.moment_scores(short.id, outcome.results.vector) == []
 
 
-def test_the_hop_is_a_library_setting_for_the_files_cut_from_then_on(recordings, tmp_path, tiny_weights, capsys):
+def test_a_changed_hop_cuts_the_files_again_resumably(recordings, tmp_path, tiny_weights, capsys, monkeypatch):
     import json
 
     from app.cli import main
@@ -374,27 +374,80 @@ def test_the_hop_is_a_library_setting_for_the_files_cut_from_then_on(recordings,
         code = main([str(a) for a in argv])
         return code, json.loads(capsys.readouterr().out)
 
+    def starts(path) -> list[float]:
+        library = Library(tmp_path / "lib")
+        try:
+            item = library.item_by_path(str(path))
+            return [start for start, _, _ in library.segments_of(library.key_of(library.model), item.id)]
+        finally:
+            library.close()
+
+    sound(recordings / "later.wav", 16.0, pitch=330.0, seed=3)
     where = ("--library", tmp_path / "lib")
     code, _ = run(
         "index", recordings, *where, "--model", tiny_weights, "--device", "cpu", "--moments-hop", "1", "--json"
     )
     status = run("status", *where, "--json")[1]
-    assert code == 0 and status["moments_hop"] == 1.0 and status["segments"] == {"audio": 3}  # 0-6, 6-12, 10-16
-    code, _ = run("index", *where, "--moments-hop", "0.25", "--json")
-    assert code == 0 and run("status", *where, "--json")[1]["segments"] == {"audio": 3}  # kept as they were cut
-    sound(recordings / "later.wav", 16.0, pitch=330.0, seed=3)
+    assert code == 0 and status["moments_hop"] == 1.0 and status["segments"] == {"audio": 6}  # 0-6, 6-12, 10-16
+    assert status["moments_recut"] == 0
+    library = Library(tmp_path / "lib")
+    library.set_moments_hop(0.25)  # the hop changed, no run yet: both long files wait
+    library.close()
+    assert run("status", *where, "--json")[1]["moments_recut"] == 2
+    assert main(["status", *map(str, where)]) == 0
+    assert "2 files wait to be cut again with hop 0.25" in capsys.readouterr().out
+
+    appended = Library._append_segments
+    calls = []
+
+    def killed_on_the_second_file(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the run dies inside the second file's transaction
+            raise KeyboardInterrupt
+        return appended(self, *args, **kwargs)
+
+    monkeypatch.setattr(Library, "_append_segments", killed_on_the_second_file)
+    assert main(["index", *map(str, where)]) == 1
+    capsys.readouterr()
+    monkeypatch.setattr(Library, "_append_segments", appended)
+    recut = [0.0, 1.5, 3.0, 4.5, 6.0, 7.5, 9.0, 10.0]
+    assert starts(recordings / "later.wav") == recut  # the first file (by id) is cut again, its old windows gone
+    assert starts(recordings / "long.wav") == [0.0, 6.0, 10.0]  # the second keeps its old ones, still searchable
+    status = run("status", *where, "--json")[1]
+    assert status["moments_recut"] == 1 and status["segments"] == {"audio": 8 + 3}
     code, summary = run("index", *where, "--json")
     assert code == 0 and summary["segments"] == 8
+    status = run("status", *where, "--json")[1]
+    assert status["moments_recut"] == 0 and status["segments"] == {"audio": 16}
+    assert starts(recordings / "long.wav") == recut
+    code, found = run("search", *where, "--text", "a bell", "--moments", "-k", "16", "--json")
+    assert code == 0 and len(found["moments"]) == 16  # the old windows' vector rows are owned by nothing
+    assert main(["index", *map(str, where), "--json"]) == 0 and json.loads(capsys.readouterr().out)["segments"] == 0
     workspace = Workspace.open(tmp_path / "lib")
     try:
-        assert workspace.summary().moments_hop == 0.25
-        library = workspace.library
-        later = workspace.item(str(recordings / "later.wav"))
-        starts = [start for start, _, _ in library.segments_of(library.key_of(library.model), later.id)]
-        assert starts == [0.0, 1.5, 3.0, 4.5, 6.0, 7.5, 9.0, 10.0]
         with pytest.raises(WorkspaceError, match="fraction of the window in \\(0, 1\\], got 1.5"):
             workspace.index(moments_hop=1.5)
     finally:
         workspace.close()
     assert main(["index", *map(str, where), "--moments-hop", "0"]) == 2
     assert "a fraction of a window in (0, 1]" in capsys.readouterr().err
+
+
+def test_a_schema_3_library_learns_the_hop_its_windows_were_cut_with(recordings, tmp_path, tiny_weights):
+    from engine.workspace import Workspace
+
+    workspace = Workspace.open(tmp_path / "lib", create=True, model=str(tiny_weights), device="cpu")
+    workspace.index([recordings], moments_hop=1.0)
+    workspace.close()
+    with sqlite3.connect(tmp_path / "lib" / DATABASE) as db:  # as schema 3 left it, its hop changed since the cut
+        db.execute("ALTER TABLE segmented DROP COLUMN hop")
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        db.execute("UPDATE meta SET value = '0.5' WHERE key = 'moments_hop'")
+    workspace = Workspace.open(tmp_path / "lib")
+    try:
+        assert workspace.library.get_meta("schema_version") == "4"
+        assert workspace.summary().moments_recut == 1  # 0-6, 6-12, 10-16: cut with a hop of 1, not 0.5
+        assert workspace.index().embed.segments == 5
+        assert workspace.summary().moments_recut == 0
+    finally:
+        workspace.close()
