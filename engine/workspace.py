@@ -510,11 +510,7 @@ class Workspace:
             )
             key = library.key_of(library.model) if library.model is not None else None
             segments = {m.value: n for m, n in library.segment_counts(key).items()} if key else {}
-            recut = (
-                len(library.unsegmented(key, SEGMENTED, sorted(VIDEO_EXTENSIONS), recut_only=True))
-                if key and library.moments
-                else 0
-            )
+            recut = library.recut_waiting(key) if key and library.moments else 0
         per_root: dict[int | None, dict[str, dict[str, int]]] = {}
         missing: dict[int | None, int] = {}
         totals: dict[str, dict[str, int]] = {}

@@ -451,3 +451,52 @@ def test_a_schema_3_library_learns_the_hop_its_windows_were_cut_with(recordings,
         assert workspace.summary().moments_recut == 0
     finally:
         workspace.close()
+
+
+RECUTTER = """
+import sys, time
+from engine.workspace import Workspace
+workspace = Workspace.open(sys.argv[1], model=sys.argv[2], device="cpu")
+slow = lambda phase, done, total: time.sleep(0.05)
+print("segments", workspace.index(progress=slow, moments_hop=0.25).embed.segments, flush=True)
+"""
+
+
+def test_kill_9_mid_recut_leaves_each_file_whole_then_resumes(tmp_path, tiny_weights):
+    import os
+    import signal
+    import time
+
+    from engine.workspace import Workspace
+    from tests.test_crash_safety import _count, _run
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for n in range(4):
+        sound(folder / f"long{n}.wav", 16.0, pitch=200.0 + 60 * n, seed=n)
+    workspace = Workspace.open(tmp_path / "lib", create=True, model=str(tiny_weights), device="cpu")
+    workspace.index([folder], moments_hop=1.0)
+    workspace.close()
+    process = _run(RECUTTER, tmp_path / "lib", tiny_weights)
+    deadline = time.monotonic() + 120
+    recut = "SELECT COUNT(*) FROM segmented WHERE hop = 0.25"
+    while _count(tmp_path / "lib", recut) < 1 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    assert process.poll() is None, process.stderr.read().decode()
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+    workspace = Workspace.open(tmp_path / "lib", model=str(tiny_weights), device="cpu")
+    try:
+        library = workspace.library
+        key = library.key_of(library.model)
+        cuts = {item.path: [start for start, _, _ in library.segments_of(key, item.id)] for item in library.items()}
+        old, new = [0.0, 6.0, 10.0], [0.0, 1.5, 3.0, 4.5, 6.0, 7.5, 9.0, 10.0]
+        assert all(starts in (old, new) for starts in cuts.values())  # each file wholly cut with one hop
+        waiting = sum(starts == old for starts in cuts.values())
+        assert 1 <= waiting < 4 and workspace.summary().moments_recut == waiting
+        assert workspace.index().embed.segments == 8 * waiting
+        assert workspace.summary().moments_recut == 0
+        assert all([start for start, _, _ in library.segments_of(key, item.id)] == new for item in library.items())
+    finally:
+        workspace.close()

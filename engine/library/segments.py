@@ -22,6 +22,10 @@ from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
 from engine.preprocess.windows import HOP_TOLERANCE, check_hop, stored_hop
 
+# A content cut with another hop than the library's (its three parameters: ``_hop_values``). A file that could not
+# be cut, or had no windows (no longer than one), is not cut again for a new hop.
+_RECUT = "s.error IS NULL AND s.windows > 0 AND ABS(COALESCE(s.hop, ?) - ?) > ?"
+
 
 class Segments(Embeddings):
     @property
@@ -45,37 +49,42 @@ class Segments(Embeddings):
         rows = self._db.execute("SELECT modality, COUNT(*) FROM segments WHERE model = ? GROUP BY modality", (key,))
         return {Modality(m): n for m, n in rows}
 
-    def unsegmented(
-        self, key: str, modalities: Sequence[Modality], video_suffixes: Sequence[str], recut_only: bool = False
-    ) -> list[Item]:
+    def unsegmented(self, key: str, modalities: Sequence[Modality], video_suffixes: Sequence[str]) -> list[Item]:
         """Embedded files of time-axis modalities whose content has no windows recorded for the model yet, or whose
-        windows were cut with another hop than the library's (``recut_only``: those alone), one item per content
-        (the first by id); vision files only when their name ends in one of ``video_suffixes``. Imported items are
-        left out: their files were never read here. A file that could not be cut, or had no windows (no longer than one),
-        is not cut again for a new hop."""
+        windows were cut with another hop than the library's (``_RECUT``), one item per content (the first by id);
+        vision files only when their name ends in one of ``video_suffixes``. Imported items are left out: their files
+        were never read here."""
         videos = " OR ".join("lower(CAST(path AS TEXT)) LIKE ?" for _ in video_suffixes) or "0"
-        cut_before = "" if recut_only else "NOT EXISTS (SELECT 1 FROM segmented s WHERE s.hash = i.hash "
-        cut_before += "" if recut_only else "AND s.modality = i.modality AND s.model = ?) OR "
         rows = self._db.execute(
             f"""SELECT * FROM items i WHERE status = 'embedded' AND path IS NOT NULL AND hash NOT LIKE 'import:%'
                 AND modality IN ({",".join("?" * len(modalities))})
                 AND (modality != 'vision' OR {videos})
-                AND ({cut_before}EXISTS (SELECT 1 FROM segmented s
-                            WHERE s.hash = i.hash AND s.modality = i.modality AND s.model = ?
-                            AND s.error IS NULL AND s.windows > 0 AND ABS(COALESCE(s.hop, ?) - ?) > ?))
+                AND (NOT EXISTS (SELECT 1 FROM segmented s
+                                 WHERE s.hash = i.hash AND s.modality = i.modality AND s.model = ?)
+                     OR EXISTS (SELECT 1 FROM segmented s WHERE s.hash = i.hash AND s.modality = i.modality
+                                AND s.model = ? AND {_RECUT}))
                 AND id = (SELECT MIN(id) FROM items j WHERE j.hash = i.hash AND j.modality = i.modality)
                 ORDER BY id""",
             [
                 *(m.value for m in modalities),
                 *(f"%{s.lower()}" for s in video_suffixes),
-                *([] if recut_only else [key]),
                 key,
-                self.moments_hop,
-                self.moments_hop,
-                HOP_TOLERANCE,
+                key,
+                *self._hop_values(),
             ],
         )
         return [self._item(r) for r in rows]
+
+    def recut_waiting(self, key: str) -> int:
+        """Files (contents) whose windows were cut with another hop than the library's: the next index cuts them
+        again. Counted from the records of the cut alone, so ``status`` stays cheap beside a million pictures."""
+        row = self._db.execute(
+            f"SELECT COUNT(*) FROM segmented s WHERE s.model = ? AND {_RECUT}", (key, *self._hop_values())
+        ).fetchone()
+        return row[0]
+
+    def _hop_values(self) -> tuple[float, float, float]:
+        return self.moments_hop, self.moments_hop, HOP_TOLERANCE
 
     def record_segments(
         self,
