@@ -1,5 +1,5 @@
 # `make run` starts the app, `make test` runs the tests, `make wheel` builds the wheel, `make bundle` the desktop
-# bundle and `make deb` the Debian package. Each sets up .venv with what it needs on first use.
+# bundle, `make deb` the Debian package and `make tarball` the single-file installer. Each sets up .venv with what it needs on first use.
 #   make run PYTHON=python3.12   choose the interpreter (BindScope needs Python 3.11 or 3.12)
 #   make test TEST_WORKERS=0     run the tests in one process (pytest-xdist spreads them over the cores by default)
 #   make run TORCH=cpu           PyTorch's CPU-only wheels (no CUDA libraries: about 5 GB less)
@@ -13,7 +13,7 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed
 BUNDLE := dist/BindScope/bindscope-app
 
-.PHONY: run test lint wheel bundle deb clean
+.PHONY: run test lint wheel bundle deb tarball clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' || \
@@ -51,6 +51,10 @@ bundle: $(RUN_STAMP)
 # The .deb of the bundle in dist/ (built first when there is none).
 deb: $(BUNDLE)
 	$(BIN)/python packaging/deb.py dist/BindScope --out dist
+
+# The single-file installer (bundle + install.sh) for any Linux desktop.
+tarball: $(BUNDLE)
+	$(BIN)/python packaging/tarball.py dist/BindScope --out dist
 
 $(BUNDLE):
 	$(MAKE) bundle

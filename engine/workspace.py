@@ -263,6 +263,7 @@ class LibrarySummary:
     moments: bool = True  # whether indexing cuts long recordings into windows
     moments_hop: float = HOP_FRACTION  # their hop as a fraction of a window (files cut from when it was set)
     saved_queries: dict[str, dict] = field(default_factory=dict)  # name -> the app's record of a named query
+    dates: tuple[float, float] | None = None  # the oldest and newest item's modification time (epoch seconds)
     moments_recut: int = 0  # files whose windows were cut with another hop: the next index cuts them again
 
     @property
@@ -547,6 +548,7 @@ class Workspace:
             library.moments,
             library.moments_hop,
             library.saved_queries,
+            library.date_range(),
             moments_recut=recut,
         )
 
@@ -594,6 +596,13 @@ class Workspace:
     def forget_query(self, name: str) -> dict[str, dict]:
         """Remove a saved query; returns the ones left."""
         return self.library.forget_query(name)
+
+    def rename_query(self, old: str, new: str) -> dict[str, dict]:
+        """Give a saved query another name (not one already saved); returns every saved query."""
+        try:
+            return self.library.rename_query(old, new)
+        except ValueError as error:
+            raise WorkspaceError(str(error)) from error
 
     def embed_labels(self) -> int:
         """Embed the saved labels not embedded yet (the model must be here), so zero-shot works without it later."""

@@ -9,8 +9,6 @@ C++ runtime left out of the bundle) come with it; dpkg owns every file, so ``apt
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,9 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from layout import EXECUTABLE, lay_out  # noqa: E402  (this folder: run as a script)
+
 from app.gui.main import XCB_LIBRARIES  # noqa: E402  (the xcb plugin's libraries: one list for both)
 from engine import __version__  # noqa: E402
-from engine.resources import resource  # noqa: E402
 
 PACKAGE = "bindscope"
 PREFIX = Path("opt") / PACKAGE
@@ -62,30 +61,6 @@ def control(installed_kib: int) -> str:
     )
 
 
-def stage(bundle: Path, root: Path) -> None:
-    """Lay out the package's files under ``root`` (the bundle hard-linked, not copied, where it can be)."""
-    target = root / PREFIX
-    target.parent.mkdir(parents=True)
-    try:
-        shutil.copytree(bundle, target, symlinks=True, copy_function=os.link)
-    except OSError:  # another file system
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(bundle, target, symlinks=True)
-    bin_dir = root / "usr" / "bin"
-    bin_dir.mkdir(parents=True)
-    for name in ("bindscope", "bindscope-app"):
-        (bin_dir / name).symlink_to(Path("/") / PREFIX / "bindscope-app")
-    applications = root / "usr" / "share" / "applications"
-    applications.mkdir(parents=True)
-    shutil.copy(ROOT / "packaging" / "bindscope.desktop", applications / "bindscope.desktop")
-    icons = root / "usr" / "share" / "icons" / "hicolor" / "scalable" / "apps"
-    icons.mkdir(parents=True)
-    shutil.copy(resource("icons", "bindscope.svg"), icons / "bindscope.svg")
-    for path in [root, *root.rglob("*")]:
-        if path.is_dir() and not path.is_symlink():
-            path.chmod(0o755)
-
-
 def size_kib(root: Path) -> int:
     return sum(p.lstat().st_size for p in root.rglob("*") if p.is_file() or p.is_symlink()) // 1024 + 1
 
@@ -95,7 +70,7 @@ def build(bundle: Path, out: Path) -> Path:
     deb = out / f"{PACKAGE}_{__version__}_amd64.deb"
     with tempfile.TemporaryDirectory(dir=out) as work:
         root = Path(work) / "root"
-        stage(bundle, root)
+        lay_out(bundle, root, app_dir=PREFIX, prefix=Path("usr"))
         (root / "DEBIAN").mkdir()
         (root / "DEBIAN" / "control").write_text(control(size_kib(root)))
         subprocess.run(
@@ -111,7 +86,7 @@ def main() -> int:
     parser.add_argument("bundle", type=Path, help="the PyInstaller one-folder bundle (dist/BindScope)")
     parser.add_argument("--out", type=Path, default=Path("dist"))
     args = parser.parse_args()
-    if not (args.bundle / "bindscope-app").is_file():
+    if not (args.bundle / EXECUTABLE).is_file():
         parser.error(f"{args.bundle}: not a BindScope bundle (no bindscope-app in it): run `make bundle` first")
     print(build(args.bundle, args.out))
     return 0

@@ -4,7 +4,9 @@ a filtered search returns k whenever k pass, and equals exact filtered search by
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -286,3 +288,45 @@ def test_cli_refuses_bad_filters_with_the_reason(capsys, exact_library, flags, m
     _, workspace = exact_library
     code, out, err = cli(capsys, "search", "--item", 1, "--library", workspace.folder, *flags, "--json")
     assert code == 2 and message in json.loads(out)["message"]
+
+
+def test_names_that_are_not_utf8_pass_folder_and_glob_filters(make_workspace, tmp_path, capsys):
+    """Such a path is stored as its bytes; a typed folder or pattern (str, surrogate-escaped as the command line
+    gives it) is compared in that form too."""
+    from tests.files import write_image
+
+    photos = tmp_path / "photos"
+    raw_folder = os.fsdecode(os.fsencode(photos) + b"/d\xe9j\xe0")  # a folder whose own name is not UTF-8
+    os.makedirs(raw_folder)
+    for name in (b"caf\xe9.png", b"plain.png"):
+        write_image(Path(os.fsdecode(os.fsencode(photos) + b"/" + name)))
+    write_image(Path(raw_folder) / "inside.png")
+    workspace = make_workspace()
+    workspace.scan([photos])
+    assert workspace.count() == 3
+    for chosen, expected in (
+        (Filter(under=str(photos)), 3),
+        (Filter(under=raw_folder), 1),
+        (Filter(under=str(tmp_path)), 3),
+        (Filter(glob="*.png"), 3),
+        (Filter(glob="caf*"), 1),
+        (Filter(glob=os.fsdecode(b"caf\xe9.png")), 1),
+        (Filter(glob=os.fsdecode(b"*/d\xe9j\xe0/*")), 1),
+        (Filter(under=str(photos), glob="*.png", modalities=(Modality.VISION,)), 3),
+    ):
+        assert workspace.count(chosen) == expected, chosen
+        assert len(workspace.listing(chosen, "path", limit=10)) == expected, chosen
+        assert bool(workspace.has_folder(chosen.under)) if chosen.under else True
+    ids = np.array([item.id for item in workspace.listing(limit=10)], np.int64)
+    modalities = np.array(["vision"] * len(ids))
+    names = {item.id: os.path.basename(item.path) for item in workspace.listing(limit=10)}
+    mask = workspace.filtering.mask(workspace.library, Filter(under=str(photos), glob="caf*"), ids, modalities)
+    assert [names[i] for i in ids[mask]] == [os.fsdecode(b"caf\xe9.png")]
+    workspace.close()
+    for flags, total in (
+        (("--under", raw_folder), 1),
+        (("--glob", os.fsdecode(b"caf\xe9*")), 1),
+        (("--under", photos), 3),
+    ):
+        code, out, _ = cli(capsys, "list", "--library", tmp_path / "lib", *flags, "--json")
+        assert code == 0 and json.loads(out)["total"] == total, flags

@@ -48,6 +48,8 @@ def test_model_and_folder_away_then_back(tmp_path, world, tiny_weights, monkeypa
     assert not summary.model.available and "mine.safetensors" in summary.model.message
     assert summary.embedded == 72 and summary.offline == 72 and summary.failed == 0
     assert summary.roots[0].state == "missing"
+    mtimes = [item.mtime for item in offline.library.items()]
+    assert summary.dates == (min(mtimes), max(mtimes))  # where the filter bar's calendars open
     report = offline.index()  # a re-scan: the folder is missing, so nothing is failed, removed or re-encoded
     assert report.embed.embedded == 0 and offline.summary().failed == 0 and offline.library.count() == 72
     photo = offline.library.items(modality=Modality.VISION)[0]

@@ -140,31 +140,38 @@ class BrowsePanel(QWidget):
     # -- the picked cards -------------------------------------------------------------------------
 
     def add(self) -> None:
+        note = self.browse.picked_note()
+
         def done(items) -> None:
             term = query_term(items)
             if term is not None:
                 self.window_.query.add(term)
-                self.window_.say(f"Added {term.name} to the query")
+                self.window_.say(f"Added {term.name} to the query{note}")
 
         self.browse.picked(done)
 
     def copy_paths(self) -> None:
+        note = self.browse.picked_note()
+
         def done(items) -> None:
             QGuiApplication.clipboard().setText(paths_text(items))
             self.window_.say(
-                f"Copied {len(items):,} paths" if len(items) != 1 else f"Copied the path of {items[0].name}"
+                f"Copied {len(items):,} paths{note}" if len(items) != 1 else f"Copied the path of {items[0].name}"
             )
 
         self.browse.picked(done)
 
     def export(self) -> None:
-        self.browse.picked(lambda items: self.export_cards([(item, self.browse.score(item)) for item in items]))
+        note = self.browse.picked_note()
+        self.browse.picked(
+            lambda items: self.export_cards([(item, self.browse.score(item)) for item in items], f"items{note}")
+        )
 
-    def export_cards(self, cards: list) -> None:
+    def export_cards(self, cards: list, noun: str = "items") -> None:
         """Save (item, score) cards as CSV or JSON, with the query when they are results."""
         scored = any(not math.isnan(score) for _, score in cards)
         terms = self.window_.query.terms if scored else ()
-        self.window_.export_cards(cards, terms, "Export the picked items", "items.csv", "items", "export-picked")
+        self.window_.export_cards(cards, terms, "Export the picked items", "items.csv", noun, "export-picked")
 
 
 def attach_browse(window: MainWindow) -> BrowsePanel:

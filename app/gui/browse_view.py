@@ -22,6 +22,10 @@ from app.gui.keys import move_of, wants_preview
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
 from app.state.browse import DENSITIES, Browse
+from engine.modality import Modality
+from engine.workspace import THUMBNAIL
+
+PICTURES = frozenset({Modality.VISION, Modality.DEPTH, Modality.THERMAL})  # decoded to pixels: worth a larger one
 
 ITEM_ROLE = Qt.ItemDataRole.UserRole
 PIXMAPS_KEPT = 800
@@ -74,10 +78,18 @@ class BrowseModel(QAbstractListModel):
             return self.thumbnail(index.row(), item)
         return None
 
+    def preview_size(self, side: int, modality: Modality) -> int | None:
+        """The longest side to decode a picture at for a card ``side`` wide: None (the usual thumbnail) up to its
+        size, the card's own device pixels above it (Large), so a large card is not an upscaled thumbnail."""
+        if side <= THUMBNAIL or modality not in PICTURES:
+            return None
+        return math.ceil(side * self._painter.devicePixelRatioF())
+
     def thumbnail(self, row: int, item, side: int | None = None) -> QPixmap | None:
         """The item's thumbnail at ``side`` pixels, or None while the preview pool makes it."""
         side = side or self.side
-        key = self.previews.key(item.source, item.modality)
+        size = self.preview_size(side, item.modality)
+        key = self.previews.key(item.source, item.modality, size)
         cached = self._pixmaps.get((key, side))
         if cached is not None:
             self._pixmaps.move_to_end((key, side))
@@ -85,7 +97,7 @@ class BrowseModel(QAbstractListModel):
         if item.id in self.offline:
             preview = Preview(item.modality, error="offline")
         else:
-            preview = self.previews.request(item.source, item.modality)
+            preview = self.previews.request(item.source, item.modality, size)
         if preview is None:
             self._rows_of[key] = row
             return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from PySide6.QtCore import QDate
+from PySide6.QtCore import QDate, QEvent, QObject
 from PySide6.QtWidgets import QComboBox, QDateEdit, QDoubleSpinBox, QFileDialog, QLabel, QLineEdit, QToolBar
 
 from app.state.session import Session
@@ -24,6 +24,7 @@ class FilterBar(QToolBar):
         self.setObjectName("filters")  # the window's saved layout names its toolbars
         self.setMovable(False)
         self.session, self.filters = session, session.filters
+        self._pages: dict[QObject, QDate] = {}  # each date edit's calendar -> the day it opens at when "any date"
         self.addWidget(QLabel(" Filter: "))
         self.where = QLineEdit(placeholderText="Folder or pattern (*.wav)", clearButtonEnabled=True)
         self.where.setMinimumWidth(110)
@@ -50,6 +51,8 @@ class FilterBar(QToolBar):
         self.clear_action = self.addAction("Clear", self._clear)
         self.clear_action.setToolTip("Show everything again")
         self.filters.changed.connect(lambda _: self.show_filters())
+        session.library_changed.connect(self._library_dates)
+        self._library_dates(session.summary)
         self.show_filters()
 
     def _date_edit(self, empty_text: str, tip: str) -> QDateEdit:
@@ -58,8 +61,22 @@ class FilterBar(QToolBar):
         edit.setSpecialValueText(empty_text)
         edit.setToolTip(tip)
         edit.dateChanged.connect(self._dates_changed)
+        edit.calendarWidget().installEventFilter(self)
         self.addWidget(edit)
         return edit
+
+    def _library_dates(self, summary) -> None:
+        """ "From" opens at the oldest item's month and "To" at the newest's (today with no library or dates)."""
+        dates = getattr(summary, "dates", None)
+        oldest, newest = (_day(d, 0) for d in dates) if dates else (QDate.currentDate(), QDate.currentDate())
+        self._pages = {self.since.calendarWidget(): oldest, self.until.calendarWidget(): newest}
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """A calendar shown for "any date" turns to the library's dates instead of January 1970."""
+        if event.type() == QEvent.Type.Show and watched in self._pages and watched.selectedDate() == NO_DATE:
+            day = self._pages[watched]
+            watched.setCurrentPage(day.year(), day.month())
+        return super().eventFilter(watched, event)
 
     # -- what the person changes ------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ from app.gui.zero_shot import ZeroShotPanel
 from app.state.export import export_record, write_export
 from app.state.filters import SearchJob, SearchRequest
 from app.state.jobs import Job, Lane, Progress, Runner
+from app.state.map_selection import SHOWN_IN_RESULTS, results_title
 from app.state.offers import readable
 from app.state.query import item_term, selection_term
 from app.state.session import Session
@@ -257,6 +258,9 @@ class MainWindow(QMainWindow):
         self._action(query, "&Clear the query", self.query.clear, "Ctrl+Shift+Backspace")
         self._action(query, "&Save query…", self.save_query, "Ctrl+S", "Keep the query and filters with the library")
         self.saved_menu = SavedQueriesMenu(self.session, self)
+        self.saved_menu.delete_requested.connect(self.delete_query)
+        self.saved_menu.rename_requested.connect(self.rename_query)
+        self.saved_menu.undo_delete_requested.connect(self.undo_delete_query)
         query.addMenu(self.saved_menu)
         self._action(query, "Cancel indexing or &download", self.cancel_work, "Esc")
         view = menus.addMenu("&View")
@@ -282,6 +286,40 @@ class MainWindow(QMainWindow):
                 "",
                 self.session.saved.load,
                 self._failed("save the query"),
+            )
+
+    def delete_query(self, name: str) -> None:
+        workspace = self.workspace
+        if workspace is not None:
+            self._run(
+                f"delete-query:{name}",
+                lambda job: workspace.forget_query(name),
+                "",
+                lambda remaining: self.session.saved.forgotten(name, remaining),
+                self._failed("delete the saved query"),
+            )
+
+    def rename_query(self, old: str, new: str) -> None:
+        workspace = self.workspace
+        if workspace is not None:
+            self._run(
+                f"rename-query:{old}",
+                lambda job: workspace.rename_query(old, new),
+                "",
+                self.session.saved.load,
+                self._failed("rename the saved query"),
+            )
+
+    def undo_delete_query(self) -> None:
+        workspace, deleted = self.workspace, self.session.saved.take_deleted()
+        if workspace is not None and deleted is not None:
+            name, record = deleted
+            self._run(
+                f"undelete-query:{name}",
+                lambda job: workspace.save_query(name, record),
+                "",
+                self.session.saved.load,
+                self._failed("bring the saved query back"),
             )
 
     def _show_tab(self, index: int) -> None:
@@ -709,7 +747,9 @@ class MainWindow(QMainWindow):
     def search_selection(self, ids: list[int]) -> None:
         """A map selection becomes one term, "Selection of N items", in the pane of its commonest modality."""
         if ids:
-            self.query.replace(selection_term(ids, self._commonest_modality(ids)))
+            term = selection_term(ids, self._commonest_modality(ids))
+            self.query.replace(term)
+            self.say(f"{term.name}: {term.source}")
 
     def _commonest_modality(self, ids: list[int]) -> Modality:
         projection = self.map_data.projection if self.map_data is not None else None
@@ -720,11 +760,11 @@ class MainWindow(QMainWindow):
         return Modality.parse(str(values[int(np.argmax(counts))])) if len(values) else Modality.VISION
 
     def show_selection(self, ids: list[int]) -> None:
-        chosen = ids[:200]
+        chosen = ids[:SHOWN_IN_RESULTS]
         workspace = self.workspace
 
         def done(items) -> None:
-            self.results.set_cards([(item, math.nan) for item in items], f"Map selection of {len(ids):,}")
+            self.results.set_cards([(item, math.nan) for item in items], results_title(len(ids)))
 
         self._run("search", lambda job: workspace.items(chosen), "", done)
 

@@ -527,6 +527,7 @@ class MapView(QWidget):
             sampleType=_Swatch,
         )
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self._status_line())
         layout.addWidget(self._selection_bar())
         self.density = DensityImage()
         self.points = Sprites(DOT_PIXELS, [])
@@ -580,12 +581,16 @@ class MapView(QWidget):
         self.colouring.setToolTip("Colour the points by modality or by cluster")
         self.colouring.currentIndexChanged.connect(lambda *_: self.recolour.emit(self.colouring.currentData()))
         tools.addWidget(self.colouring)
-        self.status = QElidingLabel()  # "1,000,000 items · UMAP (computing UMAP…)" never widens the window
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.status.setMinimumWidth(40)
-        self.status.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        tools.addWidget(self.status, 1)
+        tools.addStretch(1)
         return tools
+
+    def _status_line(self) -> QElidingLabel:
+        """The count and layout ("1,000,000 items · UMAP (computing UMAP…)") on a line of its own under the map:
+        beside the tools a 1280-wide window left it 40 pixels ("145…"); it elides only when the dock is narrower."""
+        self.status = QElidingLabel()  # never widens the window
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return self.status
 
     def _selection_bar(self) -> QWidget:
         bar = QHBoxLayout()
@@ -627,8 +632,11 @@ class MapView(QWidget):
         if data is None or not len(data.projection):
             self._index = None
             self._codes, self._selected = np.zeros(0, np.uint8), np.zeros(0, np.int64)
-            with self.map_selection.changed.blocked():
-                self.map_selection.clear()
+            with self.map_selection.changed.blocked():  # no map: nothing selected; an empty one holds it aside
+                if data is None:
+                    self.map_selection.clear()
+                else:
+                    self.map_selection.keep_only(())
             self.density.hide()
             self.points.clear()
             self.rings.clear()

@@ -65,23 +65,24 @@ class PreviewLoader(QObject):
         self._made.connect(self._store)
 
     @staticmethod
-    def key(source: str, modality: Modality) -> str:
-        return f"{modality.value}:{source}"
+    def key(source: str, modality: Modality, size: int | None = None) -> str:
+        return f"{modality.value}:{source}" + (f"@{size}" if size is not None else "")
 
-    def request(self, source: str, modality: Modality) -> Preview | None:
-        """The cached preview now, or None and a ``ready`` signal later."""
-        key = self.key(source, modality)
+    def request(self, source: str, modality: Modality, size: int | None = None) -> Preview | None:
+        """The cached preview now, or None and a ``ready`` signal later; ``size``: a longest side other than this
+        loader's (large cards), cached apart from the usual thumbnail."""
+        key = self.key(source, modality, size)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
         if key not in self._waiting:
             self._waiting.add(key)
-            self._pool.submit(self._make, key, source, modality)
+            self._pool.submit(self._make, key, source, modality, size or self._size)
         return None
 
-    def _make(self, key: str, source: str, modality: Modality) -> None:
+    def _make(self, key: str, source: str, modality: Modality, size: int | None) -> None:
         try:
-            shown = coloured(preview(source, modality) if self._size is None else preview(source, modality, self._size))
+            shown = coloured(preview(source, modality) if size is None else preview(source, modality, size))
         except Exception as error:  # a preview that fails says so on its card; it never reaches Qt
             shown = Preview(modality, error=f"{type(error).__name__}: {error}")
         self._made.emit(key, shown)

@@ -1,8 +1,10 @@
 """The Query menu's "Save query…" and "Saved queries": the named queries kept with the library, one click to
-restore (terms, weights and filters). The list renders ``SavedQueries``; the window saves through a job."""
+restore (terms, weights and filters), with Delete (undone by Undo delete) and Rename. The list renders
+``SavedQueries``; the menu asks, and the window saves, deletes and renames through jobs."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMenu, QWidget
 
 from app.state.saved_queries import SavedQueries, SavedQueryError
@@ -10,13 +12,19 @@ from app.state.session import Session
 
 
 class SavedQueriesMenu(QMenu):
-    """One entry per saved query, restored when chosen; a record that cannot be read says why in the status bar."""
+    """One entry per saved query, restored when chosen; a record that cannot be read says why in the status bar.
+    Below them, Delete ▸ and Rename ▸ (one entry per query) and Undo delete; the window carries them out."""
+
+    delete_requested = Signal(str)
+    rename_requested = Signal(str, str)  # old name, new name
+    undo_delete_requested = Signal()
 
     def __init__(self, session: Session, parent: QWidget | None = None):
         super().__init__("Saved &queries", parent)
         self.session = session
         self.setToolTipsVisible(True)
         session.saved.changed.connect(self._show)
+        session.saved.undo_changed.connect(lambda _: self._show(session.saved.names))
         self._show(session.saved.names)
 
     def _show(self, names: tuple[str, ...]) -> None:
@@ -27,6 +35,24 @@ class SavedQueriesMenu(QMenu):
             action.triggered.connect(lambda _=False, n=name: self.restore(n))
         if not names:
             self.addAction("No saved queries: Query ▸ Save query…").setEnabled(False)
+        self.addSeparator()
+        self.delete_menu = self.addMenu("&Delete")
+        self.rename_menu = self.addMenu("Re&name")
+        for name in names:
+            self.delete_menu.addAction(name).triggered.connect(lambda _=False, n=name: self.delete_requested.emit(n))
+            self.rename_menu.addAction(f"{name}…").triggered.connect(lambda _=False, n=name: self.rename(n))
+        self.delete_menu.setEnabled(bool(names))
+        self.rename_menu.setEnabled(bool(names))
+        deleted = self.session.saved.deleted
+        self.undo_action = self.addAction(f"&Undo delete of “{deleted[0]}”" if deleted else "&Undo delete")
+        self.undo_action.setEnabled(deleted is not None)
+        self.undo_action.triggered.connect(self.undo_delete_requested.emit)
+
+    def rename(self, name: str) -> None:
+        """Ask for the new name; an empty answer or the same name changes nothing."""
+        new, ok = QInputDialog.getText(self, "Rename saved query", "New name:", QLineEdit.EchoMode.Normal, name)
+        if ok and new.strip() and new.strip() != name:
+            self.rename_requested.emit(name, new.strip())
 
     def restore(self, name: str) -> None:
         try:

@@ -235,6 +235,12 @@ class Browse:
 
     # -- what a selection does ----------------------------------------------------------------
 
+    def picked_note(self) -> str:
+        """What an action on the picked cards leaves out, said plainly: "" or " (the first 10,000 of 25,000
+        picked)"."""
+        count = self.picks.count
+        return f" (the first {MOST_PICKED:,} of {count:,} picked)" if count > MOST_PICKED else ""
+
     def picked(self, done: Callable[[list[Item]], None]) -> None:
         """The selected items (or the current one), in order, read where not in memory: at most ``MOST_PICKED``."""
         rows = self.picks.rows()[:MOST_PICKED]

@@ -61,7 +61,10 @@ def selection_term(ids: list[int], modality: Modality, weight: float = 1.0) -> Q
     step = max(1, -(-len(ids) // SELECTION_MEAN_OF))
     parts = tuple(Term.item(i) for i in ids[::step])
     noun = "item" if len(ids) == 1 else "items"
-    return QueryTerm(parts, weight, modality, f"Selection of {len(ids):,} {noun}", f"{len(ids):,} items on the map")
+    source = f"{len(ids):,} items on the map" + (
+        f" (the search uses the mean of an even sample of {len(parts):,} of them)" if step > 1 else ""
+    )
+    return QueryTerm(parts, weight, modality, f"Selection of {len(ids):,} {noun}", source)
 
 
 class Query:

@@ -78,10 +78,12 @@ class SavedQueries:
     """The library's saved queries as the session knows them; ``changed`` carries the names, sorted."""
 
     changed = Signal(tuple)
+    undo_changed = Signal(str)  # the name Undo delete would bring back, or "" when there is none
 
     def __init__(self, session):
         self._session = session
         self.records: dict[str, dict] = {}
+        self.deleted: tuple[str, dict] | None = None  # the last query deleted, which Undo saves again
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -103,3 +105,18 @@ class SavedQueries:
         terms, conditions = restored(name, self.records[name])
         self._session.filters.set(**conditions)
         self._session.query.replace(*terms)
+
+    def forgotten(self, name: str, remaining: dict[str, dict]) -> None:
+        """The library no longer holds ``name`` (``remaining`` is what it holds): remember it for Undo delete."""
+        if name in self.records:
+            self.deleted = (name, self.records[name])
+            self.undo_changed.emit(name)
+        self.load(remaining)
+        self._session.say(f"Deleted the saved query “{name}” (Query ▸ Saved queries ▸ Undo delete brings it back)")
+
+    def take_deleted(self) -> tuple[str, dict] | None:
+        """The last deleted query (name, record), to save again; it can be brought back once."""
+        deleted, self.deleted = self.deleted, None
+        if deleted is not None:
+            self.undo_changed.emit("")
+        return deleted

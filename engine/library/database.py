@@ -343,6 +343,21 @@ class Database:
             self.set_meta("saved_queries", json.dumps(saved))
         return saved
 
+    def rename_query(self, old: str, new: str) -> dict[str, dict]:
+        """Keep the saved query ``old`` under the name ``new`` instead; returns every saved query."""
+        new = new.strip()
+        if not new:
+            raise ValueError("a saved query needs a name")
+        with self.transaction():
+            saved = self.saved_queries
+            if old not in saved:
+                raise ValueError(f"no query named {old!r} is saved with this library")
+            if new != old and new in saved:
+                raise ValueError(f"a query named {new!r} is already saved; delete it first")
+            saved = {new if key == old else key: record for key, record in saved.items()}
+            self.set_meta("saved_queries", json.dumps(saved))
+        return saved
+
     def set_labels(self, labels: Iterable[str]) -> list[str]:
         cleaned = list(dict.fromkeys(label.strip() for label in labels if label.strip()))
         with self.transaction():

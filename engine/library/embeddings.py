@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from engine.library.database import stored
-from engine.library.items import Items, conditions
+from engine.library.items import Items
 from engine.library.rows import EMBEDDED, FAILED, PENDING, Filter, Outcome, Record
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
@@ -243,7 +243,7 @@ class Embeddings(Items):
     def embedding(self, item_id: int, key: str) -> tuple[np.ndarray, float] | None:
         """An item's unit vector and scale under a model, read from the vector file."""
         row = self._db.execute(
-            """SELECT e.modality, e.row, e.scale FROM items i JOIN embeddings e
+            """SELECT e.modality, e.row, e.scale FROM items i CROSS JOIN embeddings e
                ON e.hash = i.hash AND e.modality = i.modality AND e.model = ? WHERE i.id = ?""",
             (key, item_id),
         ).fetchone()
@@ -283,7 +283,7 @@ class Embeddings(Items):
     def filtered_rows(self, key: str, modality: Modality, chosen: Filter) -> np.ndarray:
         """The vector rows (sorted, unique: duplicates share one) of a modality's items that ``chosen`` lets
         through, embedded by a model. The items are found first (by the path or date index), then their rows."""
-        where, args = conditions(chosen, "i.")
+        where, args = self.conditions(chosen, "i.")
         found = self._db.execute(
             f"""SELECT e.row FROM items i CROSS JOIN embeddings e
                 ON e.hash = i.hash AND e.modality = i.modality AND e.model = ?
@@ -299,7 +299,7 @@ class Embeddings(Items):
         for start in range(0, len(rows), MAX_VARIABLES):
             chunk = rows[start : start + MAX_VARIABLES]
             result = self._db.execute(
-                f"""SELECT e.row, i.id FROM embeddings e JOIN items i ON i.hash = e.hash AND i.modality = e.modality
+                f"""SELECT e.row, i.id FROM embeddings e CROSS JOIN items i ON i.hash = e.hash AND i.modality = e.modality
                     WHERE e.model = ? AND e.modality = ? AND e.row IN ({",".join("?" * len(chunk))})
                     ORDER BY i.id""",
                 [key, Modality(modality).value, *chunk],

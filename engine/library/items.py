@@ -21,19 +21,36 @@ from engine.preprocess.windows import SEGMENTED
 ORDERS = {"id": "id", "path": "path", "date": "mtime"}  # how a listing can be sorted (then by id), by its column
 
 
-def conditions(chosen: Filter, table: str = "") -> tuple[str, list]:
+def conditions(chosen: Filter, table: str = "", raw: bool = False) -> tuple[str, list]:
     """``chosen`` as SQL conditions on the items table, and their arguments; ``table`` prefixes each column (an
     alias and a dot, or '+', which leaves a column's value as it is but keeps SQLite from using its index). A folder
-    is a range of the path index: ``folder/`` up to ``folder0`` ('0' follows '/')."""
+    is a range of the path index: ``folder/`` up to ``folder0`` ('0' follows '/').
+
+    A path that is not UTF-8 is stored as its bytes (a BLOB, which SQLite sorts after every text), so a folder is
+    also its range of bytes: the only one when the folder's own name is not UTF-8, and beside the text range when
+    ``raw`` says the library holds such paths (an OR, which costs the path index its use: only those libraries pay).
+    SQLite's GLOB matches no BLOB, so a pattern is matched against such a path read as text (``CAST``, byte for
+    byte), the pattern too when it is not UTF-8 itself; the same ``raw`` rule decides when the text match needs it."""
     sql, args = ["1 = 1"], []
     if chosen.under:
         folder = chosen.under.rstrip("/")
-        sql.append(f"{table}path >= ? AND {table}path < ?")
-        args += [folder + "/", folder + "0"]
+        low, high = stored(folder + "/"), stored(folder + "0")
+        ranges = [(low, high)] if isinstance(low, str) else []
+        if raw or not ranges:
+            ranges.append((os.fsencode(folder + "/"), os.fsencode(folder + "0")))
+        sql.append(" OR ".join(f"({table}path >= ? AND {table}path < ?)" for _ in ranges).join("()"))
+        args += [bound for pair in ranges for bound in pair]
     if chosen.glob:
         pattern = chosen.glob if chosen.glob.startswith(("/", "*")) else "*/" + chosen.glob
-        sql.append(f"{table}path GLOB ?")
-        args.append(pattern)
+        kept = stored(pattern)
+        if isinstance(kept, bytes):
+            sql.append(f"CAST({table}path AS TEXT) GLOB CAST(? AS TEXT)")
+        elif raw:
+            sql.append(f"({table}path GLOB ? OR CAST({table}path AS TEXT) GLOB ?)")
+            args.append(kept)
+        else:
+            sql.append(f"{table}path GLOB ?")
+        args.append(kept)
     if chosen.since is not None or chosen.until is not None:
         sql.append(f"{table}path IS NOT NULL")
     if chosen.since is not None:
@@ -49,6 +66,20 @@ def conditions(chosen: Filter, table: str = "") -> tuple[str, list]:
 
 
 class Items(Database):
+    _raw_paths: tuple[int, bool] = (-1, False)  # (generation, whether a path was stored as bytes then)
+
+    def conditions(self, chosen: Filter, table: str = "") -> tuple[str, list]:
+        """``conditions`` for this library: with the bytes range of a folder only when it holds such paths."""
+        return conditions(chosen, table, bool(chosen.under or chosen.glob) and self.raw_paths())
+
+    def raw_paths(self) -> bool:
+        """Whether any item's path is stored as bytes (not UTF-8): one step of the path index, once a generation."""
+        generation = self.generation
+        if self._raw_paths[0] != generation:
+            found = self._db.execute("SELECT 1 FROM items WHERE path >= X'' LIMIT 1").fetchone() is not None
+            self._raw_paths = (generation, found)
+        return self._raw_paths[1]
+
     # -- roots ------------------------------------------------------------------------------
 
     def add_root(self, path: str | Path) -> Root:
@@ -314,11 +345,12 @@ class Items(Database):
     ) -> list[Item]:
         """Items by id order, filtered; ``offset``/``limit`` page through a large library without loading it all."""
         query, args = "SELECT * FROM items WHERE 1 = 1", []
+        by_id = "+" if ids is not None else ""  # '+': given ids, look them up rather than walk a modality's index
         if modality is not None:
-            query += " AND modality = ?"
+            query += f" AND {by_id}modality = ?"
             args.append(Modality(modality).value)
         if status is not None:
-            query += " AND status = ?"
+            query += f" AND {by_id}status = ?"
             args.append(status)
         if ids is None:
             query += " ORDER BY id"
@@ -334,11 +366,10 @@ class Items(Database):
             found += [self._item(r) for r in rows]
         return sorted(found, key=lambda item: item.id)
 
-    @staticmethod
-    def _where(chosen: Filter, within: Listing | None, offline_roots: Iterable[int]) -> tuple[str, list]:
+    def _where(self, chosen: Filter, within: Listing | None, offline_roots: Iterable[int]) -> tuple[str, list]:
         """What a filter lets through ``within`` a listing, as a WHERE clause and its arguments (offline: gone, or
         in a folder not reachable now)."""
-        where, args = conditions(chosen)
+        where, args = self.conditions(chosen)
         clauses, within = [where], within or Listing()
         if within.modality is not None:
             clauses.append("modality = ?")
@@ -406,20 +437,20 @@ class Items(Database):
 
     def counts_matching(self, chosen: Filter) -> dict[Modality, int]:
         """How many items of each modality ``chosen`` lets through (every status)."""
-        where, args = conditions(chosen)
+        where, args = self.conditions(chosen)
         rows = self._db.execute(f"SELECT modality, COUNT(*) FROM items WHERE {where} GROUP BY modality", args)
         return {Modality(modality): count for modality, count in rows}
 
     def ids_matching(self, chosen: Filter) -> np.ndarray:
         """The ids of the items ``chosen`` lets through, sorted (the map's mask; no vectors read)."""
-        where, args = conditions(chosen)
+        where, args = self.conditions(chosen)
         found = self._db.execute(f"SELECT id FROM items WHERE {where} ORDER BY id", args)
         return np.fromiter((row[0] for row in found), np.int64)
 
     def passing(self, chosen: Filter, ids) -> np.ndarray:
         """Which of ``ids`` ``chosen`` lets through, one bool each: a search checks the items it found."""
         ids = np.asarray(ids, np.int64)
-        where, args = conditions(chosen, "+")  # '+' keeps SQLite off the path and date indexes: look the ids up
+        where, args = self.conditions(chosen, "+")  # '+' keeps SQLite off the path and date indexes: look the ids up
         kept: set[int] = set()
         for start in range(0, len(ids), MAX_VARIABLES):
             chunk = ids[start : start + MAX_VARIABLES].tolist()
@@ -429,7 +460,7 @@ class Items(Database):
 
     def has_folder(self, folder: str) -> bool:
         """Whether any item lies under ``folder`` (one step of the path index)."""
-        where, args = conditions(Filter(under=folder))
+        where, args = self.conditions(Filter(under=folder))
         return self._db.execute(f"SELECT 1 FROM items WHERE {where} LIMIT 1", args).fetchone() is not None
 
     def items_without(self, key: str) -> list[Item]:
@@ -465,6 +496,13 @@ class Items(Database):
                 if under(loaded(path), folders):
                     counts[root_id] = counts.get(root_id, 0) + 1
         return counts
+
+    def date_range(self) -> tuple[float, float] | None:
+        """The oldest and newest modification time of the items (None with no dated item); two index look-ups."""
+        oldest, newest = self._db.execute(
+            "SELECT (SELECT MIN(mtime) FROM items), (SELECT MAX(mtime) FROM items)"
+        ).fetchone()
+        return (oldest, newest) if oldest is not None else None
 
     def tally(self) -> list[Tally]:
         """Items counted by root, modality and status, with how many of them are offline, in one read."""

@@ -186,7 +186,7 @@ class Segments(Embeddings):
             chunk = rows[first : first + MAX_VARIABLES]
             result = self._db.execute(
                 f"""SELECT s.row, i.id, s.start_s, s.end_s FROM segments s
-                    JOIN items i ON i.hash = s.hash AND i.modality = s.modality
+                    CROSS JOIN items i ON i.hash = s.hash AND i.modality = s.modality
                     WHERE s.model = ? AND s.modality = ? AND s.row IN ({",".join("?" * len(chunk))})
                     ORDER BY i.id""",
                 [key, Modality(modality).value, *chunk],
@@ -236,7 +236,7 @@ class Segments(Embeddings):
         return [
             (r[0], r[1], r[2])
             for r in self._db.execute(
-                """SELECT s.start_s, s.end_s, s.row FROM items i JOIN segments s
+                """SELECT s.start_s, s.end_s, s.row FROM items i CROSS JOIN segments s
                    ON s.hash = i.hash AND s.modality = i.modality AND s.model = ? WHERE i.id = ?
                    ORDER BY s.start_s, s.end_s""",
                 (key, item_id),
@@ -246,7 +246,7 @@ class Segments(Embeddings):
     def segment_at(self, key: str, item_id: int, start: float, end: float) -> tuple[Modality, int, float] | None:
         """(modality, vector row, scale) of one item's window by its span under a model: a moment as a query."""
         row = self._db.execute(
-            """SELECT s.modality, s.row, s.scale FROM items i JOIN segments s
+            """SELECT s.modality, s.row, s.scale FROM items i CROSS JOIN segments s
                ON s.hash = i.hash AND s.modality = i.modality AND s.model = ?
                WHERE i.id = ? AND s.start_s = ? AND s.end_s = ?""",
             (key, int(item_id), float(start), float(end)),

@@ -3,6 +3,8 @@ walking it, the large preview, picks copied."""
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
@@ -139,4 +141,28 @@ def test_results_are_walked_by_keys_across_modality_groups_and_picked_by_clicks(
     assert panel.picks.rows() == [1, 2, 3] and panel.cards[2].property("picked")
     qtbot.keyClick(panel, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QGuiApplication.clipboard().text().splitlines() == ["text 1", "text 2", "text 3"]
+    previews.shutdown()
+
+
+def test_large_cards_decode_pictures_at_their_own_size_and_smaller_ones_keep_the_thumbnail(qtbot, tmp_path):
+    from app.state.browse import results_set
+    from engine.workspace import THUMBNAIL
+    from tests.files import write_image
+
+    photo = Item(1, Modality.VISION, str(write_image(tmp_path / "wide.png", 1200, 900)), None, "h1", "embedded")
+    sound = Item(2, Modality.AUDIO, str(tmp_path / "a.wav"), None, "h2", "embedded")
+    browse = Browse(lambda: None, lambda work, done: done(work()))
+    previews = PreviewLoader()
+    model = BrowseModel(browse, previews)
+    browse.open(results_set("Two", [(photo, 0.5), (sound, 0.4)]))
+    sizes = {}
+    for density in (1, 2):
+        browse.set_density(density)
+        assert model.thumbnail(0, photo) is None  # asked of the pool
+        qtbot.waitUntil(lambda: model.thumbnail(0, photo) is not None, timeout=ENGINE_TIMEOUT_MS)
+        size = model.preview_size(model.side, Modality.VISION)
+        sizes[density] = previews.request(photo.source, Modality.VISION, size).rgb.shape[1]
+        assert model.preview_size(model.side, Modality.AUDIO) is None  # drawn, not decoded to pixels
+    side = model.side  # Large: the card's device pixels, not an upscaled thumbnail
+    assert sizes == {1: THUMBNAIL, 2: math.ceil(side * model._painter.devicePixelRatioF())} and side > THUMBNAIL
     previews.shutdown()

@@ -102,3 +102,27 @@ def test_a_folder_being_typed_survives_a_change_of_another_control(qtbot):
     qtbot.keyClicks(bar.where, "/x")
     bar.clear_action.trigger()
     assert bar.where.text() == "" and session.filters.value == Filter()
+
+
+def test_an_empty_date_opens_its_calendar_at_the_library_dates_not_1970(qtbot):
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    session = Session()
+    bar = FilterBar(session)
+    qtbot.addWidget(bar)
+    bar.show()
+    oldest, newest = datetime(2019, 3, 14, 12).timestamp(), datetime(2023, 8, 2, 9).timestamp()
+    session.show_summary(SimpleNamespace(saved_queries={}, dates=(oldest, newest)))
+    for edit, (year, month) in ((bar.since, (2019, 3)), (bar.until, (2023, 8))):
+        QTest.mouseClick(edit, Qt.MouseButton.LeftButton, pos=QPoint(edit.width() - 4, edit.height() // 2))
+        calendar = edit.calendarWidget()
+        qtbot.waitUntil(calendar.isVisible)
+        assert (calendar.yearShown(), calendar.monthShown()) == (year, month)
+        calendar.window().hide()
+    assert session.filters.value == Filter()
+    bar.since.setDate(QDate(2021, 1, 5))  # a chosen date opens at itself
+    QTest.mouseClick(bar.since, Qt.MouseButton.LeftButton, pos=QPoint(bar.since.width() - 4, bar.since.height() // 2))
+    assert (bar.since.calendarWidget().yearShown(), bar.since.calendarWidget().monthShown()) == (2021, 1)

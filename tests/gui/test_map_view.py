@@ -357,3 +357,22 @@ def test_the_map_shows_a_selection_made_in_the_state(qtbot, view):
     view.plot.grab()
     assert sorted(view.rings.ids.tolist()) == sorted(chosen.tolist())
     assert view.selection_bar.isVisible() and view.selection_label.text() == "7 selected"
+
+
+def test_the_selection_is_kept_by_item_ids_across_re_layouts_and_updates(qtbot, view):
+    data = uniform_map(1000, seed=2)
+    view.set_data(data)
+    chosen = data.projection.ids[100:140]
+    view.map_selection.edit(chosen)
+    ids, modalities, coords = data.projection.ids, data.projection.modalities, data.projection.coords
+    shuffled = np.random.default_rng(3).permutation(len(ids))
+    view.set_data(MapData(Projection(ids[shuffled], modalities[shuffled], coords[shuffled] * 2 + 1, "pca")))
+    assert view.selection == sorted(chosen.tolist())  # laid out again: the same items, placed elsewhere
+    view.set_data(MapData(Projection(ids[120:], modalities[120:], coords[120:], "umap")))  # an update without some
+    assert view.selection == sorted(chosen[20:].tolist())
+    grown = np.concatenate((ids, [ids.max() + 1]))
+    view.set_data(MapData(Projection(grown, np.append(modalities, "audio"), np.vstack((coords, [[0, 0]])), "umap")))
+    assert view.selection == sorted(chosen.tolist())  # back on the map: selected again
+    view.plot.grab()
+    assert sorted(view.rings.ids.tolist()) == sorted(chosen.tolist())
+    assert view.selection_label.text() == "40 selected"

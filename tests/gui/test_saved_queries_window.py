@@ -23,12 +23,14 @@ def test_save_query_in_the_window_survives_reopening(qtbot, make_window, tmp_pat
     window.close()
 
     later = make_window(library)
-    qtbot.waitUntil(
-        lambda: [a.text() for a in later.saved_menu.actions()] == ["dog in rain"], timeout=ENGINE_TIMEOUT_MS
-    )
+    qtbot.waitUntil(lambda: later.saved_menu.actions()[0].text() == "dog in rain", timeout=ENGINE_TIMEOUT_MS)
     later.saved_menu.actions()[0].trigger()
     assert later.session.query.terms == (text_term("a dog", 0.8), text_term("rain", -0.4))
     assert later.session.filters.value.glob == "*.jpg"
+    later.saved_menu.delete_menu.actions()[0].trigger()
+    qtbot.waitUntil(lambda: later.session.saved.names == (), timeout=ENGINE_TIMEOUT_MS)
+    later.saved_menu.undo_action.trigger()
+    qtbot.waitUntil(lambda: later.session.saved.names == ("dog in rain",), timeout=ENGINE_TIMEOUT_MS)
     table = ShortcutsDialog(later.menuBar(), later).table
     rows = {table.item(n, 1).text(): table.item(n, 0).text() for n in range(table.rowCount())}
     assert rows["Query ▸ Save query…"] == "Ctrl+S"

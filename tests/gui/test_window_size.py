@@ -63,3 +63,18 @@ def test_a_file_term_fits_its_pane_at_720_without_the_query_strip_scrolling(
     window.composer.query.remove(1)
     qtbot.waitUntil(lambda: len(window.composer._widgets) == 1)
     assert "Drop a file" in pane.zone.text()
+
+
+def test_the_map_count_fits_at_1280_by_720_without_eliding(qtbot, make_window):
+    window = make_window()
+    window.resize(SCREEN_WIDTH, 720)
+    window.show()
+    count = 145_000
+    coords = np.random.default_rng(0).uniform(-1, 1, (count, 2)).astype(np.float32)
+    for method in ("pca", "umap"):
+        window.map_view.set_data(MapData(Projection(np.arange(count), np.full(count, "vision"), coords, method), None))
+        qtbot.wait(20)
+        status = window.map_view.status
+        assert status.text().startswith("145,000 items")
+        assert status.fontMetrics().horizontalAdvance(status.text()) <= status.contentsRect().width()
+    assert window.width() == SCREEN_WIDTH and window.height() == 720

@@ -158,3 +158,20 @@ def test_a_listing_shows_what_the_filters_let_through(workspace):
     assert browse.total == 0 and browse.picks.rows() == []  # another set: read from its top
     jobs.finish()
     assert browse.total == 25
+
+
+def test_an_action_on_more_picks_than_it_reads_says_how_many_it_used(workspace, monkeypatch):
+    monkeypatch.setattr("app.state.browse.MOST_PICKED", 3)
+    ids = [item.id for item in workspace.listing(limit=100)]
+    browse, jobs = _browse(workspace, page=4)
+    browse.open(chosen_set("Map selection", ids))
+    jobs.finish()
+    browse.picks.click(0)
+    browse.picks.click(3, shift=True)
+    assert browse.picked_note() == " (the first 3 of 4 picked)"
+    got = []
+    browse.picked(got.append)
+    jobs.finish()
+    assert len(got[0]) == 3
+    browse.picks.click(5)
+    assert browse.picked_note() == ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.state.map_selection import MapSelection, sorted_unique
+from app.state.map_selection import MapSelection, results_title, sorted_unique
 from app.state.session import Session
 
 
@@ -55,3 +55,32 @@ def test_sorted_unique_is_numpys_unique():
     for size in (0, 1, 2, 1000):
         values = rng.integers(0, 50, size=size)
         assert np.array_equal(sorted_unique(values), np.unique(values))
+
+
+def test_items_a_new_map_lacks_are_held_aside_and_selected_again_when_back():
+    selection = MapSelection()
+    selection.edit([3, 5, 9, 12])
+    selection.keep_only([1, 2, 3, 4, 5, 12])  # an update (or a filter) without item 9
+    assert selection.ids.tolist() == [3, 5, 12] and selection.away.tolist() == [9]
+    selection.keep_only([])
+    assert selection.ids.tolist() == [] and selection.away.tolist() == [3, 5, 9, 12]
+    selection.keep_only(range(20))  # laid out again with all of them
+    assert selection.ids.tolist() == [3, 5, 9, 12] and selection.away.tolist() == []
+    selection.keep_only([3, 5])
+    selection.edit([5], ctrl=True)  # Ctrl takes points out; what is held aside stays held
+    selection.edit([7], shift=True)
+    selection.keep_only(range(20))
+    assert selection.ids.tolist() == [3, 7, 9, 12]
+    selection.keep_only([3])
+    selection.edit([4])  # a new selection lets the held items go
+    selection.keep_only(range(20))
+    assert selection.ids.tolist() == [4]
+    selection.keep_only([1])
+    selection.clear()
+    selection.keep_only(range(20))
+    assert selection.ids.tolist() == []
+
+
+def test_the_results_title_says_when_it_shows_part_of_a_selection():
+    assert results_title(200) == "Map selection of 200"
+    assert results_title(25_000) == "Map selection: the first 200 of 25,000 (Browse shows all of them)"

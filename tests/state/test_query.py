@@ -60,3 +60,5 @@ def test_a_map_selection_is_one_named_term_searching_by_its_mean():
     assert len(parts) == 197 and abs(sum(p.weight for p in parts) - 0.5) < 1e-9
     big = selection_term(list(range(1_000_000)), Modality.VISION)
     assert big.name == "Selection of 1,000,000 items" and len(big.engine_terms()) <= SELECTION_MEAN_OF
+    assert term.source == "197 items on the map"  # what a sample leaves out is said, not hidden
+    assert big.source == "1,000,000 items on the map (the search uses the mean of an even sample of 500 of them)"

@@ -57,3 +57,28 @@ def test_a_query_needs_a_name_and_json_data(make_workspace):
     with pytest.raises(WorkspaceError, match="cannot be saved"):
         workspace.save_query("odd", {"value": object()})
     assert workspace.saved_queries() == {}
+
+
+def test_a_deleted_query_leaves_the_library_and_undo_brings_it_back(make_workspace):
+    workspace = make_workspace()
+    session = Session()
+    session.query.replace(text_term("cat"))
+    session.saved.load(workspace.save_query("cats", session.saved.current()))
+    record = session.saved.records["cats"]
+    session.saved.forgotten("cats", workspace.forget_query("cats"))
+    assert session.saved.names == () and workspace.saved_queries() == {}
+    assert "Deleted the saved query “cats”" in session.message
+    name, kept = session.saved.take_deleted()
+    session.saved.load(workspace.save_query(name, kept))
+    assert workspace.saved_queries() == {"cats": record} and session.saved.take_deleted() is None
+
+
+def test_a_saved_query_is_renamed_in_the_library_and_never_over_another(make_workspace):
+    workspace = make_workspace()
+    workspace.save_query("cats", {"version": 1, "terms": [], "filter": {}})
+    workspace.save_query("dogs", {"version": 1, "terms": [{}], "filter": {}})
+    assert set(workspace.rename_query("cats", " felines ")) == {"felines", "dogs"}
+    for old, new, reason in (("felines", "dogs", "already saved"), ("absent", "x", "no query"), ("dogs", " ", "name")):
+        with pytest.raises(WorkspaceError, match=reason):
+            workspace.rename_query(old, new)
+    assert workspace.saved_queries()["dogs"] == {"version": 1, "terms": [{}], "filter": {}}
