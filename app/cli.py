@@ -394,6 +394,7 @@ def cmd_status(args) -> int:
         "index": workspace.index_details(),
         "moments": summary.moments,
         "moments_hop": summary.moments_hop,
+        "moments_recut": summary.moments_recut,
         "segments": summary.segments,
     }
     if args.json:
@@ -422,6 +423,11 @@ def cmd_status(args) -> int:
                 else ", off: `index --moments` turns them on"
             )
             _say(f"  moments: {held}{state}")
+        if summary.moments_recut:
+            _say(
+                f"  moments: {summary.moments_recut:,} files wait to be cut again with hop {summary.moments_hop:g} "
+                "(cut with another; `index` does it)"
+            )
         for item in status["failed"]:
             _say(f"  failed: {item['path'] or item['text']}: {item['error_kind']}: {item['error']}")
         if summary.failed > len(status["failed"]):
@@ -438,7 +444,7 @@ def cmd_status(args) -> int:
 
 
 class _TermAction(argparse.Action):
-    """--file/--text/--item append query terms in the order given."""
+    """--file/--text/--item/--moment append query terms in the order given."""
 
     def __call__(self, parser, namespace, value, option_string=None):
         from engine.workspace import Term
@@ -446,9 +452,38 @@ class _TermAction(argparse.Action):
         terms = getattr(namespace, "terms", None) or []
         if self.dest == "item":
             terms.append(Term("item", value))  # an id or a path: resolved against the library later
+        elif self.dest == "moment":
+            terms.append(Term("moment", value[0], span=value[1]))  # the item resolved later, as for --item
         else:
             terms.append(getattr(Term, self.dest)(value))
         namespace.terms = terms
+
+
+def _seconds(text: str) -> float:
+    """A time in a recording: seconds (83.5) or as the app and ``search --moments`` show it (1:23.5, 1:01:23.5)."""
+    parts = text.strip().split(":")
+    try:
+        if len(parts) > 3 or any(not p.strip() for p in parts):
+            raise ValueError
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time: write seconds (83.5) or m:ss.s (1:23.5)") from None
+    seconds = sum(v * 60**n for n, v in enumerate(reversed(values)))
+    if not math.isfinite(seconds) or any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time in a recording")
+    return seconds
+
+
+def _moment(text: str) -> tuple[str, tuple[float, float]]:
+    """``ID|PATH@START-END`` (``–`` too, as times are shown): an item and a window's span in seconds."""
+    item, at, window = text.rpartition("@")
+    start, dash, end = window.replace("–", "-").partition("-")
+    if not (item and at and dash):
+        raise argparse.ArgumentTypeError(f"{text!r}: write ID@START-END, e.g. 12@1:03.0-1:09.0 or 12@63-69")
+    span = (_seconds(start), _seconds(end))
+    if span[0] >= span[1]:
+        raise argparse.ArgumentTypeError(f"{text!r}: the window ends before it starts")
+    return item, span
 
 
 def _finite(text: str) -> float:
@@ -492,7 +527,7 @@ class _WeightAction(argparse.Action):
     def __call__(self, parser, namespace, value, option_string=None):
         terms = getattr(namespace, "terms", None)
         if not terms:
-            parser.error("--weight must follow a --file, --text or --item")
+            parser.error("--weight must follow a --file, --text, --item or --moment")
         terms[-1] = dataclasses.replace(terms[-1], weight=value)
 
 
@@ -503,6 +538,14 @@ def _add_terms(parser: argparse.ArgumentParser, single: bool = False) -> None:
     parser.add_argument("--text", dest="text", action=_TermAction, metavar="T", help="a text")
     parser.add_argument(
         "--item", dest="item", action=_TermAction, metavar="ID|PATH", help="a library item's id or path"
+    )
+    parser.add_argument(
+        "--moment",
+        dest="moment",
+        action=_TermAction,
+        type=_moment,
+        metavar="ID|PATH@START-END",
+        help="a stored window of a long recording in the library (times as `search --moments` prints them)",
     )
     if not single:
         parser.add_argument(
@@ -515,10 +558,10 @@ def _add_terms(parser: argparse.ArgumentParser, single: bool = False) -> None:
 
 
 def _resolved(workspace, terms):
-    """--item values are ids or paths of library items."""
+    """--item and --moment values are ids or paths of library items."""
     out = []
     for term in terms:
-        if term.kind == "item":
+        if term.kind in ("item", "moment"):
             try:
                 item = workspace.item(term.value)
             except OverflowError:  # digits beyond any id SQLite can hold
@@ -612,7 +655,7 @@ def _moment_json(items, moment) -> dict:
 def cmd_search(args) -> int:
     terms = getattr(args, "terms", None)
     if not terms:
-        raise CliError("give at least one --file, --text or --item")
+        raise CliError("give at least one --file, --text, --item or --moment")
     workspace = _workspace(args)
     outcome = workspace.search(
         _resolved(workspace, terms), args.k, filter=_filter(args, workspace), moments=args.moments
@@ -660,7 +703,7 @@ def _print_moments(args, outcome) -> int:
 def cmd_classify(args) -> int:
     terms = getattr(args, "terms", None)
     if not terms or len(terms) != 1:
-        raise CliError("give exactly one --file, --text or --item to classify")
+        raise CliError("give exactly one --file, --text, --item or --moment to classify")
     labels = [label.strip() for label in args.labels.split(",") if label.strip()]
     workspace = _workspace(args)
     [term] = _resolved(workspace, terms)
@@ -887,8 +930,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_hop,
         metavar="F",
         help="how far apart the windows start, as a fraction of a window (default 0.5: each instant in two windows; "
-        "1: side by side). The library remembers it; it applies to the files cut from then on, and windows "
-        "already cut are kept",
+        "1: side by side). The library remembers it; files cut with another hop are cut again, one at a time "
+        "(`status` counts those waiting)",
     )
 
     p = command(

@@ -13,7 +13,7 @@ from engine.modality import Modality
 from engine.models.devices import DEVICE_CHOICES, DEVICE_LABELS, PRECISION_CHOICES
 from engine.models.zoo import ModelEntry
 from engine.places import chosen_library, default_library
-from engine.preprocess.detect import ACCEPTS, formats_help
+from engine.preprocess.detect import ACCEPTS, VIDEO_EXTENSIONS, formats_help
 from engine.prompts import ZERO_SHOT_TEMPLATES
 from engine.resources import resource
 
@@ -23,6 +23,7 @@ __all__ = [
     "DEVICE_CHOICES",
     "DEVICE_LABELS",
     "PRECISION_CHOICES",
+    "VIDEO_EXTENSIONS",
     "ZERO_SHOT_TEMPLATES",
     "Modality",
     "ModelEntry",

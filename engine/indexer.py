@@ -18,7 +18,8 @@ stored under the old content's hash.
 Moments come after: once every pending item has its whole-file vector (the library is
 searchable), the long audio, video and IMU files are cut into windows and embedded one file at
 a time (``embed_segments``), each file's windows committed in one transaction; a cancelled or
-killed run resumes with the files not marked segmented yet.
+killed run resumes with the files not marked segmented yet. A file cut with another hop than the library's
+(the hop changed) is cut again the same way, its old windows replaced in that transaction.
 """
 
 from __future__ import annotations
@@ -363,7 +364,9 @@ def embed_segments(
             report.unsegmented += 1
             report.warnings.append(f"{display(item.path)}: no moments ({error.kind}: {error.reason})")
             if not error.transient:
-                library.record_segments(index.key, item, [], np.zeros((0, dim), np.float32), [], error=str(error))
+                library.record_segments(
+                    index.key, item, [], np.zeros((0, dim), np.float32), [], error=str(error), hop=hop
+                )
             continue
         if not result.complete:
             break
@@ -374,7 +377,7 @@ def embed_segments(
         vectors = np.stack([s.vector for s in segments]) if segments else np.zeros((0, dim), np.float32)
         spans = [(s.start, s.end) for s in segments]
         report.segments += library.record_segments(
-            index.key, item, spans, vectors, [s.scale for s in segments], failed=len(result.failed)
+            index.key, item, spans, vectors, [s.scale for s in segments], failed=len(result.failed), hop=hop
         )
         if result.failed:
             start, end, error = result.failed[0]

@@ -45,6 +45,8 @@ _HASH_FILES_UP_TO = 512 * 1024**2  # a dropped file this small is hashed to find
 _CACHED_TERMS = 256
 BEST_FOR = 12  # file hits of each modality whose best windows a search scores (a card row or two)
 BEST_PER_ITEM = 3
+SPAN_TOLERANCE = 0.051  # seconds: a moment's span as shown (to a tenth of a second) still finds its window
+MOMENTS_LISTED = 8  # windows named, nearest the asked span first, when a moment term finds none
 
 
 class QueryError(Exception):
@@ -53,6 +55,14 @@ class QueryError(Exception):
     def __init__(self, message: str, cause: PreprocessError | None = None):
         super().__init__(message)
         self.cause = cause
+
+
+class NoSuchMoment(QueryError):
+    """A moment term whose span is no stored window of its item; ``windows`` are the item's (start, end) spans."""
+
+    def __init__(self, message: str, item_id: int, span: tuple[float, float], windows: list[tuple[float, float]]):
+        super().__init__(message)
+        self.item_id, self.span, self.windows = item_id, span, windows
 
 
 class ModelMissing(QueryError):
@@ -204,15 +214,35 @@ class Searcher:
 
     def _moment(self, term: Term) -> Embedded:
         """A window's stored vector. Its file is not left out of the results (no ``item_id``): the same
-        recording's other moments are what such a query is often after."""
+        recording's other moments are what such a query is often after. A span written to a tenth of a second (as
+        times are shown) finds the nearest stored window within ``SPAN_TOLERANCE`` of both its ends."""
         start, end = term.span
+        windows = [(s, e) for s, e, _ in self.library.segments_of(self.key, int(term.value))]
+        near = min(windows, key=lambda w: abs(w[0] - start) + abs(w[1] - end), default=None)
+        if near is not None and max(abs(near[0] - start), abs(near[1] - end)) <= SPAN_TOLERANCE:
+            start, end = near
         found = self.library.segment_at(self.key, int(term.value), start, end)
         committed = self.library.segment_rows(self.key)
         if found is None or found[1] >= committed.get(found[0], 0):
-            raise QueryError(f"item {term.value} has no moment {start:g}–{end:g} s embedded with {self.ref.title}")
+            raise self._no_such_moment(int(term.value), term.span, windows)
         modality, row, scale = found
         vector = self.library.segment_store(self.key).gather(modality, committed[modality], np.array([row]))[0]
         return Embedded(term, np.asarray(vector, np.float32), scale, modality)
+
+    def _no_such_moment(self, item_id: int, span: tuple[float, float], windows: list[tuple[float, float]]):
+        item = self.library.item(item_id)
+        name = f"{display(item.path or item.text or '')} (item {item_id})" if item else f"item {item_id}"
+        if not windows:
+            held = "it has no windows (not a long recording, or not cut yet)"
+        else:
+            nearest = sorted(windows, key=lambda w: abs(w[0] - span[0]))[:MOMENTS_LISTED]
+            held = f"its {len(windows)} windows (s) include " + ", ".join(f"{s:g}–{e:g}" for s, e in sorted(nearest))
+        return NoSuchMoment(
+            f"{name} has no moment {span[0]:g}–{span[1]:g} s embedded with {self.ref.title}; {held}",
+            item_id,
+            span,
+            windows,
+        )
 
     def _text(self, term: Term) -> Embedded:
         text = str(term.value)

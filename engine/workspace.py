@@ -65,7 +65,7 @@ from engine.previews import THUMBNAIL, Preview, make_preview
 from engine.progress import Cancelled, Progress, never
 from engine.projection import MapMaker, Projection, name_clusters
 from engine.prompts import ZERO_SHOT_TEMPLATES
-from engine.query import Embedded, ModelMissing, Moment, QueryError, Results, Searcher, Term, TermCache
+from engine.query import Embedded, ModelMissing, Moment, NoSuchMoment, QueryError, Results, Searcher, Term, TermCache
 from engine.search_index import APPROXIMATE_FROM, Hit, SearchIndex
 from engine.train.pairs import PairsError
 from engine.vectors import VectorStoreError
@@ -264,6 +264,7 @@ class LibrarySummary:
     moments_hop: float = HOP_FRACTION  # their hop as a fraction of a window (files cut from when it was set)
     saved_queries: dict[str, dict] = field(default_factory=dict)  # name -> the app's record of a named query
     dates: tuple[float, float] | None = None  # the oldest and newest item's modification time (epoch seconds)
+    moments_recut: int = 0  # files whose windows were cut with another hop: the next index cuts them again
 
     @property
     def embedded(self) -> int:
@@ -510,6 +511,7 @@ class Workspace:
             )
             key = library.key_of(library.model) if library.model is not None else None
             segments = {m.value: n for m, n in library.segment_counts(key).items()} if key else {}
+            recut = library.recut_waiting(key) if key and library.moments else 0
         per_root: dict[int | None, dict[str, dict[str, int]]] = {}
         missing: dict[int | None, int] = {}
         totals: dict[str, dict[str, int]] = {}
@@ -547,6 +549,7 @@ class Workspace:
             library.moments_hop,
             library.saved_queries,
             library.date_range(),
+            moments_recut=recut,
         )
 
     def failed(self, offset: int = 0, limit: int = 200) -> list[Item]:
@@ -631,8 +634,8 @@ class Workspace:
         """Scan ``paths`` (new roots) or every root here, then embed what is pending with the library's model, in
         this process or on the Ray cluster ``backend`` names; then the windows of long recordings, unless moments
         are off. ``moments`` True or False also becomes the library's setting; None keeps it. ``moments_hop`` (a
-        fraction of a window in (0, 1]) becomes the library's hop for the files cut from now on: windows already
-        cut are kept as they are."""
+        fraction of a window in (0, 1]) becomes the library's hop: files cut with another are cut again (each
+        file's old windows replaced in the transaction that stores its new ones, so a killed run resumes)."""
         if moments_hop is not None and moments_hop != self.library.moments_hop:
             try:
                 self.library.set_moments_hop(moments_hop)
@@ -1077,6 +1080,7 @@ __all__ = [
     "ModelMissing",
     "ModelState",
     "Moment",
+    "NoSuchMoment",
     "Preview",
     "Projection",
     "QueryError",

@@ -149,7 +149,7 @@ def test_bad_arguments_and_unusable_libraries_exit_2(capsys, tmp_path, library):
     code, out, err = run(capsys, "search", "--weight", "2", "--json")
     assert code == 2 and json.loads(out) == {
         "error": "UsageError",
-        "message": "--weight must follow a --file, --text or --item",
+        "message": "--weight must follow a --file, --text, --item or --moment",
     }
     code, out, _ = run(capsys, "serch", "--json")
     assert code == 2 and json.loads(out)["message"].startswith("argument command: invalid choice: 'serch'")

@@ -55,7 +55,7 @@ def test_schema_1_migrates_in_place_keeping_every_vector(tmp_path):
     modalities = ["vision", "audio", "text"] * 100
     schema_1_library(tmp_path / "lib", "some-model", vectors, modalities)
     library = Library(tmp_path / "lib")
-    assert library.get_meta("schema_version") == "3"  # schema 1 -> 2 -> 3 in one opening
+    assert library.get_meta("schema_version") == "4"  # schema 1 -> 2 -> 3 -> 4 in one opening
     ref = library.model
     assert ref.name == "some-model" and not ref.verified and ref.dim == 16
     ids, stored_modalities, stored = stored_vectors(library)

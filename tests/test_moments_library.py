@@ -144,7 +144,7 @@ def test_a_schema_2_library_upgrades_in_place(recordings, make_workspace, tmp_pa
             db.execute(f"DROP TABLE {table}")
         db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     library = Library(tmp_path / "lib")
-    assert library.get_meta("schema_version") == "3"
+    assert library.get_meta("schema_version") == "4"
     assert [(i.id, i.path, i.status) for i in library.items()] == before
     key = library.key_of(library.model)
     assert library.segment_counts(key) == {} and len(library.unsegmented(key, [Modality.AUDIO], [])) == 2
@@ -211,6 +211,40 @@ def test_the_command_line_indexes_counts_and_finds_moments(recordings, tmp_path,
         found["moments"][0]["start"],
         found["moments"][0]["end"],
     )
+
+
+def test_the_command_line_takes_a_moment_as_a_query_term(recordings, tmp_path, tiny_weights, capsys):
+    import json
+
+    from app.cli import main
+
+    def run(*argv):
+        code = main([str(a) for a in argv])
+        return code, json.loads(capsys.readouterr().out)
+
+    where = ("--library", tmp_path / "lib")
+    assert run("index", recordings, *where, "--model", tiny_weights, "--device", "cpu", "--json")[0] == 0
+    long = recordings / "long.wav"
+    item = run("search", *where, "--item", long, "--json")[1]["query"][0]["value"]
+    for moment in (f"{item}@3-9", f"{long}@0:03.0–0:09.0", f"{item}@3.04-8.96"):
+        code, found = run("search", *where, "--moment", moment, "--moments", "-k", "2", "--json")
+        assert code == 0 and (found["moments"][0]["start"], found["moments"][0]["end"]) == (3.0, 9.0)
+        assert found["moments"][0]["score"] == pytest.approx(1.0, abs=1e-3)
+    code, composed = run("search", *where, "--moment", f"{item}@3-9", "--text", "a bell", "--weight", "-0.5", "--json")
+    assert code == 0 and composed["query"][0] == {"kind": "moment", "value": item, "weight": 1.0, "modality": "audio"}
+    code, alone = run("search", *where, "--moment", f"{item}@3-9", "--json")
+    assert [h["score"] for h in composed["merged"]] != [h["score"] for h in alone["merged"]]
+    code, filtered = run("search", *where, "--moment", f"{item}@3-9", "--glob", "*short.wav", "--json")
+    assert code == 0 and [h["path"] for h in filtered["merged"]] == [str(recordings / "short.wav")]
+    code, refused = run("search", *where, "--moment", f"{item}@1-7", "--moments", "--json")
+    assert code == 2 and refused["error"] == "NoSuchMoment"
+    assert f"long.wav (item {item}) has no moment 1–7 s" in refused["message"]
+    assert "its 5 windows (s) include 0–6, 3–9, 6–12, 9–15, 10–16" in refused["message"]
+    short = run("search", *where, "--item", recordings / "short.wav", "--json")[1]["query"][0]["value"]
+    code, refused = run("search", *where, "--moment", f"{short}@0-3", "--json")
+    assert code == 2 and "it has no windows" in refused["message"]
+    code, refused = run("search", *where, "--moment", f"{item}@9-3", "--json")
+    assert code == 2 and refused["error"] == "UsageError" and "ends before it starts" in refused["message"]
 
 
 @pytest.mark.parametrize("approximate_from", [10**9, 300])
@@ -330,7 +364,7 @@ def test_moment_scores_are_every_window_of_a_file_in_time_order(recordings, make
     assert workspace.moment_scores(short.id, outcome.results.vector) == []
 
 
-def test_the_hop_is_a_library_setting_for_the_files_cut_from_then_on(recordings, tmp_path, tiny_weights, capsys):
+def test_a_changed_hop_cuts_the_files_again_resumably(recordings, tmp_path, tiny_weights, capsys, monkeypatch):
     import json
 
     from app.cli import main
@@ -340,27 +374,129 @@ def test_the_hop_is_a_library_setting_for_the_files_cut_from_then_on(recordings,
         code = main([str(a) for a in argv])
         return code, json.loads(capsys.readouterr().out)
 
+    def starts(path) -> list[float]:
+        library = Library(tmp_path / "lib")
+        try:
+            item = library.item_by_path(str(path))
+            return [start for start, _, _ in library.segments_of(library.key_of(library.model), item.id)]
+        finally:
+            library.close()
+
+    sound(recordings / "later.wav", 16.0, pitch=330.0, seed=3)
     where = ("--library", tmp_path / "lib")
     code, _ = run(
         "index", recordings, *where, "--model", tiny_weights, "--device", "cpu", "--moments-hop", "1", "--json"
     )
     status = run("status", *where, "--json")[1]
-    assert code == 0 and status["moments_hop"] == 1.0 and status["segments"] == {"audio": 3}  # 0-6, 6-12, 10-16
-    code, _ = run("index", *where, "--moments-hop", "0.25", "--json")
-    assert code == 0 and run("status", *where, "--json")[1]["segments"] == {"audio": 3}  # kept as they were cut
-    sound(recordings / "later.wav", 16.0, pitch=330.0, seed=3)
+    assert code == 0 and status["moments_hop"] == 1.0 and status["segments"] == {"audio": 6}  # 0-6, 6-12, 10-16
+    assert status["moments_recut"] == 0
+    library = Library(tmp_path / "lib")
+    library.set_moments_hop(0.25)  # the hop changed, no run yet: both long files wait
+    library.close()
+    assert run("status", *where, "--json")[1]["moments_recut"] == 2
+    assert main(["status", *map(str, where)]) == 0
+    assert "2 files wait to be cut again with hop 0.25" in capsys.readouterr().out
+
+    appended = Library._append_segments
+    calls = []
+
+    def killed_on_the_second_file(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the run dies inside the second file's transaction
+            raise KeyboardInterrupt
+        return appended(self, *args, **kwargs)
+
+    monkeypatch.setattr(Library, "_append_segments", killed_on_the_second_file)
+    assert main(["index", *map(str, where)]) == 1
+    capsys.readouterr()
+    monkeypatch.setattr(Library, "_append_segments", appended)
+    recut = [0.0, 1.5, 3.0, 4.5, 6.0, 7.5, 9.0, 10.0]
+    assert starts(recordings / "later.wav") == recut  # the first file (by id) is cut again, its old windows gone
+    assert starts(recordings / "long.wav") == [0.0, 6.0, 10.0]  # the second keeps its old ones, still searchable
+    status = run("status", *where, "--json")[1]
+    assert status["moments_recut"] == 1 and status["segments"] == {"audio": 8 + 3}
     code, summary = run("index", *where, "--json")
     assert code == 0 and summary["segments"] == 8
+    status = run("status", *where, "--json")[1]
+    assert status["moments_recut"] == 0 and status["segments"] == {"audio": 16}
+    assert starts(recordings / "long.wav") == recut
+    code, found = run("search", *where, "--text", "a bell", "--moments", "-k", "16", "--json")
+    assert code == 0 and len(found["moments"]) == 16  # the old windows' vector rows are owned by nothing
+    assert main(["index", *map(str, where), "--json"]) == 0 and json.loads(capsys.readouterr().out)["segments"] == 0
     workspace = Workspace.open(tmp_path / "lib")
     try:
-        assert workspace.summary().moments_hop == 0.25
-        library = workspace.library
-        later = workspace.item(str(recordings / "later.wav"))
-        starts = [start for start, _, _ in library.segments_of(library.key_of(library.model), later.id)]
-        assert starts == [0.0, 1.5, 3.0, 4.5, 6.0, 7.5, 9.0, 10.0]
         with pytest.raises(WorkspaceError, match="fraction of the window in \\(0, 1\\], got 1.5"):
             workspace.index(moments_hop=1.5)
     finally:
         workspace.close()
     assert main(["index", *map(str, where), "--moments-hop", "0"]) == 2
     assert "a fraction of a window in (0, 1]" in capsys.readouterr().err
+
+
+def test_a_schema_3_library_learns_the_hop_its_windows_were_cut_with(recordings, tmp_path, tiny_weights):
+    from engine.workspace import Workspace
+
+    workspace = Workspace.open(tmp_path / "lib", create=True, model=str(tiny_weights), device="cpu")
+    workspace.index([recordings], moments_hop=1.0)
+    workspace.close()
+    with sqlite3.connect(tmp_path / "lib" / DATABASE) as db:  # as schema 3 left it, its hop changed since the cut
+        db.execute("ALTER TABLE segmented DROP COLUMN hop")
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        db.execute("UPDATE meta SET value = '0.5' WHERE key = 'moments_hop'")
+    workspace = Workspace.open(tmp_path / "lib")
+    try:
+        assert workspace.library.get_meta("schema_version") == "4"
+        assert workspace.summary().moments_recut == 1  # 0-6, 6-12, 10-16: cut with a hop of 1, not 0.5
+        assert workspace.index().embed.segments == 5
+        assert workspace.summary().moments_recut == 0
+    finally:
+        workspace.close()
+
+
+RECUTTER = """
+import sys, time
+from engine.workspace import Workspace
+workspace = Workspace.open(sys.argv[1], model=sys.argv[2], device="cpu")
+slow = lambda phase, done, total: time.sleep(0.05)
+print("segments", workspace.index(progress=slow, moments_hop=0.25).embed.segments, flush=True)
+"""
+
+
+def test_kill_9_mid_recut_leaves_each_file_whole_then_resumes(tmp_path, tiny_weights):
+    import os
+    import signal
+    import time
+
+    from engine.workspace import Workspace
+    from tests.test_crash_safety import _count, _run
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for n in range(4):
+        sound(folder / f"long{n}.wav", 16.0, pitch=200.0 + 60 * n, seed=n)
+    workspace = Workspace.open(tmp_path / "lib", create=True, model=str(tiny_weights), device="cpu")
+    workspace.index([folder], moments_hop=1.0)
+    workspace.close()
+    process = _run(RECUTTER, tmp_path / "lib", tiny_weights)
+    deadline = time.monotonic() + 120
+    recut = "SELECT COUNT(*) FROM segmented WHERE hop = 0.25"
+    while _count(tmp_path / "lib", recut) < 1 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    assert process.poll() is None, process.stderr.read().decode()
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+    workspace = Workspace.open(tmp_path / "lib", model=str(tiny_weights), device="cpu")
+    try:
+        library = workspace.library
+        key = library.key_of(library.model)
+        cuts = {item.path: [start for start, _, _ in library.segments_of(key, item.id)] for item in library.items()}
+        old, new = [0.0, 6.0, 10.0], [0.0, 1.5, 3.0, 4.5, 6.0, 7.5, 9.0, 10.0]
+        assert all(starts in (old, new) for starts in cuts.values())  # each file wholly cut with one hop
+        waiting = sum(starts == old for starts in cuts.values())
+        assert 1 <= waiting < 4 and workspace.summary().moments_recut == waiting
+        assert workspace.index().embed.segments == 8 * waiting
+        assert workspace.summary().moments_recut == 0
+        assert all([start for start, _, _ in library.segments_of(key, item.id)] == new for item in library.items())
+    finally:
+        workspace.close()

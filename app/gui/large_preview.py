@@ -1,7 +1,7 @@
 """The large preview (Enter or Space on a card): the full picture, a sound's waveform with playback where
-QtMultimedia is present, an IMU recording's channels, depth and thermal with a colour bar, a text in full; under a
-long recording, the current query's score along it (``ScoreStrip``): a click plays a sound from there, or marks
-the time on a video or IMU recording.
+QtMultimedia is present, a video played in place (from its moment's start, for a moment's card), an IMU recording's
+channels, depth and thermal with a colour bar, a text in full; under a long recording, the current query's score
+along it (``ScoreStrip``): a click plays a sound or a video from there, or marks the time on an IMU recording.
 
 It is made off the GUI thread by its own ``PreviewLoader`` at a large size; ← and → ask the grid
 for the card beside this one (``step``), Space and Esc close it, the way a photo manager's does.
@@ -14,15 +14,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from app.gui.keys import Key
+from app.gui.playback import media_player, play_from
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader, colour_map, to_pixmap
 from app.gui.score_strip import ScoreStrip
 from app.timecode import clock
+from engine.facts import VIDEO_EXTENSIONS
 from engine.modality import Modality
 
 if TYPE_CHECKING:
@@ -85,7 +87,10 @@ class LargePreview(QDialog):
         self.item: Item | None = None
         self._key = ""
         self._player = None
-        self._playable = False  # a sound this machine can reach: the strip's clicks play it
+        self._playable = False  # a sound or video this machine can reach: the strip's clicks play it
+        self._video = False  # the item is a video: it plays in ``screen``, in the view's place
+        self._start = 0.0  # where ▶ plays from: the card's moment's start, else the beginning
+        self.screen: QWidget | None = None  # the video output, made on the first video played
         layout = QVBoxLayout(self)
         self.title = QLabel()
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -112,8 +117,12 @@ class LargePreview(QDialog):
         layout.addLayout(row)
         self.resize(860, 600)
 
-    def show_item(self, item: Item, score: float = math.nan, offline: bool = False) -> None:
+    def show_item(
+        self, item: Item, score: float = math.nan, offline: bool = False, moment: tuple[float, float] | None = None
+    ) -> None:
+        """Show ``item``; ``moment`` (a card's window) is where ▶ plays a sound or video from."""
         self.stop()
+        self._show_screen(False)
         self.item = item
         self.title.setText(f"<b>{item.name}</b><br><small>{item.path or ''}</small>")
         parts = [item.modality.label]
@@ -124,8 +133,12 @@ class LargePreview(QDialog):
         if item.size:
             parts.append(f"{item.size / 1e6:.2f} MB" if item.size >= 1e5 else f"{item.size:,} bytes")
         self.details.setText(" · ".join(parts))
-        self._playable = item.modality is Modality.AUDIO and not offline and item.path is not None
+        reachable = not offline and item.path is not None
+        self._video = reachable and is_video(item)
+        self._playable = reachable and (item.modality is Modality.AUDIO or self._video)
+        self._start = moment[0] if moment is not None else 0.0
         self.play_button.setVisible(self._playable)
+        self._played()
         self.strip.set_windows([])
         self.view.set_span(None)
         self.view.playhead = None
@@ -154,7 +167,7 @@ class LargePreview(QDialog):
             self.view.set_span((best.start, best.end) if best is not None else None)
 
     def go_to(self, seconds: float) -> None:
-        """A time picked on the strip: a sound plays from there; a video or IMU recording has it marked."""
+        """A time picked on the strip: a sound or a video plays from there; an IMU recording has it marked."""
         if self._playable:
             self.play_from(seconds)
             return
@@ -177,45 +190,68 @@ class LargePreview(QDialog):
             self.colour_bar = ColourBar(preview.palette)
             self.bar_host.addWidget(self.colour_bar)
 
-    # -- sound ---------------------------------------------------------------------------------
+    # -- sound and video ---------------------------------------------------------------------------
 
     def toggle_play(self) -> None:
         if self._player is not None and self._player.isPlaying():
             self.stop()
             return
-        self.play_from(0.0)
+        self.play()
+
+    def play(self) -> None:
+        """Play from ▶'s start: the moment's, else the beginning."""
+        self.play_from(self._start)
 
     def play_from(self, seconds: float) -> None:
-        if self._player is None:
-            try:
-                from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
-            except ImportError:
-                self.details.setText(
-                    "Sound playback is unavailable on this system (no QtMultimedia): the waveform shows it"
-                )
-                return
-            self._player = QMediaPlayer(self)
-            self._audio = QAudioOutput(self)
-            self._player.setAudioOutput(self._audio)
-            self._player.positionChanged.connect(self._moved)
-            self._player.playbackStateChanged.connect(lambda *_: self._played())
-        self._player.stop()
-        self._player.setSource(QUrl.fromLocalFile(self.item.path))
-        if seconds > 0:
-            self._player.setPosition(int(seconds * 1000))
-        self._player.play()
+        player = self._media()
+        if player is None:
+            return
+        self._show_screen(self._video)
+        play_from(player, self.item.path, seconds)
+
+    def _media(self):
+        """The player (made on first use), with ``screen`` to play into for a video; None, said in the details,
+        where QtMultimedia cannot load (its system libraries missing)."""
+        what = "Video" if self._video else "Sound"
+        try:
+            if self._player is None:
+                self._player = media_player(self)
+                self._player.positionChanged.connect(self._moved)
+                self._player.playbackStateChanged.connect(lambda *_: self._played())
+            if self._video and self.screen is None:
+                from PySide6.QtMultimediaWidgets import QVideoWidget
+
+                self.attach_screen(QVideoWidget())
+                self._player.setVideoOutput(self.screen)
+        except ImportError as error:
+            self.details.setText(f"{what} playback is unavailable on this system ({error}): the preview shows it")
+            return None
+        return self._player
+
+    def attach_screen(self, screen: QWidget) -> None:
+        """Where videos play: in the view's place, hidden until one does."""
+        self.screen = screen
+        screen.hide()
+        self.layout().insertWidget(self.layout().indexOf(self.view) + 1, screen, 1)
+
+    def _show_screen(self, on: bool) -> None:
+        """A playing video takes the view's place; the view comes back when it stops."""
+        if self.screen is not None:
+            self.screen.setVisible(on)
+        self.view.setVisible(not on)
 
     def _moved(self, position: int) -> None:
         length = self._player.duration()
-        self.view.playhead = position / length if length > 0 else None
+        self.view.playhead = position / length if length > 0 and not self._video else None
         self.view.update()
 
     def _played(self) -> None:
         playing = self._player is not None and self._player.isPlaying()
-        self.play_button.setText("■ Stop" if playing else "▶ Play")
+        self.play_button.setText("■ Stop" if playing else f"▶ {clock(self._start)}" if self._start else "▶ Play")
         if not playing:
             self.view.playhead = None
             self.view.update()
+            self._show_screen(False)
 
     def stop(self) -> None:
         if self._player is not None:
@@ -241,3 +277,8 @@ class LargePreview(QDialog):
     def done(self, result: int) -> None:
         self.stop()
         super().done(result)
+
+
+def is_video(item: Item) -> bool:
+    """A video file: it plays in the large preview (a sound plays in the window's player)."""
+    return item.modality is Modality.VISION and (item.path or "").lower().endswith(tuple(VIDEO_EXTENSIONS))

@@ -36,6 +36,7 @@ from app.gui.filter_bar import FilterBar
 from app.gui.keys import ShortcutsDialog
 from app.gui.library_panel import LibraryPanel
 from app.gui.map_view import MapView
+from app.gui.playback import media_player, play_from
 from app.gui.previews import PreviewLoader
 from app.gui.results import ResultsPanel, reveal_in_folder
 from app.gui.saved_queries import SavedQueriesMenu, ask_query_name
@@ -716,9 +717,9 @@ class MainWindow(QMainWindow):
                     )
             else:
                 cards = outcome.cards()
-                best = [outcome.best_moments(item.id)[:1] for item, _ in cards]
+                best = [outcome.best_moments(item.id) for item, _ in cards]
                 spans = [(b[0].start, b[0].end) if b else None for b in best]
-                self.results.set_cards(cards, title, outcome.offline, spans, best=True)
+                self.results.set_cards(cards, title, outcome.offline, spans, best=True, tops=best)
                 if not cards:
                     self.results.show_message(none or "No embedded items match these modalities yet.")
             self.map_view.set_query_point(outcome.map_point)
@@ -882,38 +883,41 @@ class MainWindow(QMainWindow):
         else:
             self.say("The clipboard holds no picture or file.")
 
-    def play(self, card) -> None:
+    def play(self, card, seconds: float = 0.0) -> None:
+        """A sound card's ▶: the file from ``seconds`` (its moment's start, or one picked from its moments menu)."""
         if self._player is None:
             try:
-                from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+                self._player = media_player(self)
             except ImportError as error:
                 self.say(f"Sound playback is unavailable on this system ({error}); opening the file instead.")
                 QDesktopServices.openUrl(QUrl.fromLocalFile(card.item.path))
                 return
-            self._player = QMediaPlayer(self)
-            self._audio = QAudioOutput(self)
-            self._player.setAudioOutput(self._audio)
-        self._player.stop()
-        self._player.setSource(QUrl.fromLocalFile(card.item.path))
-        if card.moment is not None:
-            self._player.setPosition(int(card.moment[0] * 1000))
-        self._player.play()
-        self.say(f"Playing {card.item.name}" + (f" from {clock(card.moment[0])}" if card.moment is not None else ""))
+        play_from(self._player, card.item.path, seconds)
+        self.say(f"Playing {card.item.name}" + (f" from {clock(seconds)}" if seconds else ""))
 
     def export_results(self) -> None:
+        """The results as shown: after a moments search, its windows (each row a file's span), else the file cards."""
+        hits = self.session.moment_hits()
+        if hits:
+            cards, spans = [(item, m.score) for item, m in hits], [(m.start, m.end) for _, m in hits]
+            self.export_cards(cards, self.query.terms, "Export moments", "moments.csv", "moments", "export", spans)
+            return
         if self.outcome is None or not self.outcome.cards():
             self.say("There are no results to export yet.")
             return
         self.export_cards(self.outcome.cards(), self.query.terms, "Export results", "results.csv", "results", "export")
 
-    def export_cards(self, cards: list, terms: tuple, title: str, suggested: str, noun: str, slot: str) -> None:
+    def export_cards(
+        self, cards: list, terms: tuple, title: str, suggested: str, noun: str, slot: str, spans: list | None = None
+    ) -> None:
         """Save (item, score) cards as CSV or JSON with where they came from (``terms``: the query that scored them,
-        if any); the file is written off the GUI thread."""
+        if any; ``spans``: moments' windows, one a card); the file is written off the GUI thread."""
         path = self.folders.ask_save(self, "export", title, suggested, "CSV (*.csv);;JSON (*.json)")
         if not path:
             return
         library = self.settings.value("library", "")
-        record = export_record(cards, terms, self.session.model_text(), library, datetime.now().astimezone())
+        when = datetime.now().astimezone()
+        record = export_record(cards, terms, self.session.model_text(), library, when, spans)
         self._run(
             slot,
             lambda job: write_export(path, record),

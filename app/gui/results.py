@@ -27,7 +27,7 @@ from superqt import QElidingLabel
 
 from app.colours import MODALITY_COLOURS
 from app.gui.keys import move_of, wants_preview
-from app.gui.large_preview import LargePreview
+from app.gui.large_preview import LargePreview, is_video
 from app.gui.preview_view import PreviewView
 from app.gui.previews import Preview, PreviewLoader
 from app.state.browse import paths_text
@@ -37,7 +37,7 @@ from app.timecode import clock, span
 from engine.modality import Modality
 
 if TYPE_CHECKING:
-    from engine.workspace import Item
+    from engine.workspace import Item, Moment
 
 CARD_WIDTH = 200
 _CARD_STYLE = (
@@ -73,7 +73,7 @@ class Card(QFrame):
     pressed = Signal(object, bool, bool)  # the card, Ctrl held, Shift held
     opened = Signal(object)  # double-clicked: the large preview
     showOnMap = Signal(object)
-    play = Signal(object)
+    play = Signal(object, float)  # the card, from what time (seconds)
     message = Signal(str)  # what an action did, for the status bar
 
     def __init__(
@@ -86,6 +86,7 @@ class Card(QFrame):
         parent: QWidget | None = None,
         moment: tuple[float, float] | None = None,
         best: bool = False,
+        tops: list[Moment] | None = None,
     ):
         super().__init__(parent)
         self.item = item
@@ -123,19 +124,36 @@ class Card(QFrame):
         name.setWordWrap(False)
         name.setMaximumWidth(CARD_WIDTH - 12)
         layout.addWidget(name)
+        video = is_video(self.item)
+        playable = not offline and (self.item.modality is Modality.AUDIO or video)
         if moment is not None:
             self.when = QLabel(f"<small>{'best at' if best else 'at'} {span(*moment)}</small>")
             self.when.setToolTip(f"Where in {self.item.name} the query matches: {moment[0]:g} s to {moment[1]:g} s")
-            layout.addWidget(self.when)
+            when = QHBoxLayout()
+            when.addWidget(self.when)
+            if best and tops:
+                self.moments_button = QToolButton()
+                self.moments_button.setText("▾")  # beside the time, even an hour's, in a card's width
+                self.moments_button.setAutoRaise(True)
+                self.moments_button.setStyleSheet("QToolButton::menu-indicator { image: none; }")
+                self.moments_button.setToolTip(
+                    f"The {len(tops)} top moments of {self.item.name} for this query: play one or search by it"
+                )
+                self.moments_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+                self.moments_button.setMenu(self._moments_menu(tops, playable))
+                when.addWidget(self.moments_button)
+            when.addStretch(1)
+            layout.addLayout(when)
         actions = QHBoxLayout()
-        if self.item.modality is Modality.AUDIO and not offline:
+        if playable:
+            what = "video" if video else "sound"
             self.play_button = QToolButton()
             self.play_button.setText("▶ Play" if moment is None else f"▶ {clock(moment[0])}")
-            self.play_button.setToolTip("Play the sound" if moment is None else "Play the sound from this moment")
-            self.play_button.clicked.connect(lambda: self.play.emit(self))
+            self.play_button.setToolTip(f"Play the {what}" if moment is None else f"Play the {what} from this moment")
+            self.play_button.clicked.connect(lambda: self.play.emit(self, moment[0] if moment is not None else 0.0))
             actions.addWidget(self.play_button)
         self.use_button = QToolButton()
-        self.use_button.setText("As query" if self.item.modality is Modality.AUDIO and not offline else "Use as query")
+        self.use_button.setText("As query" if playable else "Use as query")
         self.use_button.setToolTip("Use as query: search by this item (replaces the query)")
         if moment is not None and not best:
             self.use_button.setToolTip(f"Search by this moment alone ({span(*moment)}), not the whole file")
@@ -165,6 +183,21 @@ class Card(QFrame):
         if self.moment is not None and not self.best:
             return moment_term(item.id, item.modality, item.name, item.source, *self.moment)
         return item_term(item.id, item.modality, item.name, item.source)
+
+    def _moments_menu(self, tops: list[Moment], playable: bool) -> QMenu:
+        """A file hit's top moments, best first, each to play from or search by (a moment term, as a moment card's)."""
+        menu = QMenu(self)
+        item = self.item
+        for moment in tops:
+            window = menu.addMenu(f"{span(moment.start, moment.end)}  ·  {moment.score:.3f}")
+            term = moment_term(item.id, item.modality, item.name, item.source, moment.start, moment.end)
+            if playable:
+                window.addAction(f"▶ Play from {clock(moment.start)}").triggered.connect(
+                    lambda *_, at=moment.start: self.play.emit(self, at)
+                )
+            window.addAction("Use as query").triggered.connect(lambda *_, t=term: self.useAsQuery.emit(t))
+            window.addAction("Add to the query").triggered.connect(lambda *_, t=term: self.addToQuery.emit(t))
+        return menu
 
     def _on_preview(self, key: str, preview: Preview) -> None:
         if key == self._key:
@@ -227,7 +260,7 @@ class ResultsPanel(QWidget):
     addToQuery = Signal(object)  # QueryTerm
     wantsScores = Signal(object, object)  # the large preview's: Item, the preview to answer
     showOnMap = Signal(object)
-    play = Signal(object)
+    play = Signal(object, float)  # a sound's card, from what time (seconds)
     browseResults = Signal()  # page through every result in Browse (sort, pick, preview)
     exportPicked = Signal(list)  # [(Item, score)] of the picked cards
 
@@ -341,21 +374,23 @@ class ResultsPanel(QWidget):
         offline: set[int] = frozenset(),
         moments: list[tuple[float, float] | None] | None = None,
         best: bool = False,
+        tops: list[list[Moment]] | None = None,
     ) -> None:
         """Show (item, score) cards grouped by modality, in the order given, each group under its own heading
         (a score of NaN shows none: a map selection); ``moments`` gives each card's window (start, end) or None,
-        the best window of a file hit when ``best``."""
+        the best window of a file hit when ``best``; ``tops``, each file hit's top moments (its moments menu)."""
         for widget in self.cards + self._headings:
             widget.setParent(None)
             widget.deleteLater()
         self.cards, self._headings = [], []
         for rank, (item, score) in enumerate(cards, start=1):
             moment = moments[rank - 1] if moments is not None else None
-            card = Card(item, score, rank, self.previews, item.id in offline, moment=moment, best=best)
+            top = tops[rank - 1] if tops is not None else None
+            card = Card(item, score, rank, self.previews, item.id in offline, moment=moment, best=best, tops=top)
             card.useAsQuery.connect(self.useAsQuery)
             card.addToQuery.connect(self.addToQuery)
             card.showOnMap.connect(self.showOnMap)
-            card.play.connect(self.play)
+            card.play.connect(self._play)
             card.message.connect(self.message)
             card.pressed.connect(self._pressed)
             card.opened.connect(lambda card: self.preview(self.cards.index(card)))
@@ -465,7 +500,15 @@ class ResultsPanel(QWidget):
             self.large.step.connect(self._step)
             self.large.wantsScores.connect(self.wantsScores)
         card = self.cards[index]
-        self.large.show_item(card.item, card.score, card.offline)
+        self.large.show_item(card.item, card.score, card.offline, card.moment)
+
+    def _play(self, card: Card, seconds: float) -> None:
+        """A card's ▶ (or a moment of its menu): a video plays in the large preview; a sound in the window's player."""
+        if not is_video(card.item):
+            self.play.emit(card, seconds)
+            return
+        self.preview(self.cards.index(card))
+        self.large.play_from(seconds)
 
     def _step(self, step: int) -> None:
         self.picks.move("right" if step > 0 else "left")

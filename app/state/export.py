@@ -14,11 +14,33 @@ from engine.workspace import Item
 
 
 def export_record(
-    cards: list[tuple[Item, float]], terms: tuple[QueryTerm, ...], model: str, library: str, when: datetime
+    cards: list[tuple[Item, float]],
+    terms: tuple[QueryTerm, ...],
+    model: str,
+    library: str,
+    when: datetime,
+    spans: list[tuple[float, float]] | None = None,
 ) -> dict:
     """The export as one record: where it came from, and the results best score first (a map selection,
-    unscored, keeps its order)."""
-    ranked = sorted(cards, key=lambda card: -card[1] if not math.isnan(card[1]) else math.inf)
+    unscored, keeps its order). With ``spans`` (one a card: moments), each row is a window of its file and
+    carries its ``start`` and ``end`` in seconds."""
+    order = sorted(range(len(cards)), key=lambda n: -cards[n][1] if not math.isnan(cards[n][1]) else math.inf)
+    ranked = [cards[n] for n in order]
+    rows = [
+        {
+            "rank": rank,
+            "score": None if math.isnan(score) else round(score, 6),
+            "modality": item.modality.value,
+            "name": item.name,
+            "path": item.path,
+            "text": item.text if item.text is not None else (item.name if item.path is None else ""),
+            "item": item.id,
+        }
+        for rank, (item, score) in enumerate(ranked, start=1)
+    ]
+    if spans is not None:
+        for row, n in zip(rows, order, strict=True):
+            row["start"], row["end"] = round(spans[n][0], 3), round(spans[n][1], 3)
     return {
         "query": [
             {"term": t.name, "modality": t.modality.value, "weight": t.weight, "source": t.source} for t in terms
@@ -26,18 +48,7 @@ def export_record(
         "model": model,
         "library": library,
         "exported": when.isoformat(timespec="seconds"),
-        "results": [
-            {
-                "rank": rank,
-                "score": None if math.isnan(score) else round(score, 6),
-                "modality": item.modality.value,
-                "name": item.name,
-                "path": item.path,
-                "text": item.text if item.text is not None else (item.name if item.path is None else ""),
-                "item": item.id,
-            }
-            for rank, (item, score) in enumerate(ranked, start=1)
-        ],
+        "results": rows,
     }
 
 

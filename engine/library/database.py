@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Self
 
 from engine.library.lock import EXCLUSIVE, IMPORTING, SHARED, held
-from engine.library.migrate import migrate_schema_1, migrate_schema_2
+from engine.library.migrate import migrate_schema_1, migrate_schema_2, migrate_schema_3
 from engine.library.rows import BUSY, LibraryBusy, LibraryError
 from engine.library.schema import DATABASE, SCHEMA_VERSION, all_statements, indexes
 from engine.library.validate import check, check_objects
@@ -149,6 +149,8 @@ class Database:
                     migrate_schema_1(self, db)
                 if version is not None and int(version) < 3:
                     migrate_schema_2(db)
+                if version is not None and int(version) == 3:
+                    migrate_schema_3(self, db)
                 for statement in all_statements():  # executescript would commit mid-transaction
                     db.execute(statement)
                 self.set_meta("schema_version", str(SCHEMA_VERSION))

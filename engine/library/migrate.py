@@ -22,6 +22,7 @@ import numpy as np
 from engine.library.schema import SCHEMA, SEGMENTS, statements
 from engine.modality import Modality
 from engine.models.identity import UNVERIFIED, ModelRef
+from engine.preprocess.windows import stored_hop
 
 if TYPE_CHECKING:
     from engine.vectors import VectorStore
@@ -63,6 +64,25 @@ def migrate_schema_2(db: sqlite3.Connection) -> None:
     segments at the next ``index``."""
     for statement in statements(SEGMENTS):
         db.execute(statement)
+
+
+def migrate_schema_3(library: Upgraded, db: sqlite3.Connection) -> None:
+    """Schema 4 records the hop each content's windows were cut with (``segmented.hop``). A content cut before is
+    given the hop its first two windows show when it has three or more (the last is aligned to the file's end),
+    else the library's hop: the one it was cut with unless the hop changed since."""
+    db.execute("ALTER TABLE segmented ADD COLUMN hop REAL")
+    db.execute("UPDATE segmented SET hop = ?", (stored_hop(library.get_meta("moments_hop")),))
+    shown = db.execute(
+        """WITH ranked AS (
+               SELECT hash, model, modality, start_s, end_s,
+                      ROW_NUMBER() OVER (PARTITION BY hash, model, modality ORDER BY start_s, end_s) AS n,
+                      COUNT(*) OVER (PARTITION BY hash, model, modality) AS windows
+               FROM segments)
+           SELECT ROUND((b.start_s - a.start_s) / (a.end_s - a.start_s), 3), a.hash, a.model, a.modality
+           FROM ranked a JOIN ranked b ON b.hash = a.hash AND b.model = a.model AND b.modality = a.modality
+           WHERE a.n = 1 AND b.n = 2 AND a.windows >= 3 AND a.end_s > a.start_s"""
+    ).fetchall()
+    db.executemany("UPDATE segmented SET hop = ? WHERE hash = ? AND model = ? AND modality = ?", shown)
 
 
 def _unverified_ref(name: str, dim: int) -> ModelRef:

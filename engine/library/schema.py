@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 DATABASE = "library.sqlite"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MAX_VARIABLES = 900  # SQLite caps the variables of one statement
 MAX_DIM = 16_384  # wider than any embedding model's output; a wider file is a bomb, not a model
 
@@ -81,7 +81,8 @@ CREATE TABLE IF NOT EXISTS label_vectors (
 # Schema 3: moments. A segment is a window [start_s, end_s) of a long recording, keyed like an embedding by
 # its file's content (hash, modality) and the model, so a moved or duplicated file keeps its segments; its
 # vector is a row of the model's segment files (``Database.segment_store``). ``segmented`` records that a
-# content's windows were all embedded (``windows`` of them; ``error`` when the file could not be cut).
+# content's windows were all embedded (``windows`` of them; ``error`` when the file could not be cut); schema 4
+# adds the ``hop`` (a fraction of the window) they were cut with, so a library whose hop changed re-cuts them.
 # A content's segments are forgotten when the last item holding it is removed or changes content
 # (``Items._drop_unheld_segments``, in the writers' transactions: a library holds no triggers).
 SEGMENTS = """CREATE TABLE IF NOT EXISTS segments (
@@ -108,6 +109,7 @@ CREATE TABLE IF NOT EXISTS segmented (
     windows INTEGER NOT NULL,
     failed INTEGER NOT NULL DEFAULT 0,
     error TEXT,
+    hop REAL,
     PRIMARY KEY (hash, model, modality)
 )
 """

@@ -20,18 +20,19 @@ from engine.library.embeddings import BulkWriter, Embeddings
 from engine.library.rows import Item, Record
 from engine.library.schema import MAX_VARIABLES
 from engine.modality import Modality
-from engine.preprocess.windows import HOP_FRACTION, check_hop
+from engine.preprocess.windows import HOP_TOLERANCE, check_hop, stored_hop
+
+# A content cut with another hop than the library's (its three parameters: ``_hop_values``). A file that could not
+# be cut, or had no windows (no longer than one), is not cut again for a new hop.
+_RECUT = "s.error IS NULL AND s.windows > 0 AND ABS(COALESCE(s.hop, ?) - ?) > ?"
 
 
 class Segments(Embeddings):
     @property
     def moments_hop(self) -> float:
         """The hop, as a fraction of a window, that indexing cuts long recordings with (a library setting). It
-        applies to the files cut after it is set: windows already stored are kept as they were cut."""
-        try:
-            return check_hop(float(self.get_meta("moments_hop", str(HOP_FRACTION))))
-        except ValueError:
-            return HOP_FRACTION  # a value no version of this writes: the default
+        applies from the next indexing run: files cut with another hop are cut again (``unsegmented``)."""
+        return stored_hop(self.get_meta("moments_hop"))
 
     def set_moments_hop(self, hop_fraction: float) -> None:
         hop = check_hop(hop_fraction)
@@ -49,21 +50,41 @@ class Segments(Embeddings):
         return {Modality(m): n for m, n in rows}
 
     def unsegmented(self, key: str, modalities: Sequence[Modality], video_suffixes: Sequence[str]) -> list[Item]:
-        """Embedded files of time-axis modalities whose content has no windows recorded for the model yet, one item
-        per content (the first by id); vision files only when their name ends in one of ``video_suffixes``. Imported
-        items are left out: their files were never read here."""
+        """Embedded files of time-axis modalities whose content has no windows recorded for the model yet, or whose
+        windows were cut with another hop than the library's (``_RECUT``), one item per content (the first by id);
+        vision files only when their name ends in one of ``video_suffixes``. Imported items are left out: their files
+        were never read here."""
         videos = " OR ".join("lower(CAST(path AS TEXT)) LIKE ?" for _ in video_suffixes) or "0"
         rows = self._db.execute(
             f"""SELECT * FROM items i WHERE status = 'embedded' AND path IS NOT NULL AND hash NOT LIKE 'import:%'
                 AND modality IN ({",".join("?" * len(modalities))})
                 AND (modality != 'vision' OR {videos})
-                AND NOT EXISTS (SELECT 1 FROM segmented s
-                                WHERE s.hash = i.hash AND s.modality = i.modality AND s.model = ?)
+                AND (NOT EXISTS (SELECT 1 FROM segmented s
+                                 WHERE s.hash = i.hash AND s.modality = i.modality AND s.model = ?)
+                     OR EXISTS (SELECT 1 FROM segmented s WHERE s.hash = i.hash AND s.modality = i.modality
+                                AND s.model = ? AND {_RECUT}))
                 AND id = (SELECT MIN(id) FROM items j WHERE j.hash = i.hash AND j.modality = i.modality)
                 ORDER BY id""",
-            [*(m.value for m in modalities), *(f"%{s.lower()}" for s in video_suffixes), key],
+            [
+                *(m.value for m in modalities),
+                *(f"%{s.lower()}" for s in video_suffixes),
+                key,
+                key,
+                *self._hop_values(),
+            ],
         )
         return [self._item(r) for r in rows]
+
+    def recut_waiting(self, key: str) -> int:
+        """Files (contents) whose windows were cut with another hop than the library's: the next index cuts them
+        again. Counted from the records of the cut alone, so ``status`` stays cheap beside a million pictures."""
+        row = self._db.execute(
+            f"SELECT COUNT(*) FROM segmented s WHERE s.model = ? AND {_RECUT}", (key, *self._hop_values())
+        ).fetchone()
+        return row[0]
+
+    def _hop_values(self) -> tuple[float, float, float]:
+        return self.moments_hop, self.moments_hop, HOP_TOLERANCE
 
     def record_segments(
         self,
@@ -74,14 +95,24 @@ class Segments(Embeddings):
         scales: Sequence[float],
         failed: int = 0,
         error: str | None = None,
+        hop: float | None = None,
     ) -> int:
-        """Store one file's windows (spans in seconds, unit vectors, scales) and mark its content segmented, in one
-        transaction; ``error`` records a file that could not be cut (not tried again). Returns segments added."""
+        """Store one file's windows (spans in seconds, unit vectors, scales) cut with ``hop`` and mark its content
+        segmented, in one transaction; ``error`` records a file that could not be cut (not tried again). A content cut
+        before with another hop loses its old windows in the same transaction: a run killed before it commits
+        leaves them, to be cut again. Returns segments added."""
+        content = (item.hash, key, item.modality.value)
         with self.transaction() as db:
+            before = db.execute("SELECT hop FROM segmented WHERE hash = ? AND model = ? AND modality = ?", content)
+            cut = before.fetchone()
+            if cut is not None and None not in (cut[0], hop) and abs(cut[0] - hop) > HOP_TOLERANCE:
+                db.execute("DELETE FROM segments WHERE hash = ? AND model = ? AND modality = ?", content)
+                self._bump()  # their vector rows stay in the file, owned by nothing: searches skip them
             added = self._append_segments(db, key, item.modality, [item.hash] * len(spans), spans, vectors, scales)
             db.execute(
-                "INSERT OR REPLACE INTO segmented(hash, model, modality, windows, failed, error) VALUES (?, ?, ?, ?, ?, ?)",
-                (item.hash, key, item.modality.value, len(spans), failed, error),
+                "INSERT OR REPLACE INTO segmented(hash, model, modality, windows, failed, error, hop) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (*content, len(spans), failed, error, hop),
             )
             if added:
                 self._bump()

@@ -81,6 +81,7 @@ class WindowPlan:
 
 
 HOP_FRACTION = 0.5  # the hop a library cuts with unless set (``Library.set_moments_hop``)
+HOP_TOLERANCE = 1e-3  # a content cut with a hop further than this from the library's is cut again
 
 
 def check_hop(hop_fraction: float) -> float:
@@ -88,6 +89,14 @@ def check_hop(hop_fraction: float) -> float:
     if not 0 < hop_fraction <= 1:
         raise ValueError(f"the hop is a fraction of the window in (0, 1], got {hop_fraction}")
     return float(hop_fraction)
+
+
+def stored_hop(text: str | None) -> float:
+    """A hop as a library stores it (a setting's text); the default when unset or a value no version writes."""
+    try:
+        return check_hop(float(text)) if text is not None else HOP_FRACTION
+    except ValueError:
+        return HOP_FRACTION
 
 
 def window_plan(modality: Modality, spec: PreprocessSpec, hop_fraction: float = HOP_FRACTION) -> WindowPlan:

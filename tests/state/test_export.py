@@ -53,3 +53,15 @@ def test_a_map_selection_without_scores_keeps_its_order():
     cards = [(item(i, Modality.VISION, f"/i/{i}.png"), math.nan) for i in (5, 2, 9)]
     record = export_record(cards, (), "m", "l", WHEN)
     assert [r["item"] for r in record["results"]] == [5, 2, 9] and record["results"][0]["score"] is None
+
+
+def test_moments_rows_keep_their_window_through_the_ranking():
+    long = item(7, Modality.AUDIO, "/a/long.wav")
+    cards = [(long, 0.2), (long, 0.6), (item(8, Modality.VISION, "/v/walk.mp4"), 0.4)]
+    record = export_record(cards, (), "m", "l", WHEN, [(3.0, 9.0), (10.0, 16.0), (1.5, 3.5)])
+    assert [(r["item"], r["start"], r["end"], r["score"]) for r in record["results"]] == [
+        (7, 10.0, 16.0, 0.6),
+        (8, 1.5, 3.5, 0.4),
+        (7, 3.0, 9.0, 0.2),
+    ]
+    assert "start" not in export_record(cards, (), "m", "l", WHEN)["results"][0]
