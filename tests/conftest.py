@@ -10,6 +10,12 @@ import pytest
 import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
+    # pytest-xdist runs a process per core: each one's torch (and the processes it starts) on its share of the
+    # cores, not all of them, or the workers' threads fight over the cores (the tiny models' tests ran 3-4x slower)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    torch.set_num_threads(threads)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
 
 from engine.models.factory import LoadedModel
 from engine.models.imagebind import ImageBindConfig, ImageBindModel
