@@ -220,7 +220,7 @@ def measure(work: Path) -> None:
         lambda: w.session.filters.set(under=FILTER_FOLDER),
         lambda: 0 < browse.total < last and browse.item(0) is not None,
     )
-    newest = w.browse.order.findData(("date", True))
+    newest = next(n for n in range(w.browse.order.count()) if w.browse.order.itemData(n) == ("date", True))
     window.timed(
         "re-sort newest first (filtered)",
         lambda: w.browse.order.activated.emit(newest),  # as a choice in the combo box

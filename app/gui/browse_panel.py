@@ -113,10 +113,11 @@ class BrowsePanel(QWidget):
                 self.grid.verticalScrollBar().setValue(0)
             self.title.setToolTip(self.title.text())
             self.order.clear()
-            for order in _ORDERS:
-                if order[0] in chosen.sorts:
-                    self.order.addItem(_ORDER_TEXT[order], order)
-            self.order.setCurrentIndex(max(0, self.order.findData((self.browse.sort, self.browse.descending))))
+            orders = [order for order in _ORDERS if order[0] in chosen.sorts]
+            for order in orders:
+                self.order.addItem(_ORDER_TEXT[order], order)
+            current = (self.browse.sort, self.browse.descending)  # not findData: it compares tuples by identity
+            self.order.setCurrentIndex(orders.index(current) if current in orders else 0)
         self._shown = chosen
         self._picked()
 

@@ -107,6 +107,12 @@ def test_the_tree_opens_a_set_that_keys_walk_preview_and_copy(qtbot, make_window
     panel.add_button.click()
     qtbot.waitUntil(lambda: bool(window.query.terms), timeout=ENGINE_TIMEOUT_MS)
     assert window.query.terms[-1].name == "Selection of 3 items"
+    newest = next(n for n in range(panel.order.count()) if panel.order.itemText(n) == "Newest first")
+    panel.order.activated.emit(newest)  # as a choice in the combo box
+    window.session.filters.set(glob="*.vision")  # the set is read again, filtered
+    qtbot.waitUntil(lambda: panel.browse.item(0) is not None, timeout=ENGINE_TIMEOUT_MS)
+    assert (panel.browse.sort, panel.browse.descending) == ("date", True)
+    assert panel.order.currentText() == "Newest first"  # it showed the first order whatever the sort was
     shortcuts = ShortcutsDialog(window.menuBar(), window)
     table = shortcuts.table
     rows = {table.item(n, 1).text(): table.item(n, 0).text() for n in range(table.rowCount())}
