@@ -129,7 +129,7 @@ class DropPane(QFrame):
         self.setAcceptDrops(True)
         self.setObjectName(f"pane-{modality.value}")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setMinimumWidth(92)
+        self.setMinimumWidth(88)  # six panes and a scroll bar fit the strip of a 1280 px window
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         header = QLabel(f"<b><span style='color:{MODALITY_COLOURS[modality]}'>●</span> {modality.label}</b>")

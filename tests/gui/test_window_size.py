@@ -63,6 +63,11 @@ def test_a_file_term_fits_its_pane_at_720_without_the_query_strip_scrolling(
     window.composer.query.remove(1)
     qtbot.waitUntil(lambda: len(window.composer._widgets) == 1)
     assert "Drop a file" in pane.zone.text()
+    for text in ("a dog", "rain"):  # three texts stack in their pane: the strip scrolls down, never sideways
+        window.composer.add_text(text)
+    qtbot.waitUntil(lambda: len(window.composer._widgets) == 3)
+    qtbot.wait(50)
+    assert strip.verticalScrollBar().isVisible() and not strip.horizontalScrollBar().isVisible()
 
 
 def test_the_map_count_fits_at_1280_by_720_without_eliding(qtbot, make_window):
