@@ -917,7 +917,8 @@ class MainWindow(QMainWindow):
             return
         library = self.settings.value("library", "")
         when = datetime.now().astimezone()
-        record = export_record(cards, terms, self.session.model_text(), library, when, spans)
+        described = self.session.filters.describe(full=True)
+        record = export_record(cards, terms, self.session.model_text(), library, when, spans, described)
         self._run(
             slot,
             lambda job: write_export(path, record),

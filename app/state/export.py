@@ -1,5 +1,5 @@
-"""Exported results say what produced them: the query's terms and weights, the model, the library and the
-time, with rows ranked by score (the window groups cards by modality; a file is read by score)."""
+"""Exported results say what produced them: the query's terms and weights, the filter, the model, the library and
+the time, with rows ranked by score (the window groups cards by modality; a file is read by score)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,12 @@ def export_record(
     library: str,
     when: datetime,
     spans: list[tuple[float, float]] | None = None,
+    filter: str = "",
 ) -> dict:
     """The export as one record: where it came from, and the results best score first (a map selection,
     unscored, keeps its order). With ``spans`` (one a card: moments), each row is a window of its file and
-    carries its ``start`` and ``end`` in seconds."""
+    carries its ``start`` and ``end`` in seconds. ``filter`` describes the filter the results passed ("" for
+    none): results under a folder or a date range are not the library's nearest."""
     order = sorted(range(len(cards)), key=lambda n: -cards[n][1] if not math.isnan(cards[n][1]) else math.inf)
     ranked = [cards[n] for n in order]
     rows = [
@@ -45,6 +47,7 @@ def export_record(
         "query": [
             {"term": t.name, "modality": t.modality.value, "weight": t.weight, "source": t.source} for t in terms
         ],
+        "filter": filter,
         "model": model,
         "library": library,
         "exported": when.isoformat(timespec="seconds"),
@@ -58,7 +61,7 @@ def write_export(path: str, record: dict) -> str:
         Path(path).write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
         return path
     query = "; ".join(f"{t['term']} ×{t['weight']:+.2f}" for t in record["query"])
-    context = {"query": query, "model": record["model"], "library": record["library"], "exported": record["exported"]}
+    context = {"query": query, **{key: record[key] for key in ("filter", "model", "library", "exported")}}
     rows = [{**row, **context} for row in record["results"]]
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -50,11 +50,12 @@ class Filters:
     def active(self) -> bool:
         return self.value != Filter()
 
-    def describe(self) -> str:
-        """The conditions in a few words, for a tooltip or a results title ("" when none)."""
+    def describe(self, full: bool = False) -> str:
+        """The conditions in a few words, for a tooltip or a results title ("" when none); ``full`` names the
+        whole folder, not its last part (an exported record)."""
         value, words = self.value, []
         if value.under:
-            words.append(f"under {Path(value.under).name or value.under}")
+            words.append(f"under {value.under if full else Path(value.under).name or value.under}")
         if value.glob:
             words.append(f"matching {value.glob}")
         if value.since is not None:

@@ -49,6 +49,15 @@ def test_csv_rows_carry_the_context_and_json_is_the_record(tmp_path):
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8")) == record
 
 
+def test_the_filter_the_results_passed_is_recorded(tmp_path):
+    record = export_record(CARDS, (text_term("dog"),), "m", "l", WHEN, filter="under /media/drone, from 2019-01-31")
+    assert record["filter"] == "under /media/drone, from 2019-01-31"
+    write_export(str(tmp_path / "r.csv"), record)
+    with open(tmp_path / "r.csv", encoding="utf-8") as handle:
+        assert {row["filter"] for row in csv.DictReader(handle)} == {"under /media/drone, from 2019-01-31"}
+    assert export_record(CARDS, (), "m", "l", WHEN)["filter"] == ""
+
+
 def test_a_map_selection_without_scores_keeps_its_order():
     cards = [(item(i, Modality.VISION, f"/i/{i}.png"), math.nan) for i in (5, 2, 9)]
     record = export_record(cards, (), "m", "l", WHEN)

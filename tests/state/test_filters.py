@@ -22,6 +22,7 @@ def test_a_change_is_announced_once_and_a_clear_restores_no_filter():
     filters.set(under="/media/archive/2021")  # the same: nothing to announce
     assert seen == [Filter(under="/media/archive/2021", modalities=(Modality.AUDIO,))] and filters.active
     assert filters.describe() == "under 2021, audio"
+    assert filters.describe(full=True) == "under /media/archive/2021, audio"  # an exported record names it all
     filters.set(under="", glob="")  # an emptied field is no condition
     assert filters.value == Filter(modalities=(Modality.AUDIO,))
     filters.clear()
