@@ -60,7 +60,7 @@ install_here() {
     rm -rf "$app.partial"
     cp -a "$here/lib/bindscope" "$app.partial"
     (cd "$here" && find bin share \( -type f -o -type l \) | sort) >"$app.partial/installed-files"
-    cp "$0" "$app.partial/install.sh"
+    cp "$here/install.sh" "$app.partial/install.sh"
     printf '#!/bin/sh\n# Removes BindScope from %s\nexec "$(dirname "$0")/install.sh" --uninstall --prefix "%s"\n' \
         "$prefix" "$prefix" >"$app.partial/uninstall.sh"
     chmod 755 "$app.partial/install.sh" "$app.partial/uninstall.sh"
