@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from engine.models.remembered import remembered
 
 if TYPE_CHECKING:
     import torch
 
     from engine.models.zoo import ModelEntry
-
-_REMEMBERED = "fingerprints.json"
-
 
 UNVERIFIED = "unverified:"  # the fingerprint of a model recorded before fingerprints existed (schema 1)
 
@@ -96,29 +94,12 @@ def ref_for_network(entry: ModelEntry, network: torch.nn.Module) -> ModelRef:
 
 def _remembered_file_hash(path: Path) -> str:
     """A hash of the file's bytes, remembered so a 4.5 GB checkpoint is read once, not at every start."""
-    from engine.models.zoo import cache_dir
 
-    info = path.stat()
-    key = f"{path.resolve()}|{info.st_size}|{info.st_mtime_ns}"
-    memory = cache_dir() / _REMEMBERED
-    try:
-        remembered = json.loads(memory.read_text())
-        if not isinstance(remembered, dict):
-            remembered = {}
-    except (OSError, ValueError):
-        remembered = {}
-    if isinstance(remembered.get(key), str):
-        return remembered[key]
-    digest = hashlib.blake2b(digest_size=16)
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 22):
-            digest.update(block)
-    remembered[key] = digest.hexdigest()
-    try:
-        memory.parent.mkdir(parents=True, exist_ok=True)
-        temporary = memory.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(remembered))
-        temporary.replace(memory)
-    except OSError:  # a read-only cache only costs the hash again next time
-        pass
-    return remembered[key]
+    def read_through() -> str:
+        digest = hashlib.blake2b(digest_size=16)
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 22):
+                digest.update(block)
+        return digest.hexdigest()
+
+    return remembered(path, "", read_through)

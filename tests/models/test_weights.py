@@ -293,3 +293,25 @@ def test_huge_but_finite_weights_are_not_mistaken_for_infinity(model):
     state["modality_heads.vision.2.weight"][0, 2] = float("nan")
     with pytest.raises(WeightsError, match="big.pth: tensor modality_heads.vision.2.weight holds NaN"):
         check_finite(model, state, "big.pth")
+
+
+def test_an_unchanged_checkpoint_is_hashed_once_and_a_changed_one_again(tmp_path, model, monkeypatch):
+    import os
+
+    import engine.models.weights as weights
+
+    monkeypatch.setenv("BINDSCOPE_CACHE_DIR", str(tmp_path / "cache"))
+    path = save_safetensors(model, tmp_path / "w.safetensors", metadata_for(tiny_entry().config, tiny_entry().spec))
+    hashed = []
+    monkeypatch.setattr(weights, "tensors_checksum", lambda tensors: hashed.append(1) or tensors_checksum(tensors))
+    read_state_dict(path)
+    read_state_dict(path)
+    assert len(hashed) == 1  # the second load found the verified checksum for the file as it is
+    data = bytearray(path.read_bytes())
+    data[_tensor_data_start(path) + 3] ^= 0x5A
+    path.write_bytes(data)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    for _ in range(2):
+        with pytest.raises(WeightsError, match="the tensors do not match their checksum"):
+            read_state_dict(path)
+    assert len(hashed) == 2  # changed: hashed again; still damaged: refused from what was found
