@@ -315,3 +315,22 @@ def test_an_unchanged_checkpoint_is_hashed_once_and_a_changed_one_again(tmp_path
         with pytest.raises(WeightsError, match="the tensors do not match their checksum"):
             read_state_dict(path)
     assert len(hashed) == 2  # changed: hashed again; still damaged: refused from what was found
+
+
+def test_a_checkpoint_found_finite_is_not_summed_again_and_a_nan_one_always_fails(tmp_path, model, monkeypatch):
+    import engine.models.factory as factory
+
+    monkeypatch.setenv("BINDSCOPE_CACHE_DIR", str(tmp_path / "cache"))
+    checked = []
+    monkeypatch.setattr(factory, "check_finite", lambda *args: checked.append(1) or check_finite(*args))
+    torch.save(model.state_dict(), tmp_path / "good.pth")
+    load(tmp_path / "good.pth")
+    load(tmp_path / "good.pth")
+    assert len(checked) == 1
+    state = model.state_dict()
+    state["modality_heads.vision.2.weight"][0, 0] = float("nan")
+    torch.save(state, tmp_path / "nan.pth")
+    for _ in range(2):
+        with pytest.raises(WeightsError, match="holds NaN"):
+            load(tmp_path / "nan.pth")
+    assert len(checked) == 3
