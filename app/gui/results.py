@@ -408,7 +408,10 @@ class ResultsPanel(QWidget):
 
     def _reflow(self) -> None:
         """Lay the cards out in rows as wide as the view, a heading row before each modality's group."""
-        columns = max(1, (self.scroll.viewport().width() - 8) // (CARD_WIDTH + 8))
+        bar = self.scroll.verticalScrollBar()  # kept free when hidden: the rows will need it as they grow
+        margins, gap = self.grid.contentsMargins(), self.grid.horizontalSpacing()
+        width = self.scroll.viewport().width() - (0 if bar.isVisible() else bar.sizeHint().width())
+        columns = max(1, (width - margins.left() - margins.right() + gap) // (CARD_WIDTH + gap))
         for heading in self._headings:
             heading.setParent(None)
             heading.deleteLater()

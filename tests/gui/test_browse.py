@@ -167,6 +167,10 @@ def test_new_results_start_at_the_top(qtbot):
     panel.set_cards(list(reversed(texts)), "Results")
     qtbot.waitUntil(lambda: bar.maximum() > 0)
     assert bar.value() == 0
+    for width in range(640, 720, 4):  # whatever the width, the cards fit beside the scroll bar
+        panel.resize(width, 500)
+        qtbot.wait(10)
+        assert not panel.scroll.horizontalScrollBar().isVisible(), width
     previews.shutdown()
 
 
