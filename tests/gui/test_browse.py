@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
@@ -120,15 +121,27 @@ def test_the_tree_opens_a_set_that_keys_walk_preview_and_copy(qtbot, make_window
     assert any(what.startswith("Results and browse: Open the large preview") for what in rows)
 
 
-def test_results_are_walked_by_keys_across_modality_groups_and_picked_by_clicks(qtbot):
+@pytest.fixture
+def results_panel(qtbot):
+    """The results panel on its own, shown, with its preview threads stopped afterwards."""
     from app.gui.results import ResultsPanel
 
     previews = PreviewLoader()
     panel = ResultsPanel(previews)
     qtbot.addWidget(panel)
-    panel.resize(700, 600)
     panel.show()
-    texts = [(Item(n, Modality.TEXT, None, f"text {n}", f"t{n}", "embedded"), 0.9 - n / 100) for n in range(5)]
+    yield panel
+    previews.shutdown()
+
+
+def text_cards(count: int) -> list[tuple[Item, float]]:
+    return [(Item(n, Modality.TEXT, None, f"text {n}", f"t{n}", "embedded"), 0.9 - n / 100) for n in range(count)]
+
+
+def test_results_are_walked_by_keys_across_modality_groups_and_picked_by_clicks(qtbot, results_panel):
+    panel = results_panel
+    panel.resize(700, 600)
+    texts = text_cards(5)
     sounds = [(Item(10 + n, Modality.AUDIO, f"/gone/{n}.wav", None, f"a{n}", "embedded"), 0.3) for n in range(2)]
     panel.set_cards(texts + sounds, "Results")
     qtbot.waitExposed(panel)
@@ -147,18 +160,12 @@ def test_results_are_walked_by_keys_across_modality_groups_and_picked_by_clicks(
     assert panel.picks.rows() == [1, 2, 3] and panel.cards[2].property("picked")
     qtbot.keyClick(panel, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QGuiApplication.clipboard().text().splitlines() == ["text 1", "text 2", "text 3"]
-    previews.shutdown()
 
 
-def test_new_results_start_at_the_top(qtbot):
-    from app.gui.results import ResultsPanel
-
-    previews = PreviewLoader()
-    panel = ResultsPanel(previews)
-    qtbot.addWidget(panel)
+def test_new_results_start_at_the_top(qtbot, results_panel):
+    panel = results_panel
     panel.resize(700, 500)
-    panel.show()
-    texts = [(Item(n, Modality.TEXT, None, f"text {n}", f"t{n}", "embedded"), 0.9 - n / 100) for n in range(24)]
+    texts = text_cards(24)
     panel.set_cards(texts, "Results")
     qtbot.waitExposed(panel)
     bar = panel.scroll.verticalScrollBar()
@@ -171,7 +178,6 @@ def test_new_results_start_at_the_top(qtbot):
         panel.resize(width, 500)
         qtbot.wait(10)
         assert not panel.scroll.horizontalScrollBar().isVisible(), width
-    previews.shutdown()
 
 
 def test_large_cards_decode_pictures_at_their_own_size_and_smaller_ones_keep_the_thumbnail(qtbot, tmp_path):

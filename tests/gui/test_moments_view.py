@@ -9,6 +9,28 @@ from tests.gui.conftest import ENGINE_TIMEOUT_MS, settle
 from tests.test_moments_library import sound
 
 
+class FakePlayer:
+    """QMediaPlayer's calls the preview makes, recorded (QtMultimedia's libraries are missing on headless CI)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def isPlaying(self):
+        return False
+
+    def stop(self):
+        pass
+
+    def setSource(self, url):
+        self.calls.append(url.toLocalFile())
+
+    def setPosition(self, ms):
+        self.calls.append(ms)
+
+    def play(self):
+        self.calls.append("play")
+
+
 @pytest.fixture()
 def recordings_library(tmp_path, tiny_weights):
     from engine.workspace import Workspace
@@ -48,24 +70,10 @@ def test_the_moments_switch_shows_when_and_plays_from_there(qtbot, make_window, 
         "▶ 0:"
     )
     assert window.results.title.text() == "Moments (3)"
-    played = []
-
-    class Player:
-        def stop(self):
-            pass
-
-        def setSource(self, url):
-            played.append(url.toLocalFile())
-
-        def setPosition(self, ms):
-            played.append(ms)
-
-        def play(self):
-            played.append("play")
-
-    monkeypatch.setattr(window, "_player", Player())
+    player = FakePlayer()
+    monkeypatch.setattr(window, "_player", player)
     first.play_button.click()
-    assert played == [first.item.path, int(first.moment[0] * 1000), "play"]
+    assert player.calls == [first.item.path, int(first.moment[0] * 1000), "play"]
     _a_moment_card_searches_by_its_window(qtbot, window, cards[1])
     window.results.moments.setChecked(False)
     qtbot.waitUntil(lambda: not window.outcome.moments and bool(window.results.cards), timeout=ENGINE_TIMEOUT_MS)
@@ -171,28 +179,11 @@ def test_the_large_preview_shows_the_score_along_a_long_recording(qtbot, make_wi
     assert large.view._span == (best.start, best.end)  # the best window marked on the waveform
     assert large.strip.isVisible() and large.strip.duration == 16.0
     large.grab().save(str(tmp_path / "strip.png"))
-    played = []
-
-    class Player:
-        def isPlaying(self):
-            return False
-
-        def stop(self):
-            pass
-
-        def setSource(self, url):
-            played.append(url.toLocalFile())
-
-        def setPosition(self, ms):
-            played.append(ms)
-
-        def play(self):
-            played.append("play")
-
-    large._player = Player()
+    player = FakePlayer()
+    large._player = player
     x = large.strip.width() // 2
     qtbot.mouseClick(large.strip, Qt.MouseButton.LeftButton, pos=QPoint(x, 20))
-    assert played == [str(folder / "long.wav"), int(large.strip.time_at(x) * 1000), "play"]
+    assert player.calls == [str(folder / "long.wav"), int(large.strip.time_at(x) * 1000), "play"]
     assert 6.0 < large.strip.mark < 10.0
     before = [m.score for m in windows]
     window.composer.add_text("a dog barking")  # a new query: the open preview's strip follows it
@@ -225,28 +216,6 @@ def test_a_time_picked_on_a_recording_that_does_not_play_is_marked(qtbot):
     large.show_scores(7, windows)
     large.go_to(2.5)
     assert large.view.playhead == 0.25 and large.details.text() == "IMU · marked at 0:02.5"
-
-
-class FakePlayer:
-    """QMediaPlayer's calls the preview makes, recorded (QtMultimedia's libraries are missing on headless CI)."""
-
-    def __init__(self):
-        self.calls = []
-
-    def isPlaying(self):
-        return False
-
-    def stop(self):
-        pass
-
-    def setSource(self, url):
-        self.calls.append(url.toLocalFile())
-
-    def setPosition(self, ms):
-        self.calls.append(ms)
-
-    def play(self):
-        self.calls.append("play")
 
 
 def test_a_video_moment_plays_in_the_large_preview_from_its_start(qtbot, tmp_path):
