@@ -63,15 +63,11 @@ def test_a_million_rows_are_walked_by_keys_reading_only_the_pages_shown(qtbot):
 
 
 def test_the_tree_opens_a_set_that_keys_walk_preview_and_copy(qtbot, make_window, tmp_path):
-    from engine.exchange import import_embeddings
-    from engine.library import Library
-    from tests.libraries import clustered, shard, synthetic_ref
+    from tests.libraries import clustered, library_of
 
-    library = Library(tmp_path / "imported")
     modalities = ["vision"] * 12 + ["audio"] * 8
-    import_embeddings(library, shard(tmp_path / "part.parquet", clustered(20, 16), modalities, synthetic_ref(16)))
-    library.close()
-    window = make_window(tmp_path / "imported")
+    library_of(tmp_path / "imported", clustered(20, 16), modalities).close()
+    window = make_window(tmp_path / "imported" / "lib")
     tree = window.library_panel.tree
     node = tree.topLevelItem(0)
     images = next(node.child(n) for n in range(node.childCount()) if node.child(n).text(0) == "● Image")

@@ -211,15 +211,11 @@ def test_a_library_whose_model_and_folder_are_away_still_opens_and_searches(
 
 def test_imported_items_outside_every_folder_are_listed(qtbot, make_window, tmp_path):
     """A library filled by `bindscope import` (paths on a drive that is not here, in no folder of the library)."""
-    from engine.exchange import import_embeddings
-    from engine.library import Library
-    from tests.libraries import clustered, shard, synthetic_ref
+    from tests.libraries import clustered, library_of
 
-    library = Library(tmp_path / "imported")
     modalities = ["vision"] * 12 + ["audio"] * 8
-    import_embeddings(library, shard(tmp_path / "part.parquet", clustered(20, 16), modalities, synthetic_ref(16)))
-    library.close()
-    window = make_window(tmp_path / "imported")
+    library_of(tmp_path / "imported", clustered(20, 16), modalities).close()
+    window = make_window(tmp_path / "imported" / "lib")
     tree = window.library_panel.tree
     [node] = [tree.topLevelItem(n) for n in range(tree.topLevelItemCount())]
     assert (node.text(0), node.text(1)) == ("Outside the folders", "20")

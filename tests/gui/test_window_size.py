@@ -86,14 +86,10 @@ def test_the_map_count_fits_at_1280_by_720_without_eliding(qtbot, make_window):
 
 
 def test_the_library_tree_names_fit_beside_a_million_at_1280_by_720(qtbot, make_window, tmp_path):
-    from engine.exchange import import_embeddings
-    from engine.library import Library
-    from tests.libraries import clustered, shard, synthetic_ref
+    from tests.libraries import clustered, library_of
 
-    library = Library(tmp_path / "imported")
-    import_embeddings(library, shard(tmp_path / "part.parquet", clustered(6, 16), ["vision"] * 6, synthetic_ref(16)))
-    library.close()
-    window = make_window(tmp_path / "imported")
+    library_of(tmp_path / "imported", clustered(6, 16), ["vision"] * 6).close()
+    window = make_window(tmp_path / "imported" / "lib")
     window.resize(SCREEN_WIDTH, 720)
     tree = window.library_panel.tree
     outside = tree.topLevelItem(0)
