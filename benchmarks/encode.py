@@ -122,9 +122,9 @@ def compare_runtimes(args) -> None:
         torch.manual_seed(0)
         exact = LoadedModel(entry, ImageBindModel(entry.config).eval(), choose_runtime("cpu", "float32"))
     fast = LoadedModel(entry, exact.network, choose_runtime("cpu", "int8"))
-    weights = "trained" if entry.available else "random"
+    weights = f"weights of {entry.weights_path.name}" if entry.available else "random weights"
     print(
-        f"# {entry.title}, {weights} weights, batch {args.batch_size}, {args.repeats} repeats, {torch.get_num_threads()} threads"
+        f"# {entry.title}, {weights}, batch {args.batch_size}, {args.repeats} repeats, {torch.get_num_threads()} threads"
     )
     for name in args.modalities:
         modality = Modality(name)

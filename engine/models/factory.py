@@ -14,7 +14,7 @@ from engine.models.identity import ModelRef, ref_for_network
 from engine.models.imagebind import ImageBindModel
 from engine.models.remembered import remembered
 from engine.models.runtime import Runtime, choose_runtime
-from engine.models.runtimes.openvino_towers import CONVERTIBLE, OpenVINOTowers
+from engine.models.runtimes.openvino_towers import OpenVINOTowers
 from engine.models.weights import WeightsError, check_compatible, check_finite, read_state_dict
 from engine.models.zoo import ModelEntry, ModelUnavailable, resolve
 from engine.preprocess.spec import PreprocessSpec, config_mismatches
@@ -62,8 +62,8 @@ class LoadedModel:
         if not self.runtime.int8:
             return ()
         trunks = self.network.modality_trunks
-        size = {m: sum(p.numel() for p in trunks[m.value].parameters()) for m in CONVERTIBLE}
-        return tuple(m for m in CONVERTIBLE if size[m] >= self.runtime.int8_min_parameters)
+        size = {m: sum(p.numel() for p in trunks[m.value].parameters()) for m in Modality}
+        return tuple(m for m in Modality if size[m] >= self.runtime.int8_min_parameters)
 
     def vectors_made_by(self) -> str:
         """Which runtime and precision compute each modality's vectors, as a library records it."""

@@ -93,8 +93,11 @@ class IMUTokenizer(nn.Module):
         nn.init.normal_(self.pos_embed, std=0.01)
 
     def forward(self, imu: torch.Tensor) -> torch.Tensor:
-        windows = imu.unfold(-1, self.kernel_size, self.kernel_size).permute(0, 2, 1, 3)
-        windows = windows.reshape(windows.shape[0], windows.shape[1], -1)
+        # The reference's ``unfold(-1, k, k)`` as a reshape (the same values): OpenVINO converts a reshape, not unfold.
+        batch, channels, length = imu.shape
+        count = length // self.kernel_size
+        windows = imu[..., : count * self.kernel_size].reshape(batch, channels, count, self.kernel_size)
+        windows = windows.permute(0, 2, 1, 3).reshape(batch, count, channels * self.kernel_size)
         tokens = self.imu_stem.norm_layer(self.imu_stem.proj(windows))
         tokens = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
         return tokens + self.pos_embed
