@@ -222,6 +222,8 @@ def cmd_index(args) -> int:
         "offline": embedded.offline if embedded else 0,
         "segments": embedded.segments if embedded else 0,
         "model": report.model_name,
+        "model_seconds": round(embedded.model_seconds, 3) if embedded else 0.0,
+        "model_waited_seconds": round(embedded.model_waited_seconds, 3) if embedded else 0.0,
         "failures": failures,
     }
     if args.json:
@@ -234,6 +236,11 @@ def cmd_index(args) -> int:
         + (f", {summary['segments']:,} moments" if summary["segments"] else "")
         + (f" ({report.model_name})" if report.model_name else "")
     )
+    if embedded and embedded.model_seconds:
+        _say(
+            f"  the model ran {embedded.model_seconds:.1f} s and waited {embedded.model_waited_seconds:.1f} s "
+            "for decoded inputs"
+        )
     for item in failures:
         _say(f"  failed: {item['path'] or item['text']}: {item['error_kind']}: {item['error']}")
     for warning in scan.warnings + (embedded.warnings if embedded else []):

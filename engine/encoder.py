@@ -6,12 +6,14 @@ it imports are imported before the pool starts, since imports racing in threads 
 CUDA, batches are pinned and copied without blocking, and a batch that runs out of memory is
 split in half and retried. A bad item becomes an ``EncodeResult`` with its error; it never
 stops the batch. Every embedding is checked finite: an input that drives the model out of
-range is an ``InvalidSignal`` on its item, never a NaN vector.
+range is an ``InvalidSignal`` on its item, never a NaN vector. The encoder keeps the seconds the
+model ran and the seconds it stood waiting for a decoded input, so a run says which one bounds it.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -64,6 +66,15 @@ class Encoder:
         self.batch_size = batch_size or (64 if model.runtime.is_cuda else 16)
         self.workers = workers or max(2, min(8, os.cpu_count() or 2))
         self.limits = limits
+        self.model_seconds = 0.0  # in the model's calls
+        self.waited_seconds = 0.0  # the model idle: the next input not decoded yet
+
+    def _wait(self, future: Future):
+        start = time.perf_counter()
+        try:
+            return future.result()
+        finally:
+            self.waited_seconds += time.perf_counter() - start
 
     def encode_files(
         self,
@@ -143,7 +154,7 @@ class Encoder:
                         break
                     start, end, future = ahead.popleft()
                     spans.append((start, end))
-                    outcome = future.result()
+                    outcome = self._wait(future)
                     if isinstance(outcome, PreprocessError):
                         result.failed.append((start, end, outcome))
                     else:
@@ -193,7 +204,7 @@ class Encoder:
                     if not queue:
                         break
                     index, source, future = queue.popleft()
-                    outcome = future.result()
+                    outcome = self._wait(future)
                     if isinstance(outcome, PreprocessError):
                         yield EncodeResult(index, source, error=outcome)
                         report(1)
@@ -214,13 +225,20 @@ class Encoder:
                 for _, _, future in queue:
                     future.cancel()
 
+    def _embed(self, modality: Modality, tensors: torch.Tensor) -> torch.Tensor:
+        start = time.perf_counter()
+        try:
+            return self.model.embed(modality, tensors)
+        finally:
+            self.model_seconds += time.perf_counter() - start
+
     def _run(self, modality: Modality, batch: list[tuple[int, str, torch.Tensor]]) -> Iterator[EncodeResult]:
         """Encode one batch, halving it on CUDA out-of-memory until single items fail on their own."""
         tensors = torch.stack([t for _, _, t in batch])
         if self.model.runtime.is_cuda:
             tensors = tensors.pin_memory()
         try:
-            outputs = self.model.embed(modality, tensors)
+            outputs = self._embed(modality, tensors)
         except torch.cuda.OutOfMemoryError:
             torch.cuda.empty_cache()
             if len(batch) == 1:

@@ -75,6 +75,8 @@ class EmbedReport:
     warnings: list[str] = field(default_factory=list)  # rows an imported shard could not give
     segments: int = 0  # windows of long recordings embedded (moments)
     unsegmented: int = 0  # long recordings that could not be cut into windows
+    model_seconds: float = 0.0  # the model's calls in this process (a cluster's are its workers')
+    model_waited_seconds: float = 0.0  # the model idle, waiting for the next decoded input
 
     def add(self, other: EmbedReport) -> None:
         """Count ``other`` (a later pass) in; ``offline`` is what the last pass found offline."""
@@ -83,6 +85,8 @@ class EmbedReport:
         self.changed += other.changed
         self.segments += other.segments
         self.unsegmented += other.unsegmented
+        self.model_seconds += other.model_seconds
+        self.model_waited_seconds += other.model_waited_seconds
         self.offline = other.offline
         self.cancelled = other.cancelled
         self.warnings += other.warnings
@@ -386,6 +390,7 @@ def embed_segments(
             )
         index.maintain()
     index.maintain(final=True)
+    report.model_seconds, report.model_waited_seconds = encoder.model_seconds, encoder.waited_seconds
     report.cancelled = cancelled()
     return report
 
@@ -428,6 +433,7 @@ def embed_items(
             break
     if index is not None:
         index.maintain(final=True)
+    report.model_seconds, report.model_waited_seconds = encoder.model_seconds, encoder.waited_seconds
     report.cancelled = cancelled()
     return report
 

@@ -112,6 +112,26 @@ def test_decoder_crash_becomes_an_item_error(tmp_path, tiny_model, monkeypatch):
     assert isinstance(result.error, CorruptFile) and "IndexError" in str(result.error)
 
 
+def test_the_encoder_counts_the_model_time_and_its_wait_for_decoding(tmp_path, tiny_model, monkeypatch):
+    """A decoder slower than the model leaves the model waiting, and the encoder says for how long."""
+    import time
+
+    from engine.preprocess import depth as depth_module
+
+    decode = depth_module.load_depth
+
+    def slow(path, spec=None, *, limits=None):
+        time.sleep(0.2)
+        return decode(path, spec, limits=limits)
+
+    monkeypatch.setattr(depth_module, "load_depth", slow)
+    paths = [write_depth_png(tmp_path / f"{i}.png") for i in range(3)]
+    encoder = Encoder(tiny_model, batch_size=2, workers=1)
+    assert all(r.ok for r in encoder.encode_files(Modality.DEPTH, paths))
+    assert encoder.waited_seconds >= 0.15  # at least the first decode: nothing else to do before it
+    assert encoder.model_seconds > 0
+
+
 def test_device_out_of_memory_is_transient_not_a_corrupt_file(tmp_path, tiny_model, monkeypatch):
     def out_of_memory(modality, batch):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
