@@ -211,6 +211,7 @@ def cmd_index(args) -> int:
             backend=backend,
             moments=args.moments,
             moments_hop=args.moments_hop,
+            reduced_jpeg=args.reduced_jpeg,
         )
     scan, embedded = report.scan, report.embed
     failures = [_item_json(i) for i in workspace.failed(limit=args.failures)]
@@ -939,6 +940,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how far apart the windows start, as a fraction of a window (default 0.5: each instant in two windows; "
         "1: side by side). The library remembers it; files cut with another hop are cut again, one at a time "
         "(`status` counts those waiting)",
+    )
+    p.add_argument(
+        "--reduced-jpeg",
+        action="store_true",
+        help="decode JPEG pictures at a reduced size (libjpeg's DCT scaling, at least twice the model's input a side): "
+        "3.7x faster to decode a 12 MP photo, other pixels than the exact decode (cosine >= 0.99998 measured); "
+        "not with --ray",
     )
 
     p = command(

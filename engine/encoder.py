@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -61,8 +62,10 @@ class Encoder:
         batch_size: int | None = None,
         workers: int | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        reduced_jpeg: bool = False,
     ):
         self.model = model
+        self.reduced_jpeg = reduced_jpeg  # JPEG pictures decoded at a reduced size (engine.preprocess.image)
         self.batch_size = batch_size or (64 if model.runtime.is_cuda else 16)
         self.workers = workers or max(2, min(8, os.cpu_count() or 2))
         self.limits = limits
@@ -98,6 +101,8 @@ class Encoder:
     ) -> Iterator[EncodeResult]:
         """Results as batches finish (not in input order); stops early, cleanly, when ``cancelled()``."""
         loader = prepare_loader(modality)
+        if self.reduced_jpeg and modality is Modality.VISION:
+            loader = partial(loader, reduced_jpeg=True)
         spec, limits = self.model.spec, self.limits
         return self._iterate(
             modality, [str(p) for p in paths], lambda source: loader(source, spec, limits=limits), progress, cancelled

@@ -286,11 +286,14 @@ class InProcess:
     model: LoadedModel
     ref: ModelRef
     batch_size: int | None = None
+    reduced_jpeg: bool = False
 
     def embed(
         self, library: Library, items: list[Item], progress: Progress | None, cancelled: Cancelled, index: SearchIndex
     ) -> EmbedReport:
-        return embed_items(library, self.model, self.ref, items, progress, cancelled, self.batch_size, index)
+        return embed_items(
+            library, self.model, self.ref, items, progress, cancelled, self.batch_size, index, self.reduced_jpeg
+        )
 
     def embed_segments(
         self, library: Library, items: list[Item], progress: Progress | None, cancelled: Cancelled, index: SearchIndex
@@ -404,17 +407,20 @@ def embed_items(
     cancelled: Cancelled = never,
     batch_size: int | None = None,
     index: SearchIndex | None = None,
+    reduced_jpeg: bool = False,
 ) -> EmbedReport:
     """Encode ``items`` with ``model`` (known to the library as ``ref``), committing each batch as it lands
     and keeping ``index`` current. Texts are encoded, files decoded in parallel; a bad file is a failure on
-    its item, never a stop."""
+    its item, never a stop. ``reduced_jpeg`` decodes JPEG pictures at a reduced size (recorded with the
+    runtime in the library's ``vectors_made_by``)."""
     from engine.encoder import Encoder
 
     report = EmbedReport()
     items, report.offline = online(library, items)
-    encoder = Encoder(model, batch_size=batch_size)
+    encoder = Encoder(model, batch_size=batch_size, reduced_jpeg=reduced_jpeg)
     if items:
-        library.set_meta("vectors_made_by", model.vectors_made_by())
+        made_by = model.vectors_made_by() + ("; JPEG pictures decoded at a reduced size" if reduced_jpeg else "")
+        library.set_meta("vectors_made_by", made_by)
     total, done = len(items), 0
     for group, results in _encoded_groups(encoder, items, cancelled):
         chunk: list[Outcome] = []

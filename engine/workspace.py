@@ -630,12 +630,16 @@ class Workspace:
         backend: RayCluster | None = None,
         moments: bool | None = None,
         moments_hop: float | None = None,
+        reduced_jpeg: bool = False,
     ) -> IndexReport:
         """Scan ``paths`` (new roots) or every root here, then embed what is pending with the library's model, in
         this process or on the Ray cluster ``backend`` names; then the windows of long recordings, unless moments
         are off. ``moments`` True or False also becomes the library's setting; None keeps it. ``moments_hop`` (a
         fraction of a window in (0, 1]) becomes the library's hop: files cut with another are cut again (each
-        file's old windows replaced in the transaction that stores its new ones, so a killed run resumes)."""
+        file's old windows replaced in the transaction that stores its new ones, so a killed run resumes).
+        ``reduced_jpeg`` decodes JPEG pictures at a reduced size (``engine.preprocess.image``), in this process."""
+        if reduced_jpeg and backend is not None:
+            raise WorkspaceError("reduced JPEG decoding runs in this process; Ray's workers decode every picture fully")
         if moments_hop is not None and moments_hop != self.library.moments_hop:
             try:
                 self.library.set_moments_hop(moments_hop)
@@ -646,7 +650,7 @@ class Workspace:
         report = self.scan(paths, progress, cancelled)
         if cancelled():
             return IndexReport(report, None, None)
-        embedded = self.embed(progress, cancelled, batch_size, backend)
+        embedded = self.embed(progress, cancelled, batch_size, backend, reduced_jpeg)
         report.warnings += embedded.warnings
         return IndexReport(report, embedded, self.library.model.name if self.library.model else None)
 
@@ -671,6 +675,7 @@ class Workspace:
         cancelled: Cancelled = never,
         batch_size: int | None = None,
         backend: RayCluster | None = None,
+        reduced_jpeg: bool = False,
     ) -> EmbedReport:
         """Embed every pending item with the library's model (a new library takes its first model here), then the
         windows of its long recordings not cut yet, when the library's moments are on."""
@@ -692,7 +697,7 @@ class Workspace:
                 key = writer.key_of(ref)
                 index = SearchIndex(writer, key, self.approximate_from)
                 segments = SearchIndex(writer, key, self.approximate_from, segments=True) if writer.moments else None
-                with self._backend(backend, InProcess(model, ref, batch_size)) as chosen:
+                with self._backend(backend, InProcess(model, ref, batch_size, reduced_jpeg)) as chosen:
                     return embed_pending(writer, chosen, progress, cancelled, index, segments)
         finally:
             writer.close()

@@ -209,3 +209,19 @@ def test_a_library_keeps_its_model_on_the_command_line(capsys, library, tmp_path
 def test_demo_gallery_is_written_in_loader_formats(capsys, tmp_path):
     code, out, _ = run(capsys, "demo", "--out", tmp_path / "gallery", "--per-concept", "1", "--json")
     assert code == 0 and json.loads(out)["scenes"] == 12
+
+
+def test_index_with_reduced_jpeg_decoding_says_so_in_the_library(capsys, tmp_path, tiny_weights):
+    from tests.files import write_image
+
+    folder = tmp_path / "photos"
+    for i in range(2):
+        write_image(folder / f"{i}.jpg", width=640, height=480, seed=i)
+    common = ["--library", tmp_path / "lib", "--model", tiny_weights, "--device", "cpu"]
+    code, _, err = run(capsys, "index", folder, *common, "--reduced-jpeg", "--ray", "local")
+    assert code == 2 and "reduced JPEG decoding runs in this process" in err
+    code, out, _ = run(capsys, "index", folder, *common, "--reduced-jpeg", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["embedded"] == 2 and summary["model_seconds"] > 0
+    code, out, _ = run(capsys, "status", "--library", tmp_path / "lib", "--json")
+    assert json.loads(out)["vectors_made_by"].endswith("; JPEG pictures decoded at a reduced size")

@@ -28,11 +28,13 @@ def import_dependencies() -> None:
     Image.init()
 
 
-def open_picture(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
+def open_picture(path: str | Path, limits: Limits = DEFAULT_LIMITS, *, jpeg_at_least: int | None = None) -> Image.Image:
     """Open, bound-check and fully decode a picture; EXIF orientation applied, first frame only.
 
     The pixel cap is checked from the header before decoding, so a decompression bomb is
-    refused without allocating it.
+    refused without allocating it. With ``jpeg_at_least``, a JPEG is decoded at 1/2, 1/4 or 1/8
+    of its size (libjpeg's DCT scaling, Pillow's ``draft``), the smallest that keeps both sides at
+    least that many pixels: other pixels than the full decode's, so only on request.
     """
     path = check_file(path, limits)
     try:
@@ -45,6 +47,8 @@ def open_picture(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Image.Ima
             if width == 0 or height == 0:
                 raise CorruptFile(path, f"the image has no pixels ({width}x{height})")
             image.seek(0)
+            if jpeg_at_least and image.format == "JPEG":
+                image.draft(image.mode, (jpeg_at_least, jpeg_at_least))
             image.load()
             return ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
