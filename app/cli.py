@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from app.timecode import span
-from engine.facts import DEVICE_CHOICES, PRECISION_CHOICES, ZERO_SHOT_TEMPLATES
+from engine.facts import DEVICE_CHOICES, PRECISION_CHOICES, REDUCED_JPEG_EFFECT, ZERO_SHOT_TEMPLATES
 from engine.modality import Modality
 
 EXIT_OK, EXIT_INTERRUPTED, EXIT_FAILED = 0, 1, 2
@@ -944,9 +944,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reduced-jpeg",
         action="store_true",
-        help="decode JPEG pictures at a reduced size (libjpeg's DCT scaling, at least twice the model's input a side): "
-        "3.7x faster to decode a 12 MP photo, other pixels than the exact decode (cosine >= 0.99998 measured); "
-        "not with --ray",
+        help=f"decode JPEG pictures at a reduced size (libjpeg's DCT scaling): {REDUCED_JPEG_EFFECT}; not with --ray",
     )
 
     p = command(

@@ -14,6 +14,7 @@ from engine.models.devices import DEVICE_CHOICES, DEVICE_LABELS, PRECISION_CHOIC
 from engine.models.zoo import ModelEntry
 from engine.places import chosen_library, default_library
 from engine.preprocess.detect import ACCEPTS, VIDEO_EXTENSIONS, formats_help
+from engine.preprocess.reduced_jpeg import EFFECT as REDUCED_JPEG_EFFECT
 from engine.prompts import ZERO_SHOT_TEMPLATES
 from engine.resources import resource
 
@@ -23,6 +24,7 @@ __all__ = [
     "DEVICE_CHOICES",
     "DEVICE_LABELS",
     "PRECISION_CHOICES",
+    "REDUCED_JPEG_EFFECT",
     "VIDEO_EXTENSIONS",
     "ZERO_SHOT_TEMPLATES",
     "Modality",

@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings(ORGANISATION, APPLICATION)
         self.new_library_model = model if model is not None else self.settings.value("model", None)
         self.device = device or self.settings.value("device", "auto")
+        self.reduced_jpeg = self.settings.value("reduced_jpeg", False, type=bool)
         self.workspace: Workspace | None = None  # used only inside jobs, on the engine threads
         self.session = Session()
         self.query = self.session.query
@@ -493,13 +494,13 @@ class MainWindow(QMainWindow):
         waiting = self._folders_to_index if self.jobs.waiting("index") is not None else []
         folders = [*waiting, folder] if folder is not None else list(waiting)
         self._folders_to_index = folders
-        workspace = self.workspace
+        workspace, reduced_jpeg = self.workspace, self.reduced_jpeg
 
         def run(job: Job):
             progress, cancelled = job.report, job.cancelled
             if not scan and not folders:
-                return None, workspace.embed(progress, cancelled)
-            report = workspace.index(folders or None, progress, cancelled)
+                return None, workspace.embed(progress, cancelled, reduced_jpeg=reduced_jpeg)
+            report = workspace.index(folders or None, progress, cancelled, reduced_jpeg=reduced_jpeg)
             return report.scan, report.embed
 
         def done(result) -> None:
@@ -934,10 +935,14 @@ class MainWindow(QMainWindow):
         from engine.workspace import models
 
         state = self.summary.model if self.summary is not None else None
-        dialog = SettingsDialog(models(), state, self.new_library_model, self.device, self)
+        dialog = SettingsDialog(
+            models(), state, self.new_library_model, self.device, self, reduced_jpeg=self.reduced_jpeg
+        )
         if not dialog.exec():
             return
         choice, device = dialog.choice()
+        self.reduced_jpeg = dialog.reduced_jpeg.isChecked()
+        self.settings.setValue("reduced_jpeg", self.reduced_jpeg)
         if choice != self.new_library_model:
             self.new_library_model = choice
             self.settings.setValue("model", choice)

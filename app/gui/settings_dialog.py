@@ -1,4 +1,5 @@
-"""Settings: the open library's model (kept with the library), the model for new libraries, and the device.
+"""Settings: the open library's model (kept with the library), the model for new libraries, the device, and
+whether indexing decodes JPEG photos at a reduced size (off unless asked for: the pixels differ).
 
 A library keeps the model it was embedded with; here a person can see it, download or locate it
 when it is missing, or choose to re-embed the library with another model (an explicit action
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -26,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.facts import DEVICE_CHOICES, DEVICE_LABELS
+from engine.facts import DEVICE_CHOICES, DEVICE_LABELS, REDUCED_JPEG_EFFECT
 from engine.workspace import active_model, find_model
 
 if TYPE_CHECKING:
@@ -55,6 +57,8 @@ class SettingsDialog(QDialog):
         new_library_model: str | None,
         device: str,
         parent: QWidget | None = None,
+        *,
+        reduced_jpeg: bool = False,
     ):
         super().__init__(parent)
         self.setWindowTitle("BindScope settings")
@@ -73,6 +77,12 @@ class SettingsDialog(QDialog):
             self.device.addItem(DEVICE_LABELS[value], value)
         self.device.setCurrentIndex(max(0, self.device.findData(device)))
         form.addRow("Device:", self.device)
+        self.reduced_jpeg = QCheckBox("Decode JPEG photos at a reduced size when indexing")
+        self.reduced_jpeg.setChecked(reduced_jpeg)
+        effect = QLabel(f"<small>Faster on large photos: {REDUCED_JPEG_EFFECT}.</small>")
+        effect.setWordWrap(True)
+        form.addRow("Indexing:", self.reduced_jpeg)
+        form.addRow("", effect)
         layout.addLayout(form)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)

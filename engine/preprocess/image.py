@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from engine.preprocess import reduced_jpeg as reduced
 from engine.preprocess.clips import clip_spans
 from engine.preprocess.cropped_resize import resized_crop
 from engine.preprocess.detect import VIDEO_EXTENSIONS
@@ -86,12 +87,6 @@ def transform_picture(
     return normalize(to_tensor(crop), mean=list(spec.image_mean), std=list(spec.image_std))
 
 
-# Reduced JPEG decoding keeps the short side at least this many times the model's input size before the
-# bicubic resize: on 12 MP JPEGs (ImageBind-huge's 224 px input) 33 ms a file instead of 122 ms on one core,
-# at cosine >= 0.99998 to the exact decode's vectors; at 1x, 26 ms and 0.99994 (README, "Reduced JPEG decoding").
-REDUCED_JPEG_MARGIN = 2
-
-
 def load_image(
     path: str | Path,
     spec: PreprocessSpec | None = None,
@@ -100,11 +95,11 @@ def load_image(
     reduced_jpeg: bool = False,
 ) -> torch.Tensor:
     """A picture file -> [3, S, S]; a video file -> [clips x crops, 3, frames, S, S]. ``reduced_jpeg`` decodes a
-    JPEG at a reduced size (still at least ``REDUCED_JPEG_MARGIN`` x S a side): faster, not the same pixels."""
+    JPEG at a reduced size (``engine.preprocess.reduced_jpeg``): faster, not the same pixels."""
     spec = spec or DEFAULT_SPEC
     if Path(path).suffix.lower() in VIDEO_EXTENSIONS:
         return load_video(path, spec, limits=limits)
-    at_least = REDUCED_JPEG_MARGIN * spec.image_size if reduced_jpeg else None
+    at_least = reduced.MARGIN * spec.image_size if reduced_jpeg else None
     return transform_picture(open_picture(path, limits, jpeg_at_least=at_least), spec)
 
 

@@ -134,15 +134,15 @@ def test_video_follows_reference_recipe(tmp_path):
 def test_reduced_jpeg_decoding_is_asked_for_and_keeps_twice_the_input_a_side(tmp_path):
     """Reduced decoding (libjpeg's DCT scaling) is never the default; it keeps both sides at least 2 x S and
     leaves other formats and EXIF orientation alone."""
-    from engine.preprocess.image import REDUCED_JPEG_MARGIN
     from engine.preprocess.pixels import open_picture
+    from engine.preprocess.reduced_jpeg import MARGIN
 
     spec = PreprocessSpec(image_size=48)
     exif = Image.Exif()
     exif[0x0112] = 6  # stored landscape, shown portrait
     photo = write_image(tmp_path / "photo.jpg", width=800, height=600, quality=95, exif=exif)
     assert open_picture(photo).size == (600, 800)
-    reduced = open_picture(photo, jpeg_at_least=REDUCED_JPEG_MARGIN * spec.image_size)
+    reduced = open_picture(photo, jpeg_at_least=MARGIN * spec.image_size)
     assert reduced.size == (150, 200)  # 1/4: at 1/8 the short side (75) would be under 96
     exact, fast = load_image(photo, spec), load_image(photo, spec, reduced_jpeg=True)
     assert not torch.equal(exact, fast)
