@@ -267,7 +267,7 @@ class MainWindow(QMainWindow):
         self._action(view, "Show the &map", lambda: self._show_tab(0), "Ctrl+1")
         self._action(view, "Show &zero-shot labels", lambda: self._show_tab(1), "Ctrl+2")
         settings = menus.addMenu("&Settings")
-        self._action(settings, "&Model and device…", self.open_settings, "Ctrl+,")
+        self._action(settings, "&Model, device and indexing…", self.open_settings, "Ctrl+,")
         help_menu = menus.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", lambda: ShortcutsDialog(self.menuBar(), self).exec(), "F1")
         self._action(help_menu, "&Supported files", self.show_formats)
