@@ -48,7 +48,7 @@ class LoadedModel:
         large enough for it (the runtime's own description names the policy, not what it chose for this model)."""
         fast = self.int8_towers
         if fast:
-            return f"CPU, OpenVINO int8 weights ({', '.join(m.value for m in fast)}), float32 for the rest"
+            return f"CPU, OpenVINO int8 ({', '.join(m.value for m in fast)}), float32 for the rest"
         return "CPU, float32" if self.runtime.int8 else self.runtime.describe()
 
     @cached_property
@@ -58,7 +58,7 @@ class LoadedModel:
 
     @cached_property
     def int8_towers(self) -> tuple[Modality, ...]:
-        """The towers this runtime runs through OpenVINO with int8 weights (none unless the runtime is int8)."""
+        """The towers this runtime runs through OpenVINO in int8 (none unless the runtime is int8)."""
         if not self.runtime.int8:
             return ()
         trunks = self.network.modality_trunks
@@ -71,7 +71,7 @@ class LoadedModel:
         exact = [m.value for m in Modality if m not in fast]
         if not fast:
             return f"PyTorch, {self.runs_on()}"
-        made = f"OpenVINO int8 weights ({', '.join(m.value for m in fast)})"
+        made = f"OpenVINO int8 ({', '.join(m.value for m in fast)})"
         return made + (f"; PyTorch float32 ({', '.join(exact)})" if exact else "")
 
     @torch.inference_mode()

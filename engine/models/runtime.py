@@ -1,5 +1,5 @@
 """Where and in which precision the encoders run: CUDA with half-precision autocast when present,
-else the CPU, where large towers run through OpenVINO with int8 weights; all can be forced."""
+else the CPU, where large towers run through OpenVINO in int8; all can be forced."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from engine.models.devices import DEVICE_CHOICES, PRECISION_CHOICES
 from engine.models.errors import RuntimeUnavailable
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-# Below this many trunk parameters a tower gains too little from int8 weights to pay for its conversion
+# Below this many trunk parameters a tower gains too little from int8 to pay for its conversion
 # (tens of seconds on first use): the demo model's towers (< 1 M) stay in PyTorch under ``auto``.
 INT8_MIN_PARAMETERS = 10_000_000
 
@@ -49,7 +49,7 @@ class Runtime:
             name = torch.cuda.get_device_name(self.device)
             return f"CUDA ({name}), {self.precision}"
         if self.int8:
-            return "CPU, OpenVINO int8 weights for large encoders"
+            return "CPU, OpenVINO int8 for large encoders"
         return f"CPU, {self.precision}"
 
 
@@ -58,7 +58,7 @@ def openvino_installed() -> bool:
 
 
 def choose_runtime(device: str = "auto", precision: str = "auto") -> Runtime:
-    """Resolve ``auto`` choices: CUDA + float16 when a GPU is visible, else the CPU with int8 weights for
+    """Resolve ``auto`` choices: CUDA + float16 when a GPU is visible, else the CPU in int8 for
     large towers (float32 when OpenVINO is not installed).
 
     float16 rather than bfloat16 is the CUDA default: with autocast keeping LayerNorm and

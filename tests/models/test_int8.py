@@ -1,4 +1,4 @@
-"""The CPU's int8 runtime (OpenVINO, int8 weights) stays faithful to PyTorch float32, and its cache heals."""
+"""The CPU's int8 runtime (OpenVINO: int8 weights, activations quantized on the fly) stays faithful to PyTorch float32, and its cache heals."""
 
 from __future__ import annotations
 

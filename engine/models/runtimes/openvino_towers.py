@@ -1,10 +1,10 @@
-"""ImageBind towers run by OpenVINO with int8 weights: the CPU's fast path.
+"""ImageBind towers run by OpenVINO in int8: the CPU's fast path.
 
 A tower (tokenizer, trunk, head, post-processor) is converted from the PyTorch network on first
-use, its weights compressed to symmetric int8 per output channel (``nncf.compress_weights``), and cached under the user cache, keyed by the model's fingerprint and the OpenVINO and
-NNCF versions, so a retrained checkpoint or an upgraded runtime never reuses an old conversion. A
-cache entry counts only once its manifest (written last) matches the files' sizes and OpenVINO
-loads it; anything else (a truncated file, an interrupted build) is rebuilt.
+use, its weights compressed to symmetric int8 per output channel (``nncf.compress_weights``), and
+cached under the user cache, keyed by the model's fingerprint and the OpenVINO and NNCF versions,
+so a retrained checkpoint or an upgraded runtime never reuses an old conversion. A cache entry
+counts only once its manifest (written last) matches the files' sizes and OpenVINO loads it; anything else (a truncated file, an interrupted build) is rebuilt.
 
 At inference the CPU plugin quantizes each matrix product's activations to int8 on the fly, in groups
 of 256 along the inner dimension, so the product runs on the CPU's int8 units (VNNI) with symmetric
