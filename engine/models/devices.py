@@ -1,6 +1,6 @@
 """Where the encoders can run and in which precision: the choices both interfaces offer (torch-free).
 
-``int8`` runs the CPU's large towers through OpenVINO in int8 (weights and activations) (engine/models/runtimes):
+``int8`` runs the CPU's large towers through OpenVINO in int8, weights and activations (engine/models/runtimes):
 about 3x float32's speed at a cosine of at least 0.9995 to it. ``float32`` is the exact PyTorch path.
 """
 
