@@ -638,8 +638,6 @@ class Workspace:
         fraction of a window in (0, 1]) becomes the library's hop: files cut with another are cut again (each
         file's old windows replaced in the transaction that stores its new ones, so a killed run resumes).
         ``reduced_jpeg`` decodes JPEG pictures at a reduced size (``engine.preprocess.image``), in this process."""
-        if reduced_jpeg and backend is not None:
-            raise WorkspaceError("reduced JPEG decoding runs in this process; Ray's workers decode every picture fully")
         if moments_hop is not None and moments_hop != self.library.moments_hop:
             try:
                 self.library.set_moments_hop(moments_hop)
@@ -679,6 +677,8 @@ class Workspace:
     ) -> EmbedReport:
         """Embed every pending item with the library's model (a new library takes its first model here), then the
         windows of its long recordings not cut yet, when the library's moments are on."""
+        if reduced_jpeg and backend is not None:
+            raise WorkspaceError("reduced JPEG decoding runs in this process; Ray's workers decode every picture fully")
         if not self.library.count(PENDING) and not self._moments_to_cut():
             return EmbedReport()
         model = self.loaded_model("indexing")
